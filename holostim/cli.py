@@ -68,11 +68,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from holostim.calibration import run_calibration
     from holostim.session import Session
 
     with Session.open(args.config or _default_config()) as session:
-        cal = run_calibration(session, grid=args.grid, progress=_progress)
+        cal = session.calibrate(grid=args.grid, progress=_progress)
         path = session.save_calibration(cal, args.out)
     print(f"\ncalibration residual {cal.residual_px:.3f} camera px RMS over {cal.n_spots} spots; saved {path}")
     return 0
