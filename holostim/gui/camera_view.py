@@ -1,0 +1,323 @@
+"""The live camera view: frames, levels, and the targets drawn and edited on top of them.
+
+View coordinates equal camera pixel coordinates (x = column index, y = row index, pixel centres on
+integers, row 0 at the top), so a target's (x, y) is exactly where its marker is drawn and where the
+session receives it. Mouse handling lives in one ViewBox subclass so that click, drag, right click and
+rubber band never fight each other:
+
+* left click on empty image: add a target (optionally snapped to the local intensity centroid);
+* left click on a marker: select it (Ctrl/Shift toggles);
+* left drag on a marker: move it (all selected markers move together);
+* Shift + left drag on empty image: rubber-band selection;
+* left drag elsewhere: pan; wheel: zoom;
+* right click on a marker, or Delete/Backspace: remove.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QKeyEvent, QPen
+from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsRectItem, QHBoxLayout, QWidget
+
+from holostim.gui.centroid import snap_to_centroid
+from holostim.gui.target_store import TargetStore
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+
+PICK_RADIUS_PX = 10.0
+"""How close (screen px) a click must be to a marker to grab it."""
+
+OK_COLOR = QColor(0, 230, 255)
+SELECTED_COLOR = QColor(255, 210, 0)
+REFUSED_COLOR = QColor(255, 60, 60)
+FIELD_COLOR = QColor(120, 255, 120, 200)
+ZERO_COLOR = QColor(255, 120, 40, 220)
+
+
+class _Markers(pg.ScatterPlotItem):
+    """Scatter item that leaves every mouse gesture to :class:`TargetViewBox`."""
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: D102 - Qt override
+        ev.ignore()
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: D102 - Qt override
+        ev.ignore()
+
+
+class TargetViewBox(pg.ViewBox):
+    """ViewBox that turns mouse gestures into target edits on a :class:`TargetStore`."""
+
+    def __init__(self, store: TargetStore, view: CameraView) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self._store = store
+        self._camera_view = view
+        self._drag: list[int] | None = None
+        self._drag_origin: dict[int, tuple[float, float]] = {}
+        self._band_start: QPointF | None = None
+        self._band = QGraphicsRectItem()
+        self._band.setPen(pg.mkPen(SELECTED_COLOR, width=1, style=Qt.PenStyle.DashLine))
+        self._band.setBrush(pg.mkBrush(255, 210, 0, 40))
+        self._band.setZValue(1e9)
+        self._band.hide()
+        self.addItem(self._band, ignoreBounds=True)
+
+    # -- hit testing ---------------------------------------------------------------------------------
+    def marker_at(self, scene_pos: QPointF) -> int | None:
+        """Index of the marker nearest to ``scene_pos`` within :data:`PICK_RADIUS_PX`, else ``None``."""
+        best, best_d = None, PICK_RADIUS_PX
+        for i, t in enumerate(self._store.targets):
+            p = self.mapViewToScene(QPointF(t.x, t.y))
+            d = float(np.hypot(p.x() - scene_pos.x(), p.y() - scene_pos.y()))
+            if d <= best_d:
+                best, best_d = i, d
+        return best
+
+    # -- mouse ---------------------------------------------------------------------------------------
+    def mouseClickEvent(self, ev) -> None:  # noqa: D102 - Qt override
+        hit = self.marker_at(ev.scenePos())
+        mods = ev.modifiers()
+        toggle = bool(mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            if hit is not None:
+                sel = set(self._store.selection)
+                if toggle:
+                    sel ^= {hit}
+                else:
+                    sel = {hit}
+                self._store.set_selection(sel)
+            else:
+                p = self.mapSceneToView(ev.scenePos())
+                self._camera_view.add_target_at(p.x(), p.y())
+        elif ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            if hit is not None:
+                self._store.remove([hit])
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: D102 - Qt override
+        if ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        if ev.isStart():
+            hit = self.marker_at(ev.buttonDownScenePos())
+            if hit is not None:
+                sel = self._store.selection
+                self._drag = sel if hit in sel else [hit]
+                if hit not in sel:
+                    self._store.set_selection([hit])
+                targets = self._store.targets
+                self._drag_origin = {i: (targets[i].x, targets[i].y) for i in self._drag}
+            elif ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self._band_start = self.mapSceneToView(ev.buttonDownScenePos())
+                self._band.show()
+            else:
+                self._drag = None
+                self._band_start = None
+        if self._drag is not None:
+            ev.accept()
+            start = self.mapSceneToView(ev.buttonDownScenePos())
+            now = self.mapSceneToView(ev.scenePos())
+            dx, dy = now.x() - start.x(), now.y() - start.y()
+            if ev.isFinish():
+                for i in self._drag:
+                    x0, y0 = self._drag_origin[i]
+                    self._store.move(i, x0 + dx, y0 + dy)
+                self._drag = None
+                self._camera_view.set_drag_preview(None)
+            else:
+                self._camera_view.set_drag_preview(
+                    {i: (x0 + dx, y0 + dy) for i, (x0, y0) in self._drag_origin.items()}
+                )
+            return
+        if self._band_start is not None:
+            ev.accept()
+            now = self.mapSceneToView(ev.scenePos())
+            rect = QRectF(self._band_start, now).normalized()
+            self._band.setRect(rect)
+            if ev.isFinish():
+                self._band.hide()
+                self._band_start = None
+                inside = [i for i, t in enumerate(self._store.targets) if rect.contains(QPointF(t.x, t.y))]
+                self._store.set_selection(inside)
+            return
+        super().mouseDragEvent(ev, axis)
+
+
+class CameraView(QWidget):
+    """Camera image with histogram/levels, numbered target markers, field outline and zero order."""
+
+    frameShown = pyqtSignal(int)
+    """Emitted with the frame counter after a frame has been put on screen."""
+
+    def __init__(self, store: TargetStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.snap_enabled = False
+        self.snap_radius = 6
+        self._frame: np.ndarray | None = None
+        self._levels_set = False
+        self._drag_preview: dict[int, tuple[float, float]] | None = None
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(QColor(16, 16, 20))
+        self.viewbox = TargetViewBox(store, self)
+        self.graphics.addItem(self.viewbox)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.viewbox.addItem(self.image)
+        self.histogram = pg.HistogramLUTWidget(image=self.image)
+        self.histogram.setMinimumWidth(110)
+
+        self._field = pg.PlotCurveItem(pen=pg.mkPen(FIELD_COLOR, width=1.5, style=Qt.PenStyle.DashLine))
+        self._field.setZValue(10)
+        self.viewbox.addItem(self._field, ignoreBounds=True)
+        self._zero = QGraphicsEllipseItem()
+        pen = QPen(ZERO_COLOR)
+        pen.setCosmetic(True)
+        pen.setWidthF(1.5)
+        self._zero.setPen(pen)
+        self._zero.setZValue(10)
+        self._zero.hide()
+        self.viewbox.addItem(self._zero, ignoreBounds=True)
+        self._zero_cross = pg.ScatterPlotItem(
+            symbol="+", size=12, pen=pg.mkPen(ZERO_COLOR, width=1.5), brush=None
+        )
+        self._zero_cross.setZValue(10)
+        self.viewbox.addItem(self._zero_cross, ignoreBounds=True)
+
+        self._markers = _Markers(pxMode=True)
+        self._markers.setZValue(20)
+        self.viewbox.addItem(self._markers, ignoreBounds=True)
+        self._labels: list[pg.TextItem] = []
+
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.graphics, 1)
+        lay.addWidget(self.histogram)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        store.changed.connect(self.redraw_targets)
+        store.selectionChanged.connect(self.redraw_targets)
+
+    # -- image ---------------------------------------------------------------------------------------
+    @property
+    def frame(self) -> np.ndarray | None:
+        """The frame on screen (camera dtype), or ``None`` before the first one."""
+        return self._frame
+
+    def set_frame(self, frame: np.ndarray, counter: int = 0) -> None:
+        """Show a camera frame; the first one sets the view range and automatic levels."""
+        first = self._frame is None or self._frame.shape != frame.shape
+        self._frame = frame
+        self.image.setImage(frame, autoLevels=not self._levels_set)
+        if first:
+            h, w = frame.shape[:2]
+            self.image.setRect(QRectF(-0.5, -0.5, w, h))
+            self.viewbox.setRange(xRange=(-0.5, w - 0.5), yRange=(-0.5, h - 0.5), padding=0.01)
+        if not self._levels_set:
+            lo, hi = np.percentile(frame, (0.5, 99.8))
+            self.histogram.setLevels(float(lo), float(max(hi, lo + 1)))
+            self._levels_set = True
+        self.frameShown.emit(int(counter))
+
+    def auto_levels(self) -> None:
+        """Set levels from the current frame's 0.5 and 99.8 percentiles (ignores hot pixels)."""
+        if self._frame is not None:
+            lo, hi = np.percentile(self._frame, (0.5, 99.8))
+            self.histogram.setLevels(float(lo), float(max(hi, lo + 1)))
+
+    # -- overlays ------------------------------------------------------------------------------------
+    def set_field_outline(self, outline_xy: np.ndarray | None) -> None:
+        """Draw the SLM's addressable field as a closed polygon ((n, 2) camera px), or hide it."""
+        if outline_xy is None or len(outline_xy) == 0:
+            self._field.setData([], [])
+            return
+        xy = np.asarray(outline_xy, dtype=float)
+        xy = np.vstack([xy, xy[:1]])
+        self._field.setData(xy[:, 0], xy[:, 1])
+
+    def set_zero_order(self, xy: tuple[float, float] | None, radius: float = 0.0) -> None:
+        """Mark the zero order (camera px) with a cross and its exclusion circle of ``radius`` px."""
+        if xy is None:
+            self._zero.hide()
+            self._zero_cross.setData([], [])
+            return
+        x, y = float(xy[0]), float(xy[1])
+        self._zero_cross.setData([x], [y])
+        if radius > 0:
+            self._zero.setRect(QRectF(x - radius, y - radius, 2 * radius, 2 * radius))
+            self._zero.show()
+        else:
+            self._zero.hide()
+
+    # -- targets -------------------------------------------------------------------------------------
+    def add_target_at(self, x: float, y: float) -> int:
+        """Add a target where the user clicked (snapped if enabled); returns its index."""
+        if self.snap_enabled and self._frame is not None:
+            x, y = snap_to_centroid(self._frame, x, y, radius=self.snap_radius)
+        return self.store.add(x, y)
+
+    def set_drag_preview(self, positions: dict[int, tuple[float, float]] | None) -> None:
+        """Draw markers at provisional positions while a drag is in progress."""
+        self._drag_preview = positions
+        self.redraw_targets()
+
+    def marker_positions(self) -> list[tuple[float, float]]:
+        """Where each marker is drawn (camera px), in target order."""
+        pts = self._markers.data
+        return [(float(p["x"]), float(p["y"])) for p in pts]
+
+    def redraw_targets(self) -> None:
+        """Redraw numbered markers: cyan rings, yellow when selected, red crosses when refused."""
+        targets = self.store.targets
+        reasons = self.store.reasons
+        sel = set(self.store.selection)
+        spots = []
+        for label in self._labels:
+            self.viewbox.removeItem(label)
+        self._labels = []
+        font = QFont()
+        font.setPointSize(10)
+        font.setBold(True)
+        for i, (t, reason) in enumerate(zip(targets, reasons, strict=True)):
+            x, y = t.x, t.y
+            if self._drag_preview and i in self._drag_preview:
+                x, y = self._drag_preview[i]
+            color = REFUSED_COLOR if reason else (SELECTED_COLOR if i in sel else OK_COLOR)
+            width = 3 if i in sel else 2
+            spots.append(
+                {
+                    "pos": (x, y),
+                    "size": 18 if reason is None else 14,
+                    "symbol": "x" if reason else "o",
+                    "pen": pg.mkPen(color, width=width),
+                    "brush": pg.mkBrush(color) if reason else None,
+                    "data": i,
+                }
+            )
+            label = pg.TextItem(str(i + 1), color=color, anchor=(-0.15, 1.1))
+            label.setFont(font)
+            label.setPos(x, y)
+            label.setZValue(21)
+            label.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+            self.viewbox.addItem(label, ignoreBounds=True)
+            self._labels.append(label)
+        self._markers.setData(spots)
+
+    def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: D102 - Qt override
+        if ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.store.selection:
+            self.store.remove(self.store.selection)
+            ev.accept()
+            return
+        super().keyPressEvent(ev)
+
+    # -- helpers for tests and scripts ---------------------------------------------------------------
+    def viewport_pos(self, x: float, y: float):
+        """Widget position on :attr:`graphics`' viewport of camera pixel (x, y) (for synthetic clicks)."""
+        scene = self.viewbox.mapViewToScene(QPointF(float(x), float(y)))
+        return self.graphics.mapFromScene(scene)
+

@@ -1,0 +1,171 @@
+"""The GUI's one list of targets, shared by the camera view and the table.
+
+Both widgets edit the same :class:`TargetStore`; it tells them (and the main window, which sends the
+targets to the session) through Qt signals. Each target carries the refusal reason the session gave for
+it (``None`` when it may be stimulated), so refused targets stay visible and explain themselves instead
+of vanishing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from holostim.errors import HolostimError
+
+
+class TargetIndexError(HolostimError, IndexError):
+    """A target number that does not exist in the current list."""
+
+
+def _default_factory() -> Callable[..., Any]:
+    from holostim.session import Target
+
+    return Target
+
+
+class TargetStore(QObject):
+    """Ordered targets (camera px) with their refusal reasons and the current selection.
+
+    Parameters
+    ----------
+    check:
+        ``check(x, y) -> str | None``: the session's refusal rule (outside the addressable field, inside
+        the zero-order exclusion, ...). ``None`` accepts everything.
+    make_target:
+        Factory ``make_target(x, y, weight, group)`` for the session's frozen ``Target`` dataclass.
+    """
+
+    changed = pyqtSignal()
+    """Emitted after any change of positions, weights, groups or the number of targets."""
+    selectionChanged = pyqtSignal()
+    refused = pyqtSignal(float, float, str)
+    """Emitted with (x, y, reason) whenever an added or moved target is refused."""
+
+    def __init__(
+        self,
+        check: Callable[[float, float], str | None] | None = None,
+        make_target: Callable[..., Any] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._check = check
+        self._make = make_target
+        self._targets: list[Any] = []
+        self._reasons: list[str | None] = []
+        self._selection: set[int] = set()
+
+    # -- reading -------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._targets)
+
+    @property
+    def targets(self) -> list[Any]:
+        """All targets, refused ones included, in order (marker numbers are index + 1)."""
+        return list(self._targets)
+
+    @property
+    def reasons(self) -> list[str | None]:
+        """Refusal reason per target (``None`` = accepted)."""
+        return list(self._reasons)
+
+    def accepted(self) -> list[Any]:
+        """The targets that may be sent to the session."""
+        return [t for t, r in zip(self._targets, self._reasons, strict=True) if r is None]
+
+    @property
+    def selection(self) -> list[int]:
+        """Selected indices, sorted."""
+        return sorted(self._selection)
+
+    # -- editing -------------------------------------------------------------------------------------
+    def set_check(self, check: Callable[[float, float], str | None] | None) -> None:
+        """Use a new refusal rule (e.g. after a calibration) and re-check every target."""
+        self._check = check
+        self._reasons = [self._reason(t.x, t.y) for t in self._targets]
+        self.changed.emit()
+
+    def add(self, x: float, y: float, weight: float = 1.0, group: int = 0) -> int:
+        """Append a target; returns its index. A refused target is kept, flagged and announced."""
+        t = self._new(x, y, weight, group)
+        self._targets.append(t)
+        self._reasons.append(self._reason(t.x, t.y))
+        self.changed.emit()
+        return len(self._targets) - 1
+
+    def move(self, index: int, x: float, y: float) -> None:
+        """Move target ``index`` to (x, y) camera px."""
+        self._valid(index)
+        t = dataclasses.replace(self._targets[index], x=float(x), y=float(y))
+        self._targets[index] = t
+        self._reasons[index] = self._reason(t.x, t.y)
+        self.changed.emit()
+
+    def update(self, index: int, **fields: Any) -> None:
+        """Change fields (``x``, ``y``, ``weight``, ``group``) of one target."""
+        self._valid(index)
+        t = dataclasses.replace(self._targets[index], **fields)
+        self._targets[index] = t
+        self._reasons[index] = self._reason(t.x, t.y)
+        self.changed.emit()
+
+    def remove(self, indices: Iterable[int]) -> None:
+        """Remove the given targets (the rest keep their order and are renumbered)."""
+        drop = set(indices)
+        for i in drop:
+            self._valid(i)
+        if not drop:
+            return
+        keep = [i for i in range(len(self._targets)) if i not in drop]
+        self._targets = [self._targets[i] for i in keep]
+        self._reasons = [self._reasons[i] for i in keep]
+        self._selection = set()
+        self.changed.emit()
+        self.selectionChanged.emit()
+
+    def clear(self) -> None:
+        """Remove every target."""
+        self.remove(range(len(self._targets)))
+
+    def set_targets(self, targets: Sequence[Any]) -> None:
+        """Replace the whole list (loading a target set or a session)."""
+        self._targets = [
+            self._new(t.x, t.y, getattr(t, "weight", 1.0), getattr(t, "group", 0)) for t in targets
+        ]
+        self._reasons = [self._reason(t.x, t.y) for t in self._targets]
+        self._selection = set()
+        self.changed.emit()
+        self.selectionChanged.emit()
+
+    def set_selection(self, indices: Iterable[int]) -> None:
+        """Select exactly ``indices`` (out-of-range ones are an error)."""
+        sel = set(indices)
+        for i in sel:
+            self._valid(i)
+        if sel != self._selection:
+            self._selection = sel
+            self.selectionChanged.emit()
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _new(self, x: float, y: float, weight: float, group: int) -> Any:
+        if self._make is None:
+            self._make = _default_factory()
+        return self._make(x=float(x), y=float(y), weight=float(weight), group=int(group))
+
+    def _reason(self, x: float, y: float) -> str | None:
+        if self._check is None:
+            return None
+        reason = self._check(float(x), float(y))
+        if reason is not None:
+            self.refused.emit(float(x), float(y), str(reason))
+        return reason
+
+    def _valid(self, index: int) -> None:
+        if not 0 <= index < len(self._targets):
+            raise TargetIndexError(
+                f"target index {index} does not exist; there are {len(self._targets)} targets "
+                f"(valid indices 0..{len(self._targets) - 1})"
+            )
