@@ -1,0 +1,619 @@
+"""The session file: a typed, validated, versioned YAML description of one rig.
+
+A session says which SLM, camera, optics, engine settings, calibration and safety limits are in use.
+It is parsed with ``yaml.safe_load`` semantics and validated with pydantic v2 models that forbid
+unknown keys, so a misspelt key is an error rather than a silently ignored setting -- on a laser rig a
+forgotten safety limit is worse than a refusal to start.  Errors name the file, the line and the key
+path (the YAML nodes keep their marks), say what was expected, and suggest the closest valid key.
+
+Paths inside a session resolve relative to the session file, so a rig folder can be moved as a whole.
+Saving writes the same schema back; paths below the new file's folder are written relative to it.
+
+Example
+-------
+>>> cfg = load_config("config/simulation.yaml")          # doctest: +SKIP
+>>> cfg.engine.method, cfg.slm.shape                      # doctest: +SKIP
+('wgs', (512, 512))
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    ValidationError,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from holostim.errors import HolostimError
+
+__all__ = [
+    "CONFIG_VERSION",
+    "CalibrationConfig",
+    "CameraConfig",
+    "ConfigError",
+    "EngineConfig",
+    "GroundTruthConfig",
+    "LogConfig",
+    "NeuronsConfig",
+    "OpticsConfig",
+    "SafetyConfig",
+    "SessionConfig",
+    "SimulationConfig",
+    "SLMConfig",
+    "TargetConfig",
+    "load_config",
+    "parse_config",
+]
+
+CONFIG_VERSION = 1
+
+
+class ConfigError(HolostimError, ValueError):
+    """A session file that cannot be used: syntax, unknown key, wrong type or value, missing file.
+
+    Attributes
+    ----------
+    problems : list of tuple
+        ``(file, line, key_path, message)`` for every problem found; ``str(error)`` joins them on one
+        line so the CLI can print it as is.
+    """
+
+    def __init__(self, problems: list[tuple[str, int | None, str, str]]):
+        self.problems = list(problems)
+        parts = []
+        for file, line, key, msg in self.problems:
+            where = f"{file}:{line}" if line else file
+            parts.append(f"{where}: {key}: {msg}" if key else f"{where}: {msg}")
+        super().__init__("; ".join(parts))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Path fields: resolved against the session file's folder (validation context ``base_dir``).
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    ctx = info.context or {}
+    return Path(ctx.get("base_dir") or Path.cwd())
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    p = Path(os.path.expanduser(str(value)))
+    if not p.is_absolute():
+        p = _base_dir(info) / p
+    return Path(os.path.normpath(p))
+
+
+def _resolve_existing(value: Path, info: ValidationInfo) -> Path:
+    p = _resolve(value, info)
+    if not p.is_file():
+        raise ValueError(
+            f"file {str(p)!r} does not exist (relative paths start at the session file's folder)"
+        )
+    return p
+
+
+ResolvedPath = Annotated[Path, AfterValidator(_resolve)]
+"""A path that may not exist yet (calibration output, log folder)."""
+
+ExistingFile = Annotated[Path, AfterValidator(_resolve_existing)]
+"""A path that must name an existing file when the session is loaded."""
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    """Common settings: unknown keys are errors, values are validated and then immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sections
+
+
+class LUTConfig(_Model):
+    """A phase→gray lookup table measured at one wavelength (one gray level per phase step)."""
+
+    file: ExistingFile = Field(description="CSV or two-column vendor text file; 2**bit_depth entries")
+    wavelength_um: PositiveFloat | None = Field(
+        None, description="wavelength the table was measured at; default: the SLM's wavelength"
+    )
+
+
+class SLMConfig(_Model):
+    """The spatial light modulator and the phase→gray pipeline in front of it."""
+
+    backend: Literal["simulated", "opengl"] = "simulated"
+    screen: str | None = Field(
+        None, description="OpenGL backend: the screen's name, serial or geometry WxH+X+Y (never an index)"
+    )
+    shape: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = Field(
+        (512, 512), description="(rows, columns) of SLM pixels"
+    )
+    pixel_pitch_um: PositiveFloat = 9.2
+    fill_factor: Annotated[float, Field(gt=0, le=1)] = 0.95
+    wavelength_um: Annotated[float, Field(gt=0.2, lt=20)] = 1.04
+    bit_depth: Annotated[int, Field(ge=1, le=16)] = 8
+    two_pi_gray: Annotated[int, Field(gt=0)] | None = Field(
+        255, description="gray level that gives 2π at the working wavelength (linear response)"
+    )
+    lut: list[LUTConfig] = Field(
+        default_factory=list, description="phase→gray tables, one per wavelength; override two_pi_gray"
+    )
+    flatness_file: ExistingFile | None = Field(None, description="vendor wavefront-correction image")
+    flatness_wavelength_um: PositiveFloat | None = Field(
+        None, description="design wavelength of the flatness image; default: the SLM's wavelength"
+    )
+    zernike: dict[Annotated[int, Field(ge=0)], float] = Field(
+        default_factory=dict, description="aberration correction: ANSI index -> coefficient (radians)"
+    )
+    blaze_px: tuple[float, float] = Field(
+        (0.0, 0.0), description="blazed-grating shift (x, y) of the pattern in Fourier-plane pixels"
+    )
+    fresnel_focal_length_um: float | None = Field(None, description="Fresnel lens offset (axial shift)")
+    refresh_hz: PositiveFloat = 60.0
+    settle_ms: NonNegativeFloat = Field(10.0, description="liquid-crystal settle time constant (simulated)")
+
+    @model_validator(mode="after")
+    def _check_lut(self) -> SLMConfig:
+        levels = 2**self.bit_depth
+        if self.two_pi_gray is not None and self.two_pi_gray > levels:
+            raise ValueError(f"two_pi_gray {self.two_pi_gray} exceeds {levels} gray levels of a "
+                             f"{self.bit_depth}-bit SLM")
+        if self.two_pi_gray is None and not self.lut:
+            raise ValueError("give either two_pi_gray or at least one lut entry")
+        for entry in self.lut:
+            n = _lut_length(entry.file)
+            if n != levels:
+                raise ValueError(
+                    f"LUT {str(entry.file)!r} has {n} entries but a {self.bit_depth}-bit SLM needs {levels}"
+                )
+        return self
+
+    @property
+    def frame_period_ms(self) -> float:
+        """One display frame in milliseconds."""
+        return 1000.0 / self.refresh_hz
+
+
+def _lut_length(path: Path) -> int:
+    """Number of gray-level entries in a LUT file, with the SLM layer's own parser."""
+    from holostim.hardware.slm import load_lut
+
+    try:
+        return len(load_lut(path))
+    except HolostimError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class _CameraBase(_Model):
+    exposure_ms: PositiveFloat | None = Field(None, description="default: the backend's own")
+    fps: PositiveFloat | None = Field(None, description="streaming rate; default: as fast as frames come")
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`holostim.hardware.camera.open_camera` (``None`` left out)."""
+        return {k: (str(v) if isinstance(v, Path) else v)
+                for k, v in self.model_dump().items() if k != "backend" and v is not None}
+
+
+class SimulatedCameraConfig(_CameraBase):
+    """The simulated rig's camera; its scene is set in the ``simulation`` section."""
+
+    backend: Literal["simulated"] = "simulated"
+
+
+class ReplayCameraConfig(_CameraBase):
+    """A multi-page TIFF or a video file played back in a loop."""
+
+    backend: Literal["replay"]
+    path: ExistingFile
+    loop: bool = True
+
+
+class OpenCVCameraConfig(_CameraBase):
+    """A live camera through OpenCV."""
+
+    backend: Literal["opencv"]
+    index: Annotated[int, Field(ge=0)] = 0
+    width: Annotated[int, Field(gt=0)] | None = None
+    height: Annotated[int, Field(gt=0)] | None = None
+
+
+class MicroManagerCameraConfig(_CameraBase):
+    """A scientific camera through Micro-Manager (pymmcore-plus)."""
+
+    backend: Literal["micromanager"]
+    config: ExistingFile = Field(description="the rig's Micro-Manager configuration (.cfg)")
+    device: str | None = None
+    mm_path: str | None = None
+
+
+CAMERA_BACKENDS = ("simulated", "replay", "opencv", "micromanager")
+
+
+def _camera_tag(value: Any) -> str | None:
+    backend = value.get("backend", "simulated") if isinstance(value, dict) else getattr(value, "backend", None)
+    return backend if backend in CAMERA_BACKENDS else "simulated" if backend is None else str(backend)
+
+
+CameraConfig = Annotated[
+    Union[
+        Annotated[SimulatedCameraConfig, Tag("simulated")],
+        Annotated[ReplayCameraConfig, Tag("replay")],
+        Annotated[OpenCVCameraConfig, Tag("opencv")],
+        Annotated[MicroManagerCameraConfig, Tag("micromanager")],
+    ],
+    Discriminator(_camera_tag, custom_error_type="camera_backend",
+                  custom_error_message="unknown camera backend"),
+]
+"""The ``camera`` section: its keys depend on ``backend``."""
+
+
+class OpticsConfig(_Model):
+    """The relay from SLM to sample."""
+
+    focal_length_um: PositiveFloat = Field(200_000.0, description="Fourier lens after the SLM")
+    magnification: PositiveFloat = Field(
+        50.0, description="Fourier plane → sample demagnification (relay and objective together)"
+    )
+    objective_na: Annotated[float, Field(gt=0, le=1.7)] = 0.8
+    beam_waist_um: PositiveFloat | None = Field(
+        None, description="1/e² intensity radius of the source beam on the SLM; none = flat illumination"
+    )
+
+
+class EngineConfig(_Model):
+    """Phase retrieval settings (see :class:`holostim.holography.HologramEngine`)."""
+
+    backend: Literal["auto", "numpy", "cupy"] = "auto"
+    precision: Literal["single", "double"] = "single"
+    method: Literal["gs", "wgs", "wgs-kim", "raar"] = "wgs"
+    iterations: Annotated[int, Field(gt=0, le=10_000)] = 20
+    tolerance: PositiveFloat | None = Field(None, description="stop when tolerance_error falls below")
+    budget_ms: PositiveFloat | None = Field(None, description="stop when this much time is spent")
+    padding: Annotated[int, Field(ge=1, le=4)] = Field(1, description="far-field oversampling factor")
+    warm_start: bool = Field(True, description="start from the last phase when targets changed little")
+    warm_start_max_shift_px: NonNegativeFloat = Field(
+        5.0, description="largest spot move (Fourier px) that still warm-starts"
+    )
+
+
+class CalibrationConfig(_Model):
+    """Camera↔SLM calibration: where it lives and how it is measured."""
+
+    file: ResolvedPath | None = Field(None, description="YAML written by `holostim calibrate`")
+    grid: Annotated[int, Field(ge=3, le=7)] = 5
+    zero_order_radius_px: NonNegativeFloat = Field(
+        8.0, description="targets closer than this to the zero order (Fourier px) are refused"
+    )
+    auto_in_simulation: bool = Field(
+        True, description="simulation only: calibrate on open when the file is missing"
+    )
+
+
+class SafetyConfig(_Model):
+    """Limits checked before any pattern reaches the SLM."""
+
+    max_spots: Annotated[int, Field(gt=0)] = 100
+    laser_power_mw: NonNegativeFloat = Field(
+        0.0, description="power reaching the sample if all light went into the pattern (0 = not modelled)"
+    )
+    max_power_per_spot_mw: PositiveFloat = 20.0
+    max_total_power_mw: PositiveFloat = 500.0
+    interlock_frames: Annotated[int, Field(ge=1)] = Field(
+        3, description="laser off when the last swap is older than this many frame periods"
+    )
+
+
+class LogConfig(_Model):
+    """The stimulation log."""
+
+    directory: ResolvedPath = Path("logs")
+    masks: Literal["none", "npz", "hdf5"] = Field("none", description="also store every uint8 frame")
+
+
+class NeuronsConfig(_Model):
+    """The simulated field of neurons."""
+
+    count: Annotated[int, Field(ge=0)] = 60
+    radius_px: PositiveFloat = 6.0
+    baseline: NonNegativeFloat = 0.3
+    activity_hz: NonNegativeFloat = 0.2
+    response_tau_s: PositiveFloat = 0.5
+
+
+class GroundTruthConfig(_Model):
+    """The simulated rig's true camera↔SLM affine; the application never reads it."""
+
+    rotation_deg: float = 12.0
+    scale: PositiveFloat = 1.0
+    shear: float = 0.0
+    mirror: bool = False
+    offset_px: tuple[float, float] = (0.0, 0.0)
+
+
+class SimulationConfig(_Model):
+    """The simulated rig (used when the camera backend is ``simulated``)."""
+
+    seed: int = 0
+    camera_shape: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = (512, 512)
+    neurons: NeuronsConfig = NeuronsConfig()
+    ground_truth: GroundTruthConfig = GroundTruthConfig()
+    show_spots: bool = Field(True, description="the camera also sees the light pattern (fluorescent slide)")
+    read_noise: NonNegativeFloat = 2.0
+    photons_per_unit: PositiveFloat = 200.0
+    bit_depth: Annotated[int, Field(ge=8, le=16)] = 12
+
+
+class TargetConfig(_Model):
+    """A saved stimulation target in camera pixels."""
+
+    x: float
+    y: float
+    weight: PositiveFloat = 1.0
+    group: Annotated[int, Field(ge=0)] = 0
+
+
+class SessionConfig(_Model):
+    """One rig session: every section with its defaults; see ``config/rig-example.yaml``."""
+
+    version: int = CONFIG_VERSION
+    name: str = "session"
+    slm: SLMConfig = SLMConfig()
+    camera: CameraConfig = SimulatedCameraConfig()
+    optics: OpticsConfig = OpticsConfig()
+    engine: EngineConfig = EngineConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    safety: SafetyConfig = SafetyConfig()
+    log: LogConfig = LogConfig()
+    simulation: SimulationConfig = SimulationConfig()
+    targets: list[TargetConfig] = Field(default_factory=list)
+
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, v: int) -> int:
+        if v != CONFIG_VERSION:
+            raise ValueError(f"session version {v} is not supported; this holostim reads version "
+                             f"{CONFIG_VERSION}")
+        return v
+
+    @property
+    def simulated(self) -> bool:
+        """True when the session needs no hardware at all."""
+        return self.slm.backend == "simulated" and self.camera.backend == "simulated"
+
+    @property
+    def fourier_pitch_um(self) -> float:
+        """Pixel pitch of the Fourier plane, ``λ f / (N dx)`` along x (the first-order scale)."""
+        n = self.slm.shape[1] * self.engine.padding
+        return self.slm.wavelength_um * self.optics.focal_length_um / (n * self.slm.pixel_pitch_um)
+
+    def to_dict(self, relative_to: str | Path | None = None) -> dict[str, Any]:
+        """Plain Python (YAML/JSON-safe) values; paths relative to ``relative_to`` where below it."""
+        base = Path(relative_to).resolve() if relative_to is not None else None
+        data = _plain(self.model_dump(mode="python"), base)
+        camera = data["camera"]  # the backend first: it decides which other keys are allowed
+        data["camera"] = {"backend": camera.pop("backend"), **camera}
+        return data
+
+    def to_yaml(self, relative_to: str | Path | None = None) -> str:
+        """The session as YAML text in the schema's key order (what :meth:`save` writes)."""
+        header = f"# holostim session (schema version {CONFIG_VERSION})\n"
+        return header + yaml.safe_dump(self.to_dict(relative_to), sort_keys=False, allow_unicode=True)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the session to ``path`` (atomically) so that :func:`load_config` gives it back."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_yaml(relative_to=path.parent), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def _plain(value: Any, base: Path | None) -> Any:
+    """Model dump → YAML-safe values: tuples as lists, paths as strings (relative where possible)."""
+    if isinstance(value, dict):
+        return {k: _plain(v, base) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, base) for v in value]
+    if isinstance(value, Path):
+        if base is not None:
+            try:
+                return value.resolve().relative_to(base).as_posix()
+            except ValueError:
+                pass
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading with line numbers
+
+
+def _key_marks(node: yaml.Node | None) -> dict[tuple[str, ...], tuple[int, int]]:
+    """Map every key path to ``(line of the key, line of the value)``, 1-based."""
+    marks: dict[tuple[str, ...], tuple[int, int]] = {}
+
+    def walk(n: yaml.Node, path: tuple[str, ...]) -> None:
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                p = (*path, str(k.value))
+                marks[p] = (k.start_mark.line + 1, v.start_mark.line + 1)
+                walk(v, p)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                p = (*path, str(i))
+                marks[p] = (v.start_mark.line + 1, v.start_mark.line + 1)
+                walk(v, p)
+
+    if node is not None:
+        marks[()] = (node.start_mark.line + 1, node.start_mark.line + 1)
+        walk(node, ())
+    return marks
+
+
+def _tagged_models() -> dict[str, dict[str, type[BaseModel]]]:
+    """Fields whose value is a tagged union: field name -> {tag: model}."""
+    return {
+        "camera": {
+            "simulated": SimulatedCameraConfig,
+            "replay": ReplayCameraConfig,
+            "opencv": OpenCVCameraConfig,
+            "micromanager": MicroManagerCameraConfig,
+        }
+    }
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that owns the key at pydantic location ``loc`` (for 'did you mean')."""
+    tagged = _tagged_models()
+    model: type[BaseModel] = SessionConfig
+    parts = list(loc[:-1])
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        i += 1
+        if isinstance(part, int):
+            continue
+        if part in tagged and i < len(parts) and parts[i] in tagged[part]:
+            model = tagged[part][parts[i]]
+            i += 1
+            continue
+        field = model.model_fields.get(part)
+        nxt = _find_model(field.annotation) if field is not None else None
+        if nxt is None:
+            return None
+        model = nxt
+    return model
+
+
+def _find_model(ann: Any) -> type[BaseModel] | None:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        found = _find_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _user_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The location as the user wrote it: without union tags and pydantic's type/key markers."""
+    tagged = _tagged_models()
+    out: list[Any] = []
+    for part in loc:
+        if isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue
+        if out and isinstance(out[-1], str) and out[-1] in tagged and part in tagged[out[-1]]:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _describe(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    kind = err["type"]
+    msg = re.sub(r"^(Value|Assertion) error, ", "", err["msg"])
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        allowed = sorted(model.model_fields) if model is not None else []
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown key{hint} (allowed here: {', '.join(allowed)})" if allowed else f"unknown key{hint}"
+    if kind == "camera_backend":
+        got = err.get("input", {}).get("backend") if isinstance(err.get("input"), dict) else err.get("input")
+        close = difflib.get_close_matches(str(got), CAMERA_BACKENDS, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown camera backend {got!r}; use one of {', '.join(CAMERA_BACKENDS)}{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
+        close = difflib.get_close_matches(str(err.get("input")), allowed, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{err.get('input')!r} is not allowed; use one of {', '.join(allowed)}{hint}"
+    if kind.endswith("_type") or kind.endswith("_parsing") or kind.startswith(("greater", "less")):
+        return f"{msg}, got {err.get('input')!r}"
+    return msg
+
+
+def _problems(
+    exc: ValidationError, marks: dict[tuple[str, ...], tuple[int, int]], file: str
+) -> list[tuple[str, int | None, str, str]]:
+    out = []
+    for err in exc.errors(include_url=False):
+        # Drop pydantic's union-branch and type tags from the location; keep real keys and indices.
+        raw = tuple(err["loc"])
+        loc = _user_loc(raw)
+        key_path = ".".join(str(p) for p in loc)
+        parts = tuple(str(p) for p in loc)
+        line = None
+        for n in range(len(parts), -1, -1):
+            if parts[:n] in marks:
+                key_line, value_line = marks[parts[:n]]
+                line = key_line if (n < len(parts) or err["type"] == "extra_forbidden") else value_line
+                break
+        out.append((file, line, key_path, _describe(err, raw)))
+    return sorted(out, key=lambda p: (p[1] or 0))
+
+
+def parse_config(text: str, *, file: str = "<string>", base_dir: str | Path | None = None) -> SessionConfig:
+    """Validate session YAML text; relative paths resolve against ``base_dir`` (default: cwd)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError([(file, line, "", f"YAML syntax error: {exc.problem or exc.context}")]) from None
+    finally:
+        loader.dispose()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        got = type(data).__name__
+        raise ConfigError([(file, 1, "", f"a session must be a mapping of sections, got {got}")])
+    marks = _key_marks(node)
+    try:
+        base = Path(base_dir or Path.cwd()).resolve()
+        return SessionConfig.model_validate(data, context={"base_dir": base})
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, marks, file)) from None
+
+
+def load_config(path: str | Path) -> SessionConfig:
+    """Read and validate a session file; errors name the file, line and key path.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or unreadable, is not valid YAML, or does not match the schema.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([(str(path), None, "", "session file does not exist")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([(str(path), None, "", f"cannot read the session file: {exc}")]) from None
+    return parse_config(text, file=str(path), base_dir=path.resolve().parent)
+
