@@ -339,8 +339,9 @@ def read(path: str | Path) -> LogContents:
 def read_masks(path: str | Path) -> dict[str, np.ndarray]:
     """All frames stored beside a log: ``{"frame_000001": uint8 array, ...}``.
 
-    ``path`` may be the ``.jsonl`` log or its ``.masks.npz``.  A member the writer did not finish is
-    skipped (the archive's directory is rewritten after every frame, so earlier ones are intact).
+    ``path`` may be the ``.jsonl`` log or its ``.masks.npz``.  Appending to a zip rewrites its central
+    directory, so a writer killed at that moment leaves an archive that ``np.load`` rejects; the frames
+    are then recovered from the members' local headers, skipping only the one being written.
     """
     path = Path(path)
     if path.suffix == ".jsonl":
@@ -348,5 +349,42 @@ def read_masks(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except zipfile.BadZipFile:
+        pass
+    except (OSError, ValueError) as exc:
         raise EventLogError(f"cannot read the masks file {str(path)!r}: {exc}") from None
+    return _recover_members(path)
+
+
+def _recover_members(path: Path) -> dict[str, np.ndarray]:
+    """Walk the local file headers of a stored (uncompressed) zip whose central directory is damaged."""
+    import io
+    import struct
+
+    data = path.read_bytes()
+    out: dict[str, np.ndarray] = {}
+    pos = 0
+    while data.startswith(b"PK\x03\x04", pos) and pos + 30 <= len(data):
+        (_, _, flags, method, _, _, _, csize, usize, n_name, n_extra) = struct.unpack(
+            "<IHHHHHIIIHH", data[pos : pos + 30]
+        )
+        name = data[pos + 30 : pos + 30 + n_name].decode("utf-8", "replace")
+        extra = data[pos + 30 + n_name : pos + 30 + n_name + n_extra]
+        e = 0
+        while e + 4 <= len(extra):  # zip64 sizes live in extra field 0x0001
+            tag, size = struct.unpack("<HH", extra[e : e + 4])
+            if tag == 1 and size >= 16:
+                usize, csize = struct.unpack("<QQ", extra[e + 4 : e + 20])
+            e += 4 + size
+        start = pos + 30 + n_name + n_extra
+        if method != zipfile.ZIP_STORED or flags & 0x8 or csize == 0 or start + csize > len(data):
+            break  # the member being written when the writer died (its sizes were never filled in)
+        try:
+            arr = np.lib.format.read_array(io.BytesIO(data[start : start + csize]), allow_pickle=False)
+        except (ValueError, OSError):
+            break
+        out[name.removesuffix(".npy")] = arr
+        pos = start + csize
+    if not out and data:
+        raise EventLogError(f"cannot read the masks file {str(path)!r}: no intact frame in it")
+    return out
