@@ -1,0 +1,76 @@
+"""Preview docks: the mask as the SLM will show it, and the predicted focal-plane intensity.
+
+Both only display arrays the session computed (the SLM's uint8 frame and the optics core's predicted
+intensity); nothing optical is calculated here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QRectF
+from PyQt6.QtGui import QColor
+from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+
+
+class _ImagePreview(QWidget):
+    """A locked-aspect image with a one-line caption underneath."""
+
+    def __init__(self, caption: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(QColor(16, 16, 20))
+        self.viewbox = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.viewbox.addItem(self.image)
+        self.caption = QLabel(caption)
+        self.caption.setStyleSheet("color: #888; font-size: 9pt;")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setSpacing(1)
+        lay.addWidget(self.graphics, 1)
+        lay.addWidget(self.caption)
+        self._shape: tuple[int, ...] | None = None
+        self.data: np.ndarray | None = None
+
+    def _show(self, img: np.ndarray, levels: tuple[float, float]) -> None:
+        self.data = img
+        self.image.setImage(img, levels=levels, autoLevels=False)
+        if img.shape != self._shape:
+            self._shape = img.shape
+            h, w = img.shape[:2]
+            self.image.setRect(QRectF(-0.5, -0.5, w, h))
+            self.viewbox.setRange(xRange=(-0.5, w - 0.5), yRange=(-0.5, h - 0.5), padding=0)
+
+
+class MaskPreview(_ImagePreview):
+    """The exact uint8 frame sent to the SLM, shown as gray levels 0..2**bit_depth - 1."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("SLM frame (gray levels)", parent)
+
+    def set_frame(self, frame: np.ndarray, bit_depth: int = 8) -> None:
+        """Show ``frame`` with fixed levels so gray value g always looks the same."""
+        frame = np.asarray(frame)
+        self._show(frame, (0, 2**bit_depth - 1))
+        self.caption.setText(
+            f"SLM frame {frame.shape[1]}×{frame.shape[0]}, gray {int(frame.min())}–{int(frame.max())}"
+        )
+
+
+class FocalPreview(_ImagePreview):
+    """Predicted focal-plane intensity, on a square-root scale so weak spots and ghosts are visible."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("predicted focal-plane intensity (√I)", parent)
+        self.image.setColorMap(pg.colormap.get("inferno"))
+
+    def set_intensity(self, intensity: np.ndarray) -> None:
+        """Show the predicted intensity (any positive scale)."""
+        inten = np.asarray(intensity, dtype=np.float32)
+        peak = float(inten.max()) if inten.size else 0.0
+        amp = np.sqrt(inten / peak) if peak > 0 else inten
+        self._show(amp, (0.0, 1.0))
+        self.caption.setText(f"predicted focal-plane intensity (√I), {inten.shape[1]}×{inten.shape[0]}")

@@ -1,0 +1,93 @@
+"""Save and load target sets as CSV or JSON (camera px, weight, group).
+
+CSV has a header ``x,y,weight,group`` (weight and group optional when reading); JSON is
+``{"targets": [{"x": .., "y": .., "weight": .., "group": ..}, ...]}`` or a bare list of such objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from holostim.errors import HolostimError
+
+
+class TargetFileError(HolostimError, ValueError):
+    """A target file that cannot be read: wrong format, missing columns or bad values."""
+
+
+FIELDS = ("x", "y", "weight", "group")
+
+
+def save_targets(path: str | Path, targets: Iterable[Any]) -> Path:
+    """Write targets to ``path``; the suffix (``.csv`` or ``.json``) picks the format."""
+    path = Path(path)
+    rows = [
+        {"x": float(t.x), "y": float(t.y), "weight": float(t.weight), "group": int(t.group)} for t in targets
+    ]
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        path.write_text(json.dumps({"targets": rows}, indent=2) + "\n", encoding="utf-8")
+    elif suffix == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=FIELDS)
+            w.writeheader()
+            w.writerows(rows)
+    else:
+        raise TargetFileError(f"cannot save targets as {path.name!r}: use a .csv or .json file name")
+    return path
+
+
+def load_targets(path: str | Path) -> list[dict[str, float | int]]:
+    """Read targets from a ``.csv`` or ``.json`` file as dicts with x, y, weight, group."""
+    path = Path(path)
+    if not path.is_file():
+        raise TargetFileError(f"target file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            rows = data.get("targets") if isinstance(data, dict) else data
+            if not isinstance(rows, list):
+                raise TargetFileError(
+                    f"{path.name}: expected a list of targets or {{'targets': [...]}}, "
+                    f"got {type(data).__name__}"
+                )
+        elif suffix == ".csv":
+            with path.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                if reader.fieldnames is None or not {"x", "y"} <= {c.strip() for c in reader.fieldnames}:
+                    raise TargetFileError(
+                        f"{path.name}: the CSV header must name columns x and y (optional weight, group); "
+                        f"found {reader.fieldnames}"
+                    )
+                rows = [{k.strip(): v for k, v in r.items() if k is not None} for r in reader]
+        else:
+            raise TargetFileError(f"cannot read targets from {path.name!r}: use a .csv or .json file")
+    except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as exc:
+        raise TargetFileError(f"{path.name}: not a valid {suffix[1:].upper()} file ({exc})") from None
+    return [_row(path.name, i, r) for i, r in enumerate(rows, start=1)]
+
+
+def _row(name: str, i: int, r: Any) -> dict[str, float | int]:
+    if not isinstance(r, dict):
+        raise TargetFileError(f"{name}: target {i} must be an object with x and y, got {r!r}")
+    try:
+        x, y = float(r["x"]), float(r["y"])
+        w = float(r.get("weight") or 1.0)
+        g = int(float(r.get("group") or 0))
+    except KeyError as exc:
+        raise TargetFileError(f"{name}: target {i} has no {exc.args[0]!r} value") from None
+    except (TypeError, ValueError):
+        raise TargetFileError(f"{name}: target {i} has a non-numeric value: {r!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise TargetFileError(f"{name}: target {i} position ({x}, {y}) must be finite")
+    if not w > 0:
+        raise TargetFileError(f"{name}: target {i} weight {w} must be positive")
+    if g < 0:
+        raise TargetFileError(f"{name}: target {i} group {g} must be ≥ 0")
+    return {"x": x, "y": y, "weight": w, "group": g}

@@ -1,0 +1,137 @@
+"""The target table: x, y (camera px), weight and group, editable, selection shared with the view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, Qt
+from PyQt6.QtGui import QBrush, QColor, QKeyEvent
+from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from holostim.gui.target_store import TargetStore
+
+COLUMNS = ("#", "x", "y", "weight", "group", "status")
+_EDITABLE = {1: "x", 2: "y", 3: "weight", 4: "group"}
+
+
+class TargetTableModel(QAbstractTableModel):
+    """Qt model over a :class:`TargetStore` (one row per target)."""
+
+    def __init__(self, store: TargetStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        store.changed.connect(self._reset)
+
+    def _reset(self) -> None:
+        self.beginResetModel()
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, D102 - Qt signature
+        return 0 if parent.isValid() else len(self.store)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, D102
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:  # noqa: D102
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role: int = 0) -> Any:  # noqa: D102
+        if not index.isValid():
+            return None
+        t = self.store.targets[index.row()]
+        reason = self.store.reasons[index.row()]
+        col = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            if col == 0:
+                return index.row() + 1
+            if col in (1, 2):
+                v = getattr(t, _EDITABLE[col])
+                return f"{v:.1f}" if role == Qt.ItemDataRole.DisplayRole else float(v)
+            if col == 3:
+                return f"{t.weight:g}" if role == Qt.ItemDataRole.DisplayRole else float(t.weight)
+            if col == 4:
+                return int(t.group)
+            return "ok" if reason is None else f"refused: {reason}"
+        if role == Qt.ItemDataRole.ForegroundRole and reason is not None:
+            return QBrush(QColor(200, 30, 30))
+        if role == Qt.ItemDataRole.ToolTipRole and reason is not None:
+            return f"not sent to the SLM: {reason}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and col < 5:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:  # noqa: D102
+        f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() in _EDITABLE:
+            f |= Qt.ItemFlag.ItemIsEditable
+        return f
+
+    def setData(self, index: QModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: D102
+        if role != Qt.ItemDataRole.EditRole or index.column() not in _EDITABLE:
+            return False
+        name = _EDITABLE[index.column()]
+        try:
+            v = int(value) if name == "group" else float(value)
+        except (TypeError, ValueError):
+            return False
+        if (name == "weight" and not v > 0) or (name == "group" and v < 0):
+            return False  # weights must be positive, groups non-negative: keep the old value
+        self.store.update(index.row(), **{name: v})
+        return True
+
+
+class TargetTable(QTableView):
+    """Editable table of targets; its row selection and the view's marker selection follow each other."""
+
+    def __init__(self, store: TargetStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.table_model = TargetTableModel(store, self)
+        self.setModel(self.table_model)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setAlternatingRowColors(True)
+        self.verticalHeader().hide()
+        hh = self.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        hh.setStretchLastSection(True)
+        self._syncing = False
+        self.selectionModel().selectionChanged.connect(self._table_selection_changed)
+        store.selectionChanged.connect(self._store_selection_changed)
+        store.changed.connect(self._store_selection_changed)
+
+    def _table_selection_changed(self, *_: QItemSelection) -> None:
+        if self._syncing:
+            return
+        rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
+        self._syncing = True
+        try:
+            self.store.set_selection(rows)
+        finally:
+            self._syncing = False
+
+    def _store_selection_changed(self) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            sm = self.selectionModel()
+            sel = QItemSelection()
+            last = self.table_model.columnCount() - 1
+            for r in self.store.selection:
+                sel.select(self.table_model.index(r, 0), self.table_model.index(r, last))
+            sm.select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            if self.store.selection:
+                self.scrollTo(self.table_model.index(self.store.selection[0], 0))
+        finally:
+            self._syncing = False
+
+    def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: D102 - Qt override
+        if ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.store.selection:
+            if self.state() != QAbstractItemView.State.EditingState:
+                self.store.remove(self.store.selection)
+                ev.accept()
+                return
+        super().keyPressEvent(ev)
