@@ -1,0 +1,160 @@
+"""Target table, target files, and the two workers (coalescing compute, stale-dropping frame pump)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import tifffile
+from PyQt6.QtCore import Qt
+
+from holostim.errors import HolostimError
+from holostim.gui.status import StatusPanel
+from holostim.gui.target_files import TargetFileError, load_targets, save_targets
+from holostim.gui.target_store import TargetStore
+from holostim.gui.target_table import TargetTable
+from holostim.gui.workers import ComputeWorker, FramePump
+from holostim.hardware.camera import ReplayCamera
+
+
+@dataclass(frozen=True)
+class T:
+    x: float
+    y: float
+    weight: float = 1.0
+    group: int = 0
+
+
+@pytest.fixture
+def store():
+    return TargetStore(check=lambda x, y: "outside the field" if x > 100 else None, make_target=T)
+
+
+def test_table_edits_and_selection_follow_the_store(qtbot, store):
+    table = TargetTable(store)
+    qtbot.addWidget(table)
+    store.add(10, 20)
+    store.add(150, 30)
+    m = table.table_model
+    assert m.rowCount() == 2
+    assert m.data(m.index(1, 5)) == "refused: outside the field"
+    assert m.setData(m.index(0, 3), "2.5")
+    assert m.setData(m.index(0, 1), 12.0)
+    assert store.targets[0] == T(12.0, 20.0, 2.5, 0)
+    assert not m.setData(m.index(0, 3), "-1")  # weights must be positive
+    assert not m.setData(m.index(0, 4), "abc")
+    assert m.setData(m.index(1, 1), 50.0)  # moving the refused target into the field accepts it
+    assert store.reasons == [None, None]
+    store.set_selection([1])
+    assert [i.row() for i in table.selectionModel().selectedRows()] == [1]
+    table.selectRow(0)
+    assert store.selection == [0]
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_Delete)
+    assert store.targets == [T(50.0, 30.0)]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_target_files_round_trip(tmp_path, suffix):
+    ts = [T(1.5, 2.25, 1.0, 0), T(300.0, 40.0, 0.5, 2)]
+    p = save_targets(tmp_path / f"t{suffix}", ts)
+    assert [T(**r) for r in load_targets(p)] == ts
+
+
+def test_target_files_bad_input(tmp_path):
+    with pytest.raises(TargetFileError, match="use a .csv or .json"):
+        save_targets(tmp_path / "t.txt", [])
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(TargetFileError, match="must name columns x and y"):
+        load_targets(tmp_path / "bad.csv")
+    (tmp_path / "neg.json").write_text('[{"x": 1, "y": 2, "weight": -1}]')
+    with pytest.raises(TargetFileError, match="target 1 weight -1.0 must be positive"):
+        load_targets(tmp_path / "neg.json")
+    with pytest.raises(TargetFileError, match="does not exist"):
+        load_targets(tmp_path / "missing.csv")
+    assert issubclass(TargetFileError, HolostimError) and issubclass(TargetFileError, ValueError)
+
+
+class SlowSession:
+    """Stands in for the session's compute path only: records which target sets it was asked for."""
+
+    def __init__(self, delay=0.15):
+        self.delay = delay
+        self.calls = []
+        self.threads = set()
+
+    def apply(self, targets, request_time=None):
+        self.threads.add(threading.get_ident())
+        self.calls.append(list(targets))
+        time.sleep(self.delay)
+        if any(t.x < 0 for t in targets):
+            raise HolostimError("negative x refused")
+        return SimpleNamespace(targets=list(targets), phase=np.zeros((4, 4)))
+
+    def predicted_intensity(self, phase):
+        return np.ones_like(phase)
+
+
+def test_compute_worker_coalesces_and_runs_off_the_gui_thread(qtbot):
+    s = SlowSession()
+    w = ComputeWorker(s)
+    results, failures = [], []
+    w.finished.connect(lambda o: results.append(o))
+    w.failed.connect(lambda req, reason: failures.append(reason))
+    for k in range(1, 8):  # seven rapid "clicks"
+        w.submit([T(k, 0)])
+        time.sleep(0.01)
+    qtbot.waitUntil(lambda: w.idle and len(results) >= 2, timeout=5000)
+    # The first set started at once; of the six that arrived while it ran only the newest is computed.
+    assert [c[-1].x for c in s.calls] == [1, 7]
+    assert w.skipped == 5
+    assert results[-1].result.targets == [T(7, 0)]
+    assert results[-1].predicted.shape == (4, 4)
+    assert threading.main_thread().ident not in s.threads
+    w.submit([T(-1, 0)])
+    qtbot.waitUntil(lambda: bool(failures), timeout=5000)
+    assert failures == ["negative x refused"]
+    w.stop()
+
+
+def test_frame_pump_delivers_latest_and_drops_stale(qtbot, tmp_path):
+    stack = np.arange(20, dtype=np.uint16)[:, None, None] * np.ones((20, 8, 8), np.uint16)
+    tifffile.imwrite(tmp_path / "s.tif", stack)
+    cam = ReplayCamera(tmp_path / "s.tif", fps=200)
+    cam.start()
+    pump = FramePump(cam, poll_ms=2)
+    got = []
+    pump.frameReady.connect(lambda f, c: got.append((int(f[0, 0]), c)))
+    qtbot.waitUntil(lambda: len(got) >= 1, timeout=3000)
+    time.sleep(0.2)  # the GUI "is busy": no ack, so nothing more may come, whatever the camera does
+    qtbot.wait(20)
+    assert len(got) == 1
+    first_counter = got[0][1]
+    pump.ack()
+    qtbot.waitUntil(lambda: len(got) >= 2, timeout=3000)
+    # The next delivered frame is a fresh one, far ahead: the ~40 frames in between were dropped.
+    assert got[1][1] > first_counter + 10
+    assert pump.dropped >= got[1][1] - first_counter - 1
+    pump.stop()
+    cam.close()
+
+
+def test_interlock_indicator_and_status(qtbot):
+    p = StatusPanel()
+    qtbot.addWidget(p)
+    p.interlock.set_state(True)
+    assert p.interlock.text() == "LASER PERMITTED" and "1f8f3a" in p.interlock.styleSheet()
+    p.interlock.set_state(False, "SLM window not exposed")
+    assert p.interlock.text() == "BLOCKED: SLM window not exposed" and "c62828" in p.interlock.styleSheet()
+    r = SimpleNamespace(
+        targets=[1, 2, 3], iterations=20, click_to_swap_ms=42.0,
+        metrics=SimpleNamespace(efficiency=0.81234, uniformity=0.955),
+        timings=SimpleNamespace(total_ms=31.25),
+    )
+    p.set_result(r)
+    assert [p.text(k) for k in ("spots", "efficiency", "uniformity", "iterations", "compute_ms",
+                                "click_to_swap_ms")] == ["3", "81.2 %", "95.5 %", "20", "31.2 ms", "42.0 ms"]
