@@ -438,7 +438,7 @@ class MainWindow(QMainWindow):
         if not targets and show:
             self.show_message("no targets to stimulate")
         self.worker.submit(list(targets), show=show, preview=not self.focal_dock.isHidden(),
-                           request_time=time.perf_counter())
+                           request_time=time.monotonic())
 
     def send(self) -> None:
         """Compute the current (accepted) targets and show them on the SLM."""

@@ -89,7 +89,7 @@ class ComputeWorker(QObject):
                 self.skipped += 1
             self._pending = ComputeRequest(
                 tuple(targets),
-                time.perf_counter() if request_time is None else request_time,
+                time.monotonic() if request_time is None else request_time,
                 show=show,
                 preview=preview,
                 serial=self._serial,
