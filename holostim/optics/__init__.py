@@ -1,0 +1,76 @@
+"""Wave-optics simulation core: fields, sources, elements, propagation and sensors.
+
+Pure functions over a small immutable :class:`Field`; backend-generic (numpy, CuPy, any array-API
+library).  Units are micrometres; grids are centred with the optical axis at index ``N//2``.
+``fourier_lens`` is the single definition of holostim's SLM -> sample Fourier model.
+"""
+
+from __future__ import annotations
+
+from holostim.optics.elements import (
+    amplitude_mask,
+    circular_aperture,
+    phase_mask,
+    quantize_phase,
+    rectangular_aperture,
+    slm,
+    thin_lens,
+    zernike,
+)
+from holostim.optics.field import (
+    Field,
+    FieldError,
+    SamplingWarning,
+    coordinates,
+    frequencies,
+    grid,
+    intensity,
+    power,
+)
+from holostim.optics.propagation import (
+    clear_kernel_cache,
+    focal_stack,
+    fourier_lens,
+    fresnel_critical_distance,
+    propagate,
+    transfer_function,
+)
+from holostim.optics.sensors import CameraModel, add_camera_noise, resample_to_camera
+from holostim.optics.sources import gaussian_beam, gaussian_beam_parameters, plane_wave, point_source
+from holostim.optics.zernike import ansi_to_nm, nm_to_ansi, zernike_phase, zernike_polynomial
+
+__all__ = [
+    "CameraModel",
+    "Field",
+    "FieldError",
+    "SamplingWarning",
+    "add_camera_noise",
+    "amplitude_mask",
+    "ansi_to_nm",
+    "circular_aperture",
+    "clear_kernel_cache",
+    "coordinates",
+    "focal_stack",
+    "fourier_lens",
+    "frequencies",
+    "fresnel_critical_distance",
+    "gaussian_beam",
+    "gaussian_beam_parameters",
+    "grid",
+    "intensity",
+    "nm_to_ansi",
+    "phase_mask",
+    "plane_wave",
+    "point_source",
+    "power",
+    "propagate",
+    "quantize_phase",
+    "rectangular_aperture",
+    "resample_to_camera",
+    "slm",
+    "thin_lens",
+    "transfer_function",
+    "zernike",
+    "zernike_phase",
+    "zernike_polynomial",
+]
