@@ -282,6 +282,24 @@ def _to_gray(phase, scale, period, table, out):  # pragma: no cover - numba comp
     return bad
 
 
+_WARM = threading.Lock()
+_warmed = False
+
+
+def _warm_up() -> None:
+    """Compile (or load from numba's cache) the float32 kernels once, so the first frame is not late."""
+    global _warmed
+    with _WARM:
+        if _warmed:
+            return
+        ph = np.zeros((2, 2), np.float32)
+        out = np.empty((2, 2), np.uint8)
+        table = np.zeros(2, np.uint8)
+        _to_gray(ph, 1.0, 1.0, table, out)
+        _to_gray_corr(ph, ph, 1.0, 1.0, table, out)
+        _warmed = True
+
+
 _CUPY_KERNELS: dict[str, Any] = {}
 
 _CUPY_BODY = """
@@ -526,6 +544,7 @@ class SLM:
         self._correction: np.ndarray | None = None
         self._device_cache: dict[str, Any] = {}
         self._update_correction()
+        _warm_up()
 
         self._lock = threading.RLock()
         self._frame_counter = 0
@@ -656,10 +675,9 @@ class SLM:
     def _zernike_phase(self) -> np.ndarray:
         from holostim.optics.zernike import zernike_phase
 
-        ny, nx = self.shape
-        return np.asarray(
-            zernike_phase(self.zernike, (ny, nx), radius_px=self.zernike_radius_px), dtype=np.float64
-        )
+        p = self.pitch_um
+        phase = zernike_phase(self.zernike, self.shape, (p, p), self.zernike_radius_px * p)
+        return np.asarray(phase, dtype=np.float64)
 
     def _update_correction(self) -> None:
         """Precompute the total correction phase (float32, radians at the working wavelength)."""
