@@ -1,0 +1,188 @@
+"""Phase-retrieval algorithms: GS, weighted GS (Leonardo; Kim's phase-fixed form) and RAAR.
+
+All of them alternate two projections (ARCHITECTURE.md):
+
+* SLM plane ``P_S``: keep the phase, impose the source amplitude ``A`` (``A u / |u|``);
+* Fourier plane ``P_F``: keep the phase, impose the target amplitude ``t`` on lit pixels and zero on dark
+  pixels.
+
+``gs``
+    ``u <- P_S F^-1 P_F F u``: error reduction; the Fourier-plane distance never grows.
+``wgs``
+    GS whose target amplitudes on the lit pixels are reweighted each iteration,
+    ``w <- w * mean(a) / a`` with ``a = |F u| / t`` (Leonardo et al. 2007): dim spots are pushed up,
+    bright ones down, which is what makes spot arrays uniform.
+``wgs-kim``
+    The same weights, but after ``fix_after`` iterations the Fourier phase on the lit pixels is frozen
+    (Kim et al. 2019): the weights then act on a fixed set of interfering spots and converge to very
+    high uniformity without the phase drifting away from under them.
+``raar``
+    Relaxed averaged alternating reflections (Luke 2005) with ``M`` the SLM amplitude set (which the
+    displayed hologram must satisfy exactly) and ``S`` the target set:
+    ``x <- beta/2 (R_S R_M + I) x + (1 - beta) P_M x = beta x + beta P_S(2 P_M x - x) + (1 - 2 beta) P_M x``,
+    with ``R = 2P - I``. The hologram is ``P_M x`` (its phase is the phase of ``x``). ``beta = 1`` is
+    Douglas–Rachford / HIO; smaller ``beta`` leans towards GS. It escapes GS's stagnation on extended
+    (inconsistent) targets.
+
+This module holds the parts every implementation shares (method names, the Fourier-plane update on the
+lit pixels) and :func:`reference_retrieval`, the plain dense implementation written with ``xp.fft`` and
+whole-array ``xp`` calls that the engine's fast paths are tested against.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from holostim.backend import array_namespace
+from holostim.errors import HolostimError
+
+__all__ = [
+    "DEFAULT_BETA",
+    "DEFAULT_FIX_AFTER",
+    "METHODS",
+    "MethodError",
+    "check_method",
+    "fourier_update",
+    "reference_retrieval",
+]
+
+METHODS = ("gs", "wgs", "wgs-kim", "raar")
+DEFAULT_BETA = 0.9
+DEFAULT_FIX_AFTER = 10
+
+
+class MethodError(HolostimError, ValueError):
+    """An unknown algorithm name or a parameter outside its range."""
+
+
+def check_method(method: Any, beta: float = DEFAULT_BETA, fix_after: int = DEFAULT_FIX_AFTER) -> str:
+    """Validate an algorithm name and its parameters; returns the name."""
+    if method not in METHODS:
+        raise MethodError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if method == "raar" and not (0.0 < float(beta) <= 1.0):
+        raise MethodError(f"RAAR beta {beta!r} is outside (0, 1]; 0.5 to 0.9 are typical")
+    if method == "wgs-kim" and (int(fix_after) != fix_after or fix_after < 0):
+        raise MethodError(
+            f"fix_after {fix_after!r} must be a non-negative integer (iterations before the freeze)"
+        )
+    return method
+
+
+def fourier_update(g, t, weights, method: str, k: int, fix_after: int, state: dict):
+    """Fourier-plane values for the lit pixels at iteration ``k`` (and the WGS weight update).
+
+    Parameters
+    ----------
+    g : array, (n,) complex
+        The current far field on the lit pixels (any scale).
+    t : array, (n,) real
+        Target amplitudes to impose (already scaled for the caller's FFT normalisation).
+    weights : array, (n,) real
+        WGS weights, updated in place for ``wgs``/``wgs-kim`` (kept at mean 1); ignored otherwise.
+    state : dict
+        Holds Kim's frozen phase between calls (key ``"phase"``).
+
+    Returns
+    -------
+    array, (n,) complex
+        What the Fourier projection writes on the lit pixels (dark pixels become 0).
+    """
+    xp = array_namespace(g)
+    mag = xp.abs(g)
+    tiny = xp.asarray(np.finfo(np.float32).tiny, dtype=mag.dtype)
+    mag = xp.maximum(mag, tiny)
+    if method in ("wgs", "wgs-kim"):
+        a = mag / t
+        weights *= xp.mean(a) / a
+        weights /= xp.mean(weights)
+        amp = weights * t
+    else:
+        amp = t
+    if method == "wgs-kim":
+        if k < fix_after or "phase" not in state:
+            state["phase"] = g / mag
+        return amp * state["phase"]
+    return amp * (g / mag)
+
+
+def _centred_fft(xp, u):
+    return xp.fft.fftshift(xp.fft.fft2(xp.fft.ifftshift(u), norm="ortho"))
+
+
+def _centred_ifft(xp, f):
+    return xp.fft.fftshift(xp.fft.ifft2(xp.fft.ifftshift(f), norm="ortho"))
+
+
+def _p_slm(xp, u, amp):
+    m = xp.abs(u)
+    return xp.where(m > 0, amp * u / xp.where(m > 0, m, 1), amp)
+
+
+def reference_retrieval(
+    amplitude: Any,
+    target_intensity: Any,
+    method: str,
+    iterations: int,
+    init_phase: Any,
+    beta: float = DEFAULT_BETA,
+    fix_after: int = DEFAULT_FIX_AFTER,
+) -> tuple[Any, list[Any]]:
+    """The plain dense implementation: centred grids, ``xp.fft`` (orthonormal), whole-array ``xp`` calls.
+
+    Parameters
+    ----------
+    amplitude : array, (ny, nx)
+        Source amplitude on the (padded) grid, centred; normalised here to unit power.
+    target_intensity : array, (ny, nx)
+        Target far-field intensity on the same grid, centred; lit where > 0.
+    init_phase : array, (ny, nx)
+        Starting SLM phase.
+
+    Returns
+    -------
+    phase : array
+        Final SLM phase in [0, 2π) on the grid.
+    far_fields : list of arrays
+        Centred far field of the hologram after each iteration, entry 0 = the start.
+    """
+    xp = array_namespace(amplitude)
+    check_method(method, beta, fix_after)
+    amp = amplitude / xp.sqrt(xp.sum(amplitude**2))
+    lit = target_intensity > 0
+    w_t = xp.where(lit, target_intensity, 0) / xp.sum(target_intensity)
+    t = xp.sqrt(w_t * xp.sum(amp**2))
+    weights = xp.ones_like(t)
+    u = amp * xp.exp(1j * init_phase)
+    x = u
+    frozen = None
+    fields = [_centred_fft(xp, u)]
+    for k in range(iterations):
+        if method == "raar":
+            q = _p_slm(xp, x, amp)
+            f = _centred_fft(xp, 2 * q - x)
+            pf = _centred_ifft(xp, xp.where(lit, t * f / xp.where(xp.abs(f) > 0, xp.abs(f), 1), 0))
+            x = beta * x + beta * pf + (1 - 2 * beta) * q
+            u = _p_slm(xp, x, amp)
+        else:
+            f = fields[-1]
+            mag = xp.where(lit, xp.maximum(xp.abs(f), np.finfo(np.float32).tiny), 1)
+            if method in ("wgs", "wgs-kim"):
+                a = mag / xp.where(lit, t, 1)
+                n_lit = xp.sum(lit)
+                mean_a = xp.sum(xp.where(lit, a, 0)) / n_lit
+                weights = xp.where(lit, weights * mean_a / a, 0)
+                weights = weights / (xp.sum(weights) / n_lit)
+                target_amp = weights * t
+            else:
+                target_amp = t
+            ph = f / mag
+            if method == "wgs-kim":
+                if k < fix_after or frozen is None:
+                    frozen = ph
+                ph = frozen
+            u = _p_slm(xp, _centred_ifft(xp, xp.where(lit, target_amp * ph, 0)), amp)
+        fields.append(_centred_fft(xp, u))
+    phase = xp.remainder(xp.angle(u), 2 * np.pi)
+    return phase, fields
