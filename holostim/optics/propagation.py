@@ -14,7 +14,7 @@ edge needs the precision), cast once to the field's dtype, moved to its device a
 (shape, spacing, wavelength, z, n, method, dtype, backend, device).  Sampling that would alias warns
 with :class:`~holostim.optics.field.SamplingWarning`, naming the limit and the fix.
 
-Only array-API calls are used on the field (``xp.fft.fft2``, ``xp.fft.fftshift``, ...); for numpy
+Only array-API calls are used on the field (``xp.fft.fftn``, ``xp.fft.fftshift``, ...); for numpy
 arrays an equivalent multi-threaded ``scipy.fft`` fast path is used (tested against the generic one).
 """
 
@@ -67,7 +67,8 @@ def _fft2(u: Any, xp: Any, inverse: bool = False) -> Any:
 
         fn = scipy.fft.ifft2 if inverse else scipy.fft.fft2
         return fn(u, axes=(-2, -1), workers=_WORKERS)
-    fn = xp.fft.ifft2 if inverse else xp.fft.fft2
+    # the array API standard has fftn/ifftn (no fft2)
+    fn = xp.fft.ifftn if inverse else xp.fft.fftn
     return fn(u, axes=(-2, -1))
 
 
