@@ -111,7 +111,8 @@ class LUT:
             raise LUTError(f"LUT {self.source}: gray values must be whole numbers")
         if g.min() < 0 or g.max() > 255:
             raise LUTError(
-                f"LUT {self.source}: gray values span {g.min():g}..{g.max():g}; holostim drives 8-bit frames, "
+                f"LUT {self.source}: gray values span {g.min():g}..{g.max():g}; holostim drives 8-bit "
+                "frames, "
                 "so they must lie in 0..255 (a 10/12-bit vendor table needs the vendor's 8-bit version)"
             )
         d = np.diff(g.astype(np.int64))
@@ -155,7 +156,9 @@ def _parse_rows(path: Path) -> list[list[float]]:
         raise SLMFileError(f"LUT file {path} cannot be read as text: {exc}") from None
     rows: list[list[float]] = []
     if path.suffix.lower() == ".csv":
-        lines = list(csv.reader(line for line in text.splitlines() if line.strip() and not line.startswith("#")))
+        lines = list(
+            csv.reader(line for line in text.splitlines() if line.strip() and not line.startswith("#"))
+        )
     else:
         lines = [
             line.replace(",", " ").split()
@@ -225,7 +228,9 @@ def load_flatness(path: str | Path) -> np.ndarray:
                 arr = np.asarray(im.convert("L"))
             elif mode in ("RGB", "RGBA"):
                 rgb = np.asarray(im.convert("RGB"))
-                if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+                if not (
+                    np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])
+                ):
                     raise SLMError(
                         f"flatness correction {path} is a colour image with different R, G and B; "
                         "it must be 8-bit gray (or RGB with equal channels)"
@@ -319,7 +324,9 @@ def _cupy_kernel(with_corr: bool):
         params = "T phase, T corr, " if with_corr else "T phase, "
         params += "raw uint8 table, float64 scale, float64 period, int32 last"
         body = _CUPY_BODY.format(expr="phase + corr" if with_corr else "phase")
-        _CUPY_KERNELS[key] = cupy.ElementwiseKernel(params, "uint8 gray", body, f"holostim_phase_to_gray_{key}")
+        _CUPY_KERNELS[key] = cupy.ElementwiseKernel(
+            params, "uint8 gray", body, f"holostim_phase_to_gray_{key}"
+        )
     return _CUPY_KERNELS[key]
 
 
@@ -532,7 +539,9 @@ class SLM:
             self._set_flatness(flatness, flatness_wavelength_um)
         self.zernike: dict[int, float] = self._parse_zernike(zernike)
         self.zernike_radius_px = (
-            min(ny, nx) / 2.0 if zernike_radius_px is None else _positive(zernike_radius_px, "zernike_radius_px")
+            min(ny, nx) / 2.0
+            if zernike_radius_px is None
+            else _positive(zernike_radius_px, "zernike_radius_px")
         )
         self.blaze = _as_pair(blaze, "blaze")
         self.fresnel_focal_um = None
@@ -592,8 +601,10 @@ class SLM:
                 g = _positive(g, "two_pi_gray")
             else:
                 g = _positive(two_pi_gray, "two_pi_gray")
-                ref = self.wavelength_um if two_pi_gray_wavelength_um is None else _positive(
-                    two_pi_gray_wavelength_um, "two_pi_gray_wavelength_um"
+                ref = (
+                    self.wavelength_um
+                    if two_pi_gray_wavelength_um is None
+                    else _positive(two_pi_gray_wavelength_um, "two_pi_gray_wavelength_um")
                 )
                 g = g * self.wavelength_um / ref
             if g > LEVELS_8BIT or g < 2:
@@ -631,7 +642,9 @@ class SLM:
             )
         self._flatness_gray = arr.astype(np.float64)
         self.flatness_wavelength_um = (
-            self.wavelength_um if wavelength_um is None else _positive(wavelength_um, "flatness_wavelength_um")
+            self.wavelength_um
+            if wavelength_um is None
+            else _positive(wavelength_um, "flatness_wavelength_um")
         )
 
     @staticmethod
@@ -644,7 +657,9 @@ class SLM:
             try:
                 ji, cf = int(j), float(c)
             except (TypeError, ValueError):
-                raise SLMError(f"zernike coefficient {j!r}: {c!r} must be ANSI index (int) -> radians") from None
+                raise SLMError(
+                    f"zernike coefficient {j!r}: {c!r} must be ANSI index (int) -> radians"
+                ) from None
             if ji < 0 or not math.isfinite(cf):
                 raise SLMError(f"zernike index {j!r} must be >= 0 and its coefficient finite, got {c!r}")
             if cf != 0.0:
@@ -667,7 +682,9 @@ class SLM:
         if blaze is not None:
             self.blaze = _as_pair(blaze, "blaze")
         if fresnel_focal_um is not False:
-            if fresnel_focal_um is not None and (fresnel_focal_um == 0 or not math.isfinite(fresnel_focal_um)):
+            if fresnel_focal_um is not None and (
+                fresnel_focal_um == 0 or not math.isfinite(fresnel_focal_um)
+            ):
                 raise SLMError(f"fresnel_focal_um={fresnel_focal_um!r} must be non-zero and finite")
             self.fresnel_focal_um = None if fresnel_focal_um is None else float(fresnel_focal_um)
         self._update_correction()
@@ -685,8 +702,10 @@ class SLM:
         corr = np.zeros(self.shape, dtype=np.float64)
         used = False
         if self._flatness_gray is not None:
-            corr += self._flatness_gray * (TWO_PI / self.flatness_two_pi_gray) * (
-                self.flatness_wavelength_um / self.wavelength_um
+            corr += (
+                self._flatness_gray
+                * (TWO_PI / self.flatness_two_pi_gray)
+                * (self.flatness_wavelength_um / self.wavelength_um)
             )
             used = True
         if self.zernike:
@@ -756,7 +775,9 @@ class SLM:
         if self._correction is None:
             gray = _cupy_kernel(False)(phase, cache["table"], self._scale, self._period, last)
         else:
-            gray = _cupy_kernel(True)(phase, cache[phase.dtype], cache["table"], self._scale, self._period, last)
+            gray = _cupy_kernel(True)(
+                phase, cache[phase.dtype], cache["table"], self._scale, self._period, last
+            )
         bad = int(cupy.count_nonzero(~cupy.isfinite(phase)))
         if bad:
             raise SLMError(f"phase holds {bad} non-finite values (NaN or inf); refusing to show it")
@@ -771,7 +792,9 @@ class SLM:
         with self._lock:
             idx = self._frame_counter
             self._frame_counter += 1
-        return FrameRecord(index=idx, frame=frame, t_request=t_request, wall_offset=time.time() - time.monotonic())
+        return FrameRecord(
+            index=idx, frame=frame, t_request=t_request, wall_offset=time.time() - time.monotonic()
+        )
 
     def load(self, phase: Any) -> FrameRecord:
         """Compute the next frame (corrections, wrap, wavelength scaling, LUT → uint8) without showing it.
@@ -790,7 +813,7 @@ class SLM:
         return rec
 
     def load_gray(self, frame: np.ndarray) -> FrameRecord:
-        """Queue a ready uint8 frame (test patterns, replay) exactly as given, bypassing the phase pipeline."""
+        """Queue a ready uint8 frame (test patterns, replay) as given, bypassing the phase pipeline."""
         t0 = time.monotonic()
         arr = np.asarray(frame)
         if arr.shape != self.shape or arr.dtype != np.uint8:
@@ -841,7 +864,7 @@ class SLM:
         return lambda: self._frame_listeners.remove(callback) if callback in self._frame_listeners else None
 
     def _present(self, record: FrameRecord) -> None:  # pragma: no cover - abstract
-        """Backend hook: push ``record.frame`` to the display; set ``t_uploaded`` and, later, report the swap."""
+        """Backend hook: push ``record.frame`` to the display, set ``t_uploaded``, later report the swap."""
         raise NotImplementedError
 
     def _frame_swapped(self, record: FrameRecord | None, t: float) -> None:
@@ -865,7 +888,7 @@ class SLM:
         return self.stale_frames / self.refresh_hz
 
     def _display_ok(self) -> tuple[bool, str]:
-        """Backend hook: is the display showing our frames where it should (exposed, fullscreen, screen)?"""
+        """Backend hook: ``(ok, reason)``: is the display showing our frames (exposed, fullscreen)."""
         return True, ""
 
     def _last_swap_time(self) -> float | None:
@@ -885,7 +908,7 @@ class SLM:
         self._wake.set()
 
     def interlock_state(self, now: float | None = None) -> tuple[bool, str]:
-        """``(laser_permitted, reason)`` evaluated now; the reason says why light is not allowed ("" if it is)."""
+        """``(laser_permitted, reason)`` now; the reason says why light is not allowed ("" if it is)."""
         if self._closed:
             return False, f"SLM {self.name!r} is closed"
         if self._fault:
@@ -1029,8 +1052,14 @@ class SimulatedSLM(SLM):
     **kwargs : everything :class:`SLM` takes.
     """
 
-    def __init__(self, *args: Any, tau_ms: float = 10.0, history: int = 16,
-                 panel_error: str | np.ndarray | None = "auto", **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        tau_ms: float = 10.0,
+        history: int = 16,
+        panel_error: str | np.ndarray | None = "auto",
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         tau = float(tau_ms)
         if not (tau >= 0 and math.isfinite(tau)):
@@ -1045,8 +1074,10 @@ class SimulatedSLM(SLM):
             if panel_error != "auto":
                 raise SLMError(f"panel_error={panel_error!r}: use 'auto', an array or None")
             if self._flatness_gray is not None:
-                flat = self._flatness_gray * (TWO_PI / self.flatness_two_pi_gray) * (
-                    self.flatness_wavelength_um / self.wavelength_um
+                flat = (
+                    self._flatness_gray
+                    * (TWO_PI / self.flatness_two_pi_gray)
+                    * (self.flatness_wavelength_um / self.wavelength_um)
                 )
                 self.panel_error: np.ndarray | None = (-flat).astype(np.float32)
             else:
@@ -1161,8 +1192,11 @@ def slm_kwargs_from_config(section: Any, base_dir: str | Path | None = None) -> 
         p = Path(p)
         return p if (base_dir is None or p.is_absolute()) else Path(base_dir) / p
 
-    kw: dict[str, Any] = {"shape": tuple(get("shape")), "pitch_um": get("pitch_um"),
-                          "wavelength_um": get("wavelength_um")}
+    kw: dict[str, Any] = {
+        "shape": tuple(get("shape")),
+        "pitch_um": get("pitch_um"),
+        "wavelength_um": get("wavelength_um"),
+    }
     lut = get("lut")
     if isinstance(lut, Mapping):
         lut = {float(k): path(v) for k, v in lut.items()}

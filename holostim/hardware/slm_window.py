@@ -29,10 +29,12 @@ Qt and OpenGL are imported here only (the floors rule); :mod:`holostim.hardware.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -97,8 +99,9 @@ class ScreenError(SLMDisplayError):
 
 
 def _geometry_string(screen: QScreen) -> str:
-    g = screen.geometry()
-    return f"{g.width()}x{g.height()}+{g.x()}+{g.y()}"
+    """``WxH+X+Y`` in native pixels (as xrandr reports them), whatever Qt's scaling."""
+    g, d = screen.geometry(), screen.devicePixelRatio()
+    return f"{round(g.width() * d)}x{round(g.height() * d)}+{round(g.x() * d)}+{round(g.y() * d)}"
 
 
 def describe_screens(app: QGuiApplication | None = None) -> list[str]:
@@ -324,8 +327,17 @@ class SLMWindow(QOpenGLWindow):
             GL.glTexParameteri(GL.GL_TEXTURE_2D, p, GL.GL_CLAMP_TO_EDGE)
         GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAX_LEVEL, 0)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
-        GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_R8, nx, ny, 0, GL.GL_RED, GL.GL_UNSIGNED_BYTE,
-                        np.zeros((ny, nx), np.uint8))
+        GL.glTexImage2D(
+            GL.GL_TEXTURE_2D,
+            0,
+            GL.GL_R8,
+            nx,
+            ny,
+            0,
+            GL.GL_RED,
+            GL.GL_UNSIGNED_BYTE,
+            np.zeros((ny, nx), np.uint8),
+        )
         GL.glUseProgram(prog)
         GL.glUniform1i(GL.glGetUniformLocation(prog, "frame"), 0)
 
@@ -377,14 +389,30 @@ class SLMWindow(QOpenGLWindow):
         ny, nx = self._shape
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._tex)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
-        GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, nx, ny, GL.GL_RED, GL.GL_UNSIGNED_BYTE,
-                           np.ascontiguousarray(record.frame))
+        GL.glTexSubImage2D(
+            GL.GL_TEXTURE_2D,
+            0,
+            0,
+            0,
+            nx,
+            ny,
+            GL.GL_RED,
+            GL.GL_UNSIGNED_BYTE,
+            np.ascontiguousarray(record.frame),
+        )
 
     def _raw_state(self) -> None:
         from OpenGL import GL
 
-        for cap in (GL.GL_DITHER, GL.GL_BLEND, GL.GL_MULTISAMPLE, GL.GL_FRAMEBUFFER_SRGB, GL.GL_DEPTH_TEST,
-                    GL.GL_STENCIL_TEST, GL.GL_SCISSOR_TEST):
+        for cap in (
+            GL.GL_DITHER,
+            GL.GL_BLEND,
+            GL.GL_MULTISAMPLE,
+            GL.GL_FRAMEBUFFER_SRGB,
+            GL.GL_DEPTH_TEST,
+            GL.GL_STENCIL_TEST,
+            GL.GL_SCISSOR_TEST,
+        ):
             GL.glDisable(cap)
         GL.glColorMask(True, True, True, True)
         ny, nx = self._shape
@@ -438,6 +466,27 @@ class SLMWindow(QOpenGLWindow):
 # ---------------------------------------------------------------------------------------------------------
 # The SLM backend
 
+_OPEN: weakref.WeakSet[OpenGLSLM] = weakref.WeakSet()
+_hooked: list[Any] = []
+
+
+def _close_all() -> None:
+    for slm in list(_OPEN):
+        try:
+            slm.close()
+        except Exception:  # shutting down: never raise from here
+            log.exception("closing SLM %r at exit failed", slm.name)
+
+
+def _track(slm: OpenGLSLM) -> None:
+    """Close open SLM windows when the application quits (a window left to the interpreter's exit crashes)."""
+    _OPEN.add(slm)
+    app = QGuiApplication.instance()
+    if app is not None and app not in _hooked:
+        app.aboutToQuit.connect(_close_all)
+        _hooked.append(app)
+        atexit.register(_close_all)
+
 
 class OpenGLSLM(SLM):
     """An :class:`~holostim.hardware.slm.SLM` that shows its frames in a fullscreen :class:`SLMWindow`.
@@ -458,8 +507,17 @@ class OpenGLSLM(SLM):
         than ``shape``, or (windowed) a screen smaller than ``shape``.
     """
 
-    def __init__(self, shape: Sequence[int], pitch_um: float, wavelength_um: float, *, screen: str,
-                 fullscreen: bool = True, refresh_hz: float | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        shape: Sequence[int],
+        pitch_um: float,
+        wavelength_um: float,
+        *,
+        screen: str,
+        fullscreen: bool = True,
+        refresh_hz: float | None = None,
+        **kwargs: Any,
+    ):
         qscreen = find_screen(screen)
         if refresh_hz is None:
             refresh_hz = qscreen.refreshRate() or 60.0
@@ -483,6 +541,7 @@ class OpenGLSLM(SLM):
             raise ScreenError(f"{where} is smaller than the SLM shape {nx}x{ny}")
         self.screen_spec = str(screen)
         self.window = SLMWindow(self, qscreen, fullscreen=fullscreen)
+        _track(self)
         if fullscreen:
             self.window.showFullScreen()
         else:
@@ -542,12 +601,15 @@ class OpenGLSLM(SLM):
         if self._closed:
             return
         super().close()
+        _OPEN.discard(self)
         try:
             self.window._keepalive.stop()
             self.window.hide()
             # Delete the window (and its GL context) now, while the application lives: a QOpenGLWindow
-            # left for the interpreter's exit, or deleted after QWindow.close()/destroy(), crashes the
-            # process (PyQt6 6.11, Mesa).
+            # left for the interpreter's exit crashes the process, and so does deleting one whose
+            # platform window is gone (after close(), destroy() or QGuiApplication.quit(), which closes
+            # all windows): ~QOpenGLWindow makes the context current on that surface (Qt 6.11, Mesa GLX).
+            self.window.winId()  # re-creates the platform window if it is gone
             sip.delete(self.window)
         except RuntimeError:  # the C++ window is already gone
             pass
@@ -581,9 +643,9 @@ def orientation_marker(shape: Sequence[int]) -> np.ndarray:
     img[0, :] = img[-1, :] = img[:, 0] = img[:, -1] = 128
     u = max(2, min(ny, nx) // 16)  # stroke width
     y0, x0 = 2 * u, 2 * u
-    img[y0:y0 + 5 * u, x0:x0 + u] = 255  # stem
-    img[y0:y0 + u, x0:x0 + 4 * u] = 255  # top bar (long)
-    img[y0 + 2 * u:y0 + 3 * u, x0:x0 + 3 * u] = 255  # middle bar (shorter)
+    img[y0 : y0 + 5 * u, x0 : x0 + u] = 255  # stem
+    img[y0 : y0 + u, x0 : x0 + 4 * u] = 255  # top bar (long)
+    img[y0 + 2 * u : y0 + 3 * u, x0 : x0 + 3 * u] = 255  # middle bar (shorter)
     return img
 
 
@@ -615,9 +677,12 @@ def run_slm_check(config: Any, seconds: float | None = None) -> int:
     screen = getattr(section, "screen", None) if not isinstance(section, dict) else section.get("screen")
     if not screen:
         raise SLMError("slm.screen is not set: name the SLM's screen (name, serial or WxH+X+Y)")
-    fullscreen = bool(getattr(section, "fullscreen", True)) if not isinstance(section, dict) else bool(
-        section.get("fullscreen", True))
-    app = QGuiApplication.instance() or QGuiApplication([])
+    fullscreen = (
+        bool(getattr(section, "fullscreen", True))
+        if not isinstance(section, dict)
+        else bool(section.get("fullscreen", True))
+    )
+    _app = QGuiApplication.instance() or QGuiApplication([])  # keep a reference while we run
     kw = slm_kwargs_from_config(section)
     slm = OpenGLSLM(screen=screen, fullscreen=fullscreen, name="slm-check", **kw)
     status = 0
@@ -655,17 +720,18 @@ def run_slm_check(config: Any, seconds: float | None = None) -> int:
 
         def on_key(key: int) -> None:
             if key == int(Qt.Key.Key_Escape):
-                app.quit()
+                loop.quit()
             elif key == int(Qt.Key.Key_Space):
                 state["since"] = 0.0
 
         slm.window.frameSwapped.connect(next_frame)
         slm.window.key_pressed.connect(on_key)
+        loop = QEventLoop()  # a local loop: app.quit() would close every window of a host GUI
         if seconds is not None:
-            QTimer.singleShot(int(1000 * seconds), app.quit)
+            QTimer.singleShot(int(1000 * seconds), loop.quit)
         print("cycling patterns with a toggling bottom-right corner; Esc quits, Space = next pattern")
         next_frame()
-        app.exec()
+        loop.exec()
         slm.window.frameSwapped.disconnect(next_frame)
         if lat:
             ms = 1e3 * np.asarray(lat)

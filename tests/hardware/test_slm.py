@@ -69,8 +69,13 @@ def test_two_pi_gray_linear_matches_reference(rng):
 
 def test_exact_levels_and_wrap():
     slm = SimulatedSLM((2, 4), 8.0, 1.064, two_pi_gray=256)
-    phase = np.array([[0.0, math.pi, TWO_PI, -math.pi / 2], [TWO_PI * 10 / 256, TWO_PI * 255.6 / 256, 4 * math.pi,
-                                                             TWO_PI * 255.4 / 256]], np.float32)
+    phase = np.array(
+        [
+            [0.0, math.pi, TWO_PI, -math.pi / 2],
+            [TWO_PI * 10 / 256, TWO_PI * 255.6 / 256, 4 * math.pi, TWO_PI * 255.4 / 256],
+        ],
+        np.float32,
+    )
     assert slm.phase_to_gray(phase).tolist() == [[0, 128, 0, 192], [10, 0, 0, 255]]
 
 
@@ -116,8 +121,9 @@ def test_csv_lut_and_per_wavelength_lut(rng):
     lut = load_lut(ASSETS / "example-1040nm.csv")
     raw = np.loadtxt(ASSETS / "example-1040nm.csv", delimiter=",", skiprows=1)
     assert np.array_equal(lut.gray, raw[:, 1])
-    slm = SimulatedSLM((16, 16), 8.0, 1.040, lut={1.064: ASSETS / "example-1064nm.lut",
-                                                   1.040: ASSETS / "example-1040nm.csv"})
+    slm = SimulatedSLM(
+        (16, 16), 8.0, 1.040, lut={1.064: ASSETS / "example-1064nm.lut", 1.040: ASSETS / "example-1040nm.csv"}
+    )
     phase = rng.uniform(0, TWO_PI, (16, 16)).astype(np.float32)
     exp, amb = ref_gray(phase, 256, raw[:, 1])
     assert_frame(slm.phase_to_gray(phase), exp, amb)
@@ -135,8 +141,11 @@ def test_single_column_lut(tmp_path):
     ("text", "exc", "match"),
     [
         ("\n".join(f"{i} {i}" for i in range(255)), LUTError, "has 255 entries.*exactly 256"),
-        ("\n".join(f"{i} {i if i != 100 else 90}" for i in range(256)), LUTError,
-         "not monotonic: level 99 -> gray 99 but level 100 -> gray 90"),
+        (
+            "\n".join(f"{i} {i if i != 100 else 90}" for i in range(256)),
+            LUTError,
+            "not monotonic: level 99 -> gray 99 but level 100 -> gray 90",
+        ),
         ("\n".join(f"{i} {4 * i}" for i in range(256)), LUTError, "span 0..1020"),
         ("\n".join(f"{(i + 1) % 256} {i}" for i in range(256)), LUTError, "levels 0..255 in order"),
         ("0 1\n1 2\nx y\n", LUTError, "line 3"),
@@ -230,8 +239,9 @@ def test_fast_kernel_equals_reference_on_random_input(rng):
     slm = SimulatedSLM((33, 70), 8.0, 1.064, two_pi_gray=237.3, blaze=(0.013, 0.2), fresnel_focal_um=-3e5)
     phase = rng.normal(0, 30, (33, 70))  # float64 input, large and negative values
     got = slm.phase_to_gray(phase)
-    want = phase_to_gray_reference(phase.astype(np.float32) + slm.correction_phase, slm._scale, slm._period,
-                                   slm._table)
+    want = phase_to_gray_reference(
+        phase.astype(np.float32) + slm.correction_phase, slm._scale, slm._period, slm._table
+    )
     assert np.count_nonzero(got != want) <= 2  # float32 vs float64 rounding exactly at a boundary
 
 
@@ -304,8 +314,9 @@ def test_simulated_round_trip_through_lut_and_flatness(rng):
     assert np.abs(err).max() < 1.5 * TWO_PI / 256 + 1e-3
     assert np.sqrt(np.mean(err**2)) < TWO_PI / 256
     # a panel whose error is not corrected shows it
-    bare = SimulatedSLM((256, 256), 9.2, 1.064, lut=ASSETS / "example-1064nm.lut", tau_ms=0,
-                        panel_error=slm.panel_error)
+    bare = SimulatedSLM(
+        (256, 256), 9.2, 1.064, lut=ASSETS / "example-1064nm.lut", tau_ms=0, panel_error=slm.panel_error
+    )
     bare.show_phase(phase)
     err2 = np.angle(np.exp(1j * (bare.displayed_phase().astype(np.float64) - phase)))
     assert np.sqrt(np.mean(err2**2)) > 0.5
@@ -353,9 +364,19 @@ def test_stale_frames_in_frame_periods():
 
 
 def test_kwargs_from_config_section():
-    sec = SimpleNamespace(screen="HDMI-1", shape=[16, 32], pitch_um=8.0, wavelength_um=1.064, two_pi_gray=255,
-                          lut="example-1064nm.lut", flatness=None, zernike={4: 0.1}, blaze=[0.1, 0.0],
-                          fresnel_focal_um=None, stale_frames=2)
+    sec = SimpleNamespace(
+        screen="HDMI-1",
+        shape=[16, 32],
+        pitch_um=8.0,
+        wavelength_um=1.064,
+        two_pi_gray=255,
+        lut="example-1064nm.lut",
+        flatness=None,
+        zernike={4: 0.1},
+        blaze=[0.1, 0.0],
+        fresnel_focal_um=None,
+        stale_frames=2,
+    )
     kw = slm_kwargs_from_config(sec, base_dir=ASSETS)
     assert kw["lut"] == ASSETS / "example-1064nm.lut" and "two_pi_gray" not in kw
     slm = SimulatedSLM(**kw)

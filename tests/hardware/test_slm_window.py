@@ -1,0 +1,315 @@
+"""The OpenGL SLM window under Xvfb (Mesa llvmpipe): exact bytes, orientation, interlock, faults, screens."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PyQt6.QtOpenGL")
+
+from PIL import Image  # noqa: E402
+
+from holostim.hardware.slm_window import (  # noqa: E402
+    OpenGLSLM,
+    ScreenError,
+    checkerboard,
+    find_screen,
+    gray_ramp,
+    orientation_marker,
+    toggle_corner,
+)
+
+pytestmark = pytest.mark.gui
+TWO_PI = 2 * math.pi
+
+
+def primary_geometry(app) -> str:
+    g = app.primaryScreen().geometry()
+    return f"{g.width()}x{g.height()}+{g.x()}+{g.y()}"
+
+
+@pytest.fixture
+def make_slm(qapp):
+    made = []
+
+    def make(shape=(512, 512), **kw):
+        if "lut" not in kw:
+            kw.setdefault("two_pi_gray", 255)
+        slm = OpenGLSLM(shape, 8.0, 1.064, screen=primary_geometry(qapp), fullscreen=False, **kw)
+        made.append(slm)
+        assert slm.wait_ready(10.0), "SLM window never exposed/swapped"
+        return slm
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def show_and_read(slm, phase=None, gray=None):
+    rec = slm.show_phase(phase) if gray is None else slm.show_gray(gray)
+    assert slm.wait_swapped(rec, 5.0)
+    return rec, slm.read_back()
+
+
+def test_random_phases_read_back_byte_exact(make_slm):
+    slm = make_slm((512, 512), blaze=(0.1, -0.03))
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        rec, back = show_and_read(slm, rng.uniform(0, TWO_PI, (512, 512)).astype(np.float32))
+        assert back.dtype == np.uint8 and back.shape == (512, 512)
+        assert np.array_equal(back, rec.frame)
+        assert rec.t_request <= rec.t_loaded <= rec.t_uploaded <= rec.t_swapped
+    # every gray level survives exactly (no gamma, dithering or sRGB anywhere)
+    ramp = np.tile(np.arange(256, dtype=np.uint8), (512, 2))[:, :512]
+    _, back = show_and_read(slm, gray=ramp)
+    assert np.array_equal(back, ramp)
+
+
+def test_non_square_and_odd_widths(make_slm):
+    slm = make_slm((300, 257))  # odd width: row alignment must not shear the frame
+    frame = np.random.default_rng(3).integers(0, 256, (300, 257), dtype=np.uint8)
+    _, back = show_and_read(slm, gray=frame)
+    assert np.array_equal(back, frame)
+
+
+def test_full_hd_slm_frame_exact(make_slm):
+    slm = make_slm((1152, 1920), lut=Path(__file__).resolve().parents[2] / "assets/slm/example-1064nm.lut")
+    phase = np.random.default_rng(11).uniform(-4, 4, (1152, 1920)).astype(np.float32)
+    rec, back = show_and_read(slm, phase)
+    assert np.array_equal(back, rec.frame)
+
+
+def test_orientation_marker_top_left(make_slm, artifacts):
+    slm = make_slm((256, 384))
+    marker = orientation_marker((256, 384))
+    _, back = show_and_read(slm, gray=marker)
+    assert np.array_equal(back, marker)
+    Image.fromarray(back).save(artifacts / "slm_orientation_marker_readback.png")
+    u = 256 // 16
+    # the F: stem at the left, long bar at the very top of the glyph, nothing mirrored to other corners
+    assert back[2 * u + 1, 2 * u + 1] == 255 and back[2 * u + 1, 5 * u + 1] == 255
+    assert back[2 * u + 4 * u, 2 * u + 1] == 255 and back[2 * u + 4 * u, 4 * u] == 0
+    assert back[-2 * u - 1, -2 * u - 1] == 0 and back[2 * u + 1, -2 * u - 1] == 0
+    assert back[-2 * u - 1, 2 * u + 1] == 0
+
+
+def test_test_patterns():
+    ramp = gray_ramp((4, 512))
+    assert ramp[0, 0] == 0 and ramp[0, -1] == 255 and np.all(np.diff(ramp[0].astype(int)) >= 0)
+    assert set(np.unique(gray_ramp((2, 256))[0])) == set(range(256))
+    cb = checkerboard((64, 64), square=16)
+    assert cb[0, 0] == 0 and cb[0, 16] == 255 and cb[16, 16] == 0
+    on, off = toggle_corner(cb, True, 8), toggle_corner(cb, False, 8)
+    assert np.all(on[-8:, -8:] == 255) and np.all(off[-8:, -8:] == 0)
+    assert np.array_equal(on[:-8], cb[:-8])
+
+
+def wait_until(qapp, cond, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        qapp.processEvents()
+        if cond():
+            return True
+        time.sleep(0.002)
+    return cond()
+
+
+def test_interlock_hide_stall_and_recover(make_slm, qapp):
+    slm = make_slm((128, 128), stale_ms=80)
+    events = []
+    slm.add_interlock_listener(lambda ok, reason: events.append((time.monotonic(), ok, reason)))
+    rec, _ = show_and_read(slm, np.zeros((128, 128), np.float32))
+    assert wait_until(qapp, lambda: slm.laser_permitted, 2.0), slm.interlock_reason
+    # hiding the window: off at once (expose state), well within the staleness limit
+    t_hide = time.monotonic()
+    slm.window.hide()
+    assert wait_until(qapp, lambda: events and not events[-1][1], 1.0)
+    assert events[-1][0] - t_hide < 0.08 + 0.25
+    assert not slm.laser_permitted
+    slm.window.show()
+    rec = slm.show_phase(np.zeros((128, 128), np.float32))
+    assert slm.wait_swapped(rec, 5.0)
+    assert wait_until(qapp, lambda: slm.laser_permitted and events[-1][1], 2.0), slm.interlock_reason
+    # stopping frames (no keep-alive repaints, nothing new): off within the configured 80 ms
+    slm.window._keepalive.stop()
+    slm.window._keepalive.setInterval(10_000)
+    t_last = slm._t_last_swap
+    assert wait_until(qapp, lambda: not events[-1][1], 2.0)
+    t_off, _, reason = events[-1]
+    assert "stalled" in reason
+    assert 0.08 <= t_off - t_last < 0.08 + 0.25
+    # a fresh frame turns it back on
+    rec = slm.show_phase(np.ones((128, 128), np.float32))
+    assert slm.wait_swapped(rec, 5.0)
+    assert wait_until(qapp, lambda: events[-1][1], 1.0)
+    slm.close()
+    assert not slm.laser_permitted and "closed" in slm.interlock_reason
+
+
+def test_exception_in_draw_path_gives_safe_frame(make_slm, qapp, caplog):
+    slm = make_slm((64, 64))
+    good = np.random.default_rng(5).integers(1, 256, (64, 64), dtype=np.uint8)
+    show_and_read(slm, gray=good)
+    assert wait_until(qapp, lambda: slm.laser_permitted, 2.0)
+    real_draw = slm.window._draw
+
+    def broken():
+        raise RuntimeError("injected draw failure")
+
+    slm.window._draw = broken
+    rec = slm.show_gray(255 - good)
+    back = slm.read_back()  # the process is alive and the window painted
+    assert np.all(back == 0)  # the safe frame
+    assert rec.t_swapped is None  # the failed frame never counts as shown
+    assert not slm.laser_permitted and "injected draw failure" in slm.interlock_reason
+    assert any("injected draw failure" in f for f in slm.window.faults)
+    assert "injected draw failure" in caplog.text
+    # later keep-alive paints stay safe until a new frame draws successfully
+    assert np.all(slm.read_back() == 0) and not slm.laser_permitted
+    slm.window._draw = real_draw
+    rec, back = show_and_read(slm, gray=good)
+    assert np.array_equal(back, good)
+    assert wait_until(qapp, lambda: slm.laser_permitted, 2.0), slm.interlock_reason
+
+
+def test_screen_errors(qapp):
+    with pytest.raises(ScreenError, match=r"(?s)no screen matches slm.screen='DP-9'.*geometry=") as info:
+        find_screen("DP-9")
+    assert primary_geometry(qapp) in str(info.value)
+    with pytest.raises(ScreenError, match="but the SLM shape is 512x512"):
+        OpenGLSLM((512, 512), 8.0, 1.064, screen=primary_geometry(qapp))
+    with pytest.raises(ScreenError, match="smaller"):
+        OpenGLSLM((4000, 512), 8.0, 1.064, screen=primary_geometry(qapp), fullscreen=False)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Two X screens: a private Xvfb and a child process (the main process's Qt app stays on pytest's display)
+
+CHILD = textwrap.dedent(
+    r"""
+    import json, sys, numpy as np
+    from PyQt6.QtGui import QGuiApplication
+    app = QGuiApplication(sys.argv)
+    from holostim.hardware.slm_window import OpenGLSLM, ScreenError, run_slm_check
+    from types import SimpleNamespace
+    out = {"screens": [f"{s.name()} {s.geometry().width()}x{s.geometry().height()}" for s in app.screens()]}
+    mode = sys.argv[1]
+    if mode == "place":
+        slm = OpenGLSLM((512, 512), 8.0, 1.064, screen="512x512+0+0", stale_ms=200)
+        out["ready"] = slm.wait_ready(10)
+        g = slm.window.screen().geometry()
+        out["window_screen"] = [g.width(), g.height()]
+        out["geometry"] = [slm.window.geometry().width(), slm.window.geometry().height()]
+        out["fullscreen"] = bool(slm.window.windowStates().value & 4)
+        ph = np.random.default_rng(0).uniform(0, 6.3, (512, 512)).astype(np.float32)
+        rec = slm.show_phase(ph)
+        slm.wait_swapped(rec)
+        out["exact"] = bool(np.array_equal(slm.read_back(), rec.frame))
+        out["permitted"] = slm.laser_permitted
+        slm.close()
+        for spec in ("screen", "HDMI-7"):
+            try:
+                OpenGLSLM((512, 512), 8.0, 1.064, screen=spec)
+            except ScreenError as e:
+                out[spec] = str(e)
+        try:
+            OpenGLSLM((600, 800), 8.0, 1.064, screen="800x600+0+0", fullscreen=True)
+            out["big"] = "ok"
+        except ScreenError as e:
+            out["big"] = str(e)
+    elif mode == "dpr":
+        try:
+            OpenGLSLM((256, 256), 8.0, 1.064, screen="512x512+0+0")
+            out["dpr"] = "no error"
+        except ScreenError as e:
+            out["dpr"] = str(e)
+    elif mode == "check":
+        sec = SimpleNamespace(screen="512x512+0+0", shape=(512, 512), pitch_um=8.0, wavelength_um=1.064,
+                              two_pi_gray=255)
+        out["rc"] = run_slm_check(SimpleNamespace(slm=sec), seconds=0.6)
+    print("RESULT " + json.dumps(out))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def two_screen_display():
+    r, w = os.pipe()
+    proc = subprocess.Popen(
+        [
+            "Xvfb",
+            "-displayfd",
+            str(w),
+            "-screen",
+            "0",
+            "800x600x24",
+            "-screen",
+            "1",
+            "512x512x24",
+            "-nolisten",
+            "tcp",
+        ],
+        pass_fds=(w,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(w)
+    num = b""
+    deadline = time.monotonic() + 20
+    while not num.endswith(b"\n") and time.monotonic() < deadline:
+        chunk = os.read(r, 16)
+        if not chunk:
+            break
+        num += chunk
+    os.close(r)
+    if not num.strip():
+        proc.kill()
+        pytest.fail("private Xvfb did not start")
+    yield f":{int(num)}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def run_child(display, mode, extra_env=None, tmp_path=None):
+    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
+    env.pop("WAYLAND_DISPLAY", None)
+    env.update(extra_env or {})
+    p = subprocess.run(
+        [sys.executable, "-c", CHILD, mode], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    line = [x for x in p.stdout.splitlines() if x.startswith("RESULT ")][-1]
+    return json.loads(line[7:]), p.stdout
+
+
+def test_window_lands_on_the_named_screen(two_screen_display):
+    out, _ = run_child(two_screen_display, "place")
+    assert len(out["screens"]) == 2
+    assert out["ready"] and out["window_screen"] == [512, 512] and out["geometry"] == [512, 512]
+    assert out["fullscreen"] and out["exact"] and out["permitted"]
+    assert "matches 2 screens" in out["screen"] and "512x512+0+0" in out["screen"]
+    assert "no screen matches slm.screen='HDMI-7'" in out["HDMI-7"]
+    assert "800x600+0+0" in out["HDMI-7"] and "512x512+0+0" in out["HDMI-7"]
+    assert out["big"] == "ok"
+
+
+def test_device_pixel_ratio_not_one_is_refused(two_screen_display):
+    out, _ = run_child(two_screen_display, "dpr", {"QT_SCALE_FACTOR": "2"})
+    assert "device pixel ratio 2" in out["dpr"]
+
+
+def test_slm_check_runs_and_proves_bytes(two_screen_display):
+    out, stdout = run_child(two_screen_display, "check")
+    assert out["rc"] == 0, stdout
+    for name in ("gray ramp", "checkerboard", "orientation marker"):
+        assert f"{name}" in stdout and "exact" in stdout
+    assert "frames" in stdout
