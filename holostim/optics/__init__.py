@@ -26,6 +26,7 @@ from holostim.optics.field import (
     grid,
     intensity,
     power,
+    resize,
 )
 from holostim.optics.propagation import (
     clear_kernel_cache,
@@ -37,10 +38,13 @@ from holostim.optics.propagation import (
 )
 from holostim.optics.sensors import CameraModel, add_camera_noise, resample_to_camera
 from holostim.optics.sources import gaussian_beam, gaussian_beam_parameters, plane_wave, point_source
+from holostim.optics.system import OpticalSystem, Step, free_space, objective, relay_4f, step
 from holostim.optics.zernike import ansi_to_nm, nm_to_ansi, zernike_phase, zernike_polynomial
 
 __all__ = [
     "CameraModel",
+    "OpticalSystem",
+    "Step",
     "Field",
     "FieldError",
     "SamplingWarning",
@@ -51,6 +55,7 @@ __all__ = [
     "clear_kernel_cache",
     "coordinates",
     "focal_stack",
+    "free_space",
     "fourier_lens",
     "frequencies",
     "fresnel_critical_distance",
@@ -59,6 +64,7 @@ __all__ = [
     "grid",
     "intensity",
     "nm_to_ansi",
+    "objective",
     "phase_mask",
     "plane_wave",
     "point_source",
@@ -66,8 +72,11 @@ __all__ = [
     "propagate",
     "quantize_phase",
     "rectangular_aperture",
+    "relay_4f",
+    "resize",
     "resample_to_camera",
     "slm",
+    "step",
     "thin_lens",
     "transfer_function",
     "zernike",

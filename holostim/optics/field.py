@@ -36,6 +36,7 @@ __all__ = [
     "intensity",
     "power",
     "real_dtype_of",
+    "resize",
 ]
 
 
@@ -228,6 +229,18 @@ class Field:
         object.__setattr__(new, "weights", self.weights)
         return new
 
+    def with_medium(self, n: float) -> Field:
+        """The same samples, now travelling in a medium of index ``n`` (e.g. after an objective, in water).
+
+        Only the interpretation changes: later propagation uses the wavelength ``λ / n``.
+        """
+        new = self.with_u(self.u)
+        nv = float(n) if np.ndim(n) == 0 else float("nan")
+        if not math.isfinite(nv) or nv <= 0:
+            raise FieldError(f"refractive index n={n!r} must be a finite positive number")
+        object.__setattr__(new, "n", nv)
+        return new
+
 
 # ------------------------------------------------------------------------------------------------------
 def _device_kw(like: Any) -> dict:
@@ -262,6 +275,31 @@ def grid(shape: tuple[int, int], spacing: Any, *, xp: Any = np, like: Any = None
     y = xp.reshape(coordinates(ny, dy, xp=xp, like=like), (ny, 1))
     x = xp.reshape(coordinates(nx, dx, xp=xp, like=like), (1, nx))
     return y, x
+
+
+def resize(field: Field, shape: tuple[int, int]) -> Field:
+    """Zero-pad or crop ``field`` to ``shape`` about its centre (index ``N//2`` stays the optical axis).
+
+    Padding before :func:`~holostim.optics.propagation.fourier_lens` samples the focal plane more finely
+    (pitch ``λ f / (N_padded d)``); cropping keeps a region of interest once the light is known to lie
+    inside it.
+    """
+    try:
+        my, mx = (int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise FieldError(f"shape={shape!r} must be a pair (Ny, Nx) of positive integers") from None
+    if my < 1 or mx < 1:
+        raise FieldError(f"shape={shape!r} must be a pair (Ny, Nx) of positive integers")
+    xp = field.xp
+    u = field.u
+    ny, nx = u.shape[-2:]
+    out = xp.zeros(tuple(u.shape[:-2]) + (my, mx), dtype=u.dtype, **_device_kw(u))
+    # source and destination windows that keep index N//2 on index M//2
+    sy0, dy0 = max(0, ny // 2 - my // 2), max(0, my // 2 - ny // 2)
+    sx0, dx0 = max(0, nx // 2 - mx // 2), max(0, mx // 2 - nx // 2)
+    hy, hx = min(ny - sy0, my - dy0), min(nx - sx0, mx - dx0)
+    out[..., dy0:dy0 + hy, dx0:dx0 + hx] = u[..., sy0:sy0 + hy, sx0:sx0 + hx]
+    return field.with_u(out)
 
 
 def _u_of(field_or_array: Any) -> Any:
