@@ -480,8 +480,8 @@ def run_calibration(
     iterations : int
         WGS iterations per hologram (the spots need only be visible and roughly even, not perfect).
     settle_s : float or None
-        Wait after each pattern before snapping (liquid-crystal response); default: the SLM's
-        ``settle_ms`` attribute if it has one, else 0.05 s.
+        Wait after each pattern before snapping (liquid-crystal response); default: ten of the SLM's
+        settle time constants (``settle_ms`` or ``tau_ms`` attribute), at least 0.05 s.
     sleep : callable
         How to wait (``time.sleep``; a simulated clock's advance in tests).
     progress : callable or None
@@ -503,9 +503,9 @@ def run_calibration(
             f"{slm_shape[0]}×{slm_shape[1]}; build the engine with shape=slm.shape"
         )
     pts = grid_points(slm_shape, grid, extent, zero_order_radius_px)  # validates grid/extent first
-    if settle_s is None:
-        settle_ms = getattr(slm, "settle_ms", None)
-        settle_s = 0.05 if settle_ms is None else 2.0 * float(settle_ms) / 1000.0
+    if settle_s is None:  # a liquid crystal settles to 1e-4 in ~10 time constants
+        tau_ms = getattr(slm, "settle_ms", None) or getattr(slm, "tau_ms", None) or 0.0
+        settle_s = max(0.05, 10.0 * float(tau_ms) / 1000.0)
     total = 7
     step = 0
 
