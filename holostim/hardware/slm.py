@@ -561,6 +561,7 @@ class SLM:
         self.last_record: FrameRecord | None = None  # the last frame handed to the display
         self._closed = False
         self._t_last_swap: float | None = None
+        self._frame_on_screen = False  # one of our frames (not the window's initial blank) was swapped
         self._frame_listeners: list[Callable[[FrameRecord], None]] = []
         self._interlock_listeners: list[Callable[[bool, str], None]] = []
         self._fault: str | None = None
@@ -834,9 +835,6 @@ class SLM:
                 raise SLMError("nothing loaded: call load(phase) before display()")
             if rec is self._pending:
                 self._pending = None
-            prev = self.last_record
-            if prev is not None and prev is not rec and prev.t_swapped is None:
-                prev.superseded = True
             self.last_record = rec
         self._present(rec)
         return rec
@@ -869,6 +867,8 @@ class SLM:
 
     def _frame_swapped(self, record: FrameRecord | None, t: float) -> None:
         """Backends call this when a swap completed at monotonic ``t`` (``record``: the frame it showed)."""
+        if record is not None:
+            self._frame_on_screen = True
         self._note_swap(t)
         if record is not None and record.t_swapped is None:
             record.t_swapped = t
@@ -915,6 +915,8 @@ class SLM:
             return False, f"display fault: {self._fault}"
         if self.last_record is None:
             return False, "no frame shown yet"
+        if not self._frame_on_screen:
+            return False, "the first frame has not reached the screen yet"
         ok, why = self._display_ok()
         if not ok:
             return False, why

@@ -450,8 +450,10 @@ class SLMWindow(QOpenGLWindow):
 
     def _fault(self, where: str, exc: BaseException) -> None:
         msg = f"{where}: {type(exc).__name__}: {exc}"
-        log.error("SLM display fault in %s", msg, exc_info=exc)
-        self.faults.append(msg)
+        if not self.faults or self.faults[-1] != msg:  # a fault repeating every frame is logged once
+            log.error("SLM display fault in %s", msg, exc_info=exc)
+            self.faults.append(msg)
+            del self.faults[:-100]
         last = self._slm.last_record
         self._faulted_at = last.index if last is not None else -1
         self._slm._set_fault(msg)
@@ -683,7 +685,10 @@ def run_slm_check(config: Any, seconds: float | None = None) -> int:
         else bool(section.get("fullscreen", True))
     )
     _app = QGuiApplication.instance() or QGuiApplication([])  # keep a reference while we run
-    kw = slm_kwargs_from_config(section)
+    if hasattr(section, "slm_kwargs"):  # the validated session config (holostim.config.SLMConfig)
+        kw = section.slm_kwargs(getattr(config, "safety", None))
+    else:
+        kw = slm_kwargs_from_config(section)
     slm = OpenGLSLM(screen=screen, fullscreen=fullscreen, name="slm-check", **kw)
     status = 0
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -199,8 +200,7 @@ CHILD = textwrap.dedent(
     import json, sys, numpy as np
     from PyQt6.QtGui import QGuiApplication
     app = QGuiApplication(sys.argv)
-    from holostim.hardware.slm_window import OpenGLSLM, ScreenError, run_slm_check
-    from types import SimpleNamespace
+    from holostim.hardware.slm_window import OpenGLSLM, ScreenError
     out = {"screens": [f"{s.name()} {s.geometry().width()}x{s.geometry().height()}" for s in app.screens()]}
     mode = sys.argv[1]
     if mode == "place":
@@ -232,10 +232,6 @@ CHILD = textwrap.dedent(
             out["dpr"] = "no error"
         except ScreenError as e:
             out["dpr"] = str(e)
-    elif mode == "check":
-        sec = SimpleNamespace(screen="512x512+0+0", shape=(512, 512), pitch_um=8.0, wavelength_um=1.064,
-                              two_pi_gray=255)
-        out["rc"] = run_slm_check(SimpleNamespace(slm=sec), seconds=0.6)
     print("RESULT " + json.dumps(out))
     """
 )
@@ -307,9 +303,35 @@ def test_device_pixel_ratio_not_one_is_refused(two_screen_display):
     assert "device pixel ratio 2" in out["dpr"]
 
 
-def test_slm_check_runs_and_proves_bytes(two_screen_display):
-    out, stdout = run_child(two_screen_display, "check")
-    assert out["rc"] == 0, stdout
+SESSION = """\
+version: 1
+name: slm-check-test
+slm:
+  backend: opengl
+  screen: "{screen}"
+  shape: [512, 512]
+  pitch_um: 9.2
+  wavelength_um: 1.064
+  two_pi_gray: 255
+"""
+
+
+def run_cli(display, config, seconds="0.6"):
+    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
+    cmd = [sys.executable, "-m", "holostim", "slm-check", "--config", str(config), "--seconds", seconds]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_slm_check_cli_proves_bytes(two_screen_display, tmp_path):
+    cfg = tmp_path / "session.yaml"
+    cfg.write_text(SESSION.format(screen="512x512+0+0"))
+    p = run_cli(two_screen_display, cfg)
+    assert p.returncode == 0, p.stdout + p.stderr
     for name in ("gray ramp", "checkerboard", "orientation marker"):
-        assert f"{name}" in stdout and "exact" in stdout
-    assert "frames" in stdout
+        assert re.search(rf"^{name}\s+exact$", p.stdout, re.M), p.stdout
+    assert re.search(r"^frames \d+, show→swap median", p.stdout, re.M), p.stdout
+    cfg.write_text(SESSION.format(screen="HDMI-3"))
+    p = run_cli(two_screen_display, cfg)
+    assert p.returncode == 2
+    assert "no screen matches slm.screen='HDMI-3'" in p.stderr and "512x512+0+0" in p.stderr
+    assert "Traceback" not in p.stderr

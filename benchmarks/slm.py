@@ -1,0 +1,162 @@
+"""SLM benchmark: phase→gray conversion time and show_phase → swap-complete time.
+
+Usage::
+
+    python benchmarks/slm.py [--repeats 20] [--frames 30] [--no-window]
+
+Prints a table:
+
+* phase→gray ms at 1024² and 1920×1152, on the CPU (the fused numba kernel, with and without a
+  correction phase, and the plain numpy reference for comparison) and, where a CUDA GPU is usable, on
+  CuPy (kernel alone, and kernel + the uint8 frame's copy to the host).
+* ``show_phase`` → swap-complete ms of the OpenGL SLM window at 1920×1152 (load, upload, swap; median
+  and 95th percentile). Without a ``DISPLAY`` a private ``Xvfb`` with one 1920×1152 screen is started.
+  Under Xvfb there is no vertical blank and rendering is Mesa's software rasteriser: this is the
+  software path's cost, not the latency of a real SLM (add up to one refresh period plus the panel's
+  own liquid-crystal response there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from holostim.backend import gpu_available
+from holostim.hardware.slm import SimulatedSLM, phase_to_gray_reference
+
+SHAPES = [(1024, 1024), (1152, 1920)]
+
+
+def _median_ms(fn, repeats: int) -> tuple[float, float]:
+    fn()  # warm (compilation, caches)
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(1e3 * (time.perf_counter() - t0))
+    return float(np.median(ts)), float(np.percentile(ts, 95))
+
+
+def bench_conversion(repeats: int) -> None:
+    print(f"{'phase->gray':<34} {'shape':>10} {'median ms':>10} {'p95 ms':>8}")
+    rng = np.random.default_rng(0)
+    for ny, nx in SHAPES:
+        phase = rng.uniform(0, 2 * np.pi, (ny, nx)).astype(np.float32)
+        out = np.empty((ny, nx), np.uint8)
+        plain = SimulatedSLM((ny, nx), 9.2, 1.064, two_pi_gray=255)
+        corr = SimulatedSLM((ny, nx), 9.2, 1.064, two_pi_gray=255, blaze=(0.1, 0.05), fresnel_focal_um=4e5)
+        rows = [
+            ("cpu numba, no correction", lambda s=plain, p=phase, o=out: s.phase_to_gray(p, out=o)),
+            ("cpu numba, with correction", lambda s=corr, p=phase, o=out: s.phase_to_gray(p, out=o)),
+            (
+                "cpu numpy reference (float64)",
+                lambda s=corr, p=phase: phase_to_gray_reference(
+                    p + s.correction_phase, s._scale, s._period, s._table
+                ),
+            ),
+        ]
+        if gpu_available():
+            import cupy
+
+            dphase = cupy.asarray(phase)
+
+            def gpu_only(s=corr, d=dphase):
+                s.phase_to_gray(d)
+                cupy.cuda.get_current_stream().synchronize()
+
+            rows.append(("cupy kernel (synchronised)", gpu_only))
+            rows.append(("cupy kernel + uint8 to host", lambda s=corr, d=dphase: s.phase_to_gray(d).get()))
+        for name, fn in rows:
+            med, p95 = _median_ms(fn, repeats)
+            print(f"{name:<34} {f'{ny}x{nx}':>10} {med:>10.2f} {p95:>8.2f}")
+    if not gpu_available():
+        print("(no usable CUDA GPU here: GPU rows skipped)")
+
+
+def _private_xvfb(shape) -> tuple[subprocess.Popen | None, str | None]:
+    if not shutil.which("Xvfb"):
+        return None, None
+    r, w = os.pipe()
+    ny, nx = shape
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(w), "-screen", "0", f"{nx}x{ny}x24", "-nolisten", "tcp"],
+        pass_fds=(w,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(w)
+    num = os.read(r, 16).strip()
+    os.close(r)
+    return proc, f":{int(num)}"
+
+
+def bench_window(frames: int) -> None:
+    shape = (1152, 1920)
+    proc = None
+    if not os.environ.get("DISPLAY"):
+        proc, disp = _private_xvfb(shape)
+        if disp is None:
+            print("show_phase -> swap: skipped (no DISPLAY and no Xvfb)")
+            return
+        os.environ["DISPLAY"] = disp
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
+    try:
+        from PyQt6.QtGui import QGuiApplication
+
+        from holostim.hardware.slm_window import OpenGLSLM
+
+        app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+        g = app.primaryScreen().geometry()
+        fullscreen = (g.width(), g.height()) == (shape[1], shape[0])
+        spec = f"{g.width()}x{g.height()}+{g.x()}+{g.y()}"
+        slm = OpenGLSLM(shape, 9.2, 1.064, screen=spec, fullscreen=fullscreen, two_pi_gray=255)
+        try:
+            if not slm.wait_ready(10):
+                print("show_phase -> swap: the window never appeared")
+                return
+            rng = np.random.default_rng(1)
+            phases = [rng.uniform(0, 2 * np.pi, shape).astype(np.float32) for _ in range(4)]
+            recs = []
+            for i in range(frames + 2):
+                rec = slm.show_phase(phases[i % len(phases)])
+                slm.wait_swapped(rec, 5.0)
+                recs.append(rec)
+            recs = [r for r in recs[2:] if r.t_swapped is not None]
+            t = {k: np.array([r.timings_ms()[k] for r in recs]) for k in ("load_ms", "upload_ms", "swap_ms")}
+            where = "fullscreen" if fullscreen else f"windowed on {spec}"
+            n = len(recs)
+            print(f"\nshow_phase -> swap-complete, OpenGL window {shape[0]}x{shape[1]} ({where}), {n} frames")
+            print(f"{'stage (ms after the call)':<34} {'median':>10} {'p95':>8}")
+            for k, v in t.items():
+                print(f"{k:<34} {np.median(v):>10.2f} {np.percentile(v, 95):>8.2f}")
+            print(
+                "(Xvfb/Mesa software path, no vertical blank; a real SLM adds up to one refresh + LC settle)"
+            )
+        finally:
+            slm.close()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=20, help="timed conversions per row")
+    p.add_argument("--frames", type=int, default=30, help="frames for show_phase -> swap")
+    p.add_argument("--no-window", action="store_true", help="skip the OpenGL window part")
+    args = p.parse_args(argv)
+    bench_conversion(args.repeats)
+    if not args.no_window:
+        bench_window(args.frames)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
