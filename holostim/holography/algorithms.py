@@ -91,20 +91,28 @@ def fourier_update(g, t, weights, method: str, k: int, fix_after: int, state: di
     """
     xp = array_namespace(g)
     mag = xp.abs(g)
+    # where the far field is exactly 0 its phase is undefined: take phase 0, never amplitude 0. (It happens:
+    # the hologram of a spot grid is exactly periodic, so a spot added off the lattice starts at exactly 0
+    # and would stay dark forever if its amplitude were taken from g / |g|.)
+    lit = mag > 0
+    unit = xp.where(lit, g / xp.where(lit, mag, 1), 1)
     tiny = xp.asarray(np.finfo(np.float32).tiny, dtype=mag.dtype)
     mag = xp.maximum(mag, tiny)
     if method in ("wgs", "wgs-kim"):
         a = mag / t
-        weights *= xp.mean(a) / a
+        # the factor is bounded by 1e3 so that a spot that is momentarily dark (|g| ~ 0) cannot blow its
+        # weight up (the normalisation below keeps the weights at mean 1)
+        mean_a = xp.mean(a)
+        weights *= mean_a / xp.maximum(a, 1e-3 * mean_a)
         weights /= xp.mean(weights)
         amp = weights * t
     else:
         amp = t
     if method == "wgs-kim":
         if k < fix_after or "phase" not in state:
-            state["phase"] = g / mag
+            state["phase"] = unit
         return amp * state["phase"]
-    return amp * (g / mag)
+    return amp * unit
 
 
 def _centred_fft(xp, u):
@@ -172,12 +180,12 @@ def reference_retrieval(
                 a = mag / xp.where(lit, t, 1)
                 n_lit = xp.sum(lit)
                 mean_a = xp.sum(xp.where(lit, a, 0)) / n_lit
-                weights = xp.where(lit, weights * mean_a / a, 0)
+                weights = xp.where(lit, weights * mean_a / xp.maximum(a, 1e-3 * mean_a), 0)
                 weights = weights / (xp.sum(weights) / n_lit)
                 target_amp = weights * t
             else:
                 target_amp = t
-            ph = f / mag
+            ph = xp.where(xp.abs(f) > 0, f / mag, 1)
             if method == "wgs-kim":
                 if k < fix_after or frozen is None:
                     frozen = ph

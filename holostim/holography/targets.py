@@ -96,7 +96,7 @@ class SpotTarget:
         bad = ~np.isfinite(pts).all(axis=1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise TargetError(f"spot {i} has a non-finite position {tuple(pts[i])}; positions must be finite")
+            raise TargetError(f"spot {i} has a non-finite position ({pts[i, 0]:g}, {pts[i, 1]:g}); positions must be finite")
         out = (pts[:, 0] < 0) | (pts[:, 0] > nx - 1) | (pts[:, 1] < 0) | (pts[:, 1] > ny - 1)
         if out.any():
             i = int(np.flatnonzero(out)[0])
@@ -117,7 +117,7 @@ class SpotTarget:
             if badw.any():
                 i = int(np.flatnonzero(badw)[0])
                 raise TargetError(
-                    f"spot {i} has weight {w[i]!r}; weights must be finite and > 0 "
+                    f"spot {i} has weight {w[i]:g}; weights must be finite and > 0 "
                     "(drop a spot to switch it off)"
                 )
         target = cls(pts.copy(), w / w.sum(), (ny, nx))
@@ -148,7 +148,8 @@ class SpotTarget:
         if dup.size:
             i, j = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
             raise TargetError(
-                f"spots {i} at {tuple(self.xy[i])} and {j} at {tuple(self.xy[j])} fall on the same pixel "
+                f"spots {i} at ({self.xy[i, 0]:g}, {self.xy[i, 1]:g}) and {j} at ({self.xy[j, 0]:g}, "
+                f"{self.xy[j, 1]:g}) fall on the same pixel "
                 f"(x, y) = ({ix[i]}, {iy[i]}) of the {big_y}x{big_x} computational grid; merge them "
                 "(add their weights) or use computational padding for finer placement"
             )

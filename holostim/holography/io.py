@@ -1,0 +1,114 @@
+"""Reading spot lists and writing phase masks (what ``holostim compute`` reads and writes).
+
+Spots: a CSV with a header row ``x,y`` or ``x,y,weight`` (Fourier-plane pixels, zero order at
+``N//2``; extra whitespace allowed, ``#`` starts a comment). Masks: ``.npy`` keeps the float phase in
+radians; ``.png``/``.tif``/``.tiff`` store 8-bit gray with 0..255 spanning 0..2π (``round(256 φ / 2π)
+mod 256``, so 2π wraps to 0 like the phase does).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from holostim.errors import HolostimError
+
+__all__ = ["PhaseFileError", "SpotFileError", "load_spots", "phase_to_gray", "save_phase"]
+
+PHASE_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
+
+
+class SpotFileError(HolostimError, ValueError):
+    """A spot file that is missing, unreadable or not ``x,y[,weight]`` CSV."""
+
+
+class PhaseFileError(HolostimError, ValueError):
+    """A phase mask that cannot be written (unknown format, bad array, unwritable path)."""
+
+
+def load_spots(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a spot CSV: ``xy`` (N, 2) float64 and ``weights`` (N,), or ``None`` without a weight column.
+
+    Raises
+    ------
+    SpotFileError
+        Naming the file (and line) for a missing file, a wrong header, a non-numeric value, a wrong
+        number of columns or no spots at all.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise SpotFileError(f"spot file {str(p)!r} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpotFileError(f"cannot read spot file {str(p)!r}: {exc}") from exc
+    rows = [
+        (n, [c.strip() for c in row])
+        for n, row in enumerate(csv.reader(text.splitlines()), start=1)
+        if row and "".join(row).strip() and not row[0].lstrip().startswith("#")
+    ]
+    if not rows:
+        raise SpotFileError(
+            f"spot file {str(p)!r} is empty; expected a header 'x,y' or 'x,y,weight' and rows"
+        )
+    header = [c.lower() for c in rows[0][1]]
+    if header not in (["x", "y"], ["x", "y", "weight"]):
+        raise SpotFileError(
+            f"spot file {str(p)!r} line {rows[0][0]}: header {','.join(rows[0][1])!r}; "
+            "expected 'x,y' or 'x,y,weight'"
+        )
+    ncol = len(header)
+    data = np.empty((len(rows) - 1, ncol))
+    for i, (line, cells) in enumerate(rows[1:]):
+        if len(cells) != ncol:
+            raise SpotFileError(
+                f"spot file {str(p)!r} line {line}: {len(cells)} values, "
+                f"expected {ncol} ({','.join(header)})"
+            )
+        try:
+            data[i] = [float(c) for c in cells]
+        except ValueError as exc:
+            raise SpotFileError(
+                f"spot file {str(p)!r} line {line}: {','.join(cells)!r} is not numeric"
+            ) from exc
+    if data.shape[0] == 0:
+        raise SpotFileError(f"spot file {str(p)!r} has a header but no spots")
+    return data[:, :2].copy(), (data[:, 2].copy() if ncol == 3 else None)
+
+
+def phase_to_gray(phase: Any) -> np.ndarray:
+    """8-bit gray of a phase in radians: 0..2π -> 0..255 (wrapped, rounded to the nearest level)."""
+    ph = np.mod(np.asarray(phase, dtype=np.float64), 2 * np.pi)
+    return (np.rint(ph * (256 / (2 * np.pi))).astype(np.int64) % 256).astype(np.uint8)
+
+
+def save_phase(path: str | Path, phase: Any) -> Path:
+    """Write a phase mask: ``.npy`` float radians, ``.png``/``.tif`` 8-bit gray (0..255 for 0..2π)."""
+    p = Path(path)
+    ph = np.asarray(phase)
+    if ph.ndim != 2 or not np.issubdtype(ph.dtype, np.floating) or not np.isfinite(ph).all():
+        raise PhaseFileError(
+            f"phase for {str(p)!r} must be a finite 2-D float array, got {ph.dtype} {ph.shape}"
+        )
+    suffix = p.suffix.lower()
+    if suffix not in PHASE_SUFFIXES:
+        raise PhaseFileError(
+            f"unknown mask format {p.suffix!r} for {str(p)!r}; use one of {', '.join(PHASE_SUFFIXES)}"
+        )
+    try:
+        if suffix == ".npy":
+            np.save(p, ph)
+        elif suffix == ".png":
+            from PIL import Image
+
+            Image.fromarray(phase_to_gray(ph)).save(p)  # uint8 2-D -> mode "L"
+        else:
+            import tifffile
+
+            tifffile.imwrite(p, phase_to_gray(ph))
+    except OSError as exc:
+        raise PhaseFileError(f"cannot write {str(p)!r}: {exc}") from exc
+    return p
