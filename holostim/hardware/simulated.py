@@ -36,8 +36,9 @@ import numpy as np
 from scipy import ndimage, sparse
 
 from holostim.hardware.camera import Camera, CameraConfigError
+from holostim.hardware.slm import SimulatedSLM  # the rig's panel, re-exported: one import for the whole rig
 
-__all__ = ["GroundTruth", "SimulatedCamera", "SimulatedClock", "SAMPLES"]
+__all__ = ["SAMPLES", "GroundTruth", "SimulatedCamera", "SimulatedClock", "SimulatedSLM"]
 
 SAMPLES = ("neurons", "slide")
 
@@ -410,7 +411,11 @@ class SimulatedCamera(Camera):
         ny, nx = phase.shape
         pitch = float(self.slm.pitch_um)
         amp = self._illumination(ny, nx, pitch)
-        u = amp * np.exp(1j * phase.astype(np.float32)).astype(np.complex64)
+        u = np.empty(phase.shape, np.complex64)  # amp · e^{iφ} in single precision, no complex128 detour
+        np.cos(phase, out=u.real)
+        np.sin(phase, out=u.imag)
+        if amp is not None:
+            u *= amp
         far = fourier_lens(Field(u, spacing=(pitch, pitch), wavelength=float(self.slm.wavelength_um)),
                            self.focal_length_um)
         inten = np.asarray(intensity(far), dtype=np.float32)
@@ -418,9 +423,10 @@ class SimulatedCamera(Camera):
         frac = inten / total if total > 0 else inten  # fraction of the laser power per Fourier pixel
         self._light_cam = self.map_slm_image(frac, blur=True)
 
-    def _illumination(self, ny: int, nx: int, pitch: float) -> np.ndarray:
+    def _illumination(self, ny: int, nx: int, pitch: float) -> np.ndarray | None:
+        """Gaussian beam amplitude on the SLM, or ``None`` for uniform illumination."""
         if self.beam_waist_um is None:
-            return np.ones((ny, nx), np.float32)
+            return None
         y = (np.arange(ny) - ny // 2) * pitch
         x = (np.arange(nx) - nx // 2) * pitch
         return np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / self.beam_waist_um**2).astype(np.float32)
