@@ -19,11 +19,13 @@ Example
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import math
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -32,11 +34,10 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    ValidationError,
     Tag,
+    ValidationError,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from holostim.errors import HolostimError
@@ -45,11 +46,14 @@ __all__ = [
     "CONFIG_VERSION",
     "CalibrationConfig",
     "CameraConfig",
+    "MicroManagerCameraConfig",
+    "OpenCVCameraConfig",
+    "ReplayCameraConfig",
+    "SimulatedCameraConfig",
     "ConfigError",
     "EngineConfig",
     "GroundTruthConfig",
     "LogConfig",
-    "NeuronsConfig",
     "OpticsConfig",
     "SafetyConfig",
     "SessionConfig",
@@ -115,6 +119,7 @@ ExistingFile = Annotated[Path, AfterValidator(_resolve_existing)]
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+GrayFor2Pi = Annotated[float, Field(ge=2, le=256)]
 
 
 class _Model(BaseModel):
@@ -127,79 +132,95 @@ class _Model(BaseModel):
 # Sections
 
 
-class LUTConfig(_Model):
-    """A phase→gray lookup table measured at one wavelength (one gray level per phase step)."""
-
-    file: ExistingFile = Field(description="CSV or two-column vendor text file; 2**bit_depth entries")
-    wavelength_um: PositiveFloat | None = Field(
-        None, description="wavelength the table was measured at; default: the SLM's wavelength"
-    )
-
-
 class SLMConfig(_Model):
-    """The spatial light modulator and the phase→gray pipeline in front of it."""
+    """The spatial light modulator and the phase→gray pipeline in front of it.
+
+    Key names are those of :class:`holostim.hardware.slm.SLM` (see :meth:`slm_kwargs`).
+    """
 
     backend: Literal["simulated", "opengl"] = "simulated"
     screen: str | None = Field(
         None, description="OpenGL backend: the screen's name, serial or geometry WxH+X+Y (never an index)"
     )
-    shape: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = Field(
+    shape: tuple[Annotated[int, Field(ge=2)], Annotated[int, Field(ge=2)]] = Field(
         (512, 512), description="(rows, columns) of SLM pixels"
     )
-    pixel_pitch_um: PositiveFloat = 9.2
+    pitch_um: PositiveFloat = Field(9.2, description="pixel pitch")
     fill_factor: Annotated[float, Field(gt=0, le=1)] = 0.95
     wavelength_um: Annotated[float, Field(gt=0.2, lt=20)] = 1.04
-    bit_depth: Annotated[int, Field(ge=1, le=16)] = 8
-    two_pi_gray: Annotated[int, Field(gt=0)] | None = Field(
-        255, description="gray level that gives 2π at the working wavelength (linear response)"
+    two_pi_gray: GrayFor2Pi | dict[PositiveFloat, GrayFor2Pi] = Field(
+        255.0, description="gray for 2π (linear panels); or {wavelength_um: gray}"
     )
-    lut: list[LUTConfig] = Field(
-        default_factory=list, description="phase→gray tables, one per wavelength; override two_pi_gray"
+    two_pi_gray_wavelength_um: PositiveFloat | None = Field(
+        None, description="wavelength two_pi_gray was measured at; default: the working wavelength"
     )
-    flatness_file: ExistingFile | None = Field(None, description="vendor wavefront-correction image")
-    flatness_wavelength_um: PositiveFloat | None = Field(
-        None, description="design wavelength of the flatness image; default: the SLM's wavelength"
+    lut: ExistingFile | dict[PositiveFloat, ExistingFile] | None = Field(
+        None, description="8-bit phase LUT file, or {wavelength_um: file}; overrides two_pi_gray"
     )
+    flatness: ExistingFile | None = Field(None, description="vendor wavefront-correction image (BMP/PNG)")
+    flatness_wavelength_um: PositiveFloat | None = None
+    flatness_two_pi_gray: PositiveFloat = 256.0
     zernike: dict[Annotated[int, Field(ge=0)], float] = Field(
-        default_factory=dict, description="aberration correction: ANSI index -> coefficient (radians)"
+        default_factory=dict, description="aberration correction: ANSI index -> radians (orthonormal)"
     )
-    blaze_px: tuple[float, float] = Field(
-        (0.0, 0.0), description="blazed-grating shift (x, y) of the pattern in Fourier-plane pixels"
+    zernike_radius_px: PositiveFloat | None = None
+    blaze: tuple[float, float] = Field((0.0, 0.0), description="grating (gx, gy) in cycles per pixel")
+    fresnel_focal_um: float | None = Field(None, description="Fresnel lens offset focal length")
+    refresh_hz: PositiveFloat | None = Field(
+        None, description="panel frame rate; default: the screen's (opengl) or 60 Hz (simulated)"
     )
-    fresnel_focal_length_um: float | None = Field(None, description="Fresnel lens offset (axial shift)")
-    refresh_hz: PositiveFloat = 60.0
-    settle_ms: NonNegativeFloat = Field(10.0, description="liquid-crystal settle time constant (simulated)")
+    fullscreen: bool = Field(True, description="opengl: False only for development (a plain window)")
+    settle_tau_ms: NonNegativeFloat = Field(10.0, description="simulated liquid-crystal settle time")
 
-    @model_validator(mode="after")
-    def _check_lut(self) -> SLMConfig:
-        levels = 2**self.bit_depth
-        if self.two_pi_gray is not None and self.two_pi_gray > levels:
-            raise ValueError(f"two_pi_gray {self.two_pi_gray} exceeds {levels} gray levels of a "
-                             f"{self.bit_depth}-bit SLM")
-        if self.two_pi_gray is None and not self.lut:
-            raise ValueError("give either two_pi_gray or at least one lut entry")
-        for entry in self.lut:
-            n = _lut_length(entry.file)
-            if n != levels:
-                raise ValueError(
-                    f"LUT {str(entry.file)!r} has {n} entries but a {self.bit_depth}-bit SLM needs {levels}"
-                )
-        return self
+    @field_validator("lut", mode="after")
+    @classmethod
+    def _check_lut(cls, lut: Any) -> Any:
+        # The SLM layer's own parser decides what a valid table is (256 monotonic 8-bit entries).
+        from holostim.hardware.slm import load_lut
+
+        for path in (lut.values() if isinstance(lut, dict) else [lut] if lut is not None else []):
+            try:
+                load_lut(path)
+            except HolostimError as exc:
+                raise ValueError(str(exc)) from None
+        return lut
+
+    @field_validator("fresnel_focal_um")
+    @classmethod
+    def _check_fresnel(cls, f: float | None) -> float | None:
+        if f is not None and (f == 0 or not math.isfinite(f)):
+            raise ValueError(f"fresnel_focal_um={f!r} must be a non-zero finite length in µm, or null")
+        return f
 
     @property
     def frame_period_ms(self) -> float:
-        """One display frame in milliseconds."""
-        return 1000.0 / self.refresh_hz
+        """One display frame in milliseconds (60 Hz when the rate is left to the screen)."""
+        return 1000.0 / (self.refresh_hz or 60.0)
 
-
-def _lut_length(path: Path) -> int:
-    """Number of gray-level entries in a LUT file, with the SLM layer's own parser."""
-    from holostim.hardware.slm import load_lut
-
-    try:
-        return len(load_lut(path))
-    except HolostimError as exc:
-        raise ValueError(str(exc)) from None
+    def slm_kwargs(self, safety: SafetyConfig | None = None) -> dict[str, Any]:
+        """Keyword arguments for :class:`holostim.hardware.slm.SLM` (and its subclasses)."""
+        kw: dict[str, Any] = {
+            "shape": self.shape,
+            "pitch_um": self.pitch_um,
+            "wavelength_um": self.wavelength_um,
+            "flatness": self.flatness,
+            "flatness_wavelength_um": self.flatness_wavelength_um,
+            "flatness_two_pi_gray": self.flatness_two_pi_gray,
+            "zernike": dict(self.zernike),
+            "zernike_radius_px": self.zernike_radius_px,
+            "blaze": self.blaze,
+            "fresnel_focal_um": self.fresnel_focal_um,
+            "refresh_hz": self.refresh_hz,
+        }
+        if self.lut is not None:
+            kw["lut"] = self.lut
+        else:
+            kw["two_pi_gray"] = self.two_pi_gray
+            kw["two_pi_gray_wavelength_um"] = self.two_pi_gray_wavelength_um
+        if safety is not None:
+            kw["stale_frames"] = safety.interlock_frames
+            kw["stale_ms"] = safety.interlock_ms
+        return {k: v for k, v in kw.items() if v is not None}
 
 
 class _CameraBase(_Model):
@@ -248,17 +269,16 @@ CAMERA_BACKENDS = ("simulated", "replay", "opencv", "micromanager")
 
 
 def _camera_tag(value: Any) -> str | None:
-    backend = value.get("backend", "simulated") if isinstance(value, dict) else getattr(value, "backend", None)
-    return backend if backend in CAMERA_BACKENDS else "simulated" if backend is None else str(backend)
+    if isinstance(value, dict):
+        return str(value.get("backend", "simulated"))
+    return getattr(value, "backend", None)
 
 
 CameraConfig = Annotated[
-    Union[
-        Annotated[SimulatedCameraConfig, Tag("simulated")],
-        Annotated[ReplayCameraConfig, Tag("replay")],
-        Annotated[OpenCVCameraConfig, Tag("opencv")],
-        Annotated[MicroManagerCameraConfig, Tag("micromanager")],
-    ],
+    Annotated[SimulatedCameraConfig, Tag("simulated")]
+    | Annotated[ReplayCameraConfig, Tag("replay")]
+    | Annotated[OpenCVCameraConfig, Tag("opencv")]
+    | Annotated[MicroManagerCameraConfig, Tag("micromanager")],
     Discriminator(_camera_tag, custom_error_type="camera_backend",
                   custom_error_message="unknown camera backend"),
 ]
@@ -316,9 +336,10 @@ class SafetyConfig(_Model):
     )
     max_power_per_spot_mw: PositiveFloat = 20.0
     max_total_power_mw: PositiveFloat = 500.0
-    interlock_frames: Annotated[int, Field(ge=1)] = Field(
-        3, description="laser off when the last swap is older than this many frame periods"
+    interlock_frames: PositiveFloat = Field(
+        3.0, description="laser off when the last swap is older than this many frame periods"
     )
+    interlock_ms: PositiveFloat | None = Field(None, description="the same limit in ms; overrides frames")
 
 
 class LogConfig(_Model):
@@ -328,37 +349,49 @@ class LogConfig(_Model):
     masks: Literal["none", "npz", "hdf5"] = Field("none", description="also store every uint8 frame")
 
 
-class NeuronsConfig(_Model):
-    """The simulated field of neurons."""
-
-    count: Annotated[int, Field(ge=0)] = 60
-    radius_px: PositiveFloat = 6.0
-    baseline: NonNegativeFloat = 0.3
-    activity_hz: NonNegativeFloat = 0.2
-    response_tau_s: PositiveFloat = 0.5
-
-
 class GroundTruthConfig(_Model):
-    """The simulated rig's true camera↔SLM affine; the application never reads it."""
+    """The simulated rig's true SLM→camera affine; only the simulated camera reads it, never the app."""
 
-    rotation_deg: float = 12.0
-    scale: PositiveFloat = 1.0
-    shear: float = 0.0
+    rotation_deg: float = 3.0
+    scale: PositiveFloat | None = Field(None, description="camera px per SLM Fourier px; none = from optics")
+    shear: float = 0.02
     mirror: bool = False
-    offset_px: tuple[float, float] = (0.0, 0.0)
+    offset_px: tuple[float, float] = (7.5, -4.25)
 
 
 class SimulationConfig(_Model):
-    """The simulated rig (used when the camera backend is ``simulated``)."""
+    """The simulated rig (used when ``camera.backend`` is ``simulated``).
+
+    Keys are the keyword arguments of :class:`holostim.hardware.simulated.SimulatedCamera`; the focal
+    length and beam waist come from the ``optics`` section, exposure and frame rate from ``camera``.
+    """
 
     seed: int = 0
-    camera_shape: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = (512, 512)
-    neurons: NeuronsConfig = NeuronsConfig()
+    shape: tuple[Annotated[int, Field(ge=16)], Annotated[int, Field(ge=16)]] = Field(
+        (512, 512), description="camera frame (height, width)"
+    )
+    camera_pixel_um: PositiveFloat | None = Field(None, description="camera pixel in the sample plane")
     ground_truth: GroundTruthConfig = GroundTruthConfig()
-    show_spots: bool = Field(True, description="the camera also sees the light pattern (fluorescent slide)")
-    read_noise: NonNegativeFloat = 2.0
-    photons_per_unit: PositiveFloat = 200.0
-    bit_depth: Annotated[int, Field(ge=8, le=16)] = 12
+    sample: Literal["neurons", "slide"] = "neurons"
+    visible_spots: bool = Field(True, description="the camera also sees the light pattern")
+    psf_sigma_px: NonNegativeFloat = 1.2
+    spot_gain: NonNegativeFloat = 2.0e4
+    n_neurons: Annotated[int, Field(ge=0)] | None = 40
+    neuron_density: NonNegativeFloat | None = Field(None, description="per 100×100 px if n_neurons is null")
+    neuron_radius_px: PositiveFloat = 6.0
+    baseline: NonNegativeFloat = 2.0
+    background: NonNegativeFloat = 0.6
+    spontaneous_hz: NonNegativeFloat = 0.2
+    stim_hz: NonNegativeFloat = 25.0
+    threshold: PositiveFloat = 0.002
+    spike_dff: NonNegativeFloat = 0.3
+    tau_s: PositiveFloat = 0.5
+    read_noise_e: NonNegativeFloat = 2.0
+    full_well_e: PositiveFloat = 30000.0
+    gain_e_per_adu: PositiveFloat = 8.0
+    bit_depth: Annotated[int, Field(ge=1, le=16)] = 12
+    dark_offset_adu: NonNegativeFloat = 100.0
+    noise: bool = True
 
 
 class TargetConfig(_Model):
@@ -403,6 +436,34 @@ class SessionConfig(_Model):
         """Pixel pitch of the Fourier plane, ``λ f / (N dx)`` along x (the first-order scale)."""
         n = self.slm.shape[1] * self.engine.padding
         return self.slm.wavelength_um * self.optics.focal_length_um / (n * self.slm.pixel_pitch_um)
+
+    def simulated_camera_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~holostim.hardware.simulated.SimulatedCamera` (without ``slm``)."""
+        kw = self.simulation.model_dump()
+        kw["ground_truth"] = {k: v for k, v in kw["ground_truth"].items() if v is not None}
+        kw["focal_length_um"] = self.optics.focal_length_um
+        kw["beam_waist_um"] = self.optics.beam_waist_um
+        kw.update(self.camera.options())
+        kw = {k: v for k, v in kw.items() if v is not None}
+        # The name identifies this simulated rig (scene, hidden transform, SLM and optics): a calibration
+        # records it, so one measured on another simulated rig is recognised as stale.
+        rig = {"simulation": self.simulation.model_dump(mode="json"), "slm": list(self.slm.shape),
+               "pitch": self.slm.pitch_um, "wavelength": self.slm.wavelength_um,
+               "optics": self.optics.model_dump(mode="json")}
+        digest = hashlib.sha256(json.dumps(rig, sort_keys=True).encode()).hexdigest()[:10]
+        kw["name"] = f"simulated-{digest}"
+        return kw
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~holostim.holography.HologramEngine` (shape, backend, ...)."""
+        waist = self.optics.beam_waist_um
+        return {
+            "shape": self.slm.shape,
+            "backend": self.engine.backend,
+            "precision": self.engine.precision,
+            "padding": self.engine.padding,
+            "source": "uniform" if waist is None else ("gaussian", waist / self.slm.pitch_um),
+        }
 
     def to_dict(self, relative_to: str | Path | None = None) -> dict[str, Any]:
         """Plain Python (YAML/JSON-safe) values; paths relative to ``relative_to`` where below it."""

@@ -1,0 +1,304 @@
+"""Session: config → simulated rig → calibrated click → SLM → log, with the safety limits in front."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from holostim.config import load_config
+from holostim.eventlog import frame_hash, read
+from holostim.session import SafetyError, Session, SessionError, Target, TargetRefused
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 128  # small SLM and camera: the loop is the same, the tests stay fast
+
+
+@pytest.fixture(autouse=True)
+def _one_fft_thread(monkeypatch):
+    # Two FFTW threads on the 2-core CI machine shared with a rendering camera only add contention.
+    monkeypatch.setenv("HOLOSTIM_THREADS", "1")
+
+
+def write_session(folder: Path, **sections) -> Path:
+    """The shipped simulation session, shrunk to N×N, with logs and calibration inside ``folder``."""
+    data = yaml.safe_load((ROOT / "config" / "simulation.yaml").read_text())
+    data["slm"]["shape"] = [N, N]
+    data["simulation"].update(shape=[N, N], n_neurons=8)
+    data["calibration"]["file"] = "calibration.yaml"
+    data["log"]["directory"] = "logs"
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "session.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory) -> Path:
+    """A folder whose calibration.yaml was measured (automatically, on first open) for the test rig."""
+    folder = tmp_path_factory.mktemp("rig")
+    path = write_session(folder)
+    with Session.open(path) as s:
+        assert s.calibration is not None
+        assert s.calibration.residual_px < 0.5
+        # The session never reads the ground truth: compare only here, against the simulated camera.
+        np.testing.assert_allclose(s.calibration.matrix, s.camera.true_camera_to_slm, atol=0.5)
+    assert (folder / "calibration.yaml").is_file()
+    return folder
+
+
+@pytest.fixture
+def session_file(calibrated, tmp_path) -> Path:
+    shutil.copy(calibrated / "calibration.yaml", tmp_path / "calibration.yaml")
+    return write_session(tmp_path)
+
+
+def log_lines(session: Session) -> bytes:
+    return session.log.path.read_bytes()
+
+
+def in_field(s: Session, slm_xy) -> Target:
+    """A camera target that maps to the given SLM Fourier pixel."""
+    x, y = s.calibration.slm_to_camera(np.array([slm_xy], dtype=float))[0]
+    return Target(float(x), float(y))
+
+
+PATTERNS = [
+    [(40, 40), (90, 60)],
+    [(42, 41), (90, 60)],  # moved a little: warm start
+    [(30, 90), (95, 70), (70, 30)],
+]
+
+
+def test_three_patterns_are_shown_and_logged_with_matching_frame_hashes(session_file):
+    with Session.open(session_file) as s:
+        assert s.path == session_file
+        # The calibration came from the file (no new measurement on open).
+        assert s.calibration.to_dict() == load_calibration_dict(session_file.parent / "calibration.yaml")
+        results = [s.apply([in_field(s, p) for p in pts]) for pts in PATTERNS]
+        log_path = s.log.path
+        slm_frames = [r.frame for r in list(s.slm.frames)[-3:]]
+    contents = read(log_path)
+    assert contents.header["type"] == "header"
+    assert contents.header["config"]["name"] == "simulation"
+    assert contents.header["calibration"]["camera_to_slm"] == [list(r) for r in s.calibration.matrix.tolist()]
+    assert len(contents.records) == 3
+    for rec, res, frame, pts in zip(contents.records, results, slm_frames, PATTERNS, strict=True):
+        assert rec["frame_hash"] == frame_hash(frame) == frame_hash(res.frame)
+        assert rec["frame_shape"] == [N, N]
+        np.testing.assert_array_equal(res.frame, frame)
+        np.testing.assert_allclose([t["slm_px"] for t in rec["targets"]], pts, atol=1e-6)
+        assert rec["method"] == "wgs" and rec["iterations"] == res.iterations > 0
+        assert 0 < rec["metrics"]["efficiency"] <= 1
+        t = rec["time"]
+        assert t["request_mono"] <= t["computed_mono"] <= t["uploaded_mono"] <= t["swapped_mono"]
+        assert rec["click_to_swap_ms"] == pytest.approx(1e3 * (t["swapped_mono"] - t["request_mono"]))
+        assert rec["interlock"]["laser_permitted"] is True
+    assert [r.warm_started for r in results] == [False, True, False]
+    # Sample coordinates: Fourier pixel offset × λ f / (N dx) / magnification.
+    cfg = load_config(session_file)
+    lam_f = cfg.slm.wavelength_um * cfg.optics.focal_length_um
+    pitch = lam_f / (N * cfg.slm.pitch_um) / cfg.optics.magnification
+    first = contents.records[0]["targets"][0]
+    assert first["sample_um"] == pytest.approx([(40 - N // 2) * pitch, (40 - N // 2) * pitch], abs=1e-6)
+
+
+def load_calibration_dict(path: Path) -> dict:
+    from holostim.calibration import Calibration
+
+    return Calibration.load(path).to_dict()
+
+
+def test_spot_lands_where_asked_in_the_predicted_intensity(session_file):
+    with Session.open(session_file) as s:
+        res = s.compute([in_field(s, (37, 88))])
+        image = s.predicted_intensity(res.phase)
+    assert image.shape == (N, N)
+    assert image.sum() == pytest.approx(1.0)
+    y, x = np.unravel_index(np.argmax(image), image.shape)
+    assert (x, y) == (37, 88)
+    assert image[y, x] > 0.3  # most of the light is in the one spot
+
+
+def test_safety_limits_refuse_and_log_nothing(session_file, tmp_path):
+    path = write_session(tmp_path, safety={"max_spots": 2, "laser_power_mw": 100, "max_power_per_spot_mw": 60,
+                                           "max_total_power_mw": 1000})
+    with Session.open(path) as s:
+        before = log_lines(s)
+        n_frames = len(s.slm.frames)
+        cases = [
+            (SafetyError, "max_spots = 2", [in_field(s, p) for p in [(30, 30), (90, 30), (30, 90)]]),
+            # Two spots share 100 mW × efficiency: fine. One spot gets it all: over 60 mW.
+            (SafetyError, "max_power_per_spot_mw", [in_field(s, (30, 30))]),
+            (TargetRefused, "zero-order", [in_field(s, (N // 2 + 2, N // 2))]),
+            (TargetRefused, "outside the SLM", [in_field(s, (N + 30, 10))]),
+            (TargetRefused, "weight", [Target(50.0, 50.0, weight=0.0)]),
+        ]
+        for exc, match, targets in cases:
+            with pytest.raises(exc, match=match):
+                s.apply(targets)
+            with pytest.raises(exc, match=match):
+                s.compute(targets)
+        assert log_lines(s) == before
+        assert len(s.slm.frames) == n_frames
+        assert s.log.n_records == 0
+        centre = in_field(s, (N // 2, N // 2 + 1))
+        assert "zero-order" in s.check_target(centre.x, centre.y)
+        edge = in_field(s, (10, 12))
+        assert s.check_target(edge.x, edge.y) is None
+        ok = s.apply([in_field(s, p) for p in [(30, 30), (90, 40)]])
+        assert ok.predicted_power_mw.sum() == pytest.approx(100 * ok.metrics.efficiency)
+        assert s.log.n_records == 1
+
+
+def test_total_power_limit(session_file, tmp_path):
+    path = write_session(tmp_path, safety={"laser_power_mw": 100, "max_power_per_spot_mw": 100,
+                                           "max_total_power_mw": 50})
+    with Session.open(path) as s:
+        with pytest.raises(SafetyError, match="max_total_power_mw"):
+            s.apply([in_field(s, (30, 30)), in_field(s, (90, 40))])
+        assert s.log.n_records == 0
+
+
+def test_without_calibration_every_target_is_refused(tmp_path):
+    path = write_session(tmp_path, calibration={"auto_in_simulation": False})
+    with Session.open(path) as s:
+        assert s.calibration is None
+        assert "no calibration" in s.check_target(10, 10)
+        with pytest.raises(TargetRefused, match="no calibration"):
+            s.apply([Target(10, 10)])
+        assert s.log.n_records == 0
+    assert not (tmp_path / "calibration.yaml").exists()
+
+
+def test_compute_then_show_and_listeners(session_file):
+    with Session.open(session_file) as s:
+        seen = []
+        s.add_listener("result", seen.append)
+        res = s.compute([in_field(s, (30, 30))])
+        assert res.frame is None and res.record is None and s.log.n_records == 0 and not seen
+        shown = s.show(res)
+        assert shown is res and seen == [res]
+        assert res.record["seq"] == 1 and res.record["frame_hash"] == frame_hash(res.frame)
+        with pytest.raises(SessionError, match="unknown session event"):
+            s.add_listener("frames", print)
+
+
+def test_interlock_listener_follows_the_slm(session_file):
+    with Session.open(session_file) as s:
+        states = []
+        changed = threading.Event()
+
+        def on_interlock(permitted, reason):
+            states.append((permitted, reason))
+            changed.set()
+
+        s.add_listener("interlock", on_interlock)
+        s.apply([in_field(s, (30, 30))])
+        deadline = time.monotonic() + 2
+        while not (states and states[-1][0]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert states[-1][0] is True
+        changed.clear()
+        s.slm.set_visible(False)
+        assert changed.wait(2)
+        assert states[-1][0] is False and "hidden" in states[-1][1]
+        assert s.laser_permitted is False
+
+
+def test_apply_is_thread_safe(session_file):
+    with Session.open(session_file) as s:
+        targets = [[in_field(s, (20 + 3 * i, 30 + 2 * i))] for i in range(8)]
+        errors = []
+
+        def worker(chunk):
+            try:
+                for t in chunk:
+                    s.apply(t)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(targets[i::2],)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        path = s.log.path
+    records = read(path).records
+    assert [r["seq"] for r in records] == list(range(1, 9))
+    assert len({r["frame_hash"] for r in records}) == 8
+
+
+def test_save_round_trips_with_the_current_targets(session_file, tmp_path):
+    with Session.open(session_file) as s:
+        s.apply([in_field(s, (30, 30)), in_field(s, (90, 40))])
+        out = s.save(tmp_path / "saved" / "again.yaml")
+        current = s.targets
+    again = load_config(out)
+    assert [(t.x, t.y, t.weight, t.group) for t in again.targets] == [
+        (t.x, t.y, t.weight, t.group) for t in current
+    ]
+    original = load_config(session_file)
+    assert again.model_copy(update={"targets": []}) == original
+    with Session.open(out) as s2:
+        assert s2.targets == current
+
+
+def test_open_closes_everything_when_a_step_fails(session_file, monkeypatch):
+    from holostim.hardware import slm as slm_module
+
+    closed = []
+    real_close = slm_module.SimulatedSLM.close
+    monkeypatch.setattr(
+        slm_module.SimulatedSLM, "close", lambda self: (closed.append(self), real_close(self))
+    )
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("holostim.session.EventLog.create", fail)
+    with pytest.raises(OSError, match="disk full"):
+        Session.open(session_file)
+    assert len(closed) == 1 and closed[0].closed
+
+
+def test_stale_simulated_calibration_is_measured_again(calibrated, tmp_path):
+    shutil.copy(calibrated / "calibration.yaml", tmp_path / "calibration.yaml")
+    path = write_session(tmp_path, simulation={"ground_truth": {"rotation_deg": -25.0, "mirror": True}})
+    with Session.open(path) as s:
+        np.testing.assert_allclose(s.calibration.matrix, s.camera.true_camera_to_slm, atol=0.5)
+    # A real rig never recalibrates silently: a calibration for other devices is an error.
+    path = write_session(tmp_path, slm={"shape": [N, 2 * N]}, calibration={"auto_in_simulation": False})
+    with pytest.raises(SessionError, match="holostim calibrate"):
+        Session.open(path)
+
+
+def test_calibrate_installs_and_saves(session_file, tmp_path):
+    with Session.open(session_file) as s:
+        steps = []
+        cal = s.calibrate(grid=3, progress=lambda done, total, what: steps.append((done, total)))
+        assert s.calibration is cal
+        assert steps and steps[-1][0] == steps[-1][1]
+        out = s.save_calibration(cal, tmp_path / "new-cal.yaml")
+        assert out.is_file()
+        assert s.save_calibration(cal) == tmp_path / "calibration.yaml"
+        log_path = s.log.path
+    records = read(log_path).records
+    assert [r["type"] for r in records] == ["calibration"]
+
+
+def test_closed_session_refuses_work(session_file):
+    s = Session.open(session_file)
+    s.close()
+    s.close()  # twice is fine
+    assert s.closed and s.log.closed and s.slm.closed
+    with pytest.raises(SessionError, match="closed"):
+        s.apply([Target(10, 10)])
