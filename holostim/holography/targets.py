@@ -96,7 +96,9 @@ class SpotTarget:
         bad = ~np.isfinite(pts).all(axis=1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise TargetError(f"spot {i} has a non-finite position ({pts[i, 0]:g}, {pts[i, 1]:g}); positions must be finite")
+            raise TargetError(
+                f"spot {i} has a non-finite position ({pts[i, 0]:g}, {pts[i, 1]:g}); positions must be finite"
+            )
         out = (pts[:, 0] < 0) | (pts[:, 0] > nx - 1) | (pts[:, 1] < 0) | (pts[:, 1] > ny - 1)
         if out.any():
             i = int(np.flatnonzero(out)[0])

@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 import pytest
+from holo_helpers import grid_spots, random_spots
 
 from holostim.backend import Backend, BackendError, PlainKernels
 from holostim.holography import (
@@ -17,8 +18,6 @@ from holostim.holography import (
     siemens_star,
 )
 from holostim.holography.algorithms import fourier_update, reference_retrieval
-
-from holo_helpers import grid_spots, random_spots
 
 METHODS = ("gs", "wgs", "wgs-kim", "raar")
 
