@@ -182,7 +182,7 @@ class CameraView(QWidget):
         self._zero.setZValue(10)
         self._zero.hide()
         self.viewbox.addItem(self._zero, ignoreBounds=True)
-        self._zero_cross = pg.ScatterPlotItem(
+        self._zero_cross = _Markers(
             symbol="+", size=12, pen=pg.mkPen(ZERO_COLOR, width=1.5), brush=None
         )
         self._zero_cross.setZValue(10)

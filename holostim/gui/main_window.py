@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.worker: ComputeWorker | None = None
         self.pump: FramePump | None = None
         self.last_result: Any = None
+        self.shown_count = 0
         self.last_message = ""
         self._last_sent: tuple | None = None
         self._unsent = False
@@ -237,6 +238,7 @@ class MainWindow(QMainWindow):
         a.setCheckable(checkable)
         (a.toggled if checkable else a.triggered).connect(slot)
         menu.addAction(a)
+        self.addAction(a)  # the shortcut works wherever the focus is in this window
         return a
 
     def _build_menus(self) -> None:
@@ -309,7 +311,7 @@ class MainWindow(QMainWindow):
         self._select_screen(getattr(cfg.slm, "screen", None))
         self.screen_combo.setEnabled(is_gl)
         self.update_overlays()
-        self._last_sent = None
+        self._last_sent = ()  # an empty target set needs no pattern: nothing is shown until a target is
         self.store.set_targets(list(session.targets))
         path = getattr(session, "path", None)
         self.setWindowTitle(f"holostim — {cfg.name}" + (f" ({Path(path).name})" if path else ""))
@@ -381,7 +383,8 @@ class MainWindow(QMainWindow):
 
     def _slm_text(self) -> str:
         c = self.session.config.slm
-        return (f"{c.backend} SLM {c.shape[1]}×{c.shape[0]}, {c.pixel_pitch_um:g} µm pitch, "
+        pitch = getattr(c, "pitch_um", None) or getattr(c, "pixel_pitch_um", 0.0)
+        return (f"{c.backend} SLM {c.shape[1]}×{c.shape[0]}, {pitch:g} µm pitch, "
                 f"λ = {c.wavelength_um:g} µm")
 
     def _show_engine_settings(self, cfg: Any) -> None:
@@ -393,13 +396,14 @@ class MainWindow(QMainWindow):
             w.blockSignals(False)
 
     def _engine_settings_changed(self, *_: Any) -> None:
-        try:
-            self.session.set_engine_options(method=self.method_combo.currentText(),
-                                            iterations=self.iter_spin.value())
-        except HolostimError as exc:
-            self.show_message(str(exc), error=True)
-            self._show_engine_settings(self.session.config)
-            return
+        # The session reads config.engine at every compute, so a validated copy takes effect at once
+        # and is what Save session writes.
+        cfg = self.session.config
+        engine = cfg.engine.model_validate(
+            {**cfg.engine.model_dump(), "method": self.method_combo.currentText(),
+             "iterations": self.iter_spin.value()}
+        )
+        self.session.config = cfg.model_copy(update={"engine": engine})
         self._last_sent = None
         self._targets_changed()
 
@@ -420,7 +424,7 @@ class MainWindow(QMainWindow):
         self.show_message(f"target at ({x:.1f}, {y:.1f}) refused: {reason}", error=True)
 
     def _targets_changed(self) -> None:
-        if self.session is None:
+        if self.session is None or self.worker is None:
             return
         accepted = tuple(self.store.accepted())
         if self.auto_check.isChecked():
@@ -433,10 +437,10 @@ class MainWindow(QMainWindow):
                 self._submit(accepted, show=False)  # preview only; Send puts it on the SLM
 
     def _submit(self, targets: tuple, show: bool) -> None:
+        if self.worker is None:
+            return
         if show:
             self._last_sent = targets
-        if not targets and show:
-            self.show_message("no targets to stimulate")
         self.worker.submit(list(targets), show=show, preview=not self.focal_dock.isHidden(),
                            request_time=time.monotonic())
 
@@ -468,19 +472,23 @@ class MainWindow(QMainWindow):
     # ====================================================================================== results
     def _on_outcome(self, outcome: ComputeOutcome) -> None:
         r = outcome.result
-        self.mask_preview.set_frame(r.frame, bit_depth=int(self.session.config.slm.bit_depth))
+        self.mask_preview.set_frame(outcome.frame)
         if outcome.predicted is not None:
             self.focal_preview.set_intensity(outcome.predicted)
         if outcome.shown:
             self.last_result = r
+            self.shown_count += 1
             self.status_panel.set_result(r)
-            m = r.metrics
             c2s = getattr(r, "click_to_swap_ms", None)
             lat = "" if c2s is None else f", click→swap {c2s:.0f} ms"
-            self.show_message(
-                f"sent {len(r.targets)} spots: efficiency {100 * m.efficiency:.0f} %, "
-                f"uniformity {100 * m.uniformity:.0f} %{lat}"
-            )
+            if not r.targets:
+                self.show_message("no targets: the SLM shows a flat phase (light stays in the zero order)")
+            else:
+                m = r.metrics
+                self.show_message(
+                    f"sent {len(r.targets)} spots: efficiency {100 * float(m.efficiency):.0f} %, "
+                    f"uniformity {100 * float(m.uniformity):.0f} %{lat}"
+                )
             self.resultShown.emit(r)
         else:
             self.show_message(f"preview of {len(r.targets)} spots ready; press Send (Ctrl+Return)")
@@ -538,7 +546,7 @@ class MainWindow(QMainWindow):
         except HolostimError as exc:
             self.show_message(str(exc), error=True)
             return
-        self.mask_preview.set_frame(frame, bit_depth=int(self.session.config.slm.bit_depth))
+        self.mask_preview.set_frame(frame)
         self._last_sent = None
         self.show_message(f"SLM shows test pattern '{name}'; targets are not on the SLM until Send")
 

@@ -51,10 +51,10 @@ class MaskPreview(_ImagePreview):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("SLM frame (gray levels)", parent)
 
-    def set_frame(self, frame: np.ndarray, bit_depth: int = 8) -> None:
-        """Show ``frame`` with fixed levels so gray value g always looks the same."""
+    def set_frame(self, frame: np.ndarray) -> None:
+        """Show ``frame`` with fixed levels (its dtype's full range) so gray g always looks the same."""
         frame = np.asarray(frame)
-        self._show(frame, (0, 2**bit_depth - 1))
+        self._show(frame, (0, int(np.iinfo(frame.dtype).max)))
         self.caption.setText(
             f"SLM frame {frame.shape[1]}×{frame.shape[0]}, gray {int(frame.min())}–{int(frame.max())}"
         )

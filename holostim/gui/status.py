@@ -75,12 +75,12 @@ class StatusPanel(QWidget):
 
     def set_result(self, result: Any) -> None:
         """Fill in the metrics of an ``ApplyResult`` from the session."""
-        m = result.metrics
+        m, t = result.metrics, result.timings
         self.values["spots"].setText(str(len(result.targets)))
-        self.values["efficiency"].setText(f"{100 * float(m.efficiency):.1f} %")
-        self.values["uniformity"].setText(f"{100 * float(m.uniformity):.1f} %")
+        self.values["efficiency"].setText("–" if m is None else f"{100 * float(m.efficiency):.1f} %")
+        self.values["uniformity"].setText("–" if m is None else f"{100 * float(m.uniformity):.1f} %")
         self.values["iterations"].setText(str(result.iterations))
-        self.values["compute_ms"].setText(f"{float(result.timings.total_ms):.1f} ms")
+        self.values["compute_ms"].setText("–" if t is None else f"{float(t.total_ms):.1f} ms")
         c2s = getattr(result, "click_to_swap_ms", None)
         self.values["click_to_swap_ms"].setText("–" if c2s is None else f"{float(c2s):.1f} ms")
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, QThread, QTimer, pyqtSignal, pyqtSlot
 
+from holostim.backend import to_numpy
 from holostim.errors import HolostimError
 
 
@@ -35,10 +36,15 @@ class ComputeRequest:
 
 @dataclass(frozen=True)
 class ComputeOutcome:
-    """What the worker hands back: the session's ``ApplyResult`` and the predicted focal intensity."""
+    """What the worker hands back: the session's ``ApplyResult``, its SLM frame and predicted focus.
+
+    ``frame`` is the uint8 frame that was shown, or for a preview the frame the SLM *would* show (its
+    own phase→gray pipeline, run here off the GUI thread).
+    """
 
     request: ComputeRequest
     result: Any
+    frame: Any
     predicted: Any | None
     shown: bool
 
@@ -132,8 +138,10 @@ class ComputeWorker(QObject):
         try:
             if req.show:
                 result = self.session.apply(targets, request_time=req.request_time)
+                frame = result.frame
             else:
-                result = self.session.compute(targets)
+                result = self.session.compute(targets, request_time=req.request_time)
+                frame = to_numpy(self.session.slm.phase_to_gray(result.phase))
             predicted = self.session.predicted_intensity(result.phase) if req.preview else None
         except HolostimError as exc:
             self.failed.emit(req, str(exc))
@@ -142,7 +150,7 @@ class ComputeWorker(QObject):
             self.failed.emit(req, f"{type(exc).__name__}: {exc}")
             return
         self.completed += 1
-        self.finished.emit(ComputeOutcome(req, result, predicted, req.show))
+        self.finished.emit(ComputeOutcome(req, result, frame, predicted, req.show))
 
 
 class FramePump(QObject):

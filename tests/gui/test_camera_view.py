@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QEvent, QPoint, QPointF, Qt
-from PyQt6.QtGui import QMouseEvent
+from gui_helpers import drag
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
 
 from holostim.gui.camera_view import CameraView
@@ -43,22 +43,6 @@ def view(qtbot):
     v.set_frame(blob_frame())
     QApplication.processEvents()
     return v
-
-
-def drag(widget, a: QPoint, b: QPoint, mods=Qt.KeyboardModifier.NoModifier):
-    """Press at a, move in steps to b, release: explicit events carry the held button."""
-    L = Qt.MouseButton.LeftButton
-
-    def send(kind, pos, button, buttons):
-        ev = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons, mods)
-        QApplication.sendEvent(widget, ev)
-
-    send(QEvent.Type.MouseButtonPress, a, L, L)
-    for k in range(1, 11):
-        p = a + (b - a) * (k / 10)
-        send(QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, L)
-    send(QEvent.Type.MouseButtonRelease, b, L, Qt.MouseButton.NoButton)
-    QApplication.processEvents()
 
 
 def test_click_adds_target_at_image_coordinates(view, qtbot):

@@ -93,7 +93,8 @@ class SlowSession:
         time.sleep(self.delay)
         if any(t.x < 0 for t in targets):
             raise HolostimError("negative x refused")
-        return SimpleNamespace(targets=list(targets), phase=np.zeros((4, 4)))
+        return SimpleNamespace(targets=list(targets), phase=np.zeros((4, 4)),
+                               frame=np.zeros((4, 4), np.uint8))
 
     def predicted_intensity(self, phase):
         return np.ones_like(phase)

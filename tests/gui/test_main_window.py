@@ -1,0 +1,154 @@
+"""The main window on a real simulation session: click → mask → SLM → log, edits, refusals, saving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gui_helpers import drag, pick_neurons, settle
+from PyQt6.QtCore import Qt
+
+from holostim.eventlog import read as read_log
+
+
+def click(qtbot, win, x, y, button=Qt.MouseButton.LeftButton):
+    vp = win.camera_view.graphics.viewport()
+    qtbot.mouseClick(vp, button, pos=win.camera_view.viewport_pos(x, y))
+
+
+def patterns(session):
+    return [r for r in read_log(session.log.path).records if r["type"] == "pattern"]
+
+
+def logged_xy(record):
+    return np.array([t["camera_px"] for t in record["targets"]]).reshape(-1, 2)
+
+
+def test_three_clicks_reach_slm_and_log(qtbot, make_window, sim_config):
+    win = make_window(sim_config())
+    s = win.session
+    neurons = pick_neurons(s, 3)
+    for x, y in neurons:
+        click(qtbot, win, x, y)
+        qtbot.wait(30)
+    qtbot.waitUntil(lambda: len(win.last_result.targets if win.last_result else []) == 3 and win.worker.idle,
+                    timeout=20_000)
+    got = np.array([(t.x, t.y) for t in win.store.targets])
+    # One widget pixel is < 0.5 camera px at this zoom: the click lands within 0.5 px of the neuron.
+    np.testing.assert_allclose(got, neurons, atol=0.5)
+    assert win.table.table_model.rowCount() == 3
+    r = win.last_result
+    assert [(t.x, t.y) for t in r.targets] == [tuple(p) for p in got]
+    assert r.frame.dtype == np.uint8 and r.frame.shape == tuple(s.slm.shape)
+    np.testing.assert_array_equal(s.slm.last_frame, r.frame)  # what the SLM shows is this mask
+    np.testing.assert_array_equal(win.mask_preview.data, r.frame)
+    assert win.focal_preview.data is not None
+    assert r.click_to_swap_ms is not None and r.click_to_swap_ms > 0
+    last = patterns(s)[-1]
+    np.testing.assert_allclose(logged_xy(last), got)
+    assert last["frame_hash"] == r.record["frame_hash"]
+    assert win.status_panel.text("spots") == "3"
+    assert win.status_panel.interlock.text() == "LASER PERMITTED"
+    assert "%" in win.status_panel.text("efficiency")
+
+
+def test_drag_and_delete_update_table_mask_and_log(qtbot, make_window, sim_config):
+    win = make_window(sim_config())
+    s = win.session
+    (a, b, c) = pick_neurons(s, 3)
+    for x, y in (a, b):
+        click(qtbot, win, x, y)
+        qtbot.wait(30)
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.targets) == 2
+                    and win.worker.idle, timeout=20_000)
+    before = win.last_result.frame.copy()
+    n_before, k = len(patterns(s)), win.shown_count
+
+    vp = win.camera_view.graphics.viewport()
+    drag(vp, win.camera_view.viewport_pos(*a), win.camera_view.viewport_pos(*c))
+    qtbot.waitUntil(lambda: win.worker.idle and win.shown_count > k, timeout=20_000)
+    assert len(patterns(s)) == n_before + 1
+    moved = win.store.targets[0]
+    assert abs(moved.x - c[0]) < 1 and abs(moved.y - c[1]) < 1
+    m = win.table.table_model
+    assert float(m.data(m.index(0, 1), Qt.ItemDataRole.EditRole)) == pytest.approx(moved.x)
+    last = patterns(s)[-1]
+    np.testing.assert_allclose(logged_xy(last), [(moved.x, moved.y), (win.store.targets[1].x,
+                                                                     win.store.targets[1].y)])
+    assert not np.array_equal(win.last_result.frame, before)
+    np.testing.assert_array_equal(s.slm.last_frame, win.last_result.frame)
+
+    # Delete: select the moved target in the table, press Delete.
+    n_before, k = len(patterns(s)), win.shown_count
+    win.table.selectRow(0)
+    win.table.setFocus()
+    qtbot.keyClick(win.table, Qt.Key.Key_Delete)
+    assert m.rowCount() == 1
+    qtbot.waitUntil(lambda: win.worker.idle and win.shown_count > k, timeout=20_000)
+    assert len(patterns(s)) == n_before + 1
+    np.testing.assert_allclose(logged_xy(patterns(s)[-1]), [b], atol=0.5)
+    assert len(win.last_result.targets) == 1
+    np.testing.assert_array_equal(s.slm.last_frame, win.last_result.frame)
+
+
+def test_refused_targets_give_message_and_no_log_record(qtbot, make_window, sim_config):
+    win = make_window(sim_config())
+    s = win.session
+    n0 = len(patterns(s))
+    zx, zy = s.calibration.zero_order_camera()
+    click(qtbot, win, zx + 1, zy)
+    assert "refused" in win.last_message and "zero-order" in win.last_message
+    assert win.store.reasons[0] is not None
+    assert win.camera_view._markers.data[0]["symbol"] == "x"
+    # Outside the addressable field: beyond the field outline's corner, still on the camera.
+    outline = s.calibration.field_outline_camera()
+    ny, nx = s.camera.shape
+    outside = [(x, y) for x in range(0, nx, 4) for y in range(0, ny, 4)
+               if s.check_target(x, y) is not None and "outside" in s.check_target(x, y)]
+    if outside:  # the field may cover the whole camera; then only the zero order can be refused
+        click(qtbot, win, *outside[0])
+        assert "refused" in win.last_message and "outside" in win.last_message
+    assert outline.shape == (4, 2)
+    settle(qtbot, 300)
+    assert win.worker.idle
+    assert len(patterns(s)) == n0  # nothing was shown or logged for refused targets
+    assert win.status_panel.text("spots") == "–"
+
+
+def test_save_and_reopen_session_restores_targets_and_settings(qtbot, make_window, sim_config, tmp_path):
+    win = make_window(sim_config())
+    (a, b) = pick_neurons(win.session, 2)
+    win.method_combo.setCurrentText("gs")
+    win.iter_spin.setValue(7)
+    click(qtbot, win, *a)
+    click(qtbot, win, *b)
+    win.store.update(1, weight=2.0, group=3)
+    qtbot.waitUntil(lambda: win.worker.idle, timeout=20_000)
+    want = list(win.store.targets)
+    path = win.save_session(tmp_path / "saved.yaml")
+    assert path.is_file()
+    assert win.recent_sessions()[0] == str(path.resolve())
+    win.close()
+
+    win2 = make_window(path)
+    assert list(win2.store.targets) == want
+    assert win2.method_combo.currentText() == "gs" and win2.iter_spin.value() == 7
+    assert win2.session.config.engine.method == "gs"
+    assert win2.recent_sessions()[0] == str(path.resolve())
+    # The restored targets are sent at once (auto mode): the SLM shows them again.
+    qtbot.waitUntil(lambda: win2.last_result is not None and win2.worker.idle, timeout=20_000)
+    assert win2.last_result.targets == want
+    assert win2.last_result.method == "gs" and win2.last_result.iterations <= 7
+
+
+def test_manual_mode_sends_only_on_send(qtbot, make_window, sim_config):
+    win = make_window(sim_config())
+    s = win.session
+    win.auto_check.setChecked(False)
+    (a,) = pick_neurons(s, 1)
+    n0 = len(patterns(s))
+    click(qtbot, win, *a)
+    qtbot.waitUntil(lambda: win.worker.idle and win.mask_preview.data is not None, timeout=20_000)
+    assert win.send_button.isEnabled() and len(patterns(s)) == n0 and win.last_result is None
+    qtbot.mouseClick(win.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.last_result is not None and win.worker.idle, timeout=20_000)
+    assert len(patterns(s)) == n0 + 1 and not win.send_button.isEnabled()
