@@ -81,19 +81,25 @@ def save_figure(panels: list[Panel], path: Path, *, title: str, cols: int = 3, p
     left, bar_w, right, gap_y = 80, 12, 60, 80
     cell = left + panel_px + 6 + bar_w + right
     rows = (len(panels) + cols - 1) // cols
+
+    def size(p: Panel) -> tuple[int, int]:
+        dx = abs(p.x_range[1] - p.x_range[0]) or 1.0
+        dy = abs(p.y_range[1] - p.y_range[0]) or 1.0
+        scale = panel_px / max(dx, dy)
+        return max(2, int(round(dx * scale))), max(2, int(round(dy * scale)))
+
+    row_h = [max(size(p)[1] for p in panels[r * cols:(r + 1) * cols]) for r in range(rows)]
+    row_y = np.concatenate([[0], np.cumsum([h + gap_y for h in row_h])])
     width = 10 + cols * cell
-    height = 50 + rows * (panel_px + gap_y) + (30 if footer else 10)
+    height = 50 + int(row_y[-1]) + (30 if footer else 10)
     fig = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(fig)
     draw.text((10, 12), _t(title), fill="black", font=f_title)
     for k, p in enumerate(panels):
         r, c = divmod(k, cols)
         x0 = 10 + c * cell + left
-        y0 = 50 + r * (panel_px + gap_y) + 20
-        dx = abs(p.x_range[1] - p.x_range[0]) or 1.0
-        dy = abs(p.y_range[1] - p.y_range[0]) or 1.0
-        scale = panel_px / max(dx, dy)
-        w, h = max(2, int(round(dx * scale))), max(2, int(round(dy * scale)))
+        y0 = 50 + int(row_y[r]) + 20
+        w, h = size(p)
         rgb = colorize(p.data, p.vmin, p.vmax)
         im = Image.fromarray(rgb).resize((w, h), Image.Resampling.BILINEAR)
         fig.paste(im, (x0, y0))
