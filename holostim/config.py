@@ -605,6 +605,8 @@ def _describe(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown camera backend {got!r}; use one of {', '.join(CAMERA_BACKENDS)}{hint}"
     if kind == "missing":
+        if loc and isinstance(loc[-1], int):
+            return f"item {loc[-1]} is missing (too few values in this list)"
         return "required key is missing"
     if kind == "literal_error":
         allowed = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
@@ -624,6 +626,8 @@ def _problems(
         # Drop pydantic's union-branch and type tags from the location; keep real keys and indices.
         raw = tuple(err["loc"])
         loc = _user_loc(raw)
+        if err["type"] == "camera_backend":  # the tag decides the union: point at the backend key
+            loc = (*loc, "backend")
         key_path = ".".join(str(p) for p in loc)
         parts = tuple(str(p) for p in loc)
         line = None
