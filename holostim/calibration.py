@@ -147,8 +147,9 @@ def detect_spots(
     """Bright spots in a (background-subtracted) image with sub-pixel intensity-weighted centroids.
 
     Peaks are local maxima of the Gaussian-smoothed image above both ``rel_threshold`` × its maximum and
-    ``snr`` robust noise deviations above its median; each centroid is taken on the unsmoothed image,
-    clipped at zero, in a ``(2 window + 1)²`` box around the peak.
+    ``snr`` robust noise deviations above its median, at least ``min_separation`` px apart; each centroid
+    is taken on the unsmoothed image in a ``(2 window + 1)²`` box around the peak, after subtracting the
+    median of the box's rim and clipping at zero.
 
     Returns
     -------
@@ -170,23 +171,35 @@ def detect_spots(
         return np.empty((0, 2)), np.empty(0)
     local_max = ndimage.maximum_filter(smooth, size=2 * min_separation + 1, mode="constant")
     ys, xs = np.nonzero((smooth == local_max) & (smooth > threshold))
-    order = np.argsort(-smooth[ys, xs])
+    order = np.argsort(-smooth[ys, xs], kind="stable")
     ys, xs = ys[order], xs[order]
-    if max_spots is not None:
-        ys, xs = ys[:max_spots], xs[:max_spots]
+    # A flat (saturated) top gives several equal maxima: keep the brightest of any closer than
+    # min_separation.
+    kept: list[tuple[int, int]] = []
+    for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
+        if all((y - ky) ** 2 + (x - kx) ** 2 > min_separation**2 for ky, kx in kept):
+            kept.append((y, x))
+            if max_spots is not None and len(kept) >= max_spots:
+                break
     h, w = img.shape
     out, flux = [], []
-    for y, x in zip(ys, xs, strict=True):
+    for y, x in kept:
         y0, y1 = max(0, y - window), min(h, y + window + 1)
         x0, x1 = max(0, x - window), min(w, x + window + 1)
-        box = pos[y0:y1, x0:x1]
+        box = img[y0:y1, x0:x1]
+        # Local background: the median of the box's rim, so an offset or a dim neighbour does not pull
+        # the centroid towards the box centre.
+        rim = np.concatenate([box[0], box[-1], box[1:-1, 0], box[1:-1, -1]])
+        box = np.clip(box - float(np.median(rim)), 0, None)
         total = float(box.sum())
         if total <= 0:
             continue
         cy, cx = ndimage.center_of_mass(box)
         out.append((x0 + cx, y0 + cy))
         flux.append(total)
-    return np.asarray(out, dtype=np.float64).reshape(-1, 2), np.asarray(flux)
+    order = np.argsort(-np.asarray(flux), kind="stable")
+    xy = np.asarray(out, dtype=np.float64).reshape(-1, 2)[order]
+    return xy, np.asarray(flux)[order]
 
 
 def match_points(detected: Any, predicted: Any, max_distance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -525,60 +538,67 @@ def run_calibration(
         target = SpotTarget.from_pixels(np.asarray(xy, dtype=np.float64), shape=slm_shape)
         return np.asarray(engine.compute(target, method="wgs", iterations=iterations).phase)
 
-    background = show_and_snap(np.zeros(slm_shape, np.float32))
-    report("background frame")
+    previous = getattr(slm, "last_record", None)
+    try:
+        background = show_and_snap(np.zeros(slm_shape, np.float32))
+        report("background frame")
 
-    g = int(grid)
-    gx = np.unique(pts[:, 0])
-    gy = np.unique(pts[:, 1])
-    refs = np.array([[gx[0], gy[0]], [gx[-1], gy[0]], [gx[0], gy[-1]]])
-    ref_cam = []
-    for i, ref in enumerate(refs):
-        frame = show_and_snap(hologram(ref[None, :])) - background
-        xy, _ = detect_spots(frame, max_spots=1)
-        if len(xy) == 0:
+        gx = np.unique(pts[:, 0])
+        gy = np.unique(pts[:, 1])
+        refs = np.array([[gx[0], gy[0]], [gx[-1], gy[0]], [gx[0], gy[-1]]])
+        ref_cam = []
+        for i, ref in enumerate(refs):
+            frame = show_and_snap(hologram(ref[None, :])) - background
+            xy, _ = detect_spots(frame, max_spots=1)
+            if len(xy) == 0:
+                raise CalibrationError(
+                    f"reference spot {i + 1} at SLM pixel ({ref[0]:.0f}, {ref[1]:.0f}) was not seen by "
+                    "the camera; check the laser, the exposure, and that the grid extent lands on the camera"
+                )
+            ref_cam.append(xy[0])
+            report(f"reference spot {i + 1}/3")
+        coarse = fit_affine(refs, np.asarray(ref_cam))  # SLM → camera, exact through 3 points
+
+        frame = show_and_snap(hologram(pts)) - background
+        report(f"{grid}×{grid} grid")
+        spacing_slm = float(np.min(np.diff(gx))) if len(gx) > 1 else 1.0
+        scale = math.sqrt(abs(float(np.linalg.det(coarse[:, :2]))))
+        spacing_cam = spacing_slm * scale
+        sep = max(2, int(0.3 * spacing_cam))
+        window = int(np.clip(round(0.15 * spacing_cam), 3, 6))
+        detected, _ = detect_spots(frame, min_separation=sep, window=window, max_spots=4 * len(pts))
+        predicted = apply_affine(coarse, pts)
+        i_det, i_pred = match_points(detected, predicted, max_distance=0.4 * spacing_cam)
+        need = max(6, int(math.ceil(0.6 * len(pts))))
+        if len(i_det) < need:
             raise CalibrationError(
-                f"reference spot {i + 1} at SLM pixel ({ref[0]:.0f}, {ref[1]:.0f}) was not seen by the "
-                "camera; "
-                "check the laser, the exposure, and that the grid extent lands on the camera"
+                f"only {len(i_det)} of {len(pts)} grid spots were found and matched (need {need}); "
+                "raise the exposure, reduce the grid extent so it fits on the camera, or use a "
+                "fluorescent slide"
             )
-        ref_cam.append(xy[0])
-        report(f"reference spot {i + 1}/3")
-    coarse = fit_affine(refs, np.asarray(ref_cam))  # SLM → camera, exact through 3 points
+        cam_pts = detected[i_det]
+        slm_pts = pts[i_pred]
+        _, keep = reject_outliers(slm_pts, cam_pts)  # outliers judged in camera px
+        cam_in, slm_in = cam_pts[keep], slm_pts[keep]
+        matrix = fit_affine(cam_in, slm_in)  # camera → SLM, what the application uses
+        back = apply_affine(invert_affine(matrix), slm_in)
+        residual = float(np.sqrt(np.mean(np.sum((back - cam_in) ** 2, axis=1))))
+        report("fit")
 
-    frame = show_and_snap(hologram(pts)) - background
-    report(f"{g}×{g} grid")
-    spacing_slm = float(np.min(np.diff(gx))) if len(gx) > 1 else 1.0
-    scale = math.sqrt(abs(float(np.linalg.det(coarse[:, :2]))))
-    spacing_cam = spacing_slm * scale
-    sep = max(2, int(0.3 * spacing_cam))
-    detected, _ = detect_spots(frame, min_separation=sep, max_spots=4 * len(pts))
-    predicted = apply_affine(coarse, pts)
-    i_det, i_pred = match_points(detected, predicted, max_distance=0.4 * spacing_cam)
-    need = max(6, int(math.ceil(0.6 * len(pts))))
-    if len(i_det) < need:
-        raise CalibrationError(
-            f"only {len(i_det)} of {len(pts)} grid spots were found and matched (need {need}); "
-            "raise the exposure, reduce the grid extent so it fits on the camera, or use a fluorescent slide"
+        cal = Calibration(
+            matrix=matrix,
+            slm_shape=slm_shape,  # type: ignore[arg-type]
+            camera_shape=tuple(int(v) for v in camera.shape),  # type: ignore[arg-type]
+            slm_id=str(getattr(slm, "name", type(slm).__name__)),
+            camera_id=str(getattr(camera, "name", type(camera).__name__)),
+            residual_px=residual,
+            n_spots=int(keep.sum()),
         )
-    cam_pts = detected[i_det]
-    slm_pts = pts[i_pred]
-    _, keep = reject_outliers(slm_pts, cam_pts)  # outliers judged in camera px
-    cam_in, slm_in = cam_pts[keep], slm_pts[keep]
-    matrix = fit_affine(cam_in, slm_in)  # camera → SLM, what the application uses
-    back = apply_affine(invert_affine(matrix), slm_in)
-    residual = float(np.sqrt(np.mean(np.sum((back - cam_in) ** 2, axis=1))))
-    report("fit")
-
-    slm.show_phase(np.zeros(slm_shape, np.float32))  # flat phase: leave the grid off the sample
-    cal = Calibration(
-        matrix=matrix,
-        slm_shape=slm_shape,  # type: ignore[arg-type]
-        camera_shape=tuple(int(v) for v in camera.shape),  # type: ignore[arg-type]
-        slm_id=str(getattr(slm, "name", type(slm).__name__)),
-        camera_id=str(getattr(camera, "name", type(camera).__name__)),
-        residual_px=residual,
-        n_spots=int(keep.sum()),
-    )
-    report("done")
-    return cal
+        report("done")
+        return cal
+    finally:  # put back what the SLM showed before (or a flat phase), also after a failure
+        restore = getattr(slm, "show_gray", None)
+        if previous is not None and restore is not None:
+            restore(previous.frame)
+        else:
+            slm.show_phase(np.zeros(slm_shape, np.float32))
