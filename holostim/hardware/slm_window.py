@@ -30,6 +30,8 @@ Qt and OpenGL are imported here only (the floors rule); :mod:`holostim.hardware.
 from __future__ import annotations
 
 import atexit
+import ctypes
+import ctypes.util
 import logging
 import re
 import threading
@@ -146,6 +148,161 @@ def find_screen(spec: str) -> QScreen:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Is anything on top of the window? (X11: the server's stacking order, read with libxcb)
+
+
+class _XcbWindowId(ctypes.Structure):
+    _fields_ = [("sequence", ctypes.c_uint)]  # every xcb_*_cookie_t is this
+
+
+class _QueryTreeReply(ctypes.Structure):
+    _fields_ = [
+        ("response_type", ctypes.c_uint8),
+        ("pad0", ctypes.c_uint8),
+        ("sequence", ctypes.c_uint16),
+        ("length", ctypes.c_uint32),
+        ("root", ctypes.c_uint32),
+        ("parent", ctypes.c_uint32),
+        ("children_len", ctypes.c_uint16),
+        ("pad1", ctypes.c_uint8 * 14),
+    ]
+
+
+class _AttributesReply(ctypes.Structure):
+    _fields_ = [
+        ("response_type", ctypes.c_uint8),
+        ("backing_store", ctypes.c_uint8),
+        ("sequence", ctypes.c_uint16),
+        ("length", ctypes.c_uint32),
+        ("visual", ctypes.c_uint32),
+        ("klass", ctypes.c_uint16),
+        ("bit_gravity", ctypes.c_uint8),
+        ("win_gravity", ctypes.c_uint8),
+        ("backing_planes", ctypes.c_uint32),
+        ("backing_pixel", ctypes.c_uint32),
+        ("save_under", ctypes.c_uint8),
+        ("map_is_installed", ctypes.c_uint8),
+        ("map_state", ctypes.c_uint8),
+        ("override_redirect", ctypes.c_uint8),
+    ]
+
+
+class _GeometryReply(ctypes.Structure):
+    _fields_ = [
+        ("response_type", ctypes.c_uint8),
+        ("depth", ctypes.c_uint8),
+        ("sequence", ctypes.c_uint16),
+        ("length", ctypes.c_uint32),
+        ("root", ctypes.c_uint32),
+        ("x", ctypes.c_int16),
+        ("y", ctypes.c_int16),
+        ("width", ctypes.c_uint16),
+        ("height", ctypes.c_uint16),
+        ("border_width", ctypes.c_uint16),
+    ]
+
+
+class XcbStacking:
+    """Finds the mapped windows stacked above ours that overlap a rectangle, on its own X connection.
+
+    Qt reports a window as exposed even when another window covers it completely (X servers without
+    compositing send no visibility change Qt acts on), so the interlock asks the X server directly:
+    the root window's children come in stacking order, bottom to top; every viewable InputOutput window
+    above our top-level ancestor that intersects the SLM rectangle covers part of the pattern. libxcb
+    (not Xlib) is used because its errors come back as values, with no process-wide error handler.
+    """
+
+    _IS_VIEWABLE = 2
+    _INPUT_OUTPUT = 1
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL(ctypes.util.find_library("xcb") or "libxcb.so.1")
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        vp, u32, cookie = ctypes.c_void_p, ctypes.c_uint32, _XcbWindowId
+        err = ctypes.POINTER(ctypes.c_void_p)
+        sig = {
+            "xcb_connect": (vp, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]),
+            "xcb_connection_has_error": (ctypes.c_int, [vp]),
+            "xcb_disconnect": (None, [vp]),
+            "xcb_query_tree": (cookie, [vp, u32]),
+            "xcb_query_tree_reply": (ctypes.POINTER(_QueryTreeReply), [vp, cookie, err]),
+            "xcb_query_tree_children": (ctypes.POINTER(u32), [ctypes.POINTER(_QueryTreeReply)]),
+            "xcb_query_tree_children_length": (ctypes.c_int, [ctypes.POINTER(_QueryTreeReply)]),
+            "xcb_get_window_attributes": (cookie, [vp, u32]),
+            "xcb_get_window_attributes_reply": (ctypes.POINTER(_AttributesReply), [vp, cookie, err]),
+            "xcb_get_geometry": (cookie, [vp, u32]),
+            "xcb_get_geometry_reply": (ctypes.POINTER(_GeometryReply), [vp, cookie, err]),
+        }
+        for name, (res, args) in sig.items():
+            fn = getattr(lib, name)
+            fn.restype, fn.argtypes = res, args
+        libc.free.argtypes, libc.free.restype = [vp], None
+        self._x, self._free = lib, libc.free
+        self._conn = lib.xcb_connect(None, None)
+        if not self._conn or lib.xcb_connection_has_error(self._conn):
+            raise OSError("cannot open an xcb connection to $DISPLAY")
+
+    def _reply(self, fn, cookie):
+        e = ctypes.c_void_p()
+        r = fn(self._conn, cookie, ctypes.byref(e))
+        if e.value:
+            self._free(e)
+        return r if r else None
+
+    def _tree(self, wid: int) -> tuple[int, int, list[int]] | None:
+        r = self._reply(self._x.xcb_query_tree_reply, self._x.xcb_query_tree(self._conn, wid))
+        if r is None:
+            return None
+        try:
+            n = self._x.xcb_query_tree_children_length(r)
+            kids = self._x.xcb_query_tree_children(r)
+            return r.contents.root, r.contents.parent, [kids[i] for i in range(n)]
+        finally:
+            self._free(ctypes.cast(r, ctypes.c_void_p))
+
+    def covering(self, wid: int, rect: tuple[int, int, int, int]) -> list[int]:
+        """X ids of viewable windows above ``wid``'s top-level that intersect ``rect`` (x, y, w, h)."""
+        top, tree = wid, self._tree(wid)
+        while tree is not None and tree[1] not in (0, tree[0]):
+            top, tree = tree[1], self._tree(tree[1])
+        if tree is None:
+            return []
+        root_tree = self._tree(tree[0])
+        if root_tree is None or top not in root_tree[2]:
+            return []
+        above = root_tree[2][root_tree[2].index(top) + 1 :]
+        x = self._x
+        cookies = [
+            (w, x.xcb_get_window_attributes(self._conn, w), x.xcb_get_geometry(self._conn, w)) for w in above
+        ]
+        rx, ry, rw, rh = rect
+        hits = []
+        for w, ca, cg in cookies:
+            pa = self._reply(x.xcb_get_window_attributes_reply, ca)
+            pg = self._reply(x.xcb_get_geometry_reply, cg)
+            try:
+                if pa is None or pg is None:
+                    continue
+                a, g = pa.contents, pg.contents
+                if a.map_state != self._IS_VIEWABLE or a.klass != self._INPUT_OUTPUT:
+                    continue
+                b = 2 * g.border_width
+                if g.x < rx + rw and rx < g.x + g.width + b and g.y < ry + rh and ry < g.y + g.height + b:
+                    hits.append(int(w))
+            finally:
+                for ptr in (pa, pg):
+                    if ptr is not None:
+                        self._free(ctypes.cast(ptr, ctypes.c_void_p))
+        return hits
+
+    def close(self) -> None:
+        """Close the X connection."""
+        if self._conn:
+            self._x.xcb_disconnect(self._conn)
+            self._conn = None
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The window
 
 
@@ -218,6 +375,20 @@ class SLMWindow(QOpenGLWindow):
         self._keepalive.setTimerType(Qt.TimerType.PreciseTimer)
         self._keepalive.setInterval(max(1, int(round(1000.0 / slm.refresh_hz))))
         self._keepalive.timeout.connect(self.update)
+        self._covered_by: str | None = None
+        self._stacking: XcbStacking | None = None
+        if QGuiApplication.platformName() == "xcb":
+            try:
+                self._stacking = XcbStacking()
+            except OSError as exc:
+                log.warning(
+                    "SLM: cannot read the X stacking order (%s); covering by other programs' windows "
+                    "goes undetected",
+                    exc,
+                )
+        self._cover_timer = QTimer(self)
+        self._cover_timer.setInterval(50)
+        self._cover_timer.timeout.connect(self._check_covered)
 
     # ------------------------------------------------------------------------------ state for interlock
     def _refresh_state(self) -> None:
@@ -229,10 +400,35 @@ class SLMWindow(QOpenGLWindow):
         self._exposed, self._geometry_ok = exposed, geo_ok
         self._slm._wake.set()
 
+    def _check_covered(self) -> None:
+        """Every 50 ms: does any other window (ours or another program's) overlap the SLM window."""
+        r = self.geometry()
+        rect = (r.x(), r.y(), r.width(), r.height())
+        covered = None
+        for w in QGuiApplication.topLevelWindows():
+            if w is not self and w.isVisible() and w.screen() is self.screen() and w.geometry().intersects(r):
+                covered = f"window {w.title()!r} of this program"
+                break
+        if covered is None and self._stacking is not None and self.isVisible():
+            try:
+                ids = self._stacking.covering(int(self.winId()), rect)
+            except Exception as exc:  # never let the check itself break the display
+                log.warning("SLM: X stacking check failed (%r); disabled", exc)
+                self._stacking.close()
+                self._stacking = None
+                ids = []
+            if ids:
+                covered = "X window " + ", ".join(hex(i) for i in ids)
+        if covered != self._covered_by:
+            self._covered_by = covered
+            self._slm._wake.set()
+
     def display_state(self) -> tuple[bool, str]:
         """(ok, reason) from the last window events; safe to call from any thread."""
         if not self._exposed:
-            return False, "SLM window not exposed (hidden, minimised or covered)"
+            return False, "SLM window not exposed (hidden or minimised)"
+        if self._covered_by:
+            return False, f"SLM window covered by {self._covered_by}"
         if not self._geometry_ok:
             where = "fullscreen on" if self._fullscreen else "at its place on"
             return False, f"SLM window not {where} screen {_geometry_string(self._target_screen)}"
@@ -247,11 +443,13 @@ class SLMWindow(QOpenGLWindow):
         """Start the keep-alive repaints."""
         super().showEvent(ev)
         self._keepalive.start()
+        self._cover_timer.start()
         self._refresh_state()
 
     def hideEvent(self, ev):  # noqa: N802
         """Hidden: the interlock turns off at once."""
         self._keepalive.stop()
+        self._cover_timer.stop()
         self._exposed = False
         self._slm._wake.set()
         super().hideEvent(ev)
@@ -606,6 +804,9 @@ class OpenGLSLM(SLM):
         _OPEN.discard(self)
         try:
             self.window._keepalive.stop()
+            self.window._cover_timer.stop()
+            if self.window._stacking is not None:
+                self.window._stacking.close()
             self.window.hide()
             # Delete the window (and its GL context) now, while the application lives: a QOpenGLWindow
             # left for the interpreter's exit crashes the process, and so does deleting one whose

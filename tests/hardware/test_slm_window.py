@@ -18,6 +18,8 @@ import pytest
 pytest.importorskip("PyQt6.QtOpenGL")
 
 from PIL import Image  # noqa: E402
+from PyQt6.QtCore import QRect  # noqa: E402
+from PyQt6.QtGui import QColor, QPainter, QRasterWindow  # noqa: E402
 
 from holostim.hardware.slm_window import (  # noqa: E402
     OpenGLSLM,
@@ -156,6 +158,29 @@ def test_interlock_hide_stall_and_recover(make_slm, qapp):
     assert not slm.laser_permitted and "closed" in slm.interlock_reason
 
 
+class _Cover(QRasterWindow):
+    def paintEvent(self, ev):  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(0, 0, self.width(), self.height(), QColor(255, 0, 0))
+        p.end()
+
+
+def test_interlock_off_while_another_window_covers_part_of_the_slm(make_slm, qapp):
+    slm = make_slm((128, 128))
+    show_and_read(slm, np.zeros((128, 128), np.float32))
+    assert wait_until(qapp, lambda: slm.laser_permitted, 2.0), slm.interlock_reason
+    cover = _Cover()
+    cover.setTitle("a dialog")
+    cover.setGeometry(QRect(100, 100, 60, 60))  # overlaps the SLM's bottom-right corner only
+    cover.show()
+    try:
+        assert wait_until(qapp, lambda: not slm.laser_permitted, 2.0)
+        assert "covered by window 'a dialog'" in slm.interlock_reason
+    finally:
+        cover.hide()
+    assert wait_until(qapp, lambda: slm.laser_permitted, 2.0), slm.interlock_reason
+
+
 def test_exception_in_draw_path_gives_safe_frame(make_slm, qapp, caplog):
     slm = make_slm((64, 64))
     good = np.random.default_rng(5).integers(1, 256, (64, 64), dtype=np.uint8)
@@ -197,7 +222,7 @@ def test_screen_errors(qapp):
 
 CHILD = textwrap.dedent(
     r"""
-    import json, sys, numpy as np
+    import json, subprocess, sys, time, numpy as np
     from PyQt6.QtGui import QGuiApplication
     app = QGuiApplication(sys.argv)
     from holostim.hardware.slm_window import OpenGLSLM, ScreenError
@@ -215,6 +240,17 @@ CHILD = textwrap.dedent(
         slm.wait_swapped(rec)
         out["exact"] = bool(np.array_equal(slm.read_back(), rec.frame))
         out["permitted"] = slm.laser_permitted
+        # another program's window over part of the SLM screen: the X stacking check sees it
+        cover = subprocess.Popen([sys.executable, "-c", COVER], stdout=subprocess.DEVNULL)
+        def spin(cond, t=10.0):  # keep the event loop running (a blocked GUI thread is a stall)
+            end = time.monotonic() + t
+            while time.monotonic() < end and not cond():
+                app.processEvents(); time.sleep(0.01)
+        spin(lambda: "covered" in slm.interlock_reason)
+        out["covered"] = slm.interlock_reason
+        cover.terminate(); cover.wait()
+        spin(lambda: slm.laser_permitted)
+        out["uncovered"] = slm.laser_permitted
         slm.close()
         for spec in ("screen", "HDMI-7"):
             try:
@@ -235,6 +271,22 @@ CHILD = textwrap.dedent(
     print("RESULT " + json.dumps(out))
     """
 )
+
+
+COVER = """
+import sys
+from PyQt6.QtCore import QRect
+from PyQt6.QtGui import QColor, QGuiApplication, QPainter, QRasterWindow
+app = QGuiApplication(sys.argv)
+class W(QRasterWindow):
+    def paintEvent(self, ev):
+        p = QPainter(self); p.fillRect(0, 0, self.width(), self.height(), QColor(255, 0, 0)); p.end()
+w = W(); w.setScreen([s for s in app.screens() if s.geometry().width() == 512][0])
+w.setGeometry(QRect(300, 200, 100, 100)); w.show()
+print("shown", flush=True)
+app.exec()
+"""
+CHILD = CHILD.replace("COVER", repr(COVER))
 
 
 @pytest.fixture(scope="module")
@@ -292,6 +344,8 @@ def test_window_lands_on_the_named_screen(two_screen_display):
     assert len(out["screens"]) == 2
     assert out["ready"] and out["window_screen"] == [512, 512] and out["geometry"] == [512, 512]
     assert out["fullscreen"] and out["exact"] and out["permitted"]
+    assert out["covered"].startswith("SLM window covered by X window 0x"), out["covered"]
+    assert out["uncovered"]
     assert "matches 2 screens" in out["screen"] and "512x512+0+0" in out["screen"]
     assert "no screen matches slm.screen='HDMI-7'" in out["HDMI-7"]
     assert "800x600+0+0" in out["HDMI-7"] and "512x512+0+0" in out["HDMI-7"]
