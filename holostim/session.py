@@ -183,11 +183,27 @@ class Session:
 
     # ------------------------------------------------------------------------------------------- building
     @classmethod
-    def open(cls, config: str | Path | SessionConfig) -> Session:
+    def open(
+        cls,
+        config: str | Path | SessionConfig,
+        *,
+        load_calibration: bool = True,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> Session:
         """Build a session from a session file or a validated config; close everything if a step fails.
 
-        In simulation with no calibration file (or a missing one), a quick calibration runs against the
-        simulated rig and is saved to ``calibration.file`` so the whole loop works on first start.
+        In simulation with no calibration file (or a missing or stale one), a quick calibration runs
+        against the simulated rig and is saved to ``calibration.file`` so the whole loop works on first
+        start.
+
+        Parameters
+        ----------
+        config : path or SessionConfig
+        load_calibration : bool
+            ``False`` opens without any calibration (neither loaded nor measured): what ``holostim
+            calibrate`` does before measuring a new one.
+        progress : callable, optional
+            ``progress(done, total, what)`` during an automatic calibration.
         """
         if isinstance(config, SessionConfig):
             cfg, path = config, None
@@ -196,20 +212,22 @@ class Session:
             cfg = load_config(path)
         self = cls(cfg, path)
         try:
-            self._build()
+            self._build(load_calibration, progress)
         except BaseException:
             self.close()
             raise
         return self
 
-    def _build(self) -> None:
+    def _build(self, load_calibration: bool = True,
+               progress: Callable[[int, int, str], None] | None = None) -> None:
         cfg = self.config
         self.slm = self._make_slm()
         self.camera = self._make_camera()
         from holostim.holography import HologramEngine
 
         self.engine = HologramEngine(**cfg.engine_kwargs())
-        self.calibration = self._load_or_make_calibration()
+        if load_calibration:
+            self.calibration = self._load_or_make_calibration(progress)
         self.log = EventLog.create(cfg.log.directory, self._log_header(), masks=cfg.log.masks)
         log.info("session %r: log %s", cfg.name, self.log.path)
         if hasattr(self.slm, "add_interlock_listener"):
@@ -243,7 +261,7 @@ class Session:
             options["slm"] = self.slm
         return open_camera(cfg.camera.backend, **options)
 
-    def _load_or_make_calibration(self) -> Any:
+    def _load_or_make_calibration(self, progress: Callable[[int, int, str], None] | None) -> Any:
         from holostim.calibration import Calibration
 
         cfg = self.config.calibration
@@ -259,7 +277,7 @@ class Session:
         elif auto:
             log.info("no calibration file %s: calibrating the simulated rig", cfg.file or "set")
         if auto:
-            cal = self._run_calibration(cfg.grid, None)
+            cal = self._run_calibration(cfg.grid, progress)
             if cfg.file is not None:
                 cal.save(cfg.file)
                 log.info("calibration saved to %s (residual %.3f px)", cfg.file, cal.residual_px)
