@@ -493,6 +493,25 @@ class SLM:
     stale_frames, stale_ms : the interlock turns off when the last completed swap is older than
         ``stale_ms`` (if given) or ``stale_frames`` frame periods.
     name : label for logs.
+
+    Notes
+    -----
+    *Load and display.* :meth:`load` converts a phase into a frame and keeps it; :meth:`display` hands
+    it to the backend, so the next frame can be prepared while the current one is shown.
+    :meth:`show_phase` does both. Each frame has a :class:`FrameRecord` with its timestamps;
+    :meth:`add_frame_listener` hears about every completed swap (for the event log).
+
+    *Laser interlock.* ``laser_permitted`` is True only when all of these hold: the SLM is open, no
+    display fault is latched, one of our frames has reached the screen, the backend's display check
+    passes (OpenGL: window exposed, uncovered, fullscreen on the right screen; simulated: "visible"), and
+    the last completed swap is at most ``stale_s`` old (backends keep swapping while healthy, so a
+    stalled display goes stale). ``interlock_reason`` says which condition failed.
+    :meth:`add_interlock_listener` callbacks hear every change, from a watchdog thread that wakes at the
+    exact staleness deadline and on every display event. The core never imports Qt: the GUI forwards
+    the callback through a queued signal, a DAQ output can act on it directly.
+
+    *Threads.* :meth:`show_phase`/:meth:`load`/:meth:`display` may be called from a worker thread
+    (one at a time); the OpenGL backend hands frames to the GUI thread through a queued signal.
     """
 
     def __init__(
@@ -698,7 +717,12 @@ class SLM:
         return np.asarray(phase, dtype=np.float64)
 
     def _update_correction(self) -> None:
-        """Precompute the total correction phase (float32, radians at the working wavelength)."""
+        """Precompute the total correction phase (float32, radians at the working wavelength).
+
+        The new array and an empty device cache are swapped in together (one tuple assignment each is
+        atomic in CPython), so a frame being converted on another thread uses either the old or the new
+        correction, never a mix.
+        """
         ny, nx = self.shape
         corr = np.zeros(self.shape, dtype=np.float64)
         used = False
@@ -727,8 +751,7 @@ class SLM:
         if used:
             # Keep it small in magnitude (float32 precision of the sum): wrapping changes nothing mod 2π.
             corr = np.mod(corr, TWO_PI)
-        self._correction = corr.astype(np.float32) if used else None
-        self._device_cache = {}
+        self._device_cache, self._correction = {}, (corr.astype(np.float32) if used else None)
 
     @property
     def correction_phase(self) -> np.ndarray:
@@ -754,10 +777,11 @@ class SLM:
         ph = np.ascontiguousarray(ph)
         if out is None:
             out = np.empty(self.shape, dtype=np.uint8)
-        if self._correction is None:
+        corr = self._correction  # read once: set_corrections() may swap it from another thread
+        if corr is None:
             bad = _to_gray(ph, self._scale, self._period, self._table, out)
         else:
-            bad = _to_gray_corr(ph, self._correction, self._scale, self._period, self._table, out)
+            bad = _to_gray_corr(ph, corr, self._scale, self._period, self._table, out)
         if bad:
             raise SLMError(f"phase holds {bad} non-finite values (NaN or inf); refusing to show it")
         return out
@@ -767,13 +791,13 @@ class SLM:
 
         if phase.dtype.kind != "f":
             phase = phase.astype(cupy.float32)
-        cache = self._device_cache
+        cache, corr = self._device_cache, self._correction  # read once (see phase_to_gray)
         if "table" not in cache:
             cache["table"] = cupy.asarray(self._table)
-        if self._correction is not None and phase.dtype not in cache:
-            cache[phase.dtype] = cupy.asarray(self._correction, dtype=phase.dtype)
+        if corr is not None and phase.dtype not in cache:
+            cache[phase.dtype] = cupy.asarray(corr, dtype=phase.dtype)
         last = len(self._table) - 1
-        if self._correction is None:
+        if corr is None:
             gray = _cupy_kernel(False)(phase, cache["table"], self._scale, self._period, last)
         else:
             gray = _cupy_kernel(True)(

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -178,6 +179,32 @@ def test_interlock_off_while_another_window_covers_part_of_the_slm(make_slm, qap
         assert "covered by window 'a dialog'" in slm.interlock_reason
     finally:
         cover.hide()
+    assert wait_until(qapp, lambda: slm.laser_permitted, 2.0), slm.interlock_reason
+
+
+def test_show_phase_from_a_worker_thread(make_slm, qapp):
+    slm = make_slm((128, 128))
+    phase = np.random.default_rng(9).uniform(0, TWO_PI, (128, 128)).astype(np.float32)
+    box = {}
+    worker = threading.Thread(target=lambda: box.setdefault("rec", slm.show_phase(phase)))
+    worker.start()
+    assert wait_until(qapp, lambda: "rec" in box and box["rec"].t_swapped is not None, 5.0)
+    worker.join()
+    assert np.array_equal(slm.read_back(), box["rec"].frame)
+    seen = []
+    slm.add_frame_listener(seen.append)
+    rec = slm.show_gray(np.full((128, 128), 77, np.uint8))
+    assert slm.wait_swapped(rec) and seen == [rec]
+
+
+def test_interlock_off_when_the_window_is_moved(make_slm, qapp):
+    slm = make_slm((128, 128))
+    show_and_read(slm, np.zeros((128, 128), np.float32))
+    assert wait_until(qapp, lambda: slm.laser_permitted, 2.0), slm.interlock_reason
+    slm.window.setPosition(40, 30)
+    assert wait_until(qapp, lambda: not slm.laser_permitted, 2.0)
+    assert "not at its place on screen" in slm.interlock_reason
+    slm.window.setPosition(0, 0)
     assert wait_until(qapp, lambda: slm.laser_permitted, 2.0), slm.interlock_reason
 
 
