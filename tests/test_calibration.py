@@ -260,3 +260,20 @@ def test_calibration_errors_say_what_to_do():
     slm.set_visible(False)  # the interlock blocks the laser: the camera sees no spots
     with pytest.raises(CalibrationError, match="reference spot 1 .* was not seen"):
         run_calibration(engine, slm, cam, sleep=clock.advance)
+
+
+def test_saturated_spot_is_found_once_at_its_centre():
+    yy, xx = np.mgrid[:64, :64]
+    img = np.minimum(5000 * np.exp(-((xx - 30.4) ** 2 + (yy - 25.6) ** 2) / (2 * 2.5**2)), 1000.0)
+    xy, _ = detect_spots(img, min_separation=4, window=8)
+    assert len(xy) == 1  # the flat top is one spot, not many
+    np.testing.assert_allclose(xy[0], [30.4, 25.6], atol=0.05)
+
+
+def test_calibration_puts_back_the_previous_pattern():
+    slm, cam, clock, engine = _rig(TRUTHS["mirrored"])
+    before = engine.compute(SpotTarget.from_pixels([[100, 90]], (N, N)), iterations=3).phase
+    slm.show_phase(before)
+    shown = slm.last_record.frame.copy()
+    run_calibration(engine, slm, cam, grid=3, extent=0.5, sleep=clock.advance)
+    np.testing.assert_array_equal(slm.last_record.frame, shown)

@@ -452,8 +452,9 @@ class SimulatedCamera(Camera):
 
     def light_image(self, t: float | None = None) -> np.ndarray:
         """The light on the sample in camera pixels (fraction of laser power per pixel) at time ``t``."""
-        self._update_light(self.clock() if t is None else float(t))
-        return self._light_cam.copy()
+        with self._io_lock:  # the acquisition thread updates the same cache
+            self._update_light(self.clock() if t is None else float(t))
+            return self._light_cam.copy()
 
     # ------------------------------------------------------------------ dynamics
     def _advance(self, t: float) -> None:
@@ -498,7 +499,10 @@ class SimulatedCamera(Camera):
     # ------------------------------------------------------------------ frames
     def expected_rate(self, t: float | None = None) -> np.ndarray:
         """Noiseless photoelectrons per ms per pixel at time ``t`` (advances the dynamics to ``t``)."""
-        t = self.clock() if t is None else float(t)
+        with self._io_lock:  # one state update at a time (GUI thread and acquisition thread)
+            return self._expected_rate(self.clock() if t is None else float(t))
+
+    def _expected_rate(self, t: float) -> np.ndarray:
         self._update_light(t)
         self._advance(t)
         h, w = self._shape
@@ -518,20 +522,21 @@ class SimulatedCamera(Camera):
         """One camera frame at time ``t`` (default ``clock()``): exposure, noise, gain, bit depth."""
         from holostim.optics.sensors import add_camera_noise
 
-        electrons = self.expected_rate(t) * np.float32(self.exposure_ms)
-        if not self.noise:  # the expected frame: same full well, gain, offset and ADC range, no noise
-            counts = np.minimum(electrons, self.full_well_e) / self.gain_e_per_adu + self.dark_offset_adu
-            np.clip(np.rint(counts), 0, 2**self.bit_depth - 1, out=counts)
-            return counts.astype(self.dtype)
-        return add_camera_noise(
-            electrons,
-            read_noise=self.read_noise_e,
-            gain=self.gain_e_per_adu,
-            offset=self.dark_offset_adu,
-            bit_depth=self.bit_depth,
-            full_well=self.full_well_e,
-            rng=self._noise_rng,
-        )
+        with self._io_lock:  # the noise generator and the dynamics are shared with the acquisition thread
+            electrons = self.expected_rate(t) * np.float32(self.exposure_ms)
+            if not self.noise:  # the expected frame: same full well, gain, offset and ADC range, no noise
+                counts = np.minimum(electrons, self.full_well_e) / self.gain_e_per_adu + self.dark_offset_adu
+                np.clip(np.rint(counts), 0, 2**self.bit_depth - 1, out=counts)
+                return counts.astype(self.dtype)
+            return add_camera_noise(
+                electrons,
+                read_noise=self.read_noise_e,
+                gain=self.gain_e_per_adu,
+                offset=self.dark_offset_adu,
+                bit_depth=self.bit_depth,
+                full_well=self.full_well_e,
+                rng=self._noise_rng,
+            )
 
     # ------------------------------------------------------------------ Camera interface
     @property

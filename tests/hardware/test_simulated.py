@@ -244,3 +244,40 @@ def test_bad_options(kwargs, match):
 def test_unknown_simulated_option_via_factory():
     with pytest.raises(CameraConfigError, match="does not take that option"):
         open_camera("simulated", shape=(64, 64), neurons=3)
+
+
+def test_gaussian_beam_widens_the_spot_but_keeps_its_place():
+    def spot(waist):
+        slm = _slm()
+        cam = SimulatedCamera(slm, (256, 256), clock=SimulatedClock(), beam_waist_um=waist,
+                              ground_truth={"scale": 1.5, "rotation_deg": 0.0, "shear": 0.0})
+        slm.show_phase(_ramp(15, -10))
+        light = cam.light_image()
+        c = _centroid(light, radius=10)
+        iy, ix = np.unravel_index(np.argmax(light), light.shape)
+        box = light[iy - 10 : iy + 11, ix - 10 : ix + 11]
+        yy, xx = np.mgrid[iy - 10 : iy + 11, ix - 10 : ix + 11]
+        var = (box * ((xx - c[0]) ** 2 + (yy - c[1]) ** 2)).sum() / box.sum()
+        return c, var, cam
+
+    c_flat, var_flat, cam = spot(None)
+    # A 1/e² waist of N·pitch/8 on the SLM makes a far-field waist of 8/π Fourier px (λf/(πw)).
+    c_gauss, var_gauss, _ = spot(N * 9.2 / 8)
+    np.testing.assert_allclose(c_gauss, c_flat, atol=0.05)
+    w_fourier = 8 / np.pi
+    sigma_cam = 1.5 * w_fourier / 2  # intensity 1/e² radius = 2σ
+    assert var_gauss - var_flat == pytest.approx(2 * sigma_cam**2, rel=0.15)
+
+
+def test_concurrent_readers_while_streaming():
+    slm = _slm()
+    cam = SimulatedCamera(slm, (128, 128), fps=500, n_neurons=5, neuron_radius_px=4)
+    slm.show_phase(_ramp(10, 5))
+    cam.start()
+    try:
+        for _ in range(20):
+            assert cam.light_image().sum() == pytest.approx(1.0, abs=0.05)
+            cam.snap()
+        assert cam.wait_frame(0, timeout=5) is not None
+    finally:
+        cam.close()
