@@ -60,13 +60,20 @@ _BAND_LIMIT_LOSS_WARN = 1e-3
 
 # ------------------------------------------------------------------------------------------------------
 # FFT helpers
-def _fft2(u: Any, xp: Any, inverse: bool = False) -> Any:
-    """Unnormalised forward / 1/N-normalised inverse FFT over the last two axes."""
-    if FAST_PATH and isinstance(u, np.ndarray):
+def _fast(u: Any) -> bool:
+    return FAST_PATH and isinstance(u, np.ndarray)
+
+
+def _fft2(u: Any, xp: Any, inverse: bool = False, overwrite: bool = False) -> Any:
+    """Unnormalised forward / 1/N-normalised inverse FFT over the last two axes.
+
+    ``overwrite`` lets the numpy fast path reuse ``u``'s memory (only for arrays the caller owns).
+    """
+    if _fast(u):
         import scipy.fft
 
         fn = scipy.fft.ifft2 if inverse else scipy.fft.fft2
-        return fn(u, axes=(-2, -1), workers=_WORKERS)
+        return fn(u, axes=(-2, -1), workers=_WORKERS, overwrite_x=overwrite)
     # the array API standard has fftn/ifftn (no fft2)
     fn = xp.fft.ifftn if inverse else xp.fft.fftn
     return fn(u, axes=(-2, -1))
@@ -74,12 +81,13 @@ def _fft2(u: Any, xp: Any, inverse: bool = False) -> Any:
 
 def _centred_fft2(u: Any, xp: Any, inverse: bool = False) -> Any:
     """FFT of a centred array (origin at N//2) giving a centred spectrum (zero frequency at N//2)."""
-    if FAST_PATH and isinstance(u, np.ndarray):
+    if _fast(u):
         import scipy.fft
 
         fn = scipy.fft.ifft2 if inverse else scipy.fft.fft2
-        shifted = scipy.fft.ifftshift(u, axes=(-2, -1))
-        return scipy.fft.fftshift(fn(shifted, axes=(-2, -1), workers=_WORKERS), axes=(-2, -1))
+        shifted = scipy.fft.ifftshift(u, axes=(-2, -1))  # a copy we own: transform it in place
+        return scipy.fft.fftshift(fn(shifted, axes=(-2, -1), workers=_WORKERS, overwrite_x=True),
+                                  axes=(-2, -1))
     shifted = xp.fft.ifftshift(u, axes=(-2, -1))
     out = _fft2(shifted, xp, inverse)
     return xp.fft.fftshift(out, axes=(-2, -1))
@@ -130,7 +138,11 @@ def fourier_lens(field: Field, f: float, *, inverse: bool = False) -> Field:
     else:
         out = _centred_fft2(field.u, xp)
         factor = -1j * dy * dx / (wl * f)
-    return field.with_u(out * factor, spacing=out_spacing)
+    if _fast(out):
+        out *= out.dtype.type(factor)  # our own array: scale in place
+    else:
+        out = out * factor
+    return field.with_u(out, spacing=out_spacing)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -373,18 +385,27 @@ def _propagate_many(field: Field, zs: list[float], method: str, pad: float, chec
     padded = _padded_shape(shape, pad)
     spectrum = None
     planes = []
+    single = len(zs) == 1
     for z in zs:
         if z == 0.0:
             planes.append(field.u)
             continue
         m = _resolve_method(field, z, method, padded)
         if spectrum is None:
-            spectrum = _fft2(_pad(field.u, xp, padded), xp)
+            src = _pad(field.u, xp, padded)
+            spectrum = _fft2(src, xp, overwrite=src is not field.u)
         h, info = transfer_function(padded, field.spacing, field.wavelength, z, n=field.n, method=m,
                                     like=field.u)
         if check and m == "asm":
             _check_band_limit(spectrum, info, xp, z, pad)
-        planes.append(_crop(_fft2(spectrum * h, xp, inverse=True), shape))
+        if _fast(spectrum):
+            # numpy fast path: no temporaries beyond the spectrum itself
+            prod = spectrum if single else spectrum.copy()
+            prod *= h
+            out = _fft2(prod, xp, inverse=True, overwrite=True)
+        else:
+            out = _fft2(spectrum * h, xp, inverse=True)
+        planes.append(_crop(out, shape))
     if not stack:
         return field.with_u(planes[0])
     return field.with_u(xp.stack(planes, axis=0))
