@@ -609,9 +609,13 @@ def open_camera(backend: str = "simulated", **options: Any) -> Camera:
         ``simulated``
             ``slm`` (the ``SimulatedSLM`` the camera looks through; ``None`` shows neurons with no light)
             and every keyword of :class:`holostim.hardware.simulated.SimulatedCamera`: ``shape``,
-            ``exposure_ms``, ``fps``, ``focal_length_um``, ``camera_pixel_um``, ``ground_truth``,
-            ``n_neurons``, ``neuron_density``, ``neuron_radius_px``, ``sample``, ``visible_spots``,
-            ``bit_depth``, ``read_noise_e``, ``seed``, ``clock``, ...
+            ``exposure_ms``, ``fps``, ``focal_length_um``, ``camera_pixel_um``, ``ground_truth``
+            (mapping: ``rotation_deg``, ``scale``, ``shear``, ``mirror``, ``offset_px``),
+            ``beam_waist_um``, ``psf_sigma_px``, ``sample`` (``neurons``/``slide``), ``visible_spots``,
+            ``spot_gain``, ``n_neurons``, ``neuron_density``, ``neuron_radius_px``, ``baseline``,
+            ``background``, ``spontaneous_hz``, ``stim_hz``, ``threshold``, ``spike_dff``, ``tau_s``,
+            ``read_noise_e``, ``full_well_e``, ``gain_e_per_adu``, ``bit_depth``, ``dark_offset_adu``,
+            ``noise``, ``seed``, ``clock``, ``name``.
         ``replay``
             ``path`` (TIFF stack or video, required), ``fps`` (default 20), ``loop`` (default true),
             ``exposure_ms``.
