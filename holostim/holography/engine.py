@@ -162,6 +162,22 @@ class HologramEngine:
         self._iter_ms: dict[str, float] = {}
         self._lock = threading.RLock()
         self.last_phase: np.ndarray | None = None
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Pay the one-time costs now, not in the first (interactive) compute.
+
+        The first execution of an FFTW plan starts its threads, and each numba kernel is loaded from the
+        on-disk cache (or compiled) on its first call: together tens to hundreds of milliseconds.
+        """
+        self._buf.fill(0)
+        self._plan.forward()
+        self._plan.inverse()
+        self._kern.project_slm(self._buf, self._amp)
+        tmp = self.backend.xp.empty((2, 2), dtype=self.backend.real_dtype)
+        self._kern.extract_phase(self._buf, tmp, (1, 1))
+        self._kern.dark_excess(self._buf, 1.0, 1.0)
+        self.backend.synchronize()
 
     # ---------------------------------------------------------------------------------------------------
     def _make_source(self, source: Any) -> np.ndarray:
