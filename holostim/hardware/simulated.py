@@ -370,7 +370,15 @@ class SimulatedCamera(Camera):
         tau_ms = getattr(slm, "tau_ms", None)
         if frames is None or tau_ms is None:
             return None, True  # unknown SLM: compare the phase itself
-        shown = [r for r in list(frames) if r.t_swapped is not None and r.t_swapped <= t]
+        for _ in range(5):  # the SLM may append a frame while we copy (deque mutated during iteration)
+            try:
+                kept = list(frames)
+                break
+            except RuntimeError:
+                continue
+        else:
+            return None, True
+        shown = [r for r in kept if r.t_swapped is not None and r.t_swapped <= t]
         if not shown:
             return ("blank",), False
         last = shown[-1]
