@@ -401,24 +401,40 @@ class SLMWindow(QOpenGLWindow):
         self._slm._wake.set()
 
     def _check_covered(self) -> None:
-        """Every 50 ms: does any other window (ours or another program's) overlap the SLM window."""
+        """Every 50 ms: is any other window stacked over (part of) the SLM window.
+
+        On X11 the server's stacking order decides (any program's windows, only those above ours). On
+        other platforms only this program's own windows can be seen, and any visible one that overlaps
+        the SLM window on its screen counts (stacking unknown: the conservative choice).
+        """
         r = self.geometry()
-        rect = (r.x(), r.y(), r.width(), r.height())
         covered = None
-        for w in QGuiApplication.topLevelWindows():
-            if w is not self and w.isVisible() and w.screen() is self.screen() and w.geometry().intersects(r):
-                covered = f"window {w.title()!r} of this program"
-                break
-        if covered is None and self._stacking is not None and self.isVisible():
-            try:
-                ids = self._stacking.covering(int(self.winId()), rect)
-            except Exception as exc:  # never let the check itself break the display
-                log.warning("SLM: X stacking check failed (%r); disabled", exc)
-                self._stacking.close()
-                self._stacking = None
-                ids = []
-            if ids:
-                covered = "X window " + ", ".join(hex(i) for i in ids)
+        others = [
+            w
+            for w in QGuiApplication.topLevelWindows()
+            if w is not self and w.isVisible() and w.screen() is self.screen()
+        ]
+        if self._stacking is not None:
+            if self.isVisible():
+                try:
+                    ids = self._stacking.covering(int(self.winId()), (r.x(), r.y(), r.width(), r.height()))
+                except Exception as exc:  # never let the check itself break the display
+                    log.warning("SLM: X stacking check failed (%r); only this program's windows checked", exc)
+                    self._stacking.close()
+                    self._stacking = None
+                    ids = []
+                if ids:
+                    ours = {int(w.winId()): w.title() for w in others}
+                    names = [
+                        f"window {ours[i]!r} of this program" if i in ours else f"X window {i:#x}"
+                        for i in ids
+                    ]
+                    covered = ", ".join(names)
+        if self._stacking is None:
+            for w in others:
+                if w.geometry().intersects(r):
+                    covered = f"window {w.title()!r} of this program"
+                    break
         if covered != self._covered_by:
             self._covered_by = covered
             self._slm._wake.set()
