@@ -14,6 +14,9 @@ from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
+MAX_PREVIEW_PX = 512
+"""Longest side drawn in a preview dock (larger arrays are shown decimated)."""
+
 
 class _ImagePreview(QWidget):
     """A locked-aspect image with a one-line caption underneath."""
@@ -37,7 +40,10 @@ class _ImagePreview(QWidget):
 
     def _show(self, img: np.ndarray, levels: tuple[float, float]) -> None:
         self.data = img
-        self.image.setImage(img, levels=levels, autoLevels=False)
+        # The dock is a few hundred pixels wide: drawing every pixel of a 1920×1152 frame would only cost
+        # GUI-thread time. Show every k-th pixel (the full array stays in ``data``).
+        k = max(1, int(np.ceil(max(img.shape[:2]) / MAX_PREVIEW_PX)))
+        self.image.setImage(img[::k, ::k], levels=levels, autoLevels=False)
         if img.shape != self._shape:
             self._shape = img.shape
             h, w = img.shape[:2]

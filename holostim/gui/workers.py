@@ -12,6 +12,7 @@ Both talk to the GUI only through queued signals.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from PyQt6.QtCore import QObject, QThread, QTimer, pyqtSignal, pyqtSlot
 
 from holostim.backend import to_numpy
 from holostim.errors import HolostimError
+
+COMPUTE_NICE = 4
+"""Nice value of the compute thread (Linux): the GUI thread always gets the CPU when it needs it."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class ComputeWorker(QObject):
         self.skipped = 0
         self.completed = 0
         self._busy = False
+        self._niced = False
         self._thread = QThread()
         self._thread.setObjectName("holostim-compute")
         self.moveToThread(self._thread)
@@ -119,7 +124,21 @@ class ComputeWorker(QObject):
 
     # -- worker thread -------------------------------------------------------------------------------
     @pyqtSlot()
+    def _lower_priority(self) -> None:
+        # Compute must yield the CPU to the GUI thread: on a 2-core machine the FFT threads would
+        # otherwise starve it. Threads the engine starts from here (FFTW, numba) inherit the nice value.
+        self._thread.setPriority(QThread.Priority.LowPriority)  # Windows, macOS
+        if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COMPUTE_NICE)  # Linux: per thread
+            except OSError:
+                pass
+
+    @pyqtSlot()
     def _drain(self) -> None:
+        if not self._niced:
+            self._niced = True
+            self._lower_priority()
         while True:
             with self._lock:
                 req, self._pending = self._pending, None
