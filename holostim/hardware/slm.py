@@ -289,6 +289,10 @@ def _to_gray(phase, scale, period, table, out):  # pragma: no cover - numba comp
 
 _WARM = threading.Lock()
 _warmed = False
+# numba's "workqueue" threading layer (used where neither OpenMP nor TBB is available) aborts the process
+# when two threads launch parallel kernels at once; the SLM's conversions are serialised (they take a
+# few ms, and frames are shown one at a time anyway).
+_KERNEL_LOCK = threading.Lock()
 
 
 def _warm_up() -> None:
@@ -778,10 +782,11 @@ class SLM:
         if out is None:
             out = np.empty(self.shape, dtype=np.uint8)
         corr = self._correction  # read once: set_corrections() may swap it from another thread
-        if corr is None:
-            bad = _to_gray(ph, self._scale, self._period, self._table, out)
-        else:
-            bad = _to_gray_corr(ph, corr, self._scale, self._period, self._table, out)
+        with _KERNEL_LOCK:
+            if corr is None:
+                bad = _to_gray(ph, self._scale, self._period, self._table, out)
+            else:
+                bad = _to_gray_corr(ph, corr, self._scale, self._period, self._table, out)
         if bad:
             raise SLMError(f"phase holds {bad} non-finite values (NaN or inf); refusing to show it")
         return out

@@ -392,6 +392,14 @@ class SLMWindow(QOpenGLWindow):
 
     # ------------------------------------------------------------------------------ state for interlock
     def _refresh_state(self) -> None:
+        try:  # called from Qt event handlers: an exception escaping one aborts the process
+            self._refresh_state_now()
+        except Exception:
+            log.exception("SLM: window state check failed")
+            self._exposed = False  # unknown state: not safe
+            self._slm._wake.set()
+
+    def _refresh_state_now(self) -> None:
         exposed = self.isVisible() and self.isExposed()
         on_screen = self.screen() is self._target_screen
         geo_ok = on_screen and self.geometry() == self._target_rect
@@ -401,6 +409,12 @@ class SLMWindow(QOpenGLWindow):
         self._slm._wake.set()
 
     def _check_covered(self) -> None:
+        try:  # an exception escaping a PyQt6 slot aborts the process
+            self._check_covered_now()
+        except Exception:
+            log.exception("SLM: window covering check failed")
+
+    def _check_covered_now(self) -> None:
         """Every 50 ms: is any other window stacked over (part of) the SLM window.
 
         On X11 the server's stacking order decides (any program's windows, only those above ours). On
@@ -674,9 +688,12 @@ class SLMWindow(QOpenGLWindow):
 
     def _on_swapped(self) -> None:
         t = time.monotonic()
-        self.swap_count += 1
-        rec, self._painted = self._painted, None
-        self._slm._frame_swapped(rec, t)
+        try:  # an exception escaping a PyQt6 slot aborts the process
+            self.swap_count += 1
+            rec, self._painted = self._painted, None
+            self._slm._frame_swapped(rec, t)
+        except Exception:
+            log.exception("SLM: error after a buffer swap")
 
 
 # ---------------------------------------------------------------------------------------------------------
