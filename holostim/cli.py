@@ -241,7 +241,17 @@ def _setup_logging(verbosity: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``holostim`` console script; returns the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `bench` belongs to the benchmark's own parser (argparse's REMAINDER cannot take
+    # a first argument that looks like an option, e.g. `holostim bench --size 512`).
+    bench_args: list[str] | None = None
+    if "bench" in argv:
+        i = argv.index("bench")
+        if all(a.startswith("-") and a not in ("-h", "--help", "--version") for a in argv[:i]):
+            argv, bench_args = argv[: i + 1], argv[i + 1 :]
     args = parser.parse_args(argv)
+    if bench_args is not None:
+        args.bench_args = bench_args
     if args.command is None:  # plain `holostim [-v]`: the GUI on the default session
         args.func, args.config = _cmd_gui, None
     verbosity = int(getattr(args, "verbose", 0) or 0)

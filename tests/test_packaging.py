@@ -65,7 +65,8 @@ def test_spec_builds_a_one_folder_app_from_existing_files():
         assert Path(src).is_file(), src
         assert not Path(dest).is_absolute()
     # The CLI's fallback for the default session is what the spec ships.
-    assert (str(ROOT / "config" / "simulation.yaml"), os.path.join("holostim", "data")) in analysis.kwargs["datas"]
+    shipped = (str(ROOT / "config" / "simulation.yaml"), os.path.join("holostim", "data"))
+    assert shipped in analysis.kwargs["datas"]
     # Every hidden import names a module that exists (a typo would only warn at build time).
     for name in analysis.kwargs["hiddenimports"]:
         assert importlib.util.find_spec(name) is not None, name
