@@ -28,6 +28,7 @@ from holostim.optics.field import (
     grid,
     positive_scalar,
     real_dtype_of,
+    warn_sampling,
 )
 from holostim.optics.zernike import zernike_phase
 
@@ -47,6 +48,13 @@ TWO_PI = 2 * math.pi
 _MASKS: OrderedDict[tuple, Any] = OrderedDict()
 _MASK_LOCK = threading.Lock()
 _MASK_CACHE_SIZE = 32
+_MASK_CACHE_BYTES = 512 * 2**20
+
+
+def _nbytes(a: Any) -> int:
+    size = int(np.prod(a.shape))
+    name = str(a.dtype)
+    return size * (16 if "complex128" in name else 8 if ("complex64" in name or "float64" in name) else 4)
 
 
 def _cached(key: tuple, build: Callable[[], Any]) -> Any:
@@ -58,7 +66,8 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
     value = build()
     with _MASK_LOCK:
         _MASKS[key] = value
-        while len(_MASKS) > _MASK_CACHE_SIZE:
+        while len(_MASKS) > 1 and (len(_MASKS) > _MASK_CACHE_SIZE
+                                   or sum(map(_nbytes, _MASKS.values())) > _MASK_CACHE_BYTES):
             _MASKS.popitem(last=False)
     return value
 
@@ -143,6 +152,22 @@ def _wl_column(field: Field) -> Any:
     return xp.asarray(wl.reshape(wl.shape + (1, 1)), **_device_kw(field.u))
 
 
+def _check_lens_sampling(field: Field, f: float, center: tuple[float, float]) -> None:
+    """Warn when the lens chirp's local frequency r / (λ f) passes Nyquist 1/(2 d) inside the grid."""
+    wl = float(np.min(np.asarray(field.medium_wavelength)))
+    for axis, (d, npx, c) in enumerate(((field.spacing[1], field.u.shape[-1], center[0]),
+                                        (field.spacing[0], field.u.shape[-2], center[1]))):
+        r_ok = wl * abs(f) / (2 * d)
+        reach = max(npx // 2 * d + abs(float(c)), (npx - 1 - npx // 2) * d + abs(float(c)))
+        if reach > r_ok * (1 + 1e-9):
+            name = "xy"[axis]
+            warn_sampling(
+                f"thin lens f={f:g} µm: its phase aliases beyond |{name}| = λ|f|/(2 d{name}) = {r_ok:.4g} µm "
+                f"but the grid reaches {reach:.4g} µm; use fourier_lens for focusing, a finer spacing, "
+                f"or a longer focal length", stacklevel=4)
+            return
+
+
 def thin_lens(field: Field, f: float, *, center: tuple[float, float] = (0.0, 0.0)) -> Field:
     """Ideal thin lens of focal length ``f`` µm: ``exp(-i π r² / (λ f))`` (λ in the medium).
 
@@ -163,6 +188,7 @@ def thin_lens(field: Field, f: float, *, center: tuple[float, float] = (0.0, 0.0
             f"focal length f={f!r} must be finite and non-zero (µm; negative for a diverging lens)"
         )
     xp = field.xp
+    _check_lens_sampling(field, fv, center)
 
     def build():
         y, x = grid(field.u.shape[-2:], field.spacing, xp=xp, like=field.u)

@@ -150,6 +150,25 @@ def fourier_lens(field: Field, f: float, *, inverse: bool = False) -> Field:
 _CACHE: OrderedDict[tuple, tuple[Any, dict]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 32
+#: Upper bound on the memory the cached kernels may hold (MiB); the least recently used go first.
+CACHE_MB = float(os.environ.get("HOLOSTIM_KERNEL_CACHE_MB", "1024"))
+
+
+def _nbytes(entry: tuple[Any, dict]) -> int:
+    kernel, info = entry
+    total = int(np.prod(kernel.shape)) * _itemsize(kernel)
+    cut = info.get("cut")
+    if cut is not None:
+        total += int(np.prod(cut.shape)) * _itemsize(cut)
+    return total
+
+
+def _itemsize(a: Any) -> int:
+    try:
+        return int(a.dtype.itemsize)
+    except AttributeError:  # array_api_strict dtypes have no itemsize
+        return 16 if "complex128" in str(a.dtype) else 8 if ("complex64" in str(a.dtype)
+                                                             or "float64" in str(a.dtype)) else 4
 
 
 def clear_kernel_cache() -> None:
@@ -258,7 +277,8 @@ def transfer_function(shape: tuple[int, int], spacing: tuple[float, float], wave
                                  **dev)
     with _CACHE_LOCK:
         _CACHE[key] = (kernel, info)
-        while len(_CACHE) > _CACHE_SIZE:
+        limit = CACHE_MB * 2**20
+        while len(_CACHE) > 1 and (len(_CACHE) > _CACHE_SIZE or sum(map(_nbytes, _CACHE.values())) > limit):
             _CACHE.popitem(last=False)
     return kernel, info
 

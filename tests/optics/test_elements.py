@@ -10,6 +10,7 @@ import pytest
 from holostim.optics import (
     Field,
     FieldError,
+    SamplingWarning,
     ansi_to_nm,
     circular_aperture,
     fourier_lens,
@@ -154,3 +155,10 @@ def test_thin_lens_phase_and_errors():
     # in a medium the lens phase uses λ/n
     fm = Field(np.ones((65, 65)), 0.5, WL, n=1.33)
     assert np.allclose(thin_lens(fm, 500.0).u, np.exp(-1j * np.pi * 1.33 * (x**2 + y**2) / (WL * 500.0)))
+
+
+def test_thin_lens_warns_when_its_chirp_aliases():
+    f = plane_wave((256, 256), 1.0, WL)
+    # Nyquist reached at r = λ f / (2 d) = 1.04 * 100 / 2 = 52 µm, inside the 128 µm half-width
+    with pytest.warns(SamplingWarning, match=r"aliases beyond \|x\| = λ\|f\|/\(2 dx\) = 52 µm"):
+        thin_lens(f, 100.0)

@@ -258,3 +258,15 @@ def test_bad_propagation_input():
         propagate(f, 1.0, pad=0.5)
     with pytest.raises(FieldError, match="Field"):
         propagate(f.u, 1.0)
+
+
+def test_kernel_cache_respects_its_memory_budget(monkeypatch):
+    prop.clear_kernel_cache()
+    f = gaussian_beam((64, 64), 0.5, WL, 3.0)
+    one = 128 * 128 * 16  # one padded complex128 kernel
+    monkeypatch.setattr(prop, "CACHE_MB", 2.5 * one / 2**20)
+    for z in (1.0, 2.0, 3.0, 4.0):
+        propagate(f, z, "fresnel-tf")
+    keys = prop.kernel_cache_info()
+    assert len(keys) == 2 and [k[5] for k in keys] == [3.0, 4.0]  # the least recently used went first
+    prop.clear_kernel_cache()
