@@ -41,6 +41,7 @@ __all__ = [
     "CupyKernels",
     "NumbaKernels",
     "PlainKernels",
+    "array_module",
     "array_namespace",
     "get_backend",
     "gpu_available",
@@ -56,6 +57,19 @@ class BackendError(HolostimError, ValueError):
 def array_namespace(*arrays: Any):
     """Return the array-API namespace of ``arrays`` (numpy, CuPy, array_api_strict, ...)."""
     return _compat_namespace(*arrays)
+
+
+def array_module(*arrays: Any):
+    """``cupy`` if any of ``arrays`` is a CuPy array, else ``numpy`` (the raw modules, like
+    ``cupy.get_array_module``): for code that runs on exactly these two and uses their conveniences
+    (Python scalars in ``where``, in-place operators) that the strict array API leaves out.
+    """
+    for a in arrays:
+        if is_cupy_array(a):
+            import cupy
+
+            return cupy
+    return np
 
 
 def is_cupy_array(a: Any) -> bool:
@@ -565,22 +579,24 @@ class CupyKernels(PlainKernels):
         import cupy
 
         super().__init__(cupy)
+        # In-place kernels take the buffer as an input *and* pass the same array as the output: CuPy requires
+        # outputs to have the broadcast shape of the inputs (the amplitude may be a (1, 1) scalar array), and
+        # does not copy an input that *is* the output.
         proj = "R m = abs(z); T q = (m > 0) ? z * (a / m) : T(a, 0);"
-        self._project = cupy.ElementwiseKernel("R a", "T z", proj + " z = q;", "holostim_project_slm")
-        self._project_into = cupy.ElementwiseKernel(
-            "T z, R a", "T dst", proj + " dst = q;", "holostim_project_slm_into"
+        self._project = cupy.ElementwiseKernel(
+            "T z, R a", "T dst", proj + " dst = q;", "holostim_project_slm"
         )
         self._raar_start = cupy.ElementwiseKernel(
             "T z, R a", "T buf", proj + " buf = (R)2 * q - z;", "holostim_raar_start"
         )
         self._raar_update = cupy.ElementwiseKernel(
-            "R a, R beta",
+            "T xin, T bin, R a, R beta",
             "T x, T buf",
             """
-            T z = x;
+            T z = xin;
             R m = abs(z);
             T q = (m > 0) ? z * (a / m) : T(a, 0);
-            T xn = beta * z + beta * buf + ((R)1 - (R)2 * beta) * q;
+            T xn = beta * z + beta * bin + ((R)1 - (R)2 * beta) * q;
             R mn = abs(xn);
             T qn = (mn > 0) ? xn * (a / mn) : T(a, 0);
             x = xn;
@@ -591,7 +607,7 @@ class CupyKernels(PlainKernels):
         self._dark = cupy.ReductionKernel(
             "T z, float64 scale, float64 eps",
             "float64 out",
-            "max(((double)z.real() * z.real() + (double)z.imag() * z.imag()) * scale - eps, 0.0)",
+            "fmax(((double)z.real() * z.real() + (double)z.imag() * z.imag()) * scale - eps, 0.0)",
             "a + b",
             "out = a",
             "0",
@@ -599,16 +615,16 @@ class CupyKernels(PlainKernels):
         )
 
     def project_slm(self, buf, amp) -> None:  # noqa: D102 - same meaning as PlainKernels
-        self._project(amp, buf)
+        self._project(buf, amp, buf)
 
     def project_slm_into(self, src, dst, amp) -> None:  # noqa: D102
-        self._project_into(src, amp, dst)
+        self._project(src, amp, dst)
 
     def raar_start(self, x, buf, amp) -> None:  # noqa: D102
         self._raar_start(x, amp, buf)
 
     def raar_update(self, x, buf, amp, beta: float) -> None:  # noqa: D102
-        self._raar_update(amp, amp.dtype.type(beta), x, buf)
+        self._raar_update(x, buf, amp, amp.dtype.type(beta), x, buf)
 
     def dark_excess(self, buf, scale, eps: float):  # noqa: D102
         return self._dark(buf, self.xp.asarray(scale, dtype=self.xp.float64), float(eps)) / eps

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from holostim.backend import array_namespace
+from holostim.backend import array_module
 from holostim.errors import HolostimError
 
 __all__ = [
@@ -89,7 +89,7 @@ def fourier_update(g, t, weights, method: str, k: int, fix_after: int, state: di
     array, (n,) complex
         What the Fourier projection writes on the lit pixels (dark pixels become 0).
     """
-    xp = array_namespace(g)
+    xp = array_module(g)
     mag = xp.abs(g)
     # where the far field is exactly 0 its phase is undefined: take phase 0, never amplitude 0. (It happens:
     # the hologram of a spot grid is exactly periodic, so a spot added off the lattice starts at exactly 0
@@ -155,7 +155,7 @@ def reference_retrieval(
     far_fields : list of arrays
         Centred far field of the hologram after each iteration, entry 0 = the start.
     """
-    xp = array_namespace(amplitude)
+    xp = array_module(amplitude)
     check_method(method, beta, fix_after)
     amp = amplitude / xp.sqrt(xp.sum(amplitude**2))
     lit = target_intensity > 0

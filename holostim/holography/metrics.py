@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from holostim.backend import array_namespace
+from holostim.backend import array_module
 from holostim.holography.targets import ImageTarget, SpotTarget, TargetError
 
 __all__ = [
@@ -110,7 +110,7 @@ def lit_metrics(lit_intensity, weights, total_power, dark_excess=None, eps_r: fl
     array, (5,)
         In the order of :data:`METRIC_NAMES`; stays on the device of the inputs (no host sync).
     """
-    xp = array_namespace(lit_intensity)
+    xp = array_module(lit_intensity)
     inten = lit_intensity.astype(xp.float64)
     w = weights
     n = inten.shape[0]
@@ -141,7 +141,7 @@ def lit_metrics(lit_intensity, weights, total_power, dark_excess=None, eps_r: fl
 
 def tolerance_scale(lit_intensity) -> Any:
     """Factor from far-field intensity ``I`` to tolerance units ``I'`` (mean target pixel = 1)."""
-    xp = array_namespace(lit_intensity)
+    xp = array_module(lit_intensity)
     lit_power = xp.sum(lit_intensity)
     return lit_intensity.shape[0] / xp.where(lit_power > 0, lit_power, 1.0)
 
