@@ -152,10 +152,19 @@ def test_spontaneous_activity_and_noise_are_seeded():
     assert c1.sum() > 0  # 5 Hz for 1 s: the neurons did fire
 
 
-def test_shot_noise_statistics():
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_shot_noise_statistics(threads):
     cam = SimulatedCamera(None, (128, 128), sample="slide", read_noise_e=0.0, gain_e_per_adu=1.0,
-                          dark_offset_adu=0.0, background=5.0, exposure_ms=100.0, clock=SimulatedClock())
+                          dark_offset_adu=0.0, background=5.0, exposure_ms=100.0, clock=SimulatedClock(),
+                          noise_threads=threads)
     frame = cam.render().astype(float)
+    again = SimulatedCamera(None, (128, 128), sample="slide", read_noise_e=0.0, gain_e_per_adu=1.0,
+                            dark_offset_adu=0.0, background=5.0, exposure_ms=100.0, clock=SimulatedClock(),
+                            noise_threads=threads).render()
+    np.testing.assert_array_equal(frame, again)  # seeded, whatever the thread timing
+    # Bands are independent streams: neighbouring rows across a band edge are uncorrelated.
+    assert abs(np.corrcoef(frame[63], frame[64])[0, 1]) < 0.2
+    cam.close()
     mean_e = 0.3 * 5.0 * 100.0  # the slide's dim fluorescence: 0.3 × background, per ms × exposure
     assert frame.mean() == pytest.approx(mean_e, rel=0.01)
     assert frame.var() == pytest.approx(mean_e, rel=0.05)  # Poisson: variance = mean
@@ -233,6 +242,7 @@ def test_open_camera_simulated_and_streaming():
         ({"ground_truth": {"rotation": 3}}, "unknown ground_truth keys \\['rotation'\\]"),
         ({"n_neurons": 500, "neuron_radius_px": 10}, "cannot place 500 neurons"),
         ({"n_neurons": -2}, "n_neurons=-2"),
+        ({"noise_threads": 0}, "noise_threads=0"),
     ],
 )
 def test_bad_options(kwargs, match):
