@@ -580,10 +580,8 @@ class SLMWindow(QOpenGLWindow):
                 pending, self._pending = self._pending, None
             if pending is not None and self._faulted_at is not None and pending.index > self._faulted_at:
                 self._faulted_at = None  # a new frame after a fault: try the normal path again
-            if not self._gl_ready:
-                raise SLMDisplayError("OpenGL was not initialised (see the earlier fault)")
-            if self._faulted_at is not None:
-                self._draw_safe()
+            if not self._gl_ready or self._faulted_at is not None:
+                self._draw_safe()  # the fault (from initializeGL or an earlier paint) stays latched
             else:
                 if pending is not None:
                     self._upload(pending)

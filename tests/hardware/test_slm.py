@@ -20,6 +20,7 @@ from holostim.hardware.slm import (
     SimulatedSLM,
     SLMError,
     SLMFileError,
+    SLMProtocol,
     load_flatness,
     load_lut,
     phase_to_gray_reference,
@@ -381,7 +382,7 @@ def test_kwargs_from_config_section():
     assert kw["lut"] == ASSETS / "example-1064nm.lut" and "two_pi_gray" not in kw
     slm = SimulatedSLM(**kw)
     assert slm.shape == (16, 32) and slm.lut is not None and slm.stale_frames == 2
-    assert isinstance(slm, SLM)
+    assert isinstance(slm, SLM) and isinstance(slm, SLMProtocol)
 
 
 @pytest.mark.gpu

@@ -239,6 +239,24 @@ def test_exception_in_draw_path_gives_safe_frame(make_slm, qapp, caplog):
     assert wait_until(qapp, lambda: slm.laser_permitted, 2.0), slm.interlock_reason
 
 
+def test_exception_in_initialize_gl_leaves_a_safe_window(qapp, monkeypatch):
+    from holostim.hardware import slm_window
+
+    def broken(self):
+        raise RuntimeError("injected GL init failure")
+
+    monkeypatch.setattr(slm_window.SLMWindow, "_init_gl", broken)
+    slm = OpenGLSLM((64, 64), 8.0, 1.064, screen=primary_geometry(qapp), fullscreen=False)
+    try:
+        assert wait_until(qapp, lambda: slm.window.swap_count > 0, 10.0)
+        slm.show_gray(np.full((64, 64), 200, np.uint8))
+        assert np.all(slm.read_back() == 0)
+        assert not slm.laser_permitted and "injected GL init failure" in slm.interlock_reason
+        assert slm.window.faults[0].startswith("initializeGL: RuntimeError")
+    finally:
+        slm.close()
+
+
 def test_screen_errors(qapp):
     with pytest.raises(ScreenError, match=r"(?s)no screen matches slm.screen='DP-9'.*geometry=") as info:
         find_screen("DP-9")
