@@ -346,7 +346,9 @@ class LogConfig(_Model):
     """The stimulation log."""
 
     directory: ResolvedPath = Path("logs")
-    masks: Literal["none", "npz", "hdf5"] = Field("none", description="also store every uint8 frame")
+    masks: Literal["none", "npz"] = Field(
+        "none", description="npz: also store every uint8 frame in <log>.masks.npz beside the log"
+    )
 
 
 class GroundTruthConfig(_Model):

@@ -43,7 +43,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("result", "interlock")
+EVENTS = ("result", "interlock", "frame")
 
 
 class SessionError(HolostimError, RuntimeError):
@@ -232,6 +232,8 @@ class Session:
         log.info("session %r: log %s", cfg.name, self.log.path)
         if hasattr(self.slm, "add_interlock_listener"):
             self._unsubscribe.append(self.slm.add_interlock_listener(self._on_interlock))
+        if hasattr(self.slm, "add_frame_listener"):
+            self._unsubscribe.append(self.slm.add_frame_listener(lambda rec: self._emit("frame", rec)))
 
     def _make_slm(self) -> Any:
         cfg = self.config
@@ -321,7 +323,10 @@ class Session:
 
         ``"result"``: ``callback(result: ApplyResult)`` after each pattern is shown (on the caller's
         thread of :meth:`apply`).  ``"interlock"``: ``callback(permitted: bool, reason: str)`` whenever
-        the SLM's laser interlock changes (on the SLM's watchdog thread).
+        the SLM's laser interlock changes (on the SLM's watchdog thread).  ``"frame"``:
+        ``callback(record: FrameRecord)`` for every frame the SLM swaps in -- patterns, calibration
+        grids and test patterns alike (on the display's thread).  GUIs forward all of them through
+        queued signals.
         """
         if event not in self._listeners:
             raise SessionError(f"unknown session event {event!r}; use one of {', '.join(EVENTS)}")

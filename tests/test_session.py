@@ -180,12 +180,17 @@ def test_without_calibration_every_target_is_refused(tmp_path):
 
 def test_compute_then_show_and_listeners(session_file):
     with Session.open(session_file) as s:
-        seen = []
+        seen, frames = [], []
         s.add_listener("result", seen.append)
+        remove = s.add_listener("frame", frames.append)
         res = s.compute([in_field(s, (30, 30))])
-        assert res.frame is None and res.record is None and s.log.n_records == 0 and not seen
+        assert res.frame is None and res.record is None and s.log.n_records == 0 and not seen and not frames
         shown = s.show(res)
         assert shown is res and seen == [res]
+        assert frames == [res.frame_record] and frames[0].t_swapped == res.t_swapped
+        remove()
+        s.apply([in_field(s, (31, 30))])
+        assert len(frames) == 1 and len(seen) == 2
         assert res.record["seq"] == 1 and res.record["frame_hash"] == frame_hash(res.frame)
         with pytest.raises(SessionError, match="unknown session event"):
             s.add_listener("frames", print)
