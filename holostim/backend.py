@@ -60,9 +60,10 @@ def array_namespace(*arrays: Any):
 
 
 def array_module(*arrays: Any):
-    """``cupy`` if any of ``arrays`` is a CuPy array, else ``numpy`` (the raw modules, like
-    ``cupy.get_array_module``): for code that runs on exactly these two and uses their conveniences
-    (Python scalars in ``where``, in-place operators) that the strict array API leaves out.
+    """``cupy`` if any of ``arrays`` is a CuPy array, else ``numpy`` (like ``cupy.get_array_module``).
+
+    For code that runs on exactly these two and uses their conveniences (Python scalars in ``where``,
+    in-place operators) that the strict array API leaves out.
     """
     for a in arrays:
         if is_cupy_array(a):
