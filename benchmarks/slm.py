@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import subprocess
 import sys
 import time
 
+import numba
 import numpy as np
 
 from holostim.backend import gpu_available
@@ -43,8 +45,17 @@ def _median_ms(fn, repeats: int) -> tuple[float, float]:
     return float(np.median(ts)), float(np.percentile(ts, 95))
 
 
+def _one_thread(slm, phase, out):
+    n = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        slm.phase_to_gray(phase, out=out)
+    finally:
+        numba.set_num_threads(n)
+
+
 def bench_conversion(repeats: int) -> None:
-    print(f"{'phase->gray':<34} {'shape':>10} {'median ms':>10} {'p95 ms':>8}")
+    print(f"{'phase->gray':<38} {'shape':>10} {'median ms':>10} {'p95 ms':>8}")
     rng = np.random.default_rng(0)
     for ny, nx in SHAPES:
         phase = rng.uniform(0, 2 * np.pi, (ny, nx)).astype(np.float32)
@@ -54,6 +65,7 @@ def bench_conversion(repeats: int) -> None:
         rows = [
             ("cpu numba, no correction", lambda s=plain, p=phase, o=out: s.phase_to_gray(p, out=o)),
             ("cpu numba, with correction", lambda s=corr, p=phase, o=out: s.phase_to_gray(p, out=o)),
+            ("cpu numba 1 thread, with correction", lambda s=corr, p=phase, o=out: _one_thread(s, p, o)),
             (
                 "cpu numpy reference (float64)",
                 lambda s=corr, p=phase: phase_to_gray_reference(
@@ -74,36 +86,63 @@ def bench_conversion(repeats: int) -> None:
             rows.append(("cupy kernel + uint8 to host", lambda s=corr, d=dphase: s.phase_to_gray(d).get()))
         for name, fn in rows:
             med, p95 = _median_ms(fn, repeats)
-            print(f"{name:<34} {f'{ny}x{nx}':>10} {med:>10.2f} {p95:>8.2f}")
+            print(f"{name:<38} {f'{ny}x{nx}':>10} {med:>10.2f} {p95:>8.2f}")
     if not gpu_available():
         print("(no usable CUDA GPU here: GPU rows skipped)")
 
 
-def _private_xvfb(shape) -> tuple[subprocess.Popen | None, str | None]:
-    if not shutil.which("Xvfb"):
-        return None, None
-    r, w = os.pipe()
-    ny, nx = shape
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(w), "-screen", "0", f"{nx}x{ny}x24", "-nolisten", "tcp"],
-        pass_fds=(w,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(w)
-    num = os.read(r, 16).strip()
-    os.close(r)
-    return proc, f":{int(num)}"
+def _x_server_answers(display: str) -> bool:
+    """Whether an X client can really connect to ``display`` (libxcb, no extra tools needed)."""
+    import ctypes
+    import ctypes.util
+
+    lib = ctypes.CDLL(ctypes.util.find_library("xcb") or "libxcb.so.1")
+    lib.xcb_connect.restype = ctypes.c_void_p
+    lib.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    lib.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    lib.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    conn = lib.xcb_connect(display.encode(), None)
+    try:
+        return bool(conn) and lib.xcb_connection_has_error(conn) == 0
+    finally:
+        if conn:
+            lib.xcb_disconnect(conn)
+
+
+def start_xvfb(screens: list[str], tries: int = 8) -> tuple[subprocess.Popen, str]:
+    """A private Xvfb with the given screens (``WxHxD``), on a free display number that really answers.
+
+    Several Xvfb servers from other processes (possibly in other PID namespaces, so their lock files look
+    stale) may share /tmp/.X11-unix; ``-displayfd`` can then hand out a number another server owns, so
+    the number is chosen here and the connection is verified.
+    """
+    rng = random.Random()
+    for _ in range(tries):
+        n = rng.randint(300, 2000)
+        if os.path.exists(f"/tmp/.X{n}-lock") or os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            continue
+        args = ["Xvfb", f":{n}", "-nolisten", "tcp"]
+        for i, geometry in enumerate(screens):
+            args += ["-screen", str(i), geometry]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _x_server_answers(f":{n}"):
+                return proc, f":{n}"
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+    raise RuntimeError("could not start a private Xvfb")
 
 
 def bench_window(frames: int) -> None:
     shape = (1152, 1920)
     proc = None
     if not os.environ.get("DISPLAY"):
-        proc, disp = _private_xvfb(shape)
-        if disp is None:
+        if not shutil.which("Xvfb"):
             print("show_phase -> swap: skipped (no DISPLAY and no Xvfb)")
             return
+        proc, disp = start_xvfb([f"{shape[1]}x{shape[0]}x24"])
         os.environ["DISPLAY"] = disp
         os.environ["QT_QPA_PLATFORM"] = "xcb"
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import re
 import subprocess
 import sys
@@ -339,40 +340,54 @@ app.exec()
 CHILD = CHILD.replace("COVER", repr(COVER))
 
 
+def _x_server_answers(display: str) -> bool:
+    """Whether an X client can really connect to ``display`` (libxcb, no extra tools needed)."""
+    import ctypes
+    import ctypes.util
+
+    lib = ctypes.CDLL(ctypes.util.find_library("xcb") or "libxcb.so.1")
+    lib.xcb_connect.restype = ctypes.c_void_p
+    lib.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    lib.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    lib.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    conn = lib.xcb_connect(display.encode(), None)
+    try:
+        return bool(conn) and lib.xcb_connection_has_error(conn) == 0
+    finally:
+        if conn:
+            lib.xcb_disconnect(conn)
+
+
+def start_xvfb(screens: list[str], tries: int = 8) -> tuple[subprocess.Popen, str]:
+    """A private Xvfb with the given screens (``WxHxD``), on a free display number that really answers.
+
+    Several Xvfb servers from other processes (possibly in other PID namespaces, so their lock files look
+    stale) may share /tmp/.X11-unix; ``-displayfd`` can then hand out a number another server owns, so
+    the number is chosen here and the connection is verified.
+    """
+    rng = random.Random()
+    for _ in range(tries):
+        n = rng.randint(300, 2000)
+        if os.path.exists(f"/tmp/.X{n}-lock") or os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            continue
+        args = ["Xvfb", f":{n}", "-nolisten", "tcp"]
+        for i, geometry in enumerate(screens):
+            args += ["-screen", str(i), geometry]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _x_server_answers(f":{n}"):
+                return proc, f":{n}"
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+    raise RuntimeError("could not start a private Xvfb")
+
+
 @pytest.fixture(scope="module")
 def two_screen_display():
-    r, w = os.pipe()
-    proc = subprocess.Popen(
-        [
-            "Xvfb",
-            "-displayfd",
-            str(w),
-            "-screen",
-            "0",
-            "800x600x24",
-            "-screen",
-            "1",
-            "512x512x24",
-            "-nolisten",
-            "tcp",
-        ],
-        pass_fds=(w,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(w)
-    num = b""
-    deadline = time.monotonic() + 20
-    while not num.endswith(b"\n") and time.monotonic() < deadline:
-        chunk = os.read(r, 16)
-        if not chunk:
-            break
-        num += chunk
-    os.close(r)
-    if not num.strip():
-        proc.kill()
-        pytest.fail("private Xvfb did not start")
-    yield f":{int(num)}"
+    proc, display = start_xvfb(["800x600x24", "512x512x24"])
+    yield display
     proc.terminate()
     proc.wait(10)
 
