@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PyQt6.QtCore import QByteArray, QSettings, Qt, QThread, QUrl, pyqtSignal
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QThread, QTimer, QUrl, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -137,6 +137,11 @@ class MainWindow(QMainWindow):
 
         self.attach(session)
         self._restore_window_state()
+        # The SLM calls back on changes; polling as well keeps the reason text current when only the
+        # reason changes (e.g. "covered" after "no frame yet") and costs nothing.
+        self._interlock_timer = QTimer(self)
+        self._interlock_timer.timeout.connect(self._poll_interlock)
+        self._interlock_timer.start(250)
 
     # =========================================================================================== setup
     def _build_controls(self) -> None:
@@ -321,6 +326,15 @@ class MainWindow(QMainWindow):
     def _interlock_from_any_thread(self, permitted: bool, reason: str = "") -> None:
         # The SLM's watchdog calls this from its own thread; the signal queues it to the GUI thread.
         self.interlockChanged.emit(bool(permitted), str(reason))
+
+    def _poll_interlock(self) -> None:
+        slm = getattr(self.session, "slm", None)
+        state = getattr(slm, "interlock_state", None)
+        if callable(state):
+            permitted, reason = state()
+            ind = self.status_panel.interlock
+            if bool(permitted) != ind.permitted or (not permitted and str(reason) != ind.reason):
+                ind.set_state(bool(permitted), str(reason))
 
     def detach(self) -> None:
         """Stop the workers and camera and close the session."""

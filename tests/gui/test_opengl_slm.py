@@ -1,0 +1,64 @@
+"""The GUI driving a real OpenGL SLM window (Mesa under Xvfb): the clicked pattern is what GL draws."""
+
+from __future__ import annotations
+
+import numpy as np
+import tifffile
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QGuiApplication
+
+from holostim.calibration import Calibration
+from holostim.eventlog import read as read_log
+
+
+def blobs(shape, centres, sigma=3.0):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    img = np.full(shape, 200.0)
+    for x, y in centres:
+        img += 3000 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
+    return img.astype(np.uint16)
+
+
+def test_clicks_reach_the_opengl_slm_window(qtbot, make_window, sim_config, tmp_path):
+    cells = [(60.0, 70.0), (190.0, 80.0), (100.0, 200.0)]
+    stack = np.stack([blobs((256, 256), cells)] * 3)
+    tifffile.imwrite(tmp_path / "cells.tif", stack, photometric="minisblack")
+    # A camera whose pixels are SLM Fourier pixels shifted by 3 px: a calibration we know exactly.
+    cal = Calibration(matrix=np.array([[1.0, 0.0, 3.0], [0.0, 1.0, -3.0]]), slm_shape=(256, 256),
+                      camera_shape=(256, 256), slm_id="slm", camera_id="replay:cells.tif")
+    cal_file = cal.save(tmp_path / "cal.yaml")
+    screen = QGuiApplication.primaryScreen().name()
+    cfg = sim_config(
+        slm={"backend": "opengl", "screen": screen, "fullscreen": False},
+        camera={"backend": "replay", "path": str(tmp_path / "cells.tif"), "fps": 10},
+        calibration={"file": str(cal_file)},
+    )
+    win = make_window(cfg, size=(1200, 800))
+    s = win.session
+    assert s.slm.window.isVisible()
+    assert win.slm_window_check.isEnabled() and win.slm_window_check.isChecked()
+    vp = win.camera_view.graphics.viewport()
+    for x, y in cells:
+        qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=win.camera_view.viewport_pos(x, y))
+        qtbot.wait(20)
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.targets) == 3
+                    and win.worker.idle, timeout=30_000)
+    r = win.last_result
+    np.testing.assert_allclose([(t.x, t.y) for t in r.targets], cells, atol=0.5)
+    np.testing.assert_allclose(r.targets_slm, np.array(cells) + [3.0, -3.0], atol=0.5)
+    assert r.t_swapped is not None and r.click_to_swap_ms > 0
+    drawn = s.slm.read_back()  # glReadPixels of what the window drew
+    np.testing.assert_array_equal(drawn, r.frame)
+    rec = [x for x in read_log(s.log.path).records if x["type"] == "pattern"][-1]
+    np.testing.assert_allclose([t["camera_px"] for t in rec["targets"]], [(t.x, t.y) for t in r.targets])
+    # The main window covers the SLM window (both on the one Xvfb screen): the SLM reports it.
+    qtbot.waitUntil(lambda: "covered" in win.status_panel.interlock.text(), timeout=5000)
+    assert not s.laser_permitted
+    win.move(400, 300)  # the SLM window sits at the screen's top-left (fullscreen: False)
+    qtbot.waitUntil(lambda: win.status_panel.interlock.permitted, timeout=5000)
+    assert win.status_panel.interlock.text() == "LASER PERMITTED"
+    # Hiding the SLM window from the GUI blocks the laser, with the reason shown.
+    win.slm_window_check.setChecked(False)
+    qtbot.waitUntil(lambda: not win.status_panel.interlock.permitted, timeout=5000)
+    assert win.status_panel.interlock.text().startswith("BLOCKED: ")
+    assert "not exposed" in win.status_panel.interlock.text()
