@@ -1074,6 +1074,10 @@ class SimulatedSLM(SLM):
     and :meth:`set_stalled` (True = the display stops swapping) model the faults; :meth:`close` turns
     the laser off for good.
 
+    Attributes read by the simulated camera: ``frames`` (deque of the recent :class:`FrameRecord`, oldest
+    first; ``t_swapped`` is the monotonic time each frame reached the panel), ``tau_ms``,
+    :meth:`displayed_phase` and ``laser_permitted``.
+
     Parameters
     ----------
     tau_ms : settle time constant in ms (0: instantaneous).

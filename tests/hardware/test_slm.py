@@ -401,3 +401,21 @@ def test_cupy_path_equals_cpu(rng):
     bad[0, 0] = cupy.nan
     with pytest.raises(SLMError, match="non-finite"):
         slm.show_phase(bad)
+
+
+def test_slm_module_needs_no_qt():
+    """The core SLM model must import and run with PyQt6 unavailable (only slm_window.py touches Qt)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['PyQt6'] = None; sys.modules['OpenGL'] = None\n"
+        "import numpy as np\n"
+        "from holostim.hardware.slm import SimulatedSLM\n"
+        "s = SimulatedSLM((8, 8), 8.0, 1.064)\n"
+        "s.show_phase(np.zeros((8, 8), np.float32))\n"
+        "assert s.laser_permitted\n"
+        "assert not any(m.startswith(('PyQt6.', 'OpenGL.')) for m in sys.modules)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
