@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from holostim.backend import get_backend, gpu_available
+from holostim.backend import Backend, get_backend, gpu_available
 from holostim.holography.algorithms import METHODS
 from holostim.holography.engine import HologramEngine
 from holostim.holography.metrics import evaluate
@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=None, help="timing repeats (median)")
     p.add_argument("--quick", action="store_true", help="single precision, fewer repeats, shorter curves")
     p.add_argument("--no-reference", action="store_true", help="skip the slow plain-NumPy loop")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for FFTW (default: all cores)")
     argv = list(argv or [])
     if argv[:1] == ["--"]:  # ``holostim bench -- --quick``: argparse hands the separator through
         argv = argv[1:]
@@ -263,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         for prec in precisions:
             be = get_backend(name, prec)
+            if args.threads and not be.is_gpu:
+                be = Backend(be.name, prec, threads=args.threads)
             engine, results, two_fft = _run_backend(be, size, problems, methods, args.iterations, curve,
                                                     repeats, out)
             if prec == precisions[0]:
