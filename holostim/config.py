@@ -449,9 +449,8 @@ class SessionConfig(_Model):
         kw = {k: v for k, v in kw.items() if v is not None}
         # The name identifies this simulated rig (scene, hidden transform, SLM and optics): a calibration
         # records it, so one measured on another simulated rig is recognised as stale.
-        rig = {"simulation": self.simulation.model_dump(mode="json"), "slm": list(self.slm.shape),
-               "pitch": self.slm.pitch_um, "wavelength": self.slm.wavelength_um,
-               "optics": self.optics.model_dump(mode="json")}
+        rig = {"simulation": self.simulation.model_dump(mode="json"),
+               "slm": self.slm.model_dump(mode="json"), "optics": self.optics.model_dump(mode="json")}
         digest = hashlib.sha256(json.dumps(rig, sort_keys=True).encode()).hexdigest()[:10]
         kw["name"] = f"simulated-{digest}"
         return kw

@@ -357,16 +357,38 @@ class Session:
 
     # ------------------------------------------------------------------------------------------- targets
     def check_target(self, x: float, y: float) -> str | None:
-        """Why a camera-pixel target cannot be stimulated, or ``None`` when it can."""
+        """Why a camera-pixel target cannot be stimulated, or ``None`` when it can.
+
+        Refused: no calibration, outside the SLM's addressable field, or within
+        ``calibration.zero_order_radius_px`` of the zero order.  With a blazed grating on the SLM the
+        pattern moves by ``blaze · N`` Fourier pixels while the zero order stays, so in the engine's
+        coordinates the zero order sits at ``N//2 - blaze · N``; that is where the exclusion applies.
+        """
         if self.calibration is None:
             return "no calibration: run `holostim calibrate` (or Calibrate in the GUI) first"
+        radius = self.config.calibration.zero_order_radius_px
+        shift = self._blaze_shift_px()
         try:
             (reason,) = self.calibration.check_targets(
-                [[float(x), float(y)]], zero_order_radius_px=self.config.calibration.zero_order_radius_px
+                [[float(x), float(y)]], zero_order_radius_px=radius if not shift.any() else 0.0
             )
         except HolostimError as exc:
             return str(exc)
+        if reason is None and shift.any():
+            ny, nx = self.slm.shape
+            zero = np.array([nx // 2, ny // 2], dtype=np.float64) - shift
+            sx, sy = self.calibration.camera_to_slm([[float(x), float(y)]])[0]
+            r = float(np.hypot(sx - zero[0], sy - zero[1]))
+            if r < radius:
+                reason = (f"camera ({x:.1f}, {y:.1f}) is inside the zero-order exclusion: {r:.1f} SLM px "
+                          f"from the zero order (shifted by the blaze), closer than {radius:g} px")
         return reason
+
+    def _blaze_shift_px(self) -> np.ndarray:
+        """How far the SLM's blazed grating moves the pattern, (x, y) Fourier pixels."""
+        ny, nx = self.slm.shape
+        gx, gy = getattr(self.slm, "blaze", self.config.slm.blaze)
+        return np.array([gx * nx, gy * ny], dtype=np.float64)
 
     def _check_limits(self, targets: Sequence[Target]) -> list[Target]:
         targets = [t if isinstance(t, Target) else Target(*t) for t in targets]
@@ -580,13 +602,13 @@ class Session:
         return self.laser_permitted, ""
 
     def _slm_to_sample_um(self, xy_slm: np.ndarray) -> np.ndarray:
-        """Fourier-plane pixels → sample µm: ``(p - N//2) · λ f / (N dx) / magnification`` per axis."""
+        """Engine Fourier pixels → sample µm: ``(p + blaze·N - N//2) · λ f / (N dx) / magnification``."""
         cfg = self.config
         ny, nx = self.slm.shape
         lam_f = cfg.slm.wavelength_um * cfg.optics.focal_length_um
         pitch = np.array([lam_f / (nx * cfg.slm.pitch_um), lam_f / (ny * cfg.slm.pitch_um)])
         centre = np.array([nx // 2, ny // 2], dtype=np.float64)
-        xy = np.asarray(xy_slm, dtype=np.float64).reshape(-1, 2)
+        xy = np.asarray(xy_slm, dtype=np.float64).reshape(-1, 2) + self._blaze_shift_px()
         return (xy - centre) * pitch / cfg.optics.magnification
 
     # ------------------------------------------------------------------------------------------- optics

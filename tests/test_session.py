@@ -167,6 +167,26 @@ def test_total_power_limit(session_file, tmp_path):
         assert s.log.n_records == 0
 
 
+def test_blaze_moves_the_zero_order_exclusion_and_the_sample_position(calibrated, tmp_path):
+    shutil.copy(calibrated / "calibration.yaml", tmp_path / "calibration.yaml")
+    path = write_session(tmp_path, slm={"blaze": [0.125, 0.0]})  # the pattern moves 16 px in x
+    with Session.open(path) as s:
+        # The blaze changed the rig, so the simulated calibration was measured again; it maps camera
+        # pixels to the engine's coordinates, which sit 16 px before the physical (blazed) pattern.
+        expected = s.camera.true_camera_to_slm.copy()
+        expected[0, 2] -= 16
+        np.testing.assert_allclose(s.calibration.matrix, expected, atol=0.5)
+        zero = in_field(s, (N // 2 - 16 + 3, N // 2))
+        assert "zero-order" in s.check_target(zero.x, zero.y)
+        centre = in_field(s, (N // 2, N // 2))
+        assert s.check_target(centre.x, centre.y) is None
+        rec = s.apply([centre]).record
+    cfg = load_config(path)
+    lam_f = cfg.slm.wavelength_um * cfg.optics.focal_length_um
+    pitch = lam_f / (N * cfg.slm.pitch_um) / cfg.optics.magnification
+    assert rec["targets"][0]["sample_um"] == pytest.approx([16 * pitch, 0.0], abs=1e-6)
+
+
 def test_without_calibration_every_target_is_refused(tmp_path):
     path = write_session(tmp_path, calibration={"auto_in_simulation": False})
     with Session.open(path) as s:
