@@ -24,14 +24,21 @@ from holostim.optics import fourier_lens, gaussian_beam, propagate
 from holostim.optics import propagation as prop
 
 
-def best_ms(fn, repeat: int) -> float:
-    fn()  # warm-up: kernel cache, FFT plans, allocations
-    times = []
+def interleaved_best_ms(ops: dict, repeat: int) -> dict:
+    """Best-of-``repeat`` ms per operation, timing the operations in turn within each round.
+
+    Interleaving means a burst of load from other processes hits all operations alike, so the ratios
+    stay meaningful on a shared machine.
+    """
+    for fn in ops.values():
+        fn()  # warm-up: kernel cache, FFT plans, allocations
+    best = {k: float("inf") for k in ops}
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * min(times)
+        for k, fn in ops.items():
+            t = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t)
+    return {k: 1e3 * v for k, v in best.items()}
 
 
 def measure(n: int, precision: str, repeat: int) -> dict:
@@ -51,14 +58,14 @@ def measure(n: int, precision: str, repeat: int) -> dict:
         plan.forward()
         plan.inverse()
 
-    return {
-        "fft": best_ms(two_fft, repeat),
-        "fftw": best_ms(two_fftw, repeat),
-        "asm": best_ms(lambda: propagate(f, 50.0, "asm", pad=1, check=False), repeat),
-        "asm_check": best_ms(lambda: propagate(f, 50.0, "asm", pad=1, check=True), repeat),
-        "asm_pad2": best_ms(lambda: propagate(f, 50.0, "asm", pad=2, check=False), max(1, repeat // 2)),
-        "lens": best_ms(lambda: fourier_lens(f, 5000.0), repeat),
-    }
+    return interleaved_best_ms({
+        "fft": two_fft,
+        "fftw": two_fftw,
+        "asm": lambda: propagate(f, 50.0, "asm", pad=1, check=False),
+        "asm_check": lambda: propagate(f, 50.0, "asm", pad=1, check=True),
+        "asm_pad2": lambda: propagate(f, 50.0, "asm", pad=2, check=False),
+        "lens": lambda: fourier_lens(f, 5000.0),
+    }, repeat)
 
 
 def run(sizes: list[int], repeat: int) -> None:

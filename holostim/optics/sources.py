@@ -1,9 +1,10 @@
 """Light sources: fields that start an optical system.
 
 All sources take the grid ``shape`` ``(Ny, Nx)``, ``spacing`` (µm) and vacuum ``wavelength`` (µm),
-the medium index ``n``, a complex ``dtype`` and an array namespace ``xp`` (or an array ``like`` whose
-namespace and device to use), and build the field in float64 before casting, so a single-precision
-source is the rounded double-precision one.  Phases use the ``exp(+i k z)`` convention of the
+the medium index ``n``, a complex ``dtype`` (default complex128, or the precision of ``like``) and an
+array namespace ``xp`` (or an array ``like`` whose namespace, device and precision to use), and
+build the field in float64 before casting, so a single-precision source is the rounded
+double-precision one.  Phases use the ``exp(+i k z)`` convention of the
 propagators: a wave diverging from a point has phase ``+k r``.
 """
 
@@ -19,6 +20,7 @@ from holostim.optics.field import (
     Field,
     FieldError,
     _as_spacing,
+    complex_dtype_of,
     grid,
     positive_scalar,
     warn_sampling,
@@ -34,7 +36,7 @@ def _xp_dtype(xp: Any, like: Any, dtype: Any) -> tuple[Any, Any]:
     elif xp is np:
         xp = array_namespace(np.zeros(1))
     if dtype is None:
-        return xp, xp.complex128
+        return xp, (xp.complex128 if like is None else complex_dtype_of(xp, like.dtype))
     name = str(getattr(dtype, "__name__", dtype)).split(".")[-1].strip("'<>")
     if name in ("single", "complex64", "float32"):
         return xp, xp.complex64
