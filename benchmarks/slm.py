@@ -45,15 +45,6 @@ def _median_ms(fn, repeats: int) -> tuple[float, float]:
     return float(np.median(ts)), float(np.percentile(ts, 95))
 
 
-def _one_thread(slm, phase, out):
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        slm.phase_to_gray(phase, out=out)
-    finally:
-        numba.set_num_threads(n)
-
-
 def bench_conversion(repeats: int) -> None:
     print(f"{'phase->gray':<38} {'shape':>10} {'median ms':>10} {'p95 ms':>8}")
     rng = np.random.default_rng(0)
@@ -63,9 +54,14 @@ def bench_conversion(repeats: int) -> None:
         plain = SimulatedSLM((ny, nx), 9.2, 1.064, two_pi_gray=255)
         corr = SimulatedSLM((ny, nx), 9.2, 1.064, two_pi_gray=255, blaze=(0.1, 0.05), fresnel_focal_um=4e5)
         rows = [
-            ("cpu numba, no correction", lambda s=plain, p=phase, o=out: s.phase_to_gray(p, out=o)),
-            ("cpu numba, with correction", lambda s=corr, p=phase, o=out: s.phase_to_gray(p, out=o)),
-            ("cpu numba 1 thread, with correction", lambda s=corr, p=phase, o=out: _one_thread(s, p, o)),
+            (
+                f"cpu numba {corr.kernel_threads} thr, no correction",
+                lambda s=plain, p=phase, o=out: s.phase_to_gray(p, out=o),
+            ),
+            (
+                f"cpu numba {corr.kernel_threads} thr, with correction",
+                lambda s=corr, p=phase, o=out: s.phase_to_gray(p, out=o),
+            ),
             (
                 "cpu numpy reference (float64)",
                 lambda s=corr, p=phase: phase_to_gray_reference(
@@ -73,6 +69,15 @@ def bench_conversion(repeats: int) -> None:
                 ),
             ),
         ]
+        if corr.kernel_threads == 1 and numba.config.NUMBA_NUM_THREADS > 1:
+            par = SimulatedSLM((ny, nx), 9.2, 1.064, two_pi_gray=255, blaze=(0.1, 0.05), fresnel_focal_um=4e5)
+            par.kernel_threads = numba.config.NUMBA_NUM_THREADS
+            rows.append(
+                (
+                    f"cpu numba {par.kernel_threads} thr, with correction",
+                    lambda s=par, p=phase, o=out: s.phase_to_gray(p, out=o),
+                )
+            )
         if gpu_available():
             import cupy
 

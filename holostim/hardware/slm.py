@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -293,6 +294,20 @@ _warmed = False
 # when two threads launch parallel kernels at once; the SLM's conversions are serialised (they take a
 # few ms, and frames are shown one at a time anyway).
 _KERNEL_LOCK = threading.Lock()
+
+
+def _kernel_threads() -> int:
+    """Threads for the phase→gray kernel: ``HOLOSTIM_SLM_THREADS``, else up to 4 on machines with ≥ 4 cores.
+
+    The conversion is memory-bound and short; on a 2-core machine that also runs the GUI, the camera
+    and the engine, a parallel region waits for a descheduled worker (a whole scheduler slice, ~20 ms
+    measured under load) while one thread takes a steady few ms, so small machines run it serially.
+    """
+    env = os.environ.get("HOLOSTIM_SLM_THREADS")
+    if env:
+        return max(1, min(int(env), numba.config.NUMBA_NUM_THREADS))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(4, cores, numba.config.NUMBA_NUM_THREADS) if cores >= 4 else 1
 
 
 def _warm_up() -> None:
@@ -577,6 +592,8 @@ class SLM:
         self._device_cache: dict[str, Any] = {}
         self._update_correction()
         _warm_up()
+        #: CPU threads of the phase→gray kernel (see ``_kernel_threads``; settable).
+        self.kernel_threads = _kernel_threads()
 
         self._lock = threading.RLock()
         self._frame_counter = 0
@@ -783,10 +800,15 @@ class SLM:
             out = np.empty(self.shape, dtype=np.uint8)
         corr = self._correction  # read once: set_corrections() may swap it from another thread
         with _KERNEL_LOCK:
-            if corr is None:
-                bad = _to_gray(ph, self._scale, self._period, self._table, out)
-            else:
-                bad = _to_gray_corr(ph, corr, self._scale, self._period, self._table, out)
+            before = numba.get_num_threads()  # a per-thread setting: restore it for other numba code
+            numba.set_num_threads(self.kernel_threads)
+            try:
+                if corr is None:
+                    bad = _to_gray(ph, self._scale, self._period, self._table, out)
+                else:
+                    bad = _to_gray_corr(ph, corr, self._scale, self._period, self._table, out)
+            finally:
+                numba.set_num_threads(before)
         if bad:
             raise SLMError(f"phase holds {bad} non-finite values (NaN or inf); refusing to show it")
         return out

@@ -244,6 +244,9 @@ def test_fast_kernel_equals_reference_on_random_input(rng):
         phase.astype(np.float32) + slm.correction_phase, slm._scale, slm._period, slm._table
     )
     assert np.count_nonzero(got != want) <= 2  # float32 vs float64 rounding exactly at a boundary
+    for threads in (1, 2):  # serial and parallel runs of the kernel give the same bytes
+        slm.kernel_threads = threads
+        assert np.array_equal(slm.phase_to_gray(phase), got)
 
 
 def test_bad_phase_input():
