@@ -180,6 +180,11 @@ class Field:
                 "(NaN propagates through every FFT and ruins the whole field)"
             )
 
+    def __repr__(self) -> str:
+        wl = self.wavelength if self.is_monochromatic else self.wavelength.tolist()
+        return (f"Field(shape={tuple(self.u.shape)}, dtype={self.u.dtype}, spacing={self.spacing} µm, "
+                f"wavelength={wl} µm, n={self.n}, backend={self.xp.__name__})")
+
     # --- small conveniences -------------------------------------------------------------------------
     @property
     def xp(self) -> Any:

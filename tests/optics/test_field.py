@@ -21,6 +21,8 @@ def test_field_is_frozen_and_promotes_real_input():
     g = Field(np.ones((4, 5)), (0.25, 0.5), 0.8)
     assert g.dtype == np.complex128 and g.spacing == (0.25, 0.5)
     assert g.extent == (1.0, 2.5)
+    assert repr(g).startswith("Field(shape=(4, 5), dtype=complex128, spacing=(0.25, 0.5) µm, "
+                              "wavelength=0.8 µm")
 
 
 @pytest.mark.parametrize(
