@@ -404,15 +404,22 @@ class PlainKernels:
 
 
 # The numba kernels are written as plain functions and compiled on first use, so that importing the
-# backend (which every module does) does not import numba. ``prange`` becomes ``numba.prange`` then.
-prange = range
+# backend (which every module does) does not import numba.
+#
+# They are deliberately *serial* (``parallel=False``, ``nogil=True``). Measured on the 2-core machine at
+# 1024²: a serial pass costs 0.3-0.6 ms against 5 ms for the two FFTs, which FFTW already spreads over the
+# cores. Numba's parallel layers cost more than that: with OpenMP the idle worker threads spin after each
+# kernel and steal the cores from the FFTW threads that run next (a WGS iteration took 15 ms instead of
+# 6.4 ms); the workqueue layer does not spin but aborts the process when two threads launch parallel kernels
+# at once (the engine thread and the SLM thread do). Serial kernels without the GIL have neither problem,
+# and two engines (two SLMs) can run them concurrently.
 
 
 def _nb_project_slm(buf, amp):
     ny, nx = buf.shape
     if amp.shape[0] == 1:
         a = amp[0, 0]
-        for r in prange(ny):
+        for r in range(ny):
             for c in range(nx):
                 z = buf[r, c]
                 m2 = z.real * z.real + z.imag * z.imag
@@ -421,7 +428,7 @@ def _nb_project_slm(buf, amp):
                 else:
                     buf[r, c] = a
     else:
-        for r in prange(ny):
+        for r in range(ny):
             for c in range(nx):
                 z = buf[r, c]
                 m2 = z.real * z.real + z.imag * z.imag
@@ -434,7 +441,7 @@ def _nb_project_slm(buf, amp):
 def _nb_project_slm_into(src, dst, amp):
     ny, nx = src.shape
     full = amp.shape[0] != 1
-    for r in prange(ny):
+    for r in range(ny):
         for c in range(nx):
             a = amp[r, c] if full else amp[0, 0]
             z = src[r, c]
@@ -448,7 +455,7 @@ def _nb_project_slm_into(src, dst, amp):
 def _nb_raar_start(x, buf, amp):
     ny, nx = x.shape
     full = amp.shape[0] != 1
-    for r in prange(ny):
+    for r in range(ny):
         for c in range(nx):
             a = amp[r, c] if full else amp[0, 0]
             z = x[r, c]
@@ -461,7 +468,7 @@ def _nb_raar_update(x, buf, amp, beta):
     ny, nx = x.shape
     full = amp.shape[0] != 1
     one = beta * 0 + 1
-    for r in prange(ny):
+    for r in range(ny):
         for c in range(nx):
             a = amp[r, c] if full else amp[0, 0]
             z = x[r, c]
@@ -477,7 +484,7 @@ def _nb_raar_update(x, buf, amp, beta):
 def _nb_extract_phase(buf, out, cy, cx, two_pi):
     ny, nx = out.shape
     big_y, big_x = buf.shape
-    for y in prange(ny):
+    for y in range(ny):
         by = (y - cy) % big_y
         for x in range(nx):
             z = buf[by, (x - cx) % big_x]
@@ -492,7 +499,7 @@ def _nb_extract_phase(buf, out, cy, cx, two_pi):
 def _nb_dark_excess(buf, scale, eps):
     ny, nx = buf.shape
     total = 0.0
-    for r in prange(ny):
+    for r in range(ny):
         row = 0.0
         for c in range(nx):
             z = buf[r, c]
@@ -504,9 +511,6 @@ def _nb_dark_excess(buf, scale, eps):
 
 
 _NUMBA_LOCK = threading.Lock()
-# Kernel calls take this lock: the workqueue threading layer (chosen below) must not be entered from two
-# threads at once, and two engines (two SLMs) may compute in parallel. The FFTs still overlap.
-_NUMBA_CALL_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
@@ -514,13 +518,7 @@ def _numba_compiled() -> dict:
     import numba
 
     with _NUMBA_LOCK:
-        # Measured here: with the OpenMP layer the idle numba threads spin after each kernel and steal the
-        # cores from the FFTW threads that run next (a WGS iteration at 1024² took 15 ms instead of 6.4 ms).
-        # The workqueue layer parks its threads. A user's NUMBA_THREADING_LAYER still wins.
-        if "NUMBA_THREADING_LAYER" not in os.environ:
-            numba.config.THREADING_LAYER = "workqueue"
-        globals()["prange"] = numba.prange
-        jit = numba.njit(parallel=True, fastmath=True, cache=True)
+        jit = numba.njit(fastmath=True, cache=True, nogil=True)
         return {
             "project_slm": jit(_nb_project_slm),
             "project_slm_into": jit(_nb_project_slm_into),
@@ -532,7 +530,7 @@ def _numba_compiled() -> dict:
 
 
 class NumbaKernels:
-    """CPU fast paths: numba-compiled, multi-threaded, one pass over memory each (see :class:`PlainKernels`).
+    """CPU fast paths: numba-compiled, one pass over memory each, GIL released (see :class:`PlainKernels`).
 
     Compiled on first use and cached on disk (``cache=True``), so only the first run on a machine pays
     the compile time.
@@ -544,28 +542,22 @@ class NumbaKernels:
         self._k = _numba_compiled()
 
     def project_slm(self, buf, amp) -> None:  # noqa: D102 - same meaning as PlainKernels
-        with _NUMBA_CALL_LOCK:
-            self._k["project_slm"](buf, amp)
+        self._k["project_slm"](buf, amp)
 
     def project_slm_into(self, src, dst, amp) -> None:  # noqa: D102
-        with _NUMBA_CALL_LOCK:
-            self._k["project_slm_into"](src, dst, amp)
+        self._k["project_slm_into"](src, dst, amp)
 
     def raar_start(self, x, buf, amp) -> None:  # noqa: D102
-        with _NUMBA_CALL_LOCK:
-            self._k["raar_start"](x, buf, amp)
+        self._k["raar_start"](x, buf, amp)
 
     def raar_update(self, x, buf, amp, beta: float) -> None:  # noqa: D102
-        with _NUMBA_CALL_LOCK:
-            self._k["raar_update"](x, buf, amp, amp.dtype.type(beta))
+        self._k["raar_update"](x, buf, amp, amp.dtype.type(beta))
 
     def extract_phase(self, buf, out, center: tuple[int, int]) -> None:  # noqa: D102
-        with _NUMBA_CALL_LOCK:
-            self._k["extract_phase"](buf, out, int(center[0]), int(center[1]), out.dtype.type(2 * np.pi))
+        self._k["extract_phase"](buf, out, int(center[0]), int(center[1]), out.dtype.type(2 * np.pi))
 
     def dark_excess(self, buf, scale, eps: float):  # noqa: D102
-        with _NUMBA_CALL_LOCK:
-            return self._k["dark_excess"](buf, float(scale), float(eps))
+        return self._k["dark_excess"](buf, float(scale), float(eps))
 
 
 class CupyKernels(PlainKernels):
