@@ -801,7 +801,7 @@ class SLM:
         corr = self._correction  # read once: set_corrections() may swap it from another thread
         with _KERNEL_LOCK:
             before = numba.get_num_threads()  # a per-thread setting: restore it for other numba code
-            numba.set_num_threads(self.kernel_threads)
+            numba.set_num_threads(max(1, min(int(self.kernel_threads), numba.config.NUMBA_NUM_THREADS)))
             try:
                 if corr is None:
                     bad = _to_gray(ph, self._scale, self._period, self._table, out)
