@@ -489,20 +489,20 @@ class Session:
         return result
 
     def _warm_start_ok(self, xy_slm: np.ndarray) -> bool:
-        """Warm start when the same number (≥ 2) of spots moved by at most ``warm_start_max_shift_px``.
-
-        A single spot is never warm-started: the previous hologram is a pure grating whose far field is
-        exactly dark on every other pixel, so the iteration would have nothing to start from.
-        """
+        """Warm start when the same number of spots moved by at most ``warm_start_max_shift_px``."""
         cfg = self.config.engine
         last = self.last_result
-        if not cfg.warm_start or last is None or last.targets_slm.shape != xy_slm.shape or len(xy_slm) < 2:
+        if not cfg.warm_start or last is None or last.targets_slm.shape != xy_slm.shape or len(xy_slm) == 0:
             return False
         shift = np.max(np.hypot(*(xy_slm - last.targets_slm).T))
         return bool(shift <= cfg.warm_start_max_shift_px)
 
     def _warm_start_failed(self, res: Any) -> bool:
-        """A warm start that ended far less efficient than the last pattern did (start was too far off)."""
+        """A warm start that ended far less efficient than the last pattern (the start was too far off).
+
+        Then the pattern is computed again from scratch: a guard, so that a degenerate start (e.g. a
+        grating whose far field is dark where the moved spot now is) can never reach the SLM.
+        """
         last = self.last_result
         eff = _metric(res.metrics, "efficiency")
         last_eff = _metric(last.metrics, "efficiency") if last is not None else None

@@ -71,9 +71,9 @@ def in_field(s: Session, slm_xy) -> Target:
 
 
 PATTERNS = [
-    [(40, 40), (90, 60)],
-    [(42, 41), (90, 60)],  # moved a little: warm start
-    [(30, 90), (95, 70), (70, 30)],
+    [(40, 40), (90, 60), (60, 100)],
+    [(42, 41), (90, 60), (60, 100)],  # one spot moved a little: warm start
+    [(30, 90), (95, 70)],
 ]
 
 
@@ -102,12 +102,36 @@ def test_three_patterns_are_shown_and_logged_with_matching_frame_hashes(session_
         assert rec["click_to_swap_ms"] == pytest.approx(1e3 * (t["swapped_mono"] - t["request_mono"]))
         assert rec["interlock"]["laser_permitted"] is True
     assert [r.warm_started for r in results] == [False, True, False]
+    for res in results[:2]:  # three equal spots: WGS makes them equal
+        assert res.metrics.uniformity > 0.95
     # Sample coordinates: Fourier pixel offset × λ f / (N dx) / magnification.
     cfg = load_config(session_file)
     lam_f = cfg.slm.wavelength_um * cfg.optics.focal_length_um
     pitch = lam_f / (N * cfg.slm.pitch_um) / cfg.optics.magnification
     first = contents.records[0]["targets"][0]
     assert first["sample_um"] == pytest.approx([(40 - N // 2) * pitch, (40 - N // 2) * pitch], abs=1e-6)
+
+
+def test_a_failed_warm_start_is_computed_again_from_scratch(session_file, monkeypatch):
+    import dataclasses
+
+    with Session.open(session_file) as s:
+        real = s.engine.compute
+        calls = []
+
+        def degenerate_when_warm(target, warm_start=False, **kw):
+            calls.append(warm_start)
+            res = real(target, warm_start=warm_start, **kw)
+            if warm_start:  # as if the start had no light where the spots now are
+                res = dataclasses.replace(res, metrics=dataclasses.replace(res.metrics, efficiency=0.01))
+            return res
+
+        monkeypatch.setattr(s.engine, "compute", degenerate_when_warm)
+        s.apply([in_field(s, p) for p in [(30, 30), (90, 40)]])
+        res = s.apply([in_field(s, p) for p in [(31, 30), (90, 40)]])
+    assert calls == [False, True, False]
+    assert not res.warm_started and res.metrics.efficiency > 0.5
+    assert res.record["warm_start"] is False
 
 
 def load_calibration_dict(path: Path) -> dict:
