@@ -65,13 +65,15 @@ def test_parseval_fourier_lens_and_fresnel_tf_on_random_fields():
     assert np.allclose(propagate(g, -10.0, "fresnel-tf", pad=1).u, u, atol=1e-12)
 
 
-@pytest.mark.parametrize("method, tol", [("fresnel", 1e-6), ("asm", 2e-3)])
-def test_gaussian_beam_width_on_axis_intensity_and_gouy_phase(method, tol):
+@pytest.mark.parametrize("method, tol, n",
+                         [("fresnel", 1e-6, 1.0), ("fresnel", 1e-6, 1.33), ("asm", 2e-3, 1.0)])
+def test_gaussian_beam_width_on_axis_intensity_and_gouy_phase(method, tol, n):
     # Fresnel propagation solves the paraxial equation the Gaussian beam solves: agreement to rounding
     # (1e-6 leaves room for the e^-2(L/2w)² truncation). The exact angular spectrum differs from the
-    # paraxial beam by O((λ / π w0)²) = 2.5e-4 here, hence 2e-3 for the ASM.
-    w0, n = 10.0, 1.0
-    f = gaussian_beam((256, 256), 0.5, WL, w0)
+    # paraxial beam by O((λ / π w0)²) = 2.5e-4 here, hence 2e-3 for the ASM. n = 1.33: in water,
+    # z_R = π w0² n / λ grows by n.
+    w0 = 10.0
+    f = gaussian_beam((256, 256), 0.5, WL, w0, n=n)
     zr = math.pi * w0**2 * n / WL
     k = 2 * math.pi * n / WL
     y, x = f.grid()
@@ -89,7 +91,7 @@ def test_gaussian_beam_width_on_axis_intensity_and_gouy_phase(method, tol):
         p = gaussian_beam_parameters(w0, WL, z, n)
         assert p["w"] == pytest.approx(w_expect) and p["gouy"] == pytest.approx(math.atan(frac))
         # the source built at distance z agrees with the propagated beam
-        src = gaussian_beam((256, 256), 0.5, WL, w0, z=z).u * np.exp(1j * k * z)
+        src = gaussian_beam((256, 256), 0.5, WL, w0, z=z, n=n).u * np.exp(1j * k * z)
         assert np.max(np.abs(g.u - src)) < tol
 
 
