@@ -292,14 +292,14 @@ class CameraView(QWidget):
             spots.append(
                 {
                     "pos": (x, y),
-                    "size": 18 if reason is None else 14,
+                    "size": 24 if reason is None else 14,
                     "symbol": "x" if reason else "o",
                     "pen": pg.mkPen(color, width=width),
                     "brush": pg.mkBrush(color) if reason else None,
                     "data": i,
                 }
             )
-            label = pg.TextItem(str(i + 1), color=color, anchor=(-0.15, 1.1))
+            label = pg.TextItem(str(i + 1), color=color, anchor=(-0.35, 1.2))
             label.setFont(font)
             label.setPos(x, y)
             label.setZValue(21)

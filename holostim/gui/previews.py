@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QRectF
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from scipy import ndimage
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
@@ -37,13 +38,20 @@ class _ImagePreview(QWidget):
         lay.addWidget(self.caption)
         self._shape: tuple[int, ...] | None = None
         self.data: np.ndarray | None = None
+        self.max_px = MAX_PREVIEW_PX
 
-    def _show(self, img: np.ndarray, levels: tuple[float, float]) -> None:
+    def _show(self, img: np.ndarray, levels: tuple[float, float], reduce: str = "stride") -> None:
         self.data = img
         # The dock is a few hundred pixels wide: drawing every pixel of a 1920×1152 frame would only cost
-        # GUI-thread time. Show every k-th pixel (the full array stays in ``data``).
-        k = max(1, int(np.ceil(max(img.shape[:2]) / MAX_PREVIEW_PX)))
-        self.image.setImage(img[::k, ::k], levels=levels, autoLevels=False)
+        # GUI-thread time. Show every k-th pixel, or the maximum of each k×k block so single-pixel spots
+        # stay visible (the full array stays in ``data``).
+        k = max(1, int(np.ceil(max(img.shape[:2]) / self.max_px)))
+        if k > 1 and reduce == "max":
+            h, w = (img.shape[0] // k) * k, (img.shape[1] // k) * k
+            shown = img[:h, :w].reshape(h // k, k, w // k, k).max(axis=(1, 3))
+        else:
+            shown = img[::k, ::k]
+        self.image.setImage(shown, levels=levels, autoLevels=False)
         if img.shape != self._shape:
             self._shape = img.shape
             h, w = img.shape[:2]
@@ -72,11 +80,16 @@ class FocalPreview(_ImagePreview):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("predicted focal-plane intensity (√I)", parent)
         self.image.setColorMap(pg.colormap.get("inferno"))
+        self.max_px = 256  # block maxima: every spot of a 1024² plane stays visible in a small dock
 
     def set_intensity(self, intensity: np.ndarray) -> None:
         """Show the predicted intensity (any positive scale)."""
         inten = np.asarray(intensity, dtype=np.float32)
         peak = float(inten.max()) if inten.size else 0.0
         amp = np.sqrt(inten / peak) if peak > 0 else inten
-        self._show(amp, (0.0, 1.0))
-        self.caption.setText(f"predicted focal-plane intensity (√I), {inten.shape[1]}×{inten.shape[0]}")
+        # A diffraction-limited spot is one pixel of the Fourier plane: widen each to 5×5 for the eye.
+        amp = ndimage.maximum_filter(amp, size=5)
+        self._show(amp, (0.0, 1.0), reduce="max")
+        self.caption.setText(
+            f"predicted focal-plane intensity (√I, spots widened), {inten.shape[1]}×{inten.shape[0]}"
+        )
