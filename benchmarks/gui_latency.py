@@ -2,14 +2,18 @@
 
 A real mouse click (Qt test event) on the camera view at a simulated neuron starts the clock; the
 clock stops when the SLM reports the swap of the frame holding the new pattern (``click_to_swap_ms``
-of the session's result). In between: target store → compute worker thread → WGS on the engine (warm
-start from the previous mask) → phase→gray → SLM. Clicks are spaced so each is measured on its own
-(no coalescing). The target count cycles between 1 and ``--max-spots`` by adding and right-click
-removing, as a user picking cells would.
+of the session's result). In between: target store → compute worker thread → WGS on the engine →
+phase→gray → SLM → log. Edits are spaced so each is measured on its own (no coalescing). Two kinds:
+
+* clicks that add a spot (left) or remove one (right, once ``--max-spots`` are placed): the spot count
+  changes, so the engine starts cold;
+* drags of one spot by ``--drag-px`` (1.5 camera px): the same spots moved a little, so the engine
+  warm-starts from the last phase (the session's ``engine.warm_start`` rule).
 
 Usage::
 
-    python benchmarks/gui_latency.py                     # 1024², numpy (CPU), 30 clicks
+    python benchmarks/gui_latency.py                     # 1024², numpy (CPU), 20 clicks + 20 drags
+    python benchmarks/gui_latency.py --camera-fps 5      # less CPU for the simulated camera
     python benchmarks/gui_latency.py --backend cupy      # on the GPU where present
 """
 
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -43,6 +46,8 @@ def build_config(args: argparse.Namespace, tmp: Path):
     d["log"]["directory"] = str(tmp / "logs")
     d["calibration"]["file"] = str(tmp / "calibration.yaml")
     d["targets"] = []
+    if args.camera_fps is not None:
+        d["camera"]["fps"] = args.camera_fps
     return parse_config(yaml.safe_dump(d), file="<benchmark>", base_dir=tmp)
 
 
@@ -52,8 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shape", type=int, default=1024, help="SLM side in pixels")
     p.add_argument("--backend", default="numpy", help="numpy (CPU), cupy or auto")
     p.add_argument("--iterations", type=int, default=None, help="WGS iterations (default: the session's)")
-    p.add_argument("--clicks", type=int, default=30)
+    p.add_argument("--clicks", type=int, default=20, help="clicks, and as many drags")
     p.add_argument("--max-spots", type=int, default=6)
+    p.add_argument("--camera-fps", type=float, default=None,
+                   help="simulated camera rate (default: the session's); it shares the CPU with compute")
+    p.add_argument("--drag-px", type=float, default=1.5,
+                   help="drag distance in camera px (small enough for the session's warm-start rule)")
     p.add_argument("--pause-ms", type=int, default=150, help="idle time between a swap and the next click")
     args = p.parse_args(argv)
 
@@ -61,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the simulated SLM needs no OpenGL
     os.environ.setdefault("HOLOSTIM_FFTW_EFFORT", "FFTW_MEASURE")
 
-    from PyQt6.QtCore import QSettings, Qt
+    from PyQt6.QtCore import QEvent, QPointF, QSettings, Qt
+    from PyQt6.QtGui import QMouseEvent
     from PyQt6.QtTest import QTest
+    from PyQt6.QtWidgets import QApplication
 
     from holostim.gui.app import make_app
     from holostim.gui.main_window import MainWindow
@@ -73,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(td)
         cfg = build_config(args, tmp)
         session = Session.open(cfg)
+        cam_fps = cfg.camera.fps
         settings = QSettings(str(tmp / "gui.ini"), QSettings.Format.IniFormat)
         win = MainWindow(session, settings=settings)
         win.focal_dock.hide()  # previews are computed after the swap; keep them out of the loop
@@ -94,48 +106,79 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         win.resultShown.connect(results.append)
         vp = win.camera_view.graphics.viewport()
-        latencies, compute, spots = [], [], []
-        k = 0
-        for i in range(args.clicks + 1):  # the first click plans and warms up; not counted
-            n_before = len(results)
-            if len(win.store) >= args.max_spots:
-                x, y = win.store.targets[0].x, win.store.targets[0].y
-                QTest.mouseClick(vp, Qt.MouseButton.RightButton, pos=win.camera_view.viewport_pos(x, y))
-            else:
-                x, y = ok[k % len(ok)]
-                k += 1
-                QTest.mouseClick(vp, Qt.MouseButton.LeftButton, pos=win.camera_view.viewport_pos(x, y))
-            deadline = time.monotonic() + 30
+
+        def wait_result(n_before: int, what: str) -> object:
+            deadline = time.monotonic() + 60
             while len(results) == n_before and time.monotonic() < deadline:
                 app.processEvents()
                 time.sleep(0.0005)
             if len(results) == n_before:
-                print(f"click {i}: no pattern reached the SLM in 30 s ({win.last_message})", file=sys.stderr)
-                return 1
-            r = results[-1]
-            if i > 0:
-                latencies.append(float(r.click_to_swap_ms))
-                compute.append(float(r.timings.total_ms))
-                spots.append(len(r.targets))
+                raise SystemExit(f"{what}: no pattern reached the SLM in 60 s ({win.last_message})")
             t_end = time.monotonic() + args.pause_ms / 1000
             while time.monotonic() < t_end:
                 app.processEvents()
                 time.sleep(0.002)
+            return results[-1]
+
+        def click(x: float, y: float, button=Qt.MouseButton.LeftButton) -> object:
+            n = len(results)
+            QTest.mouseClick(vp, button, pos=win.camera_view.viewport_pos(x, y))
+            return wait_result(n, "click")
+
+        def drag(i: int, dx: float) -> object:
+            t = win.store.targets[i]
+            a = win.camera_view.viewport_pos(t.x, t.y)
+            b = win.camera_view.viewport_pos(t.x + dx, t.y)
+            n = len(results)
+            left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+            # Qt starts a drag only past QApplication.startDragDistance() (10 px): swing out, then land
+            # on the target position, as a hand does.
+            out = QPointF(a) + QPointF(0.0, 2.0 * QApplication.startDragDistance())
+            path = [(QEvent.Type.MouseButtonPress, QPointF(a), left, left)]
+            path += [(QEvent.Type.MouseMove, QPointF(a) + (out - QPointF(a)) * (f / 4), none, left)
+                     for f in range(1, 5)]
+            path += [(QEvent.Type.MouseMove, out + (QPointF(b) - out) * (f / 4), none, left)
+                     for f in range(1, 5)]
+            path += [(QEvent.Type.MouseButtonRelease, QPointF(b), left, none)]
+            for kind, p, button, buttons in path:
+                ev = QMouseEvent(kind, p, QPointF(vp.mapToGlobal(p.toPoint())), button, buttons,
+                                 Qt.KeyboardModifier.NoModifier)
+                QApplication.sendEvent(vp, ev)
+            return wait_result(n, "drag")
+
+        cold: list = []  # left click adds a spot / right click removes one: a new spot count, cold start
+        warm: list = []  # drag a spot by a few px: same spots, warm start from the last phase
+        k = 0
+        click(*ok[k])  # plans FFTs, compiles kernels: not counted
+        k += 1
+        for i in range(args.clicks):
+            if len(win.store) >= args.max_spots:
+                t = win.store.targets[0]
+                cold.append(click(t.x, t.y, Qt.MouseButton.RightButton))
+            else:
+                cold.append(click(*ok[k % len(ok)]))
+                k += 1
+            warm.append(drag(i % len(win.store), args.drag_px if i % 2 == 0 else -args.drag_px))
 
         backend = win.status_panel.text("backend")
         iters = results[-1].iterations
+        n_warm = sum(bool(r.warm_started) for r in warm)
         win.close()
         app.processEvents()
 
-    lat = np.asarray(latencies)
-    print(f"GUI click-to-swap, simulation mode, {args.shape}² WGS ({iters} iterations, warm start), "
-          f"{backend}")
-    print(f"{len(lat)} clicks, 1..{args.max_spots} spots, {os.cpu_count()} CPUs")
-    print(f"{'':<22}{'median':>10}{'p90':>10}{'worst':>10}")
-    print(f"{'click→swap ms':<22}{np.median(lat):>10.1f}{np.percentile(lat, 90):>10.1f}{lat.max():>10.1f}")
-    comp = np.asarray(compute)
-    print(f"{'compute ms':<22}{np.median(comp):>10.1f}{np.percentile(comp, 90):>10.1f}{comp.max():>10.1f}")
-    print(f"overhead (median click→swap − compute): {statistics.median(lat - comp):.1f} ms")
+    print(f"GUI click-to-swap, simulation mode, {args.shape}² WGS ({iters} iterations), {backend}")
+    print(f"camera {cam_fps} fps, 1..{args.max_spots} spots, {os.cpu_count()} CPUs; "
+          f"{n_warm}/{len(warm)} drags warm-started")
+    print(f"{'':<40}{'median':>9}{'p90':>9}{'worst':>9}")
+    for name, rs in (("click add/remove (cold)", cold), (f"drag {args.drag_px:g} px (warm start)", warm)):
+        lat = np.asarray([r.click_to_swap_ms for r in rs], dtype=float)
+        comp = np.asarray([r.compute_ms for r in rs], dtype=float)
+        for label, v in ((f"{name}: click→swap ms", lat), ("    of which compute ms", comp)):
+            print(f"{label:<40}{np.median(v):>9.1f}{np.percentile(v, 90):>9.1f}{v.max():>9.1f}")
+    allr = cold + warm
+    lat = np.asarray([r.click_to_swap_ms for r in allr], dtype=float)
+    print(f"{'all ' + str(len(allr)) + ' edits: click→swap ms':<40}{np.median(lat):>9.1f}"
+          f"{np.percentile(lat, 90):>9.1f}{lat.max():>9.1f}")
     return 0
 
 
