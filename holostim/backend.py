@@ -484,16 +484,61 @@ def _nb_raar_update(x, buf, amp, beta):
 def _nb_extract_phase(buf, out, cy, cx, two_pi):
     ny, nx = out.shape
     big_y, big_x = buf.shape
+    bx0 = (-cx) % big_x  # output column x reads buffer column (x - cx) % big_x: two contiguous runs
+    n1 = min(nx, big_x - bx0)
     for y in range(ny):
         by = (y - cy) % big_y
         for x in range(nx):
-            z = buf[by, (x - cx) % big_x]
+            z = buf[by, x + bx0] if x < n1 else buf[by, x + bx0 - big_x]
             p = np.arctan2(z.imag, z.real)
             if p < 0:
                 p += two_pi
             if p >= two_pi:
                 p = two_pi * 0
             out[y, x] = p
+
+
+def _nb_phase_run32(src, out):
+    # out[i] = atan2(src[i]) wrapped to [0, 2π), float32. atan from an odd minimax
+    # polynomial on [0, 1] plus octant folding: max error 2e-6 rad (4 float32 ulp at 2π, 1e-4 of an 8-bit
+    # gray level), and unlike libm's atan2f it vectorises (1.3 ms instead of 30 ms per 1024² frame, measured
+    # here). A separate function so that each run is one simple loop the compiler can vectorise.
+    zero = np.float32(0.0)
+    pi = np.float32(np.pi)
+    half_pi = np.float32(np.pi / 2)
+    two_pi = np.float32(2 * np.pi)
+    c0, c1, c2 = np.float32(0.99997726), np.float32(-0.33262347), np.float32(0.19354346)
+    c3, c4, c5 = np.float32(-0.11643287), np.float32(0.05265332), np.float32(-0.01172120)
+    for i in range(out.shape[0]):
+        z = src[i]
+        re = z.real
+        im = z.imag
+        ax = abs(re)
+        ay = abs(im)
+        mx = max(ax, ay)
+        a = min(ax, ay) / mx if mx > 0 else zero
+        s = a * a
+        r = a * (c0 + s * (c1 + s * (c2 + s * (c3 + s * (c4 + s * c5)))))
+        if ay > ax:
+            r = half_pi - r
+        if re < 0:
+            r = pi - r
+        if im < 0:
+            r = two_pi - r
+        if r >= two_pi:
+            r = zero
+        out[i] = r
+
+
+def _nb_extract_phase32(buf, out, cy, cx, two_pi):
+    ny, nx = out.shape
+    big_y, big_x = buf.shape
+    bx0 = (-cx) % big_x  # output column x reads buffer column (x - cx) % big_x: two contiguous runs
+    n1 = min(nx, big_x - bx0)
+    for y in range(ny):
+        src = buf[(y - cy) % big_y]
+        _nb_phase_run32(src[bx0 : bx0 + n1], out[y, :n1])
+        _nb_phase_run32(src[: nx - n1], out[y, n1:])
 
 
 def _nb_dark_excess(buf, scale, eps):
@@ -519,12 +564,14 @@ def _numba_compiled() -> dict:
 
     with _NUMBA_LOCK:
         jit = numba.njit(fastmath=True, cache=True, nogil=True)
+        globals()["_nb_phase_run32"] = jit(_nb_phase_run32)  # called by _nb_extract_phase32
         return {
             "project_slm": jit(_nb_project_slm),
             "project_slm_into": jit(_nb_project_slm_into),
             "raar_start": jit(_nb_raar_start),
             "raar_update": jit(_nb_raar_update),
             "extract_phase": jit(_nb_extract_phase),
+            "extract_phase32": jit(_nb_extract_phase32),
             "dark_excess": jit(_nb_dark_excess),
         }
 
@@ -554,7 +601,8 @@ class NumbaKernels:
         self._k["raar_update"](x, buf, amp, amp.dtype.type(beta))
 
     def extract_phase(self, buf, out, center: tuple[int, int]) -> None:  # noqa: D102
-        self._k["extract_phase"](buf, out, int(center[0]), int(center[1]), out.dtype.type(2 * np.pi))
+        name = "extract_phase32" if out.dtype == np.float32 else "extract_phase"
+        self._k[name](buf, out, int(center[0]), int(center[1]), out.dtype.type(2 * np.pi))
 
     def dark_excess(self, buf, scale, eps: float):  # noqa: D102
         return self._k["dark_excess"](buf, float(scale), float(eps))
