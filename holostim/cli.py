@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from holostim import __version__
 from holostim.errors import HolostimError
@@ -26,6 +28,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "simulation
 PACKAGED_CONFIG = Path(__file__).resolve().parent / "data" / "simulation.yaml"
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 
 
 class CLIError(HolostimError, ValueError):
@@ -133,17 +136,62 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from holostim.config import load_config
     from holostim.session import Session
 
     config = args.config or _default_config()
+    opengl = load_config(config).slm.backend == "opengl"
+    if opengl:  # the SLM window needs a Qt application, and its event loop to swap frames
+        from PyQt6.QtGui import QGuiApplication
+
+        _app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841 - keep it alive
     # Open without the old calibration: it may belong to devices that changed, which is why we measure.
     with Session.open(config, load_calibration=False) as session:
         grid = args.grid or session.config.calibration.grid
-        cal = session.calibrate(grid=grid, progress=Progress(f"calibrating ({grid}x{grid} grid)"))
+        progress = Progress(f"calibrating ({grid}x{grid} grid)")
+
+        def measure():
+            return session.calibrate(grid=grid, progress=progress)
+
+        cal = run_beside_qt_events(measure) if opengl else measure()
         path = session.save_calibration(cal, args.out)
     print(f"calibration residual {cal.residual_px:.3f} camera px RMS over {cal.n_spots} spots")
     print(f"saved {path}")
     return EXIT_OK
+
+
+def run_beside_qt_events(work: Callable[[], T]) -> T:
+    """Run ``work()`` on a worker thread while this (GUI) thread processes Qt events; return its result.
+
+    An OpenGL SLM swaps frames only when its thread's event loop runs, so anything that shows a frame
+    and waits for it (calibration) must not block that thread. Exceptions from ``work`` are re-raised.
+    """
+    from PyQt6.QtCore import QEventLoop
+    from PyQt6.QtGui import QGuiApplication
+
+    app = QGuiApplication.instance()
+    if app is None:
+        raise CLIError("no Qt application: create a QGuiApplication before showing frames")
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # handed to the calling thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=target, name="holostim-cli-worker", daemon=True)
+    worker.start()
+    while not done.is_set():
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        done.wait(0.002)
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _cmd_slm_check(args: argparse.Namespace) -> int:

@@ -196,3 +196,32 @@ def test_progress_lines_when_not_a_terminal():
         "work [######....] 2/3 step 2",
         "work [##########] 3/3 step 3",
     ]
+
+
+@pytest.mark.gui
+def test_calibrate_on_an_opengl_rig_runs_beside_the_event_loop(qapp, tmp_path, capsys):
+    """The real-rig path: Qt app, SLM window, calibration on a worker; a dark camera is a clear error."""
+    pytest.importorskip("PyQt6.QtOpenGL")
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "dark.tif", np.full((2, 96, 128), 100, np.uint16))
+    g = qapp.primaryScreen().geometry()
+    (tmp_path / "rig.yaml").write_text(yaml.safe_dump({
+        "slm": {"backend": "opengl", "screen": f"{g.width()}x{g.height()}+{g.x()}+{g.y()}",
+                "fullscreen": False, "shape": [128, 128], "settle_tau_ms": 0},
+        "camera": {"backend": "replay", "path": "dark.tif"},
+        "calibration": {"file": "cal.yaml"},
+        "log": {"directory": "logs"},
+    }))
+    code, _, err = run(["calibrate", "--config", str(tmp_path / "rig.yaml"), "--grid", "3"], capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith("holostim: error: reference spot 1")
+    assert "background frame" in err  # the first step ran: a frame reached the screen and was snapped
+    assert not (tmp_path / "cal.yaml").exists()
+
+
+@pytest.mark.gui
+def test_run_beside_qt_events_returns_and_raises(qapp):
+    assert cli.run_beside_qt_events(lambda: 42) == 42
+    with pytest.raises(ZeroDivisionError):
+        cli.run_beside_qt_events(lambda: 1 / 0)

@@ -351,3 +351,43 @@ def test_closed_session_refuses_work(session_file):
     assert s.closed and s.log.closed and s.slm.closed
     with pytest.raises(SessionError, match="closed"):
         s.apply([Target(10, 10)])
+
+
+def opengl_rig(folder: Path, qapp) -> Path:
+    """A real-rig session: the OpenGL SLM (windowed, on the Xvfb screen) and a replay camera."""
+    import tifffile
+
+    from holostim.calibration import Calibration
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(folder / "camera.tif", np.full((2, 96, 128), 100, np.uint16))
+    Calibration(matrix=np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 10.0]]), slm_shape=(N, N),
+                camera_shape=(96, 128)).save(folder / "calibration.yaml")
+    g = qapp.primaryScreen().geometry()
+    data = {
+        "slm": {"backend": "opengl", "screen": f"{g.width()}x{g.height()}+{g.x()}+{g.y()}",
+                "fullscreen": False, "shape": [N, N]},
+        "camera": {"backend": "replay", "path": "camera.tif", "fps": 20},
+        "calibration": {"file": "calibration.yaml"},
+        "log": {"directory": "logs"},
+    }
+    (folder / "rig.yaml").write_text(yaml.safe_dump(data))
+    return folder / "rig.yaml"
+
+
+@pytest.mark.gui
+def test_opengl_session_logs_the_bytes_opengl_drew(qapp, tmp_path):
+    pytest.importorskip("PyQt6.QtOpenGL")
+    from holostim.cli import run_beside_qt_events
+
+    with Session.open(opengl_rig(tmp_path, qapp)) as s:
+        assert s.slm.wait_ready(10.0)
+        # The GUI's way: apply on a worker thread while the GUI thread runs the event loop.
+        res = run_beside_qt_events(lambda: s.apply([Target(40.0, 30.0), Target(90.0, 80.0)]))
+        assert res.t_swapped is not None and res.click_to_swap_ms > 0
+        drawn = s.slm.read_back()
+        log_path = s.log.path
+    rec = read(log_path).records[0]
+    assert rec["frame_hash"] == frame_hash(drawn) == frame_hash(res.frame)
+    assert rec["time"]["swapped_mono"] == res.t_swapped
+    np.testing.assert_allclose([t["slm_px"] for t in rec["targets"]], [[40, 40], [90, 90]])
