@@ -344,6 +344,15 @@ def test_calibrate_installs_and_saves(session_file, tmp_path):
     assert [r["type"] for r in records] == ["calibration"]
 
 
+def test_no_targets_shows_a_flat_phase_and_logs_it(session_file):
+    with Session.open(session_file) as s:
+        res = s.apply([])
+        assert res.targets == [] and res.method == "none" and not res.phase.any()
+        assert res.record["targets"] == [] and res.record["metrics"]["efficiency"] is None
+        assert res.record["frame_hash"] == frame_hash(s.slm.frames[-1].frame)
+        assert s.targets == []
+
+
 def test_closed_session_refuses_work(session_file):
     s = Session.open(session_file)
     s.close()
