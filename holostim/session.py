@@ -179,6 +179,8 @@ class Session:
         self._listeners: dict[str, list[Callable[..., None]]] = {e: [] for e in EVENTS}
         self._unsubscribe: list[Callable[[], None]] = []
         self._illumination: Any = None
+        # What the engine computed last (its warm-start state): SLM spot positions and efficiency.
+        self._last_engine: tuple[np.ndarray, float | None] | None = None
         self._closed = False
 
     # ------------------------------------------------------------------------------------------- building
@@ -472,6 +474,7 @@ class Session:
                       _metric(res.metrics, "efficiency"))
             res = self.engine.compute(spot_target, warm_start=False, **kwargs)
             warm = False
+        self._last_engine = (xy_slm, _metric(res.metrics, "efficiency"))
         result = ApplyResult(
             targets=list(targets),
             targets_slm=xy_slm,
@@ -489,23 +492,27 @@ class Session:
         return result
 
     def _warm_start_ok(self, xy_slm: np.ndarray) -> bool:
-        """Warm start when the same number of spots moved by at most ``warm_start_max_shift_px``."""
+        """Warm start when no spot moved more than ``engine.warm_start_max_shift_px`` since the engine's last.
+
+        Compared with what the engine computed last (previews included), because that is where it starts.
+        """
         cfg = self.config.engine
-        last = self.last_result
-        if not cfg.warm_start or last is None or last.targets_slm.shape != xy_slm.shape or len(xy_slm) == 0:
+        if not cfg.warm_start or self._last_engine is None or len(xy_slm) == 0:
             return False
-        shift = np.max(np.hypot(*(xy_slm - last.targets_slm).T))
+        last_xy = self._last_engine[0]
+        if last_xy.shape != xy_slm.shape:
+            return False
+        shift = np.max(np.hypot(*(xy_slm - last_xy).T))
         return bool(shift <= cfg.warm_start_max_shift_px)
 
     def _warm_start_failed(self, res: Any) -> bool:
-        """A warm start that ended far less efficient than the last pattern (the start was too far off).
+        """A warm start that ended far less efficient than the pattern it started from.
 
         Then the pattern is computed again from scratch: a guard, so that a degenerate start (e.g. a
         grating whose far field is dark where the moved spot now is) can never reach the SLM.
         """
-        last = self.last_result
+        last_eff = self._last_engine[1] if self._last_engine is not None else None
         eff = _metric(res.metrics, "efficiency")
-        last_eff = _metric(last.metrics, "efficiency") if last is not None else None
         if eff is None or last_eff is None or not np.isfinite(eff):
             return False
         return eff < 0.5 * last_eff
@@ -658,7 +665,7 @@ class Session:
             self._check_open()
             cal = self._run_calibration(grid or self.config.calibration.grid, progress)
             self.calibration = cal
-            self.last_result = None  # the old targets_slm belong to the old calibration
+            self._last_engine = None  # the engine now holds a calibration grid, not a pattern
             if self.log is not None:
                 self.log.append({"type": "calibration", "calibration": cal.to_dict()})
             return cal
