@@ -377,14 +377,22 @@ class Session:
         except HolostimError as exc:
             return str(exc)
         if reason is None and shift.any():
-            ny, nx = self.slm.shape
-            zero = np.array([nx // 2, ny // 2], dtype=np.float64) - shift
+            zero = self.zero_order_slm
             sx, sy = self.calibration.camera_to_slm([[float(x), float(y)]])[0]
             r = float(np.hypot(sx - zero[0], sy - zero[1]))
             if r < radius:
                 reason = (f"camera ({x:.1f}, {y:.1f}) is inside the zero-order exclusion: {r:.1f} SLM px "
                           f"from the zero order (shifted by the blaze), closer than {radius:g} px")
         return reason
+
+    @property
+    def zero_order_slm(self) -> np.ndarray:
+        """Where the zero order is in the engine's Fourier pixels ``(x, y)``: ``N//2`` minus the blaze shift.
+
+        For drawing the exclusion zone: ``calibration.slm_to_camera(session.zero_order_slm)``.
+        """
+        ny, nx = self.slm.shape
+        return np.array([nx // 2, ny // 2], dtype=np.float64) - self._blaze_shift_px()
 
     def _blaze_shift_px(self) -> np.ndarray:
         """How far the SLM's blazed grating moves the pattern, (x, y) Fourier pixels."""

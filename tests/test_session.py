@@ -200,6 +200,7 @@ def test_blaze_moves_the_zero_order_exclusion_and_the_sample_position(calibrated
         expected = s.camera.true_camera_to_slm.copy()
         expected[0, 2] -= 16
         np.testing.assert_allclose(s.calibration.matrix, expected, atol=0.5)
+        np.testing.assert_array_equal(s.zero_order_slm, [N // 2 - 16, N // 2])
         zero = in_field(s, (N // 2 - 16 + 3, N // 2))
         assert "zero-order" in s.check_target(zero.x, zero.y)
         centre = in_field(s, (N // 2, N // 2))
