@@ -18,7 +18,8 @@ are inflated 2-10x and noisy; ratios taken close together in time are meaningful
 benchmark on a quiet machine. No GPU here: the CuPy path is complete but unmeasured.
 
 Two FFTs (forward + inverse, 1024² complex64), best of 6, load ~3: planned in-place FFTW 5.9 ms,
-scipy.fft (workers=2, overwrite_x) 14.1 ms, numpy.fft ~35 ms -> the planned FFTW path is the one used.
+scipy.fft (workers=2, overwrite_x) 14.1 ms; numpy.fft (complex128 inside) 60 ms in a later minute -> the
+planned FFTW path is the one used.
 At load 0.4 (12:03 UTC, before the others started) FFTW took 5.2 ms and a WGS iteration 6.4 ms.
 
 ms per iteration, best of 6 interleaved runs at load ~3 (ratio to the two FFTs measured alongside):

@@ -64,8 +64,9 @@ class Timings:
     """Where the time of one compute went, in milliseconds.
 
     ``total_ms`` is the whole call (target upload, iterations, final metrics, phase download);
-    ``per_iteration_ms`` the loop time divided by the iterations run; ``transfer_ms`` the host↔device
-    copies (0 on the CPU backend, where nothing moves).
+    ``per_iteration_ms`` the loop time divided by the iterations run (including the per-iteration metrics
+    when a history or a tolerance stop asked for them; timed with CUDA events on the GPU);
+    ``transfer_ms`` the host↔device copies (0 on the CPU backend, where nothing moves).
     """
 
     total_ms: float
@@ -123,6 +124,14 @@ class HologramEngine:
     fast : bool
         Use the fused kernels and planned FFT (default). ``False`` runs the same loop with plain
         ``xp`` calls and unplanned ``xp.fft``: the reference the fast path is tested against.
+
+    Notes
+    -----
+    Threads: :meth:`compute` and :meth:`far_field` may be called from any thread (the session's worker);
+    calls on one engine are serialised by its lock, and separate engines (one per SLM) run in parallel:
+    each has its own FFT plan and buffers, and FFTW and the numba kernels release the GIL.
+    Construction plans the FFT (FFTW wisdom is cached on disk) and runs each kernel once, so the first
+    compute is as fast as the later ones.
     """
 
     def __init__(
