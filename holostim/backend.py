@@ -555,6 +555,38 @@ def _nb_dark_excess(buf, scale, eps):
     return total / eps
 
 
+def _nb_fourier_step(flat, idx, t, w, phase, g, a, mode, fresh):
+    # The Fourier-plane projection on the lit pixels, fused (see NumbaKernels.fourier_step).
+    n = idx.shape[0]
+    tiny = np.float32(1.1754944e-38)
+    sa = 0.0
+    for i in range(n):
+        z = flat[idx[i]]
+        g[i] = z
+        a[i] = max(np.sqrt(z.real * z.real + z.imag * z.imag), tiny) / t[i]
+        sa += a[i]
+    if mode != 0:
+        ma = sa / n
+        sw = 0.0
+        for i in range(n):
+            w[i] = w[i] * (ma / max(a[i], 1e-3 * ma))
+            sw += w[i]
+        mw = sw / n
+        for i in range(n):
+            w[i] = w[i] / mw
+    flat[:] = 0
+    for i in range(n):
+        z = g[i]
+        m = np.sqrt(z.real * z.real + z.imag * z.imag)
+        u = z / m if m > 0 else z * 0 + 1
+        if mode == 2:
+            if fresh:
+                phase[i] = u
+            u = phase[i]
+        amp = w[i] * t[i] if mode != 0 else t[i]
+        flat[idx[i]] = amp * u
+
+
 _NUMBA_LOCK = threading.Lock()
 
 
@@ -573,6 +605,7 @@ def _numba_compiled() -> dict:
             "extract_phase": jit(_nb_extract_phase),
             "extract_phase32": jit(_nb_extract_phase32),
             "dark_excess": jit(_nb_dark_excess),
+            "fourier_step": jit(_nb_fourier_step),
         }
 
 
@@ -606,6 +639,19 @@ class NumbaKernels:
 
     def dark_excess(self, buf, scale, eps: float):  # noqa: D102
         return self._k["dark_excess"](buf, float(scale), float(eps))
+
+    def fourier_step(self, flat, idx, t, w, phase, g, a, mode: int, fresh: bool) -> None:
+        """The Fourier-plane projection on the lit pixels in one call (GS/RAAR, WGS, Kim's WGS).
+
+        ``flat`` is the far field (flat view of the buffer); on return it is zero except on the lit pixels
+        ``idx``, which hold ``amp * g / |g|`` with ``amp = t`` (``mode`` 0: GS, RAAR) or ``w * t`` after the
+        weight update ``w <- w * mean(a) / max(a, 1e-3 mean(a))``, ``a = |g| / t``, ``w`` kept at mean 1
+        (``mode`` 1: WGS; 2: Kim's WGS, whose unit phasors are stored in ``phase`` while ``fresh`` and
+        used from there otherwise). A zero far field counts as phase 0. ``g`` and ``a`` are scratch
+        vectors. The same math as :func:`holostim.holography.algorithms.fourier_update` with plain
+        array calls, which it is tested against.
+        """
+        self._k["fourier_step"](flat, idx, t, w, phase, g, a, int(mode), bool(fresh))
 
 
 class CupyKernels(PlainKernels):
@@ -654,6 +700,44 @@ class CupyKernels(PlainKernels):
             "0",
             "holostim_dark_excess",
         )
+
+        self._gather = cupy.ElementwiseKernel(
+            "raw T buf, int64 idx, R t",
+            "T g, R a",
+            "g = buf[idx]; a = max(abs(g), (R)1.17549435e-38) / t;",
+            "holostim_fourier_gather",
+        )
+        self._scatter = cupy.ElementwiseKernel(
+            "T g, R a, R t, raw R mean_a, int64 idx, int32 mode, bool fresh",
+            "R w, T u, raw T buf",
+            """
+            R m = abs(g);
+            T ph = (m > 0) ? g / m : T(1, 0);
+            R amp = t;
+            if (mode != 0) {
+                R ma = mean_a[0];
+                w = w * (ma / max(a, (R)1e-3 * ma));
+                amp = w * t;
+            }
+            if (mode == 2) {
+                if (fresh) u = ph;
+                ph = u;
+            }
+            buf[idx] = amp * ph;
+            """,
+            "holostim_fourier_scatter",
+        )
+
+    def fourier_step(self, flat, idx, t, w, phase, g, a, mode: int, fresh: bool) -> None:
+        """Same as :meth:`NumbaKernels.fourier_step` in four launches, no sync.
+
+        The weights are not renormalised to mean 1 on the GPU (that would be two more launches): the
+        projections are scale-free, so the phases are the same; the engine normalises when it keeps them.
+        """
+        self._gather(flat, idx, t, g, a)
+        mean_a = a.mean().reshape(1)
+        flat.fill(0)
+        self._scatter(g, a, t, mean_a, idx, np.int32(mode), bool(fresh), w, phase, flat)
 
     def project_slm(self, buf, amp) -> None:  # noqa: D102 - same meaning as PlainKernels
         self._project(buf, amp, buf)

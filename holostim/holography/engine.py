@@ -7,8 +7,9 @@ buffer with fused kernels (:attr:`holostim.backend.Backend.kernels`):
 * The grid lives in FFT layout (``ifftshift`` of the centred grid) for the whole loop, so no shifts are
   ever done; only the final phase is read back centred (and cropped if padded).
 * The Fourier-plane projection only touches the lit pixels: the far field is gathered into a short
-  vector (spots) and written back into a zeroed buffer. Every normalisation factor is folded into
-  those values, so the unnormalised in-place FFTs need no scaling pass.
+  vector (spots), the WGS weights are updated on it, and it is written back into a zeroed buffer, all in
+  one fused call (:meth:`~holostim.backend.NumbaKernels.fourier_step`). Every normalisation factor is
+  folded into those values, so the unnormalised in-place FFTs need no scaling pass.
 * The SLM-plane projection (and RAAR's reflections) is one fused pass over memory.
 * Metrics are computed on the lit-pixel vector; the tolerance error's dark-pixel part is one fused
   reduction, run only when a tolerance stop or a history asks for it.
@@ -435,6 +436,13 @@ class HologramEngine:
             self._start_field(init, seed, t_s, idx_d)
         weights = self._start_weights(idx, warm) if method in ("wgs", "wgs-kim") else None
         state: dict = {}
+        # the fused Fourier step's vectors: weights (ones for GS/RAAR), Kim's phasors, scratch
+        mode = {"wgs": 1, "wgs-kim": 2}.get(method, 0)
+        n_lit = idx.shape[0]
+        w_vec = weights if weights is not None else xp.ones(n_lit, dtype=be.real_dtype)
+        kim_phase = xp.ones(n_lit, dtype=be.complex_dtype)
+        g_s = xp.empty(n_lit, dtype=be.complex_dtype)
+        a_s = xp.empty(n_lit, dtype=be.real_dtype)
         if method == "raar":
             if self._x is None:
                 self._x = xp.empty_like(buf)
@@ -507,10 +515,13 @@ class HologramEngine:
                         plan.inverse()  # back to the SLM field of this (accepted) hologram
                         kern.project_slm(buf, amp)
                         break
-            g = xp.take(flat, idx_d)
-            vals = fourier_update(g, t_s, weights, method, k, fix_after, state)
-            buf.fill(0)
-            flat[idx_d] = vals
+            if self.fast:  # one fused call (numba) or four launches (CuPy)
+                kern.fourier_step(flat, idx_d, t_s, w_vec, kim_phase, g_s, a_s, mode, k < max(fix_after, 1))
+            else:
+                g = xp.take(flat, idx_d)
+                vals = fourier_update(g, t_s, weights, method, k, fix_after, state)
+                buf.fill(0)
+                flat[idx_d] = vals
             plan.inverse()
             if method == "raar":
                 kern.raar_update(x, buf, amp, beta)
@@ -537,6 +548,8 @@ class HologramEngine:
         kern.extract_phase(buf, phase_d, (self.shape[0] // 2, self.shape[1] // 2))
         plan.forward()
         final = self._metrics_vec(flat, idx_d, w_d, n_grid, eps_r, eps_a, True)
+        if weights is not None:  # (the GPU step leaves the weights unnormalised: they are scale-free)
+            weights /= xp.mean(weights)
         self._last_idx, self._last_weights = (idx, weights) if weights is not None else (None, None)
         t_down = time.perf_counter()
         phase = to_numpy(phase_d).astype(np.float32, copy=False)

@@ -313,3 +313,65 @@ def test_gpu_budget_and_tolerance(spots128):
     assert r.timings.total_ms <= 20 + r.timings.per_iteration_ms + 10
     r2 = eng.compute(t, method="wgs", iterations=200, tolerance=1e-3, eps_r=0.02)
     assert r2.stopped_by == "tolerance"
+
+
+def _fourier_step_cases(be):
+    rng = np.random.default_rng(11)
+    buf = (rng.standard_normal((32, 32)) + 1j * rng.standard_normal((32, 32))).astype(be.complex_dtype)
+    idx = rng.choice(32 * 32, 40, replace=False).astype(np.int64)
+    buf.reshape(-1)[idx[3]] = 0  # a lit pixel with exactly zero field: phase 0, never amplitude 0
+    t = (rng.random(40) + 0.2).astype(be.real_dtype)
+    return buf, idx, t
+
+
+@pytest.mark.parametrize("precision", ["single", "double"])
+@pytest.mark.parametrize("method", ["gs", "wgs", "wgs-kim"])
+def test_fused_fourier_step_matches_fourier_update(method, precision):
+    from holostim.backend import get_backend, to_numpy
+
+    be = get_backend("numpy", precision)
+    buf0, idx, t = _fourier_step_cases(be)
+    mode = {"gs": 0, "wgs": 1, "wgs-kim": 2}[method]
+    tol = 2e-5 if precision == "single" else 1e-12
+    w_ref = np.ones(40, be.real_dtype)
+    w_fast = np.ones(40, be.real_dtype)
+    phase = np.ones(40, be.complex_dtype)
+    g, a = np.empty(40, be.complex_dtype), np.empty(40, be.real_dtype)
+    state = {}
+    rng = np.random.default_rng(2)
+    for k in range(4):  # k >= 2: Kim's phase is frozen (fix_after=2)
+        buf = buf0 * np.exp(1j * rng.uniform(0, 2 * np.pi, buf0.shape)).astype(be.complex_dtype)
+        ref = np.zeros_like(buf)
+        vals = fourier_update(np.take(buf.reshape(-1), idx), t, w_ref, method, k, 2, state)
+        ref.reshape(-1)[idx] = vals
+        fast = buf.copy()
+        be.kernels.fourier_step(fast.reshape(-1), idx, t, w_fast, phase, g, a, mode, k < 2)
+        np.testing.assert_allclose(to_numpy(fast), ref, atol=tol, rtol=tol)
+        np.testing.assert_allclose(w_fast, w_ref, rtol=tol)
+    assert np.abs(ref.reshape(-1)[idx[3]]) > 0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["gs", "wgs", "wgs-kim"])
+def test_cupy_fourier_step_matches_fourier_update(method):
+    import cupy
+
+    from holostim.backend import get_backend
+
+    be = get_backend("cupy", "single")
+    buf0, idx, t = _fourier_step_cases(be)
+    mode = {"gs": 0, "wgs": 1, "wgs-kim": 2}[method]
+    w_ref = np.ones(40, be.real_dtype)
+    w_gpu = cupy.ones(40, be.real_dtype)
+    phase = cupy.ones(40, be.complex_dtype)
+    g, a = cupy.empty(40, be.complex_dtype), cupy.empty(40, be.real_dtype)
+    state = {}
+    for k in range(4):
+        ref = np.zeros_like(buf0)
+        ref.reshape(-1)[idx] = fourier_update(np.take(buf0.reshape(-1), idx), t, w_ref, method, k, 2, state)
+        fast = cupy.asarray(buf0)
+        be.kernels.fourier_step(fast.reshape(-1), cupy.asarray(idx), cupy.asarray(t), w_gpu, phase, g, a,
+                                mode, k < 2)
+        np.testing.assert_allclose(fast.get(), ref, atol=2e-5, rtol=2e-5)
+        w = w_gpu.get()
+        np.testing.assert_allclose(w / w.mean(), w_ref, rtol=2e-5)
