@@ -32,8 +32,7 @@ def test_numpy_reference_matches_the_engine_quality():
 
 
 def test_bench_runs_through_the_cli(capsys):
-    # (argparse's REMAINDER only takes options after a "--" or a first plain word: see the report)
-    rc = cli_main(["bench", "--", "--quick", "--size", "64", "--repeats", "1", "--curve-iterations", "5",
+    rc = cli_main(["bench", "--quick", "--size", "64", "--repeats", "1", "--curve-iterations", "5",
                    "--iterations", "3", "--backend", "numpy"])
     out = capsys.readouterr().out
     assert rc == 0
