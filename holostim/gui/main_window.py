@@ -136,7 +136,7 @@ class MainWindow(QMainWindow):
         self.camera_view.frameShown.connect(self._frame_drawn)
 
         self.attach(session)
-        self._restore_window_state()
+        self.restore_window_state()
         # The SLM calls back on changes; polling as well keeps the reason text current when only the
         # reason changes (e.g. "covered" after "no frame yet") and costs nothing.
         self._interlock_timer = QTimer(self)
@@ -693,7 +693,8 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, p=p: self.open_session(p))
         self.recent_menu.setEnabled(bool(self.recent_sessions()))
 
-    def _restore_window_state(self) -> None:
+    def restore_window_state(self) -> None:
+        """Window geometry, dock layout, auto-send and snap from the settings (as last closed)."""
         geo = self.settings.value("window/geometry")
         state = self.settings.value("window/state")
         if isinstance(geo, QByteArray) and not geo.isEmpty():

@@ -69,8 +69,8 @@ def make_window(qtbot, tmp_path):
         settings = QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
         win = MainWindow(session, settings=settings)
         win.resize(*size)
-        win.show()
-        qtbot.waitExposed(win)
+        with qtbot.waitExposed(win):
+            win.show()
         windows.append(win)
         qtbot.waitUntil(lambda: win.camera_view.frame is not None, timeout=10_000)
         return win

@@ -38,8 +38,8 @@ def view(qtbot):
     v = CameraView(store)
     v.resize(700, 600)
     qtbot.addWidget(v)
-    v.show()
-    qtbot.waitExposed(v)
+    with qtbot.waitExposed(v):
+        v.show()
     v.set_frame(blob_frame())
     QApplication.processEvents()
     return v

@@ -149,6 +149,73 @@ def test_manual_mode_sends_only_on_send(qtbot, make_window, sim_config):
     click(qtbot, win, *a)
     qtbot.waitUntil(lambda: win.worker.idle and win.mask_preview.data is not None, timeout=20_000)
     assert win.send_button.isEnabled() and len(patterns(s)) == n0 and win.last_result is None
-    qtbot.mouseClick(win.send_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitActive(win):  # window shortcuts need the active window
+        win.activateWindow()
+    qtbot.keyClick(win.camera_view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # Send
     qtbot.waitUntil(lambda: win.last_result is not None and win.worker.idle, timeout=20_000)
     assert len(patterns(s)) == n0 + 1 and not win.send_button.isEnabled()
+    # Another change waits for the Send button again.
+    win.store.update(0, weight=2.0)
+    qtbot.waitUntil(lambda: win.worker.idle and win.send_button.isEnabled(), timeout=20_000)
+    qtbot.mouseClick(win.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(patterns(s)) == n0 + 2 and win.worker.idle, timeout=20_000)
+    assert patterns(s)[-1]["targets"][0]["weight"] == 2.0
+
+
+def test_calibration_from_the_menu_updates_overlays_and_file(qtbot, make_window, sim_config, tmp_path):
+    cfg = sim_config(calibration={"file": str(tmp_path / "gui-cal.yaml")})
+    win = make_window(cfg)
+    s = win.session
+    old = s.calibration
+    assert (tmp_path / "gui-cal.yaml").is_file()  # opening calibrated the simulated rig automatically
+    (tmp_path / "gui-cal.yaml").unlink()
+    with qtbot.waitActive(win):
+        win.activateWindow()
+    qtbot.keyClick(win.camera_view, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)  # Run calibration
+    assert win._cal_thread is not None
+    qtbot.waitUntil(lambda: win._cal_thread is None, timeout=60_000)
+    assert win.last_message.startswith("calibration residual")
+    assert s.calibration is not old and s.calibration.residual_px < 1.0
+    assert (tmp_path / "gui-cal.yaml").is_file()
+    np.testing.assert_allclose(win.camera_view._zero_cross.data[0]["x"], s.calibration.zero_order_camera()[0])
+    # Computing works again after the calibration (the worker was paused for it).
+    (a,) = pick_neurons(s, 1)
+    click(qtbot, win, *a)
+    qtbot.waitUntil(lambda: win.last_result is not None and win.worker.idle, timeout=20_000)
+
+
+def test_targets_files_and_test_pattern_from_the_window(qtbot, make_window, sim_config, tmp_path):
+    win = make_window(sim_config())
+    s = win.session
+    (a, b) = pick_neurons(s, 2)
+    click(qtbot, win, *a)
+    click(qtbot, win, *b)
+    want = list(win.store.targets)
+    win.save_targets(tmp_path / "t.json")
+    win.save_targets(tmp_path / "t.csv")
+    win.store.clear()
+    assert len(win.store) == 0
+    win.load_targets(tmp_path / "t.csv")
+    assert win.store.targets == want
+    win.store.clear()
+    win.load_targets(tmp_path / "t.json")
+    assert win.store.targets == want
+    qtbot.waitUntil(lambda: win.worker.idle, timeout=20_000)
+    win.pattern_combo.setCurrentText("checkerboard")
+    win.show_test_pattern()
+    frame = s.slm.last_frame
+    assert frame[0, 0] == 0 and frame[0, 32] == 255 and frame[32, 32] == 0
+    assert "test pattern" in win.last_message
+
+
+def test_window_layout_and_modes_are_restored(qtbot, make_window, sim_config):
+    win = make_window(sim_config(), size=(1300, 850))
+    win.auto_check.setChecked(False)
+    win.snap_check.setChecked(True)
+    win.mask_dock.hide()
+    win.close()
+    win2 = make_window(sim_config(), size=(900, 600))
+    win2.restore_window_state()  # (also done on construction; here after the fixture's resize)
+    assert (win2.width(), win2.height()) == (1300, 850)
+    assert not win2.auto_check.isChecked() and win2.snap_check.isChecked()
+    assert win2.mask_dock.isHidden() and not win2.focal_dock.isHidden()
