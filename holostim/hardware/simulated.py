@@ -451,24 +451,38 @@ class SimulatedCamera(Camera):
         x = (np.arange(nx) - nx // 2) * pitch
         return np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / self.beam_waist_um**2).astype(np.float32)
 
-    def map_slm_image(self, image: np.ndarray, blur: bool = True) -> np.ndarray:
+    def map_slm_image(self, image: np.ndarray, blur: bool = True, reduce: bool = True) -> np.ndarray:
         """Resample an image on the SLM Fourier grid onto the camera through the ground truth.
 
         Power-preserving (divides by the Jacobian), with the camera PSF applied on the Fourier grid at
         the equivalent width so fine Fourier pixels are not aliased when the camera pixels are coarser.
+        When a camera pixel spans k ≥ 2 Fourier pixels, the image is first binned k-fold along each
+        axis with linear (cloud-in-cell) weights (``reduce``), which keeps power and centroids exactly,
+        and the blur then runs on k² fewer pixels with the binning's own width taken off.
         """
         scale = math.sqrt(abs(float(np.linalg.det(self.true_slm_to_camera[:, :2]))))
         img = np.asarray(image, dtype=np.float32)
+        b = self.true_camera_to_slm.copy()  # camera (x, y, 1) → Fourier px (x, y)
+        sigma = math.hypot(self.psf_sigma_px, 0.5) / scale  # PSF plus a pixel's worth, in Fourier px
+        k = int(1.0 / scale) if (reduce and blur) else 1
+        if k >= 2:
+            img = _bin_linear(_bin_linear(img, k, axis=0), k, axis=1)
+            # coarse pixel i is centred on Fourier px k·i + (k-1)/2
+            b[:, :2] /= k
+            b[:, 2] = (b[:, 2] - (k - 1) / 2.0) / k
+            # linear binning blurs by a tent of half-width k (variance k²/6): take it off the PSF
+            sigma = math.sqrt(max(sigma**2 - k**2 / 6.0, 0.25 * k**2)) / k
+        else:
+            k = 1
+        cell = scale * k  # camera px per grid pixel
         if blur:
-            sigma = math.hypot(self.psf_sigma_px, 0.5) / scale  # PSF plus a pixel's worth, in Fourier px
             img = ndimage.gaussian_filter(img, sigma, mode="constant", truncate=3.5)
-        b = self.true_camera_to_slm
         # scipy works in (row, col) = (y, x): input[(r, c)] = P @ (r, c) + off
         mat = np.array([[b[1, 1], b[1, 0]], [b[0, 1], b[0, 0]]])
         off = np.array([b[1, 2], b[0, 2]])
         out = ndimage.affine_transform(img, mat, offset=off, output_shape=self._shape, order=1,
                                        mode="constant", cval=0.0, prefilter=False)
-        return (out / scale**2).astype(np.float32)
+        return (out / cell**2).astype(np.float32)
 
     def light_image(self, t: float | None = None) -> np.ndarray:
         """The light on the sample in camera pixels (fraction of laser power per pixel) at time ``t``."""
@@ -587,6 +601,31 @@ class SimulatedCamera(Camera):
 
     def _grab(self) -> np.ndarray:
         return self.render()
+
+
+def _bin_linear(img: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """Bin ``img`` k-fold along ``axis`` with cloud-in-cell weights.
+
+    Coarse pixel ``i`` sits at fine coordinate ``k i + (k - 1) / 2``; each fine pixel shares its value
+    between the two nearest coarse pixels in proportion to its distance from them, so the sum and the
+    first moment (the centroid of every spot) are exactly preserved — a plain block sum would move a
+    point to its block's centre.
+    """
+    a = np.moveaxis(img, axis, 0)
+    m = a.shape[0]
+    n = -(-m // k) + 1  # one extra coarse pixel for the right-hand shares
+    padded = np.zeros((n * k, *a.shape[1:]), np.float32)
+    padded[:m] = a
+    blocks = padded.reshape(n, k, -1)
+    delta = ((np.arange(k) - (k - 1) / 2.0) / k).astype(np.float32)  # residue offsets, coarse px
+    out = np.tensordot(1.0 - np.abs(delta), blocks, axes=(0, 1))
+    right = np.tensordot(np.clip(delta, 0, None), blocks, axes=(0, 1))
+    left = np.tensordot(np.clip(-delta, 0, None), blocks, axes=(0, 1))
+    out[1:] += right[:-1]
+    out[:-1] += left[1:]
+    out[0] += left[0]  # a leading residue's share for coarse pixel -1 (outside) stays in pixel 0
+    out = out.reshape(n, *a.shape[1:])
+    return np.moveaxis(out, 0, axis)
 
 
 def _positive(name: str, value: Any) -> float:
