@@ -191,7 +191,9 @@ class MainWindow(QMainWindow):
         self.slm_window_check.setToolTip("fullscreen OpenGL window on the chosen screen (Ctrl+W)")
         self.slm_window_check.toggled.connect(self.set_slm_window_visible)
         self.screen_combo = QComboBox()
+        self.screen_combo.setToolTip("the SLM's screen; takes effect when the session is saved and reopened")
         self._fill_screens()
+        self.screen_combo.activated.connect(self._screen_chosen)
         self.pattern_combo = QComboBox()
         self.pattern_combo.addItems(list(TEST_PATTERNS))
         self.pattern_button = QPushButton("Show pattern")
@@ -393,8 +395,8 @@ class MainWindow(QMainWindow):
         eng = self.session.engine
         backend = getattr(eng, "backend", None)
         desc = backend.describe() if hasattr(backend, "describe") else str(backend)
-        precision = getattr(eng, "precision", None) or self.session.config.engine.precision
-        return f"{desc}, {precision}"
+        precision = str(getattr(eng, "precision", None) or self.session.config.engine.precision)
+        return desc if precision in desc else f"{desc}, {precision}"
 
     def _slm_text(self) -> str:
         c = self.session.config.slm
@@ -545,6 +547,15 @@ class MainWindow(QMainWindow):
         self.slm_window_action.blockSignals(True)
         self.slm_window_action.setChecked(visible)
         self.slm_window_action.blockSignals(False)
+
+    def _screen_chosen(self, index: int) -> None:
+        name = self.screen_combo.itemData(index)
+        cfg = self.session.config
+        if not name or name == cfg.slm.screen:
+            return
+        slm = cfg.slm.model_validate({**cfg.slm.model_dump(), "screen": name})
+        self.session.config = cfg.model_copy(update={"slm": slm})
+        self.show_message(f"SLM screen set to {name}: save the session and reopen it to move the SLM window")
 
     def _select_screen(self, name: str | None) -> None:
         if name:

@@ -219,3 +219,64 @@ def test_window_layout_and_modes_are_restored(qtbot, make_window, sim_config):
     assert (win2.width(), win2.height()) == (1300, 850)
     assert not win2.auto_check.isChecked() and win2.snap_check.isChecked()
     assert win2.mask_dock.isHidden() and not win2.focal_dock.isHidden()
+
+
+def test_open_another_session_in_the_window_and_recent_list(qtbot, make_window, sim_config, tmp_path):
+    first = tmp_path / "first.yaml"
+    sim_config().save(first)
+    other = sim_config(name="second", engine={"iterations": 5})
+    second = other.save(tmp_path / "second.yaml")
+    win = make_window(first)
+    old = win.session
+    win.open_session(second)
+    assert old.closed and win.session is not old
+    assert win.session.config.name == "second" and win.iter_spin.value() == 5
+    assert "second" in win.windowTitle()
+    assert win.recent_sessions()[:2] == [str(second.resolve()), str(first.resolve())]
+    assert [a.text() for a in win.recent_menu.actions()][:2] == win.recent_sessions()[:2]
+    qtbot.waitUntil(lambda: win.camera_view.frame is not None, timeout=10_000)
+    (a,) = pick_neurons(win.session, 1)
+    click(qtbot, win, *a)
+    qtbot.waitUntil(lambda: win.last_result is not None and win.worker.idle, timeout=20_000)
+    assert win.last_result.iterations <= 5
+    win.open_session(tmp_path / "missing.yaml")  # an error keeps the open session
+    assert "cannot open" in win.last_message and not win.session.closed
+    assert win.log_folder() == win.session.log.path.parent
+
+
+def test_run_gui_opens_the_session_and_returns_when_closed(qtbot, sim_config, tmp_path):
+    from PyQt6.QtCore import QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication, QMessageBox
+
+    from holostim.gui.app import run_gui
+    from holostim.gui.main_window import MainWindow
+
+    # run_gui uses Qt's per-user settings: keep them in tmp_path, not in the user's home.
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path))
+    path = sim_config().save(tmp_path / "s.yaml")
+    seen = []
+
+    def close_window():
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not wins:
+            QTimer.singleShot(100, close_window)
+            return
+        seen.append((wins[0].session.config.name, wins[0].session.path))
+        wins[0].close()
+
+    QTimer.singleShot(200, close_window)
+    assert run_gui(path) == 0
+    assert seen == [("simulation", path)]
+    assert (tmp_path / "holostim" / "holostim.conf").is_file()  # recent sessions, window state
+
+    def dismiss_error():
+        boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+        if not boxes:
+            QTimer.singleShot(100, dismiss_error)
+            return
+        seen.append(boxes[0].text())
+        boxes[0].close()
+
+    QTimer.singleShot(200, dismiss_error)
+    assert run_gui(tmp_path / "nope.yaml") == 2
+    assert "nope.yaml" in seen[-1] and "does not exist" in seen[-1]
