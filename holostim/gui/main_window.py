@@ -287,6 +287,9 @@ class MainWindow(QMainWindow):
             s, "Show SLM &window", self.slm_window_check.setChecked, "Ctrl+W", checkable=True
         )
         self._action(s, "Show test &pattern", self.show_test_pattern, "Ctrl+P")
+
+        h = mb.addMenu("&Help")
+        self._action(h, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self._update_recent_menu()
 
     # ====================================================================================== session
@@ -467,6 +470,27 @@ class MainWindow(QMainWindow):
         self._submit(accepted, show=True)
         self._unsent = False
         self.send_button.setEnabled(False)
+
+    def shortcut_table(self) -> list[tuple[str, str]]:
+        """(action, key) for every action with a shortcut, plus the mouse gestures of the camera view."""
+        rows = [(a.text().replace("&", ""), a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
+                for a in self.actions() if not a.shortcut().isEmpty()]
+        rows += [
+            ("Add target", "left click on the image"),
+            ("Select / add to selection", "click a marker / Ctrl+click"),
+            ("Select several", "Shift+drag a rectangle"),
+            ("Move targets", "drag a marker"),
+            ("Remove target", "right click a marker, or Delete"),
+            ("Pan / zoom", "drag the image / mouse wheel"),
+        ]
+        return rows
+
+    def show_shortcuts(self) -> None:
+        """A dialog listing the keyboard shortcuts and mouse gestures."""
+        html = "<table cellspacing='6'>" + "".join(
+            f"<tr><td>{name}</td><td><b>{key}</b></td></tr>" for name, key in self.shortcut_table()
+        ) + "</table>"
+        QMessageBox.information(self, "holostim shortcuts", html)
 
     def _select_all(self) -> None:
         self.store.set_selection(range(len(self.store)))

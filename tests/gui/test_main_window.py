@@ -280,3 +280,20 @@ def test_run_gui_opens_the_session_and_returns_when_closed(qtbot, sim_config, tm
     QTimer.singleShot(200, dismiss_error)
     assert run_gui(tmp_path / "nope.yaml") == 2
     assert "nope.yaml" in seen[-1] and "does not exist" in seen[-1]
+
+
+def test_safety_limit_refusal_is_reported_and_not_logged(qtbot, make_window, sim_config):
+    win = make_window(sim_config(safety={"max_spots": 2}))
+    s = win.session
+    (a, b, c) = pick_neurons(s, 3)
+    click(qtbot, win, *a)
+    click(qtbot, win, *b)
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.targets) == 2
+                    and win.worker.idle, timeout=20_000)
+    n = len(patterns(s))
+    click(qtbot, win, *c)
+    qtbot.waitUntil(lambda: win.worker.idle and "max_spots" in win.last_message, timeout=20_000)
+    assert win.last_message.startswith("pattern refused: 3 spots exceed safety.max_spots = 2")
+    assert len(patterns(s)) == n and len(s.slm.last_frame) and len(win.last_result.targets) == 2
+    rows = dict(win.shortcut_table())
+    assert rows["Send to SLM"] == "Ctrl+Return" and rows["Run calibration…"] == "Ctrl+K"
