@@ -133,7 +133,6 @@ class MainWindow(QMainWindow):
         self.store.changed.connect(self._targets_changed)
         self.store.refused.connect(self._target_refused)
         self.interlockChanged.connect(self.status_panel.interlock.set_state)
-        self.camera_view.frameShown.connect(self._frame_drawn)
 
         self.attach(session)
         self.restore_window_state()
@@ -273,7 +272,9 @@ class MainWindow(QMainWindow):
         self._action(t, "Select &all", self._select_all, K.SelectAll)
         self._action(t, "&Delete selected", self._delete_selected, K.Delete)
         self._action(t, "&Clear all", self.store.clear, "Ctrl+Shift+Delete")
-        self._action(t, "Snap to &soma", self.snap_check.setChecked, "Ctrl+J", checkable=True)
+        self.snap_action = self._action(
+            t, "Snap to &soma", self.snap_check.setChecked, "Ctrl+J", checkable=True
+        )
 
         v = mb.addMenu("&View")
         self._action(v, "&Auto levels", self.camera_view.auto_levels, "Ctrl+L")
@@ -310,7 +311,7 @@ class MainWindow(QMainWindow):
             if not getattr(camera, "is_streaming", False):
                 camera.start()
             self.pump = FramePump(camera)
-            self.pump.frameReady.connect(self.camera_view.set_frame)
+            self.pump.frameReady.connect(self._show_frame)
         self._show_engine_settings(cfg)
         self.status_panel.set_backend(self._backend_text())
         self.slm_label.setText(self._slm_text())
@@ -509,6 +510,9 @@ class MainWindow(QMainWindow):
 
     def _snap_toggled(self, on: bool) -> None:
         self.camera_view.snap_enabled = on
+        self.snap_action.blockSignals(True)
+        self.snap_action.setChecked(on)
+        self.snap_action.blockSignals(False)
 
     # ====================================================================================== results
     def _on_outcome(self, outcome: ComputeOutcome) -> None:
@@ -544,9 +548,12 @@ class MainWindow(QMainWindow):
             "font-family: monospace;" + ("color:#d08000;" if busy else "")
         )
 
-    def _frame_drawn(self, counter: int) -> None:
-        if self.pump is not None:
-            self.pump.ack()
+    def _show_frame(self, frame: Any, counter: int) -> None:
+        try:
+            self.camera_view.set_frame(frame, counter)
+        finally:  # even a frame that failed to draw must not stop the next ones
+            if self.pump is not None:
+                self.pump.ack()
 
     def show_message(self, text: str, error: bool = False) -> None:
         """Status-bar message (red for refusals and errors); also kept in :attr:`last_message`."""
