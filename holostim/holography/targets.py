@@ -10,8 +10,10 @@ computational padding ``p``: its far-field grid is ``p`` times finer, a position
 pixels) lands at ``p * (x - N//2)`` pixels from the zero order, and the placement error drops from
 half a pixel to ``1 / (2 p)`` pixels.
 
-Duplicates: two spots that land on the same computational pixel would compete for one sample; that is
-an error (:class:`TargetError`) naming both, rather than a silent merge whose weight is a guess.
+Duplicates: two spots at the same position are an error in :meth:`SpotTarget.from_pixels`. Two distinct
+spots that land on the same pixel of the engine's computational grid would compete for one sample; the
+engine refuses that (:class:`TargetError` naming both, suggesting padding) rather than merging them with
+a guessed weight. With padding ``p`` they only collide if they are closer than about ``1 / p`` pixel.
 """
 
 from __future__ import annotations
@@ -122,9 +124,17 @@ class SpotTarget:
                     f"spot {i} has weight {w[i]:g}; weights must be finite and > 0 "
                     "(drop a spot to switch it off)"
                 )
-        target = cls(pts.copy(), w / w.sum(), (ny, nx))
-        target.lit_pixels((ny, nx))  # duplicates on the SLM grid are an error right away
-        return target
+        _, first, counts = np.unique(pts, axis=0, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            i = int(first[np.flatnonzero(counts > 1)[0]])
+            j = int(np.flatnonzero((pts == pts[i]).all(axis=1))[1])
+            raise TargetError(
+                f"spots {i} and {j} are both at (x, y) = ({pts[i, 0]:g}, {pts[i, 1]:g}); "
+                "give each position once (add their weights)"
+            )
+        # Spots that are distinct but round to the same pixel are refused by the engine, on its own
+        # (possibly padded, finer) grid: see lit_pixels.
+        return cls(pts.copy(), w / w.sum(), (ny, nx))
 
     def __len__(self) -> int:
         return int(self.xy.shape[0])

@@ -39,7 +39,7 @@ def test_padding_places_spots_on_the_finer_grid():
         ([[1, 2], [3, 4]], [1, -2], "weight -2"),
         ([[1, 2], [3, 4]], [1, 0], "weight 0"),
         ([[1, 2], [3, 4]], [1], "1 weights for 2 spots"),
-        ([[1, 2], [1.2, 2.1]], None, "same pixel"),
+        ([[1, 2], [3, 4], [1, 2]], None, r"spots 0 and 2 are both at \(x, y\) = \(1, 2\)"),
         ("abc", None, "not numbers"),
     ],
 )
@@ -86,3 +86,16 @@ def test_siemens_star_has_the_asked_spokes():
     edges = np.count_nonzero(ring != np.roll(ring, 1))
     assert 70 <= edges <= 74
     assert 0.4 < img.sum() / (np.pi * 100**2) < 0.6
+
+
+def test_spots_rounding_to_one_pixel_are_refused_unless_padding_separates_them():
+    from holostim.holography import HologramEngine
+
+    t = SpotTarget.from_pixels([[10.2, 20.0], [10.4, 20.0], [30, 30]], shape=(64, 64))
+    with pytest.raises(TargetError, match=r"spots 0 at \(10.2, 20\) and 1 at \(10.4, 20\) fall on the same"):
+        t.lit_pixels((64, 64))
+    with pytest.raises(TargetError, match="use computational padding"):
+        HologramEngine((64, 64), backend="numpy").compute(t, iterations=1)
+    iy, ix = t.lit_pixels((256, 256))  # padding 4: 128 + 4 (10.2 - 32) = 40.8 -> 41, 41.6 -> 42
+    assert list(ix[:2]) == [41, 42] and list(iy[:2]) == [80, 80]
+    assert HologramEngine((64, 64), backend="numpy", padding=4).compute(t, iterations=2).iterations == 2
