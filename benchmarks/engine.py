@@ -6,9 +6,10 @@ Usage::
                                 [--methods gs,wgs,wgs-kim,raar] [--problems rand50,rand200,grid10,star]
     holostim bench [same options]
 
-``--quick`` (single precision, 2 timing repeats, 40-iteration curves) takes about a minute at 1024² on
-the 2-core development machine; the full run (both precisions, 5 repeats, 100-iteration curves) a few
-minutes. What the tables mean is in :mod:`holostim.holography.benchmark`.
+``--quick`` (single precision, 2 timing repeats, 40-iteration curves) took 1 min 50 s to 2 min 20 s at
+1024² on the loaded 2-core development machine (well under a minute when quiet); the full run (both
+precisions, 5 repeats, 100-iteration curves) a few minutes. ``--size 512`` or ``--problems``/``--methods``
+subsets make it shorter. What the tables mean is in :mod:`holostim.holography.benchmark`.
 
 Measured (see below for the numbers and the machine)
 ----------------------------------------------------
@@ -39,7 +40,7 @@ Quality after 20 iterations (deterministic; from ``--quick``):
     rand50   gs        0.7874  0.9929  3.6e-03  0.000    0.4746  1 it      -
     rand50   wgs       0.7874  0.9999  4.9e-05  0.000    0.4747  3 it      3 it
     rand50   wgs-kim   0.7874  1.0000  1.7e-07  0.000    0.4747  3 it      3 it
-    rand50   raar      0.6282  0.8328  6.5e-02  0.078    0.6447  -         -
+    rand50   raar 0.9  0.6282  0.8328  6.5e-02  0.078    0.6447  -         -
     rand200  gs        0.7871  0.9680  1.3e-02  0.000    0.4750  -         -
     rand200  wgs       0.7871  0.9991  3.2e-04  0.000    0.4750  3 it      5 it
     rand200  wgs-kim   0.7866  1.0000  2.0e-07  0.000    0.4757  3 it      5 it
