@@ -234,7 +234,7 @@ class MainWindow(QMainWindow):
         self.focal_dock = self._dock("Predicted focus", self.focal_preview, right)
         self.splitDockWidget(self.mask_dock, self.focal_dock, Qt.Orientation.Vertical)
         self.splitDockWidget(self.status_dock, self.targets_dock, Qt.Orientation.Vertical)
-        self.resizeDocks([self.status_dock, self.mask_dock], [300, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.status_dock, self.mask_dock], [350, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.status_dock, self.targets_dock], [330, 520], Qt.Orientation.Vertical)
 
     def _action(self, menu, text: str, slot, shortcut: Any = None, checkable: bool = False) -> QAction:
