@@ -312,6 +312,7 @@ class MainWindow(QMainWindow):
                 camera.start()
             self.pump = FramePump(camera)
             self.pump.frameReady.connect(self._show_frame)
+            self.pump.failed.connect(lambda reason: self.show_message(reason, error=True))
         self._show_engine_settings(cfg)
         self.status_panel.set_backend(self._backend_text())
         self.slm_label.setText(self._slm_text())

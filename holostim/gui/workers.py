@@ -177,6 +177,8 @@ class FramePump(QObject):
 
     frameReady = pyqtSignal(object, int)
     """(frame, counter)."""
+    failed = pyqtSignal(str)
+    """The camera stopped delivering (its acquisition thread died); emitted once per error."""
     _start = pyqtSignal()
 
     def __init__(self, camera: Any, poll_ms: int = 5) -> None:
@@ -188,6 +190,7 @@ class FramePump(QObject):
         self._ready.set()
         self.dropped = 0
         self.delivered = 0
+        self._error: str | None = None
         self._timer: QTimer | None = None
         self._thread = QThread()
         self._thread.setObjectName("holostim-frames")
@@ -215,7 +218,10 @@ class FramePump(QObject):
     def _poll(self) -> None:
         try:
             latest = self.camera.latest()
-        except HolostimError:
+        except HolostimError as exc:
+            if str(exc) != self._error:
+                self._error = str(exc)
+                self.failed.emit(self._error)
             return
         if latest is None:
             return

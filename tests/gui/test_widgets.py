@@ -159,3 +159,19 @@ def test_interlock_indicator_and_status(qtbot):
     p.set_result(r)
     assert [p.text(k) for k in ("spots", "efficiency", "uniformity", "iterations", "compute_ms",
                                 "click_to_swap_ms")] == ["3", "81.2 %", "95.5 %", "20", "31.2 ms", "42.0 ms"]
+
+
+def test_frame_pump_reports_a_dead_camera(qtbot):
+    from holostim.hardware.camera import CameraError
+
+    class Dead:
+        def latest(self):
+            raise CameraError("camera 'x' stopped streaming: cable pulled")
+
+    pump = FramePump(Dead(), poll_ms=2)
+    errors = []
+    pump.failed.connect(errors.append)
+    qtbot.waitUntil(lambda: bool(errors), timeout=3000)
+    qtbot.wait(50)
+    assert errors == ["camera 'x' stopped streaming: cable pulled"]  # once, not at every poll
+    pump.stop()
