@@ -123,11 +123,10 @@ class TargetViewBox(pg.ViewBox):
             now = self.mapSceneToView(ev.scenePos())
             dx, dy = now.x() - start.x(), now.y() - start.y()
             if ev.isFinish():
-                for i in self._drag:
-                    x0, y0 = self._drag_origin[i]
-                    self._store.move(i, x0 + dx, y0 + dy)
+                moved = {i: (x0 + dx, y0 + dy) for i, (x0, y0) in self._drag_origin.items()}
                 self._drag = None
                 self._camera_view.set_drag_preview(None)
+                self._store.move_many(moved)
             else:
                 self._camera_view.set_drag_preview(
                     {i: (x0 + dx, y0 + dy) for i, (x0, y0) in self._drag_origin.items()}

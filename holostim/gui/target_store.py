@@ -104,6 +104,17 @@ class TargetStore(QObject):
         self._reasons[index] = self._reason(t.x, t.y)
         self.changed.emit()
 
+    def move_many(self, positions: dict[int, tuple[float, float]]) -> None:
+        """Move several targets at once (one change, so one new pattern, for a group drag)."""
+        for i in positions:
+            self._valid(i)
+        for i, (x, y) in positions.items():
+            t = dataclasses.replace(self._targets[i], x=float(x), y=float(y))
+            self._targets[i] = t
+            self._reasons[i] = self._reason(t.x, t.y)
+        if positions:
+            self.changed.emit()
+
     def update(self, index: int, **fields: Any) -> None:
         """Change fields (``x``, ``y``, ``weight``, ``group``) of one target."""
         self._valid(index)

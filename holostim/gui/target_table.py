@@ -14,6 +14,18 @@ COLUMNS = ("#", "x", "y", "weight", "group", "status")
 _EDITABLE = {1: "x", 2: "y", 3: "weight", 4: "group"}
 
 
+def short_reason(reason: str) -> str:
+    """A few words for the table cell (the full reason is the cell's tooltip)."""
+    r = reason.lower()
+    if "zero-order" in r or "zero order" in r:
+        return "zero order"
+    if "outside" in r:
+        return "outside SLM field"
+    if "calibration" in r:
+        return "no calibration"
+    return reason if len(reason) <= 30 else reason[:29] + "…"
+
+
 class TargetTableModel(QAbstractTableModel):
     """Qt model over a :class:`TargetStore` (one row per target)."""
 
@@ -53,7 +65,7 @@ class TargetTableModel(QAbstractTableModel):
                 return f"{t.weight:g}" if role == Qt.ItemDataRole.DisplayRole else float(t.weight)
             if col == 4:
                 return int(t.group)
-            return "ok" if reason is None else f"refused: {reason}"
+            return "ok" if reason is None else f"refused: {short_reason(reason)}"
         if role == Qt.ItemDataRole.ForegroundRole and reason is not None:
             return QBrush(QColor(200, 30, 30))
         if role == Qt.ItemDataRole.ToolTipRole and reason is not None:

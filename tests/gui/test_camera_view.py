@@ -77,6 +77,18 @@ def test_drag_moves_target(view):
     assert abs(t.x - 90) < 1 and abs(t.y - 110) < 1
 
 
+def test_drag_moves_all_selected_targets_in_one_change(view):
+    for x, y in [(30, 40), (50, 60), (200, 150)]:
+        view.store.add(x, y)
+    view.store.set_selection([0, 1])
+    changes = []
+    view.store.changed.connect(lambda: changes.append(1))
+    drag(view.graphics.viewport(), view.viewport_pos(50, 60), view.viewport_pos(70, 50))
+    got = [(round(t.x), round(t.y)) for t in view.store.targets]
+    assert got == [(50, 30), (70, 50), (200, 150)]
+    assert len(changes) == 1
+
+
 def test_rubber_band_selects_enclosed_targets(view):
     for x, y in [(30, 40), (50, 60), (200, 150)]:
         view.store.add(x, y)

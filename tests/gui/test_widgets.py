@@ -41,7 +41,8 @@ def test_table_edits_and_selection_follow_the_store(qtbot, store):
     store.add(150, 30)
     m = table.table_model
     assert m.rowCount() == 2
-    assert m.data(m.index(1, 5)) == "refused: outside the field"
+    assert m.data(m.index(1, 5)) == "refused: outside SLM field"
+    assert m.data(m.index(1, 5), Qt.ItemDataRole.ToolTipRole) == "not sent to the SLM: outside the field"
     assert m.setData(m.index(0, 3), "2.5")
     assert m.setData(m.index(0, 1), 12.0)
     assert store.targets[0] == T(12.0, 20.0, 2.5, 0)
