@@ -43,6 +43,8 @@ def build_config(args: argparse.Namespace, tmp: Path):
     d["engine"]["warm_start"] = True
     if args.iterations:
         d["engine"]["iterations"] = args.iterations
+    if args.budget_ms is not None:
+        d["engine"]["budget_ms"] = args.budget_ms
     d["log"]["directory"] = str(tmp / "logs")
     d["calibration"]["file"] = str(tmp / "calibration.yaml")
     d["targets"] = []
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shape", type=int, default=1024, help="SLM side in pixels")
     p.add_argument("--backend", default="numpy", help="numpy (CPU), cupy or auto")
     p.add_argument("--iterations", type=int, default=None, help="WGS iterations (default: the session's)")
+    p.add_argument("--budget-ms", type=float, default=None,
+                   help="engine time budget per pattern (stop iterating when spent)")
     p.add_argument("--clicks", type=int, default=20, help="clicks, and as many drags")
     p.add_argument("--max-spots", type=int, default=6)
     p.add_argument("--camera-fps", type=float, default=None,
@@ -161,12 +165,14 @@ def main(argv: list[str] | None = None) -> int:
             warm.append(drag(i % len(win.store), args.drag_px if i % 2 == 0 else -args.drag_px))
 
         backend = win.status_panel.text("backend")
-        iters = results[-1].iterations
+        iters = sorted({r.iterations for r in results[1:]})
+        iters = str(iters[0]) if len(iters) == 1 else f"{iters[0]}–{iters[-1]}"
         n_warm = sum(bool(r.warm_started) for r in warm)
         win.close()
         app.processEvents()
 
-    print(f"GUI click-to-swap, simulation mode, {args.shape}² WGS ({iters} iterations), {backend}")
+    budget = "" if args.budget_ms is None else f", budget {args.budget_ms:g} ms"
+    print(f"GUI click-to-swap, simulation mode, {args.shape}² WGS ({iters} iterations{budget}), {backend}")
     print(f"camera {cam_fps} fps, 1..{args.max_spots} spots, {os.cpu_count()} CPUs; "
           f"{n_warm}/{len(warm)} drags warm-started")
     print(f"{'':<40}{'median':>9}{'p90':>9}{'worst':>9}")
