@@ -555,7 +555,7 @@ def _nb_dark_excess(buf, scale, eps):
     return total / eps
 
 
-def _nb_fourier_step(flat, idx, t, w, phase, g, a, mode, fresh):
+def _nb_fourier_step(flat, idx, t, w, step, phase, g, a, mode, fresh):
     # The Fourier-plane projection on the lit pixels, fused (see NumbaKernels.fourier_step).
     n = idx.shape[0]
     tiny = np.float32(1.1754944e-38)
@@ -569,7 +569,14 @@ def _nb_fourier_step(flat, idx, t, w, phase, g, a, mode, fresh):
         ma = sa / n
         sw = 0.0
         for i in range(n):
-            w[i] = w[i] * (ma / max(a[i], 1e-3 * ma))
+            f = ma / max(a[i], 1e-3 * ma)
+            s = 1.0 if f > 1 else (-1.0 if f < 1 else 0.0)
+            if s * step[1, i] < 0:
+                step[0, i] = 0.8 * step[0, i]
+            else:
+                step[0, i] = min(2.0 * step[0, i], 1.0)
+            step[1, i] = s
+            w[i] = w[i] * f ** step[0, i]
             sw += w[i]
         mw = sw / n
         for i in range(n):
@@ -640,18 +647,20 @@ class NumbaKernels:
     def dark_excess(self, buf, scale, eps: float):  # noqa: D102
         return self._k["dark_excess"](buf, float(scale), float(eps))
 
-    def fourier_step(self, flat, idx, t, w, phase, g, a, mode: int, fresh: bool) -> None:
+    def fourier_step(self, flat, idx, t, w, step, phase, g, a, mode: int, fresh: bool) -> None:
         """The Fourier-plane projection on the lit pixels in one call (GS/RAAR, WGS, Kim's WGS).
 
         ``flat`` is the far field (flat view of the buffer); on return it is zero except on the lit pixels
         ``idx``, which hold ``amp * g / |g|`` with ``amp = t`` (``mode`` 0: GS, RAAR) or ``w * t`` after the
-        weight update ``w <- w * mean(a) / max(a, 1e-3 mean(a))``, ``a = |g| / t``, ``w`` kept at mean 1
+        weight update ``w <- w * f ** gamma``, ``f = mean(a) / max(a, 1e-3 mean(a))``, ``a = |g| / t``, ``w``
+        kept at mean 1; ``step`` (2, n) holds each spot's exponent ``gamma`` (start 1) and the sign of its
+        last correction: ``gamma`` is multiplied by 0.8 when the sign flips, else doubles up to 1
         (``mode`` 1: WGS; 2: Kim's WGS, whose unit phasors are stored in ``phase`` while ``fresh`` and
         used from there otherwise). A zero far field counts as phase 0. ``g`` and ``a`` are scratch
         vectors. The same math as :func:`holostim.holography.algorithms.fourier_update` with plain
         array calls, which it is tested against.
         """
-        self._k["fourier_step"](flat, idx, t, w, phase, g, a, int(mode), bool(fresh))
+        self._k["fourier_step"](flat, idx, t, w, step, phase, g, a, int(mode), bool(fresh))
 
 
 class CupyKernels(PlainKernels):
@@ -709,14 +718,18 @@ class CupyKernels(PlainKernels):
         )
         self._scatter = cupy.ElementwiseKernel(
             "T g, R a, R t, raw R mean_a, int64 idx, int32 mode, bool fresh",
-            "R w, T u, raw T buf",
+            "R w, R gam, R sgn, T u, raw T buf",
             """
             R m = abs(g);
             T ph = (m > 0) ? g / m : T(1, 0);
             R amp = t;
             if (mode != 0) {
                 R ma = mean_a[0];
-                w = w * (ma / max(a, (R)1e-3 * ma));
+                R f = ma / max(a, (R)1e-3 * ma);
+                R s = (f > (R)1) ? (R)1 : ((f < (R)1) ? (R)-1 : (R)0);
+                gam = (s * sgn < (R)0) ? (R)0.8 * gam : min((R)2 * gam, (R)1);
+                sgn = s;
+                w = w * pow(f, gam);
                 amp = w * t;
             }
             if (mode == 2) {
@@ -728,7 +741,7 @@ class CupyKernels(PlainKernels):
             "holostim_fourier_scatter",
         )
 
-    def fourier_step(self, flat, idx, t, w, phase, g, a, mode: int, fresh: bool) -> None:
+    def fourier_step(self, flat, idx, t, w, step, phase, g, a, mode: int, fresh: bool) -> None:
         """Same as :meth:`NumbaKernels.fourier_step` in four launches, no sync.
 
         The weights are not renormalised to mean 1 on the GPU (that would be two more launches): the
@@ -737,7 +750,7 @@ class CupyKernels(PlainKernels):
         self._gather(flat, idx, t, g, a)
         mean_a = a.mean().reshape(1)
         flat.fill(0)
-        self._scatter(g, a, t, mean_a, idx, np.int32(mode), bool(fresh), w, phase, flat)
+        self._scatter(g, a, t, mean_a, idx, np.int32(mode), bool(fresh), w, step[0], step[1], phase, flat)
 
     def project_slm(self, buf, amp) -> None:  # noqa: D102 - same meaning as PlainKernels
         self._project(buf, amp, buf)

@@ -441,6 +441,8 @@ class HologramEngine:
         n_lit = idx.shape[0]
         w_vec = weights if weights is not None else xp.ones(n_lit, dtype=be.real_dtype)
         kim_phase = xp.ones(n_lit, dtype=be.complex_dtype)
+        w_step = xp.zeros((2, n_lit), dtype=be.real_dtype)  # WGS step exponents (start 1) and last signs
+        w_step[0] = 1
         g_s = xp.empty(n_lit, dtype=be.complex_dtype)
         a_s = xp.empty(n_lit, dtype=be.real_dtype)
         if method == "raar":
@@ -516,7 +518,8 @@ class HologramEngine:
                         kern.project_slm(buf, amp)
                         break
             if self.fast:  # one fused call (numba) or four launches (CuPy)
-                kern.fourier_step(flat, idx_d, t_s, w_vec, kim_phase, g_s, a_s, mode, k < max(fix_after, 1))
+                kern.fourier_step(flat, idx_d, t_s, w_vec, w_step, kim_phase, g_s, a_s, mode,
+                                  k < max(fix_after, 1))
             else:
                 g = xp.take(flat, idx_d)
                 vals = fourier_update(g, t_s, weights, method, k, fix_after, state)
