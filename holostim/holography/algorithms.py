@@ -13,10 +13,11 @@ All of them alternate two projections (ARCHITECTURE.md):
     ``w <- w * mean(a) / a`` with ``a = |F u| / t`` (Leonardo et al. 2007): dim spots are pushed up,
     bright ones down, which is what makes spot arrays uniform.
     Each spot's update is raised to an exponent ``gamma`` that is multiplied by 0.8 whenever that spot's
-    correction changes sign and doubles back towards 1 otherwise (an Rprop-style step). Without it two spots never
-    settle: the hologram of two plane waves, ``arg(a1 e^{i θ1} + a2 e^{i θ2})``, flips from favouring one
-    spot to favouring the other as ``a1/a2`` crosses 1, and the plain update locks into a 9 : 1 limit
-    cycle (uniformity 0.2). With many spots the signs rarely flip and the step stays 1 (plain Leonardo).
+    correction changes sign and doubles back towards 1 otherwise (an Rprop-style step). Without it two
+    spots never settle: the hologram of two plane waves, ``arg(a1 e^{i θ1} + a2 e^{i θ2})``, flips from
+    favouring one spot to favouring the other as ``a1/a2`` crosses 1, and the plain update locks into a
+    9 : 1 limit cycle (uniformity 0.2). With many spots the signs rarely flip and the step stays near 1
+    (plain Leonardo).
 ``wgs-kim``
     The same weights, but after ``fix_after`` iterations the Fourier phase on the lit pixels is frozen
     (Kim et al. 2019): the weights then act on a fixed set of interfering spots and converge to very

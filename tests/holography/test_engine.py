@@ -374,8 +374,8 @@ def test_cupy_fourier_step_matches_fourier_update(method):
         ref = np.zeros_like(buf0)
         ref.reshape(-1)[idx] = fourier_update(np.take(buf0.reshape(-1), idx), t, w_ref, method, k, 2, state)
         fast = cupy.asarray(buf0)
-        be.kernels.fourier_step(fast.reshape(-1), cupy.asarray(idx), cupy.asarray(t), w_gpu, step, phase, g, a,
-                                mode, k < 2)
+        be.kernels.fourier_step(fast.reshape(-1), cupy.asarray(idx), cupy.asarray(t), w_gpu, step, phase,
+                                g, a, mode, k < 2)
         np.testing.assert_allclose(fast.get(), ref, atol=2e-5, rtol=2e-5)
         w = w_gpu.get()
         np.testing.assert_allclose(w / w.mean(), w_ref, rtol=2e-5)
