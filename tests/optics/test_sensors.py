@@ -85,3 +85,19 @@ def test_bad_sensor_input():
     with pytest.raises(FieldError, match="pixel_size"):
         CameraModel((4, 4), 0.0)
     assert isinstance(Field(np.ones((2, 2)), 1.0, 0.5), Field)
+
+
+def test_gaussian_limit_keeps_mean_variance_and_exact_dim_pixels():
+    from holostim.optics.sensors import add_camera_noise
+
+    lam = np.full((300, 300), 60.0)
+    lam[:150] = 0.5  # dim half: still exact Poisson
+    c = add_camera_noise(lam, read_noise=3.0, offset=100, seed=4, gaussian_above=20.0, bit_depth=16)
+    c = c.astype(float) - 100  # the offset keeps read noise from clipping at 0
+    bright, dim = c[150:], c[:150]
+    assert bright.mean() == pytest.approx(60.0, abs=0.1)
+    assert bright.var() == pytest.approx(60.0 + 9.0, rel=0.03)
+    assert dim.mean() == pytest.approx(0.5, abs=0.02)
+    # the same call without read noise shows the dim pixels are integer Poisson counts: P(0) = exp(-0.5)
+    c0 = add_camera_noise(lam, seed=5, gaussian_above=20.0, bit_depth=16)[:150]
+    assert np.mean(c0 == 0) == pytest.approx(np.exp(-0.5), abs=0.01)
