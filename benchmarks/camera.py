@@ -97,11 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         _row("  scene: neurons + dynamics + light", _ms(scene, args.frames))
         electrons = cam.expected_rate() * np.float32(cam.exposure_ms)
         noise_rng = np.random.default_rng(1)
-        def sensor(electrons=electrons, noise_rng=noise_rng):
+        def sensor(electrons=electrons, noise_rng=noise_rng, above=None):
             add_camera_noise(electrons, read_noise=2.0, gain=2.0, offset=100.0, bit_depth=12, full_well=3e4,
-                             rng=noise_rng)
+                             rng=noise_rng, gaussian_above=above)
 
-        _row("  sensor: optics.sensors.add_camera_noise, one thread", _ms(sensor, args.frames))
+        _row("  sensor: add_camera_noise, exact Poisson, one thread", _ms(sensor, args.frames))
+        _row("  sensor: add_camera_noise, normal limit >= 20 e- (as rendered)",
+             _ms(lambda: sensor(above=20.0), args.frames))
         cam.noise = False
         _row("render 512², noise=False", _ms(frame, args.frames))
         cam.noise = True
