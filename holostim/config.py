@@ -381,8 +381,8 @@ class SimulationConfig(_Model):
     n_neurons: Annotated[int, Field(ge=0)] | None = 40
     neuron_density: NonNegativeFloat | None = Field(None, description="per 100×100 px if n_neurons is null")
     neuron_radius_px: PositiveFloat = 6.0
-    baseline: NonNegativeFloat = 2.0
-    background: NonNegativeFloat = 0.6
+    baseline: NonNegativeFloat = 10.0
+    background: NonNegativeFloat = 2.0
     spontaneous_hz: NonNegativeFloat = 0.2
     stim_hz: NonNegativeFloat = 25.0
     threshold: PositiveFloat = 0.002
@@ -390,7 +390,7 @@ class SimulationConfig(_Model):
     tau_s: PositiveFloat = 0.5
     read_noise_e: NonNegativeFloat = 2.0
     full_well_e: PositiveFloat = 30000.0
-    gain_e_per_adu: PositiveFloat = 8.0
+    gain_e_per_adu: PositiveFloat = 2.0
     bit_depth: Annotated[int, Field(ge=1, le=16)] = 12
     dark_offset_adu: NonNegativeFloat = 100.0
     noise: bool = True

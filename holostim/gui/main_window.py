@@ -405,8 +405,7 @@ class MainWindow(QMainWindow):
 
     def _slm_text(self) -> str:
         c = self.session.config.slm
-        pitch = getattr(c, "pitch_um", None) or getattr(c, "pixel_pitch_um", 0.0)
-        return (f"{c.backend} SLM {c.shape[1]}×{c.shape[0]}, {pitch:g} µm pitch, "
+        return (f"{c.backend} SLM {c.shape[1]}×{c.shape[0]}, {c.pitch_um:g} µm pitch, "
                 f"λ = {c.wavelength_um:g} µm")
 
     def _show_engine_settings(self, cfg: Any) -> None:
@@ -440,7 +439,9 @@ class MainWindow(QMainWindow):
         cfg = self.session.config
         self.camera_view.set_field_outline(cal.field_outline_camera())
         r = float(cfg.calibration.zero_order_radius_px) * cal.scale_camera_per_slm()
-        self.camera_view.set_zero_order(tuple(cal.zero_order_camera()), r)
+        # a blaze moves the zero order off the grid centre: the session knows where it is
+        zero = cal.slm_to_camera(np.asarray(self.session.zero_order_slm, float).reshape(1, 2))[0]
+        self.camera_view.set_zero_order((float(zero[0]), float(zero[1])), r)
 
     def _target_refused(self, x: float, y: float, reason: str) -> None:
         self.show_message(f"target at ({x:.1f}, {y:.1f}) refused: {reason}", error=True)
