@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QKeyEvent, QPen
 from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsRectItem, QHBoxLayout, QWidget
 
@@ -27,6 +27,7 @@ from holostim.gui.target_store import TargetStore
 pg.setConfigOptions(imageAxisOrder="row-major")
 
 PICK_RADIUS_PX = 10.0
+HISTOGRAM_REFRESH_MS = 500  # the levels histogram follows the live image at 2 Hz
 """How close (screen px) a click must be to a marker to grab it."""
 
 OK_COLOR = QColor(0, 230, 255)
@@ -169,6 +170,15 @@ class CameraView(QWidget):
         self.viewbox.addItem(self.image)
         self.histogram = pg.HistogramLUTWidget(image=self.image)
         self.histogram.setMinimumWidth(110)
+        # pyqtgraph recomputes and redraws the histogram for every new image; at the camera's frame rate
+        # that costs the GUI thread more than the image itself and takes CPU from the hologram engine.
+        # A histogram refreshed a few times a second reads the same.
+        self.image.sigImageChanged.disconnect(self.histogram.item.imageChanged)
+        self._histogram_stale = False
+        self._histogram_timer = QTimer(self)
+        self._histogram_timer.setInterval(HISTOGRAM_REFRESH_MS)
+        self._histogram_timer.timeout.connect(self._refresh_histogram)
+        self._histogram_timer.start()
 
         self._field = pg.PlotCurveItem(pen=pg.mkPen(FIELD_COLOR, width=1.5, style=Qt.PenStyle.DashLine))
         self._field.setZValue(10)
@@ -221,7 +231,15 @@ class CameraView(QWidget):
             lo, hi = np.percentile(frame, (0.5, 99.8))
             self.histogram.setLevels(float(lo), float(max(hi, lo + 1)))
             self._levels_set = True
+        self._histogram_stale = True
+        if first:
+            self._refresh_histogram()
         self.frameShown.emit(int(counter))
+
+    def _refresh_histogram(self) -> None:
+        if self._histogram_stale:
+            self._histogram_stale = False
+            self.histogram.item.imageChanged()
 
     def auto_levels(self) -> None:
         """Set levels from the current frame's 0.5 and 99.8 percentiles (ignores hot pixels)."""

@@ -517,12 +517,16 @@ class HologramEngine:
                         plan.inverse()  # back to the SLM field of this (accepted) hologram
                         kern.project_slm(buf, amp)
                         break
+            # The first iteration of a warm start is a plain GS step: a spot that was not in the last
+            # pattern starts dark, and a weight update would multiply its weight by up to 1e3 and pull all
+            # the light into it for several iterations. The carried weights are kept for the next step.
+            gs_step = warm and k == 0
             if self.fast:  # one fused call (numba) or four launches (CuPy)
-                kern.fourier_step(flat, idx_d, t_s, w_vec, w_step, kim_phase, g_s, a_s, mode,
-                                  k < max(fix_after, 1))
+                kern.fourier_step(flat, idx_d, t_s, w_vec, w_step, kim_phase, g_s, a_s,
+                                  0 if gs_step else mode, k < max(fix_after, 1))
             else:
                 g = xp.take(flat, idx_d)
-                vals = fourier_update(g, t_s, weights, method, k, fix_after, state)
+                vals = fourier_update(g, t_s, weights, "gs" if gs_step else method, k, fix_after, state)
                 buf.fill(0)
                 flat[idx_d] = vals
             plan.inverse()

@@ -393,3 +393,16 @@ def test_wgs_two_spots_settle(weights, method, fast):
     ratio = ff[40, 40] / ff[60, 90]
     assert ratio == pytest.approx(weights[0] / weights[1], rel=0.02)
     assert r.metrics.uniformity > 0.99
+
+
+@pytest.mark.parametrize("method", ["wgs", "wgs-kim"])
+def test_warm_start_with_a_moved_spot_does_not_pull_all_light_into_it(method):
+    # the moved spot starts dark; a weight update on it at the first warm iteration would starve the rest
+    eng = HologramEngine((256, 256), backend="numpy")
+    xy = np.array([[100.0, 90.0], [150.0, 170.0], [120.0, 140.0], [170.0, 100.0], [90.0, 160.0]])
+    eng.compute(SpotTarget.from_pixels(xy, shape=(256, 256)), method=method, iterations=20)
+    xy[0] += 2
+    r = eng.compute(SpotTarget.from_pixels(xy, shape=(256, 256)), method=method, iterations=6, history=True,
+                    warm_start=True)
+    u = r.metrics.history.uniformity
+    assert np.all(u[1:] > 0.98) and u[-1] > 0.999, u  # without the GS first step: 0, 0, 0.19, 0.73, ...
