@@ -304,7 +304,8 @@ class HologramEngine:
             Stop as soon as the tolerance error (:mod:`.metrics`) is <= this.
         budget_ms : float, optional
             Stop before an iteration that would not finish within this many milliseconds of the call
-            (the interactive mode: as many iterations as fit). The budget covers the whole call.
+            (the interactive mode: as many iterations as fit). The budget covers the whole call; a warm
+            start always runs one iteration, since the carried field is the previous target's hologram.
         warm_start : bool
             Start from the last computed phase (and, for WGS, the last weights of spots that stay on
             the same pixel) instead of ``init``; falls back to ``init`` on the first call.
@@ -487,7 +488,8 @@ class HologramEngine:
             if k >= max_iter:
                 break
             # time budget: on the CPU compare the clock before each iteration; on the GPU time a probe
-            if budget_ms is not None:
+            # a warm start always takes one iteration: the carried field is the last target's hologram
+            if budget_ms is not None and not (warm and k == 0):
                 if be.is_gpu:
                     if gpu_limit is None and (k == gpu_probe or (k == 0 and est_ms)):
                         if k == gpu_probe:  # the one sync of a budgeted GPU run

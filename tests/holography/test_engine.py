@@ -406,3 +406,15 @@ def test_warm_start_with_a_moved_spot_does_not_pull_all_light_into_it(method):
                     warm_start=True)
     u = r.metrics.history.uniformity
     assert np.all(u[1:] > 0.98) and u[-1] > 0.999, u  # without the GS first step: 0, 0, 0.19, 0.73, ...
+
+
+def test_warm_start_takes_one_iteration_even_when_the_budget_is_spent():
+    eng = HologramEngine((128, 128), backend="numpy")
+    xy = np.array([[40.0, 50.0], [80.0, 90.0], [60.0, 30.0]])
+    eng.compute(SpotTarget.from_pixels(xy, shape=(128, 128)), method="wgs", iterations=10)
+    xy[0] += 3
+    t = SpotTarget.from_pixels(xy, shape=(128, 128))
+    r = eng.compute(t, method="wgs", iterations=None, budget_ms=1e-6, warm_start=True)
+    assert r.iterations == 1 and r.stopped_by == "budget"
+    ff = np.abs(eng.far_field(r.phase)) ** 2
+    assert ff[53, 43] > 0.2  # the moved spot (x 43, y 53) is lit: the hologram is for the new target
