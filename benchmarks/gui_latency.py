@@ -175,12 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"GUI click-to-swap, simulation mode, {args.shape}² WGS ({iters} iterations{budget}), {backend}")
     print(f"camera {cam_fps} fps, 1..{args.max_spots} spots, {os.cpu_count()} CPUs; "
           f"{n_warm}/{len(warm)} drags warm-started")
-    print(f"{'':<40}{'median':>9}{'p90':>9}{'worst':>9}")
+    print(f"{'':<40}{'median':>9}{'p90':>9}{'worst':>9}   (quality rows: median, p10, lowest)")
     for name, rs in (("click add/remove (cold)", cold), (f"drag {args.drag_px:g} px (warm start)", warm)):
         lat = np.asarray([r.click_to_swap_ms for r in rs], dtype=float)
         comp = np.asarray([r.compute_ms for r in rs], dtype=float)
         for label, v in ((f"{name}: click→swap ms", lat), ("    of which compute ms", comp)):
             print(f"{label:<40}{np.median(v):>9.1f}{np.percentile(v, 90):>9.1f}{v.max():>9.1f}")
+        # the quality those milliseconds bought (worst = lowest)
+        for metric in ("uniformity", "efficiency"):
+            v = np.asarray([float(getattr(r.metrics, metric)) for r in rs], dtype=float)
+            label = f"    {metric} reached"
+            print(f"{label:<40}{np.median(v):>9.4f}{np.percentile(v, 10):>9.4f}{v.min():>9.4f}")
     allr = cold + warm
     lat = np.asarray([r.click_to_swap_ms for r in allr], dtype=float)
     print(f"{'all ' + str(len(allr)) + ' edits: click→swap ms':<40}{np.median(lat):>9.1f}"
