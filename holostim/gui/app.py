@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -39,10 +40,32 @@ def apply_style(app: QApplication) -> None:
     app.setPalette(pal)
 
 
+class NoDisplayError(HolostimError, RuntimeError):
+    """The GUI was started where there is no screen to show it on."""
+
+
+def check_display(environ: dict[str, str] | None = None, platform: str = sys.platform) -> None:
+    """Refuse to start Qt on a Linux machine without a display.
+
+    Qt itself would print a plugin error and abort the process, which says nothing about the cause.
+    """
+    env = os.environ if environ is None else environ
+    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return
+    if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+        raise NoDisplayError(
+            "no display: neither DISPLAY nor WAYLAND_DISPLAY is set, so the GUI has no screen. "
+            "Start holostim from the rig's desktop session, or try it headless with "
+            "`xvfb-run -a -s '-screen 0 1920x1200x24' scripts/run.sh`; "
+            "`holostim compute` and `holostim calibrate` need no display"
+        )
+
+
 def make_app(argv: list[str] | None = None) -> QApplication:
     """The process's QApplication (created once, styled, named for QSettings)."""
     app = QApplication.instance()
     if app is None:
+        check_display()
         app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setOrganizationName("holostim")
     app.setApplicationName("holostim")

@@ -297,3 +297,21 @@ def test_safety_limit_refusal_is_reported_and_not_logged(qtbot, make_window, sim
     assert len(patterns(s)) == n and len(s.slm.last_frame) and len(win.last_result.targets) == 2
     rows = dict(win.shortcut_table())
     assert rows["Send to SLM"] == "Ctrl+Return" and rows["Run calibration…"] == "Ctrl+K"
+
+
+def test_no_display_is_a_one_line_error_not_a_qt_abort(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from holostim.gui.app import NoDisplayError, check_display
+
+    with pytest.raises(NoDisplayError, match="DISPLAY"):
+        check_display({}, platform="linux")
+    check_display({"DISPLAY": ":0"}, platform="linux")
+    check_display({}, platform="win32")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "holostim", "gui"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "no display" in proc.stderr
