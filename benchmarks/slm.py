@@ -10,7 +10,7 @@ Prints a table:
   correction phase, and the plain numpy reference for comparison) and, where a CUDA GPU is usable, on
   CuPy (kernel alone, and kernel + the uint8 frame's copy to the host).
 * ``show_phase`` → swap-complete ms of the OpenGL SLM window at 1920×1152 (load, upload, swap; median
-  and 95th percentile). Without a ``DISPLAY`` a private ``Xvfb`` with one 1920×1152 screen is started.
+  and 95th percentile). Without a ``DISPLAY`` it reruns itself under ``xvfb-run`` on one 1920×1152 screen.
   Under Xvfb there is no vertical blank and rendering is Mesa's software rasteriser: this is the
   software path's cost, not the latency of a real SLM (add up to one refresh period plus the panel's
   own liquid-crystal response there).
@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
-import subprocess
 import sys
 import time
 
@@ -96,98 +94,44 @@ def bench_conversion(repeats: int) -> None:
         print("(no usable CUDA GPU here: GPU rows skipped)")
 
 
-def _x_server_answers(display: str) -> bool:
-    """Whether an X client can really connect to ``display`` (libxcb, no extra tools needed)."""
-    import ctypes
-    import ctypes.util
-
-    lib = ctypes.CDLL(ctypes.util.find_library("xcb") or "libxcb.so.1")
-    lib.xcb_connect.restype = ctypes.c_void_p
-    lib.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
-    lib.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
-    lib.xcb_disconnect.argtypes = [ctypes.c_void_p]
-    conn = lib.xcb_connect(display.encode(), None)
-    try:
-        return bool(conn) and lib.xcb_connection_has_error(conn) == 0
-    finally:
-        if conn:
-            lib.xcb_disconnect(conn)
-
-
-def start_xvfb(screens: list[str], tries: int = 8) -> tuple[subprocess.Popen, str]:
-    """A private Xvfb with the given screens (``WxHxD``), on a free display number that really answers.
-
-    Several Xvfb servers from other processes (possibly in other PID namespaces, so their lock files look
-    stale) may share /tmp/.X11-unix; ``-displayfd`` can then hand out a number another server owns, so
-    the number is chosen here and the connection is verified.
-    """
-    rng = random.Random()
-    for _ in range(tries):
-        n = rng.randint(300, 2000)
-        if os.path.exists(f"/tmp/.X{n}-lock") or os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            continue
-        args = ["Xvfb", f":{n}", "-nolisten", "tcp"]
-        for i, geometry in enumerate(screens):
-            args += ["-screen", str(i), geometry]
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _x_server_answers(f":{n}"):
-                return proc, f":{n}"
-            time.sleep(0.05)
-        proc.kill()
-        proc.wait()
-    raise RuntimeError("could not start a private Xvfb")
-
-
 def bench_window(frames: int) -> None:
     shape = (1152, 1920)
-    proc = None
     if not os.environ.get("DISPLAY"):
-        if not shutil.which("Xvfb"):
-            print("show_phase -> swap: skipped (no DISPLAY and no Xvfb)")
-            return
-        proc, disp = start_xvfb([f"{shape[1]}x{shape[0]}x24"])
-        os.environ["DISPLAY"] = disp
-        os.environ["QT_QPA_PLATFORM"] = "xcb"
+        print("show_phase -> swap: skipped (no DISPLAY; xvfb-run was not found)")
+        return
+    from PyQt6.QtGui import QGuiApplication
+
+    from holostim.hardware.slm_window import OpenGLSLM
+
+    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+    g = app.primaryScreen().geometry()
+    fullscreen = (g.width(), g.height()) == (shape[1], shape[0])
+    spec = f"{g.width()}x{g.height()}+{g.x()}+{g.y()}"
+    slm = OpenGLSLM(shape, 9.2, 1.064, screen=spec, fullscreen=fullscreen, two_pi_gray=255)
     try:
-        from PyQt6.QtGui import QGuiApplication
-
-        from holostim.hardware.slm_window import OpenGLSLM
-
-        app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
-        g = app.primaryScreen().geometry()
-        fullscreen = (g.width(), g.height()) == (shape[1], shape[0])
-        spec = f"{g.width()}x{g.height()}+{g.x()}+{g.y()}"
-        slm = OpenGLSLM(shape, 9.2, 1.064, screen=spec, fullscreen=fullscreen, two_pi_gray=255)
-        try:
-            if not slm.wait_ready(10):
-                print("show_phase -> swap: the window never appeared")
-                return
-            rng = np.random.default_rng(1)
-            phases = [rng.uniform(0, 2 * np.pi, shape).astype(np.float32) for _ in range(4)]
-            recs = []
-            for i in range(frames + 2):
-                rec = slm.show_phase(phases[i % len(phases)])
-                slm.wait_swapped(rec, 5.0)
-                recs.append(rec)
-            recs = [r for r in recs[2:] if r.t_swapped is not None]
-            t = {k: np.array([r.timings_ms()[k] for r in recs]) for k in ("load_ms", "upload_ms", "swap_ms")}
-            where = "fullscreen" if fullscreen else f"windowed on {spec}"
-            n = len(recs)
-            print(f"\nshow_phase -> swap-complete, OpenGL window {shape[0]}x{shape[1]} ({where}), {n} frames")
-            print(f"{'stage (ms after the call)':<34} {'median':>10} {'p95':>8}")
-            for k, v in t.items():
-                print(f"{k:<34} {np.median(v):>10.2f} {np.percentile(v, 95):>8.2f}")
-            print(
-                "(Xvfb/Mesa software path, no vertical blank; a real SLM adds up to one refresh + LC settle)"
-            )
-        finally:
-            slm.close()
+        if not slm.wait_ready(10):
+            print("show_phase -> swap: the window never appeared")
+            return
+        rng = np.random.default_rng(1)
+        phases = [rng.uniform(0, 2 * np.pi, shape).astype(np.float32) for _ in range(4)]
+        recs = []
+        for i in range(frames + 2):
+            rec = slm.show_phase(phases[i % len(phases)])
+            slm.wait_swapped(rec, 5.0)
+            recs.append(rec)
+        recs = [r for r in recs[2:] if r.t_swapped is not None]
+        t = {k: np.array([r.timings_ms()[k] for r in recs]) for k in ("load_ms", "upload_ms", "swap_ms")}
+        where = "fullscreen" if fullscreen else f"windowed on {spec}"
+        n = len(recs)
+        print(f"\nshow_phase -> swap-complete, OpenGL window {shape[0]}x{shape[1]} ({where}), {n} frames")
+        print(f"{'stage (ms after the call)':<34} {'median':>10} {'p95':>8}")
+        for k, v in t.items():
+            print(f"{k:<34} {np.median(v):>10.2f} {np.percentile(v, 95):>8.2f}")
+        print(
+            "(Xvfb/Mesa software path, no vertical blank; a real SLM adds up to one refresh + LC settle)"
+        )
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
+        slm.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=30, help="frames for show_phase -> swap")
     p.add_argument("--no-window", action="store_true", help="skip the OpenGL window part")
     args = p.parse_args(argv)
+    if not args.no_window and not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+        # no screen: run again on a private Xvfb screen of exactly the SLM's size, so the window is fullscreen
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1920x1152x24", sys.executable, __file__,
+               *(argv or sys.argv[1:])]
+        os.execvp(cmd[0], cmd)
     bench_conversion(args.repeats)
     if not args.no_window:
         bench_window(args.frames)
