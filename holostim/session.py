@@ -232,10 +232,52 @@ class Session:
             self.calibration = self._load_or_make_calibration(progress)
         self.log = EventLog.create(cfg.log.directory, self._log_header(), masks=cfg.log.masks)
         log.info("session %r: log %s", cfg.name, self.log.path)
+        self._subscribe_slm()
+
+    def _subscribe_slm(self) -> None:
         if hasattr(self.slm, "add_interlock_listener"):
             self._unsubscribe.append(self.slm.add_interlock_listener(self._on_interlock))
         if hasattr(self.slm, "add_frame_listener"):
             self._unsubscribe.append(self.slm.add_frame_listener(lambda rec: self._emit("frame", rec)))
+
+    def _unsubscribe_slm(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            try:
+                unsubscribe()
+            except Exception:
+                log.exception("removing an SLM listener failed")
+        self._unsubscribe = []
+
+    def set_slm_screen(self, screen: str) -> None:
+        """Move the OpenGL SLM to another screen, live, and show the last pattern there again.
+
+        The new window is opened first: a screen that does not exist, has the wrong size or a device pixel
+        ratio other than 1 raises (naming the screens there are) and the old window stays as it was.
+        The pattern shown again on the new screen is logged like any other. Call from the GUI thread.
+        """
+        with self._lock:
+            self._check_open()
+            cfg = self.config
+            if cfg.slm.backend != "opengl":
+                raise SessionError(f"slm.backend is {cfg.slm.backend!r}: only an OpenGL SLM has a screen")
+            slm_cfg = cfg.slm.model_validate({**cfg.slm.model_dump(), "screen": screen})
+            new_cfg = cfg.model_copy(update={"slm": slm_cfg})
+            old_cfg, self.config = self.config, new_cfg
+            try:
+                new = self._make_slm()
+            except BaseException:
+                self.config = old_cfg
+                raise
+            old, self.slm = self.slm, new
+            self._unsubscribe_slm()
+            self._subscribe_slm()
+            try:
+                old.close()
+            except Exception:
+                log.exception("closing the SLM on the old screen failed")
+            log.info("SLM moved to screen %r", screen)
+            if self.last_result is not None:
+                self._show_locked(self.last_result)
 
     def _make_slm(self) -> Any:
         cfg = self.config
@@ -711,11 +753,7 @@ class Session:
             if self._closed:
                 return
             self._closed = True
-            for unsubscribe in self._unsubscribe:
-                try:
-                    unsubscribe()
-                except Exception:
-                    log.exception("removing the interlock listener failed")
+            self._unsubscribe_slm()
             for name in ("log", "camera", "slm"):
                 obj = getattr(self, name)
                 if obj is None:

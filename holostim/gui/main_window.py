@@ -190,7 +190,7 @@ class MainWindow(QMainWindow):
         self.slm_window_check.setToolTip("fullscreen OpenGL window on the chosen screen (Ctrl+W)")
         self.slm_window_check.toggled.connect(self.set_slm_window_visible)
         self.screen_combo = QComboBox()
-        self.screen_combo.setToolTip("the SLM's screen; takes effect when the session is saved and reopened")
+        self.screen_combo.setToolTip("the SLM's screen: choosing one moves the SLM window there")
         self._fill_screens()
         self.screen_combo.activated.connect(self._screen_chosen)
         self.pattern_combo = QComboBox()
@@ -583,12 +583,15 @@ class MainWindow(QMainWindow):
 
     def _screen_chosen(self, index: int) -> None:
         name = self.screen_combo.itemData(index)
-        cfg = self.session.config
-        if not name or name == cfg.slm.screen:
+        if not name or name == self.session.config.slm.screen:
             return
-        slm = cfg.slm.model_validate({**cfg.slm.model_dump(), "screen": name})
-        self.session.config = cfg.model_copy(update={"slm": slm})
-        self.show_message(f"SLM screen set to {name}: save the session and reopen it to move the SLM window")
+        try:
+            self.session.set_slm_screen(name)
+        except HolostimError as exc:
+            self._select_screen(self.session.config.slm.screen)
+            self.show_message(f"SLM stays where it was: {exc}", error=True)
+            return
+        self.show_message(f"SLM window moved to screen {name}")
 
     def _select_screen(self, name: str | None) -> None:
         if name:

@@ -62,3 +62,43 @@ def test_clicks_reach_the_opengl_slm_window(qtbot, make_window, sim_config, tmp_
     qtbot.waitUntil(lambda: not win.status_panel.interlock.permitted, timeout=5000)
     assert win.status_panel.interlock.text().startswith("BLOCKED: ")
     assert "not exposed" in win.status_panel.interlock.text()
+
+
+def test_choosing_another_screen_moves_the_slm_window_live(qtbot, make_window, sim_config, tmp_path):
+    stack = np.stack([blobs((256, 256), [(60.0, 70.0)])] * 2)
+    tifffile.imwrite(tmp_path / "cells.tif", stack, photometric="minisblack")
+    cal = Calibration(matrix=np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), slm_shape=(256, 256),
+                      camera_shape=(256, 256), slm_id="slm", camera_id="replay:cells.tif")
+    screen = QGuiApplication.primaryScreen()
+    cfg = sim_config(
+        slm={"backend": "opengl", "screen": screen.name(), "fullscreen": False},
+        camera={"backend": "replay", "path": str(tmp_path / "cells.tif"), "fps": 10},
+        calibration={"file": str(cal.save(tmp_path / "cal.yaml"))},
+    )
+    win = make_window(cfg, size=(900, 700))
+    s = win.session
+    vp = win.camera_view.graphics.viewport()
+    qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=win.camera_view.viewport_pos(60.0, 70.0))
+    qtbot.waitUntil(lambda: win.last_result is not None and win.worker.idle, timeout=30_000)
+    shown = win.last_result.frame
+    old = s.slm
+    n_records = len(read_log(s.log.path).records)
+
+    # a screen that is not there: refused in the status bar, the SLM stays on its screen
+    win.screen_combo.addItem("nowhere (0×0)", "nowhere")
+    win.screen_combo.setCurrentIndex(win.screen_combo.count() - 1)
+    win.screen_combo.activated.emit(win.screen_combo.count() - 1)
+    assert "SLM stays where it was" in win.last_message and "nowhere" in win.last_message
+    assert s.slm is old and s.config.slm.screen == screen.name()
+    assert win.screen_combo.currentData() == screen.name()
+
+    # the same screen named by its geometry: a new window, showing the last pattern again, logged
+    g = screen.geometry()
+    spec = f"{g.width()}x{g.height()}+{g.x()}+{g.y()}"
+    s.set_slm_screen(spec)
+    assert s.slm is not old and s.config.slm.screen == spec
+    assert s.slm.wait_ready(10)
+    qtbot.waitUntil(lambda: s.slm.last_record is not None and s.slm.last_record.t_swapped is not None,
+                    timeout=5000)
+    np.testing.assert_array_equal(s.slm.read_back(), shown)
+    assert len(read_log(s.log.path).records) == n_records + 1
