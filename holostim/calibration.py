@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -417,12 +418,18 @@ class Calibration:
             raise CalibrationError(f"{source}: bad value ({exc})") from exc
 
     def save(self, path: str | Path) -> Path:
-        """Write the calibration as YAML (creating the folder); returns the path."""
+        """Write the calibration as YAML (creating the folder); returns the path.
+
+        Written to a temporary file and renamed over the old one, so a crash mid-write leaves the previous
+        calibration intact rather than a truncated file.
+        """
         p = Path(path).expanduser()
         p.parent.mkdir(parents=True, exist_ok=True)
         text = "# holostim camera ↔ SLM calibration: camera_to_slm maps camera px (x, y, 1) → SLM px\n"
         text += yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, allow_unicode=True)
-        p.write_text(text, encoding="utf-8")
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, p)
         return p
 
     @classmethod
