@@ -130,3 +130,11 @@ def test_icons_are_real_images():
 @pytest.mark.parametrize("name", ["simulation.yaml", "rig-example.yaml"])
 def test_shipped_configs_exist(name):
     assert (ROOT / "config" / name).is_file()
+
+
+def test_packaged_simulation_session_is_the_one_in_config():
+    # installs without the source tree fall back to holostim/data/simulation.yaml (holostim.cli)
+    shipped = ROOT / "holostim" / "data" / "simulation.yaml"
+    assert shipped.read_bytes() == (ROOT / "config" / "simulation.yaml").read_bytes(), (
+        "copy config/simulation.yaml to holostim/data/simulation.yaml"
+    )
