@@ -13,6 +13,7 @@ tells it how many frames it skipped.
 from __future__ import annotations
 
 import abc
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -111,6 +112,9 @@ class Camera(abc.ABC):
     name : str
         Identifier recorded with calibrations and in the log.
     """
+
+    acquisition_nice = 0
+    """Nice value of the acquisition thread (Linux). 0 for real cameras, whose thread mostly waits."""
 
     def __init__(self, *, exposure_ms: float = 20.0, fps: float | None = None, name: str = "camera") -> None:
         self._io_lock = threading.RLock()  # one grab at a time: snap() and the thread share the device
@@ -258,6 +262,11 @@ class Camera(abc.ABC):
             return self._slot
 
     def _run(self) -> None:
+        if self.acquisition_nice and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+            try:  # Linux: per thread; threads started from here (a noise pool) inherit it
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(self.acquisition_nice))
+            except OSError:
+                pass
         next_due = time.monotonic()
         while not self._stop_event.is_set():
             try:

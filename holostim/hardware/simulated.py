@@ -196,6 +196,10 @@ class SimulatedCamera(Camera):
         Identifier recorded with calibrations.
     """
 
+    acquisition_nice = 10
+    """Rendering the rig is CPU work a real camera does in its own hardware: on a small machine it must
+    not take the cores from the hologram computation (the GUI's compute worker runs at nice 4)."""
+
     def __init__(
         self,
         slm: Any = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 import numpy as np
@@ -313,3 +315,14 @@ def test_block_reduced_mapping_matches_direct(camera_px):
             w = img[box]
             centroid = [(w * xx).sum() / w.sum(), (w * yy).sum() / w.sum()]
             np.testing.assert_allclose(centroid, [x, y], atol=0.02)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_simulated_rendering_yields_the_cpu_to_hologram_computation():
+    # the simulated camera's thread renders on the CPU: it must not take cores from the engine
+    cam = SimulatedCamera(_slm(), (64, 64), n_neurons=4, fps=100, clock=SimulatedClock())
+    with cam:
+        cam.start()
+        assert cam.wait_frame(timeout=5.0) is not None
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, cam._thread.native_id) == min(base + 10, 19)
