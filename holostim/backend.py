@@ -415,27 +415,23 @@ class PlainKernels:
 # and two engines (two SLMs) can run them concurrently.
 
 
+def _nb_onto(z, a):
+    # The SLM-plane projection of one value: amplitude a, phase of z (phase 0 where z is exactly 0).
+    m2 = z.real * z.real + z.imag * z.imag
+    return z * (a / np.sqrt(m2)) if m2 > 0 else z * 0 + a
+
+
 def _nb_project_slm(buf, amp):
     ny, nx = buf.shape
-    if amp.shape[0] == 1:
+    if amp.shape[0] == 1:  # uniform source: one amplitude, no per-pixel branch on the shape
         a = amp[0, 0]
         for r in range(ny):
             for c in range(nx):
-                z = buf[r, c]
-                m2 = z.real * z.real + z.imag * z.imag
-                if m2 > 0:
-                    buf[r, c] = z * (a / np.sqrt(m2))
-                else:
-                    buf[r, c] = a
+                buf[r, c] = _nb_onto(buf[r, c], a)
     else:
         for r in range(ny):
             for c in range(nx):
-                z = buf[r, c]
-                m2 = z.real * z.real + z.imag * z.imag
-                if m2 > 0:
-                    buf[r, c] = z * (amp[r, c] / np.sqrt(m2))
-                else:
-                    buf[r, c] = amp[r, c]
+                buf[r, c] = _nb_onto(buf[r, c], amp[r, c])
 
 
 def _nb_project_slm_into(src, dst, amp):
@@ -443,13 +439,7 @@ def _nb_project_slm_into(src, dst, amp):
     full = amp.shape[0] != 1
     for r in range(ny):
         for c in range(nx):
-            a = amp[r, c] if full else amp[0, 0]
-            z = src[r, c]
-            m2 = z.real * z.real + z.imag * z.imag
-            if m2 > 0:
-                dst[r, c] = z * (a / np.sqrt(m2))
-            else:
-                dst[r, c] = a
+            dst[r, c] = _nb_onto(src[r, c], amp[r, c] if full else amp[0, 0])
 
 
 def _nb_raar_start(x, buf, amp):
@@ -457,11 +447,8 @@ def _nb_raar_start(x, buf, amp):
     full = amp.shape[0] != 1
     for r in range(ny):
         for c in range(nx):
-            a = amp[r, c] if full else amp[0, 0]
             z = x[r, c]
-            m2 = z.real * z.real + z.imag * z.imag
-            q = z * (a / np.sqrt(m2)) if m2 > 0 else z * 0 + a
-            buf[r, c] = 2 * q - z
+            buf[r, c] = 2 * _nb_onto(z, amp[r, c] if full else amp[0, 0]) - z
 
 
 def _nb_raar_update(x, buf, amp, beta):
@@ -472,13 +459,9 @@ def _nb_raar_update(x, buf, amp, beta):
         for c in range(nx):
             a = amp[r, c] if full else amp[0, 0]
             z = x[r, c]
-            m2 = z.real * z.real + z.imag * z.imag
-            q = z * (a / np.sqrt(m2)) if m2 > 0 else z * 0 + a
-            xn = beta * z + beta * buf[r, c] + (one - 2 * beta) * q
-            m2 = xn.real * xn.real + xn.imag * xn.imag
-            q = xn * (a / np.sqrt(m2)) if m2 > 0 else xn * 0 + a
+            xn = beta * z + beta * buf[r, c] + (one - 2 * beta) * _nb_onto(z, a)
             x[r, c] = xn
-            buf[r, c] = 2 * q - xn
+            buf[r, c] = 2 * _nb_onto(xn, a) - xn
 
 
 def _nb_extract_phase(buf, out, cy, cx, two_pi):
@@ -604,6 +587,7 @@ def _numba_compiled() -> dict:
     with _NUMBA_LOCK:
         jit = numba.njit(fastmath=True, cache=True, nogil=True)
         globals()["_nb_phase_run32"] = jit(_nb_phase_run32)  # called by _nb_extract_phase32
+        globals()["_nb_onto"] = jit(_nb_onto)  # called by the projection kernels (inlined by LLVM)
         return {
             "project_slm": jit(_nb_project_slm),
             "project_slm_into": jit(_nb_project_slm_into),
