@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 from gui_helpers import drag
@@ -13,14 +11,7 @@ from PyQt6.QtWidgets import QApplication
 from holostim.gui.camera_view import CameraView
 from holostim.gui.centroid import snap_to_centroid
 from holostim.gui.target_store import TargetIndexError, TargetStore
-
-
-@dataclass(frozen=True)
-class T:
-    x: float
-    y: float
-    weight: float = 1.0
-    group: int = 0
+from holostim.session import Target as T
 
 
 def blob_frame(shape=(200, 240), centres=((60.3, 50.7), (150.0, 120.2)), sigma=3.0):
