@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,14 +18,7 @@ from holostim.gui.target_store import TargetStore
 from holostim.gui.target_table import TargetTable
 from holostim.gui.workers import ComputeWorker, FramePump
 from holostim.hardware.camera import ReplayCamera
-
-
-@dataclass(frozen=True)
-class T:
-    x: float
-    y: float
-    weight: float = 1.0
-    group: int = 0
+from holostim.session import Target as T
 
 
 @pytest.fixture
