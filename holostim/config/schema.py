@@ -1,0 +1,340 @@
+"""The session schema: one frozen pydantic model per section, unknown keys rejected.
+
+On a laser rig a forgotten safety limit is worse than a refusal to start, so a misspelt key is an error
+rather than a silently ignored setting. Saving writes the same schema back; paths below the new file's
+folder are written relative to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import Field, field_validator
+
+from holostim.config.camera import CameraConfig, SimulatedCameraConfig
+from holostim.config.types import (
+    ExistingFile,
+    GrayFor2Pi,
+    NonNegativeFloat,
+    PositiveFloat,
+    ResolvedPath,
+    Section,
+)
+from holostim.errors import HolostimError
+from holostim.files import atomic_write_text
+
+CONFIG_VERSION = 1
+
+
+class SLMConfig(Section):
+    """The spatial light modulator and the phase→gray pipeline in front of it.
+
+    Key names are those of :class:`holostim.hardware.slm.SLM` (see :meth:`slm_kwargs`).
+    """
+
+    backend: Literal["simulated", "opengl"] = "simulated"
+    screen: str | None = Field(
+        None, description="OpenGL backend: the screen's name, serial or geometry WxH+X+Y (never an index)"
+    )
+    shape: tuple[Annotated[int, Field(ge=2)], Annotated[int, Field(ge=2)]] = Field(
+        (512, 512), description="(rows, columns) of SLM pixels"
+    )
+    pitch_um: PositiveFloat = Field(9.2, description="pixel pitch")
+    fill_factor: Annotated[float, Field(gt=0, le=1)] = 0.95
+    wavelength_um: Annotated[float, Field(gt=0.2, lt=20)] = 1.04
+    two_pi_gray: GrayFor2Pi | dict[PositiveFloat, GrayFor2Pi] = Field(
+        255.0, description="gray for 2π (linear panels); or {wavelength_um: gray}"
+    )
+    two_pi_gray_wavelength_um: PositiveFloat | None = Field(
+        None, description="wavelength two_pi_gray was measured at; default: the working wavelength"
+    )
+    lut: ExistingFile | dict[PositiveFloat, ExistingFile] | None = Field(
+        None, description="8-bit phase LUT file, or {wavelength_um: file}; overrides two_pi_gray"
+    )
+    flatness: ExistingFile | None = Field(None, description="vendor wavefront-correction image (BMP/PNG)")
+    flatness_wavelength_um: PositiveFloat | None = None
+    flatness_two_pi_gray: PositiveFloat = 256.0
+    zernike: dict[Annotated[int, Field(ge=0)], float] = Field(
+        default_factory=dict, description="aberration correction: ANSI index -> radians (orthonormal)"
+    )
+    zernike_radius_px: PositiveFloat | None = None
+    blaze: tuple[float, float] = Field((0.0, 0.0), description="grating (gx, gy) in cycles per pixel")
+    fresnel_focal_um: float | None = Field(None, description="Fresnel lens offset focal length")
+    refresh_hz: PositiveFloat | None = Field(
+        None, description="panel frame rate; default: the screen's (opengl) or 60 Hz (simulated)"
+    )
+    fullscreen: bool = Field(True, description="opengl: False only for development (a plain window)")
+    settle_tau_ms: NonNegativeFloat = Field(10.0, description="simulated liquid-crystal settle time")
+
+    @field_validator("lut", mode="after")
+    @classmethod
+    def _check_lut(cls, lut: Any) -> Any:
+        # The SLM layer's own parser decides what a valid table is (256 monotonic 8-bit entries).
+        from holostim.hardware.slm import load_lut
+
+        for path in (lut.values() if isinstance(lut, dict) else [lut] if lut is not None else []):
+            try:
+                load_lut(path)
+            except HolostimError as exc:
+                raise ValueError(str(exc)) from None
+        return lut
+
+    @field_validator("fresnel_focal_um")
+    @classmethod
+    def _check_fresnel(cls, f: float | None) -> float | None:
+        if f is not None and (f == 0 or not math.isfinite(f)):
+            raise ValueError(f"fresnel_focal_um={f!r} must be a non-zero finite length in µm, or null")
+        return f
+
+    @property
+    def frame_period_ms(self) -> float:
+        """One display frame in milliseconds (60 Hz when the rate is left to the screen)."""
+        return 1000.0 / (self.refresh_hz or 60.0)
+
+    def slm_kwargs(self, safety: SafetyConfig | None = None) -> dict[str, Any]:
+        """Keyword arguments for :class:`holostim.hardware.slm.SLM` (and its subclasses)."""
+        kw: dict[str, Any] = {
+            "shape": self.shape,
+            "pitch_um": self.pitch_um,
+            "wavelength_um": self.wavelength_um,
+            "flatness": self.flatness,
+            "flatness_wavelength_um": self.flatness_wavelength_um,
+            "flatness_two_pi_gray": self.flatness_two_pi_gray,
+            "zernike": dict(self.zernike),
+            "zernike_radius_px": self.zernike_radius_px,
+            "blaze": self.blaze,
+            "fresnel_focal_um": self.fresnel_focal_um,
+            "refresh_hz": self.refresh_hz,
+        }
+        if self.lut is not None:
+            kw["lut"] = self.lut
+        else:
+            kw["two_pi_gray"] = self.two_pi_gray
+            kw["two_pi_gray_wavelength_um"] = self.two_pi_gray_wavelength_um
+        if safety is not None:
+            kw["stale_frames"] = safety.interlock_frames
+            kw["stale_ms"] = safety.interlock_ms
+        return {k: v for k, v in kw.items() if v is not None}
+
+
+class OpticsConfig(Section):
+    """The relay from SLM to sample."""
+
+    focal_length_um: PositiveFloat = Field(200_000.0, description="Fourier lens after the SLM")
+    magnification: PositiveFloat = Field(
+        50.0, description="Fourier plane → sample demagnification (relay and objective together)"
+    )
+    objective_na: Annotated[float, Field(gt=0, le=1.7)] = 0.8
+    beam_waist_um: PositiveFloat | None = Field(
+        None, description="1/e² intensity radius of the source beam on the SLM; none = flat illumination"
+    )
+
+
+class EngineConfig(Section):
+    """Phase retrieval settings (see :class:`holostim.holography.HologramEngine`)."""
+
+    backend: Literal["auto", "numpy", "cupy"] = "auto"
+    precision: Literal["single", "double"] = "single"
+    method: Literal["gs", "wgs", "wgs-kim", "raar"] = "wgs"
+    iterations: Annotated[int, Field(gt=0, le=10_000)] = 20
+    tolerance: PositiveFloat | None = Field(None, description="stop when tolerance_error falls below")
+    budget_ms: PositiveFloat | None = Field(None, description="stop when this much time is spent")
+    padding: Annotated[int, Field(ge=1, le=4)] = Field(1, description="far-field oversampling factor")
+    warm_start: bool = Field(True, description="start from the last phase when targets changed little")
+    warm_start_max_shift_px: NonNegativeFloat = Field(
+        5.0, description="largest spot move (Fourier px) that still warm-starts"
+    )
+
+
+class CalibrationConfig(Section):
+    """Camera↔SLM calibration: where it lives and how it is measured."""
+
+    file: ResolvedPath | None = Field(None, description="YAML written by `holostim calibrate`")
+    grid: Annotated[int, Field(ge=3, le=7)] = 5
+    zero_order_radius_px: NonNegativeFloat = Field(
+        8.0, description="targets closer than this to the zero order (Fourier px) are refused"
+    )
+    auto_in_simulation: bool = Field(
+        True, description="simulation only: calibrate on open when the file is missing"
+    )
+
+
+class SafetyConfig(Section):
+    """Limits checked before any pattern reaches the SLM."""
+
+    max_spots: Annotated[int, Field(gt=0)] = 100
+    laser_power_mw: NonNegativeFloat = Field(
+        0.0, description="power reaching the sample if all light went into the pattern (0 = not modelled)"
+    )
+    max_power_per_spot_mw: PositiveFloat = 20.0
+    max_total_power_mw: PositiveFloat = 500.0
+    interlock_frames: PositiveFloat = Field(
+        3.0, description="laser off when the last swap is older than this many frame periods"
+    )
+    interlock_ms: PositiveFloat | None = Field(None, description="the same limit in ms; overrides frames")
+
+
+class LogConfig(Section):
+    """The stimulation log."""
+
+    directory: ResolvedPath = Path("logs")
+    masks: Literal["none", "npz"] = Field(
+        "none", description="npz: also store every uint8 frame in <log>.masks.npz beside the log"
+    )
+
+
+class GroundTruthConfig(Section):
+    """The simulated rig's true SLM→camera affine; only the simulated camera reads it, never the app."""
+
+    rotation_deg: float = 3.0
+    scale: PositiveFloat | None = Field(None, description="camera px per SLM Fourier px; none = from optics")
+    shear: float = 0.02
+    mirror: bool = False
+    offset_px: tuple[float, float] = (7.5, -4.25)
+
+
+class SimulationConfig(Section):
+    """The simulated rig (used when ``camera.backend`` is ``simulated``).
+
+    Keys are the keyword arguments of :class:`holostim.hardware.simulated.SimulatedCamera`; the focal
+    length and beam waist come from the ``optics`` section, exposure and frame rate from ``camera``.
+    """
+
+    seed: int = 0
+    shape: tuple[Annotated[int, Field(ge=16)], Annotated[int, Field(ge=16)]] = Field(
+        (512, 512), description="camera frame (height, width)"
+    )
+    camera_pixel_um: PositiveFloat | None = Field(None, description="camera pixel in the sample plane")
+    ground_truth: GroundTruthConfig = GroundTruthConfig()
+    sample: Literal["neurons", "slide"] = "neurons"
+    visible_spots: bool = Field(True, description="the camera also sees the light pattern")
+    psf_sigma_px: NonNegativeFloat = 1.2
+    spot_gain: NonNegativeFloat = 2.0e4
+    n_neurons: Annotated[int, Field(ge=0)] | None = 40
+    neuron_density: NonNegativeFloat | None = Field(None, description="per 100×100 px if n_neurons is null")
+    neuron_radius_px: PositiveFloat = 6.0
+    baseline: NonNegativeFloat = 10.0
+    background: NonNegativeFloat = 2.0
+    spontaneous_hz: NonNegativeFloat = 0.2
+    stim_hz: NonNegativeFloat = 25.0
+    threshold: PositiveFloat = 0.002
+    spike_dff: NonNegativeFloat = 0.3
+    tau_s: PositiveFloat = 0.5
+    read_noise_e: NonNegativeFloat = 2.0
+    full_well_e: PositiveFloat = 30000.0
+    gain_e_per_adu: PositiveFloat = 2.0
+    bit_depth: Annotated[int, Field(ge=1, le=16)] = 12
+    dark_offset_adu: NonNegativeFloat = 100.0
+    noise: bool = True
+
+
+class TargetConfig(Section):
+    """A saved stimulation target in camera pixels."""
+
+    x: float
+    y: float
+    weight: PositiveFloat = 1.0
+    group: Annotated[int, Field(ge=0)] = 0
+
+
+class SessionConfig(Section):
+    """One rig session: every section with its defaults; see ``config/rig-example.yaml``."""
+
+    version: int = CONFIG_VERSION
+    name: str = "session"
+    slm: SLMConfig = SLMConfig()
+    camera: CameraConfig = SimulatedCameraConfig()
+    optics: OpticsConfig = OpticsConfig()
+    engine: EngineConfig = EngineConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    safety: SafetyConfig = SafetyConfig()
+    log: LogConfig = LogConfig()
+    simulation: SimulationConfig = SimulationConfig()
+    targets: list[TargetConfig] = Field(default_factory=list)
+
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, v: int) -> int:
+        if v != CONFIG_VERSION:
+            raise ValueError(f"session version {v} is not supported; this holostim reads version "
+                             f"{CONFIG_VERSION}")
+        return v
+
+    @property
+    def simulated(self) -> bool:
+        """True when the session needs no hardware at all."""
+        return self.slm.backend == "simulated" and self.camera.backend == "simulated"
+
+    @property
+    def fourier_pitch_um(self) -> float:
+        """Pixel pitch of the Fourier plane, ``λ f / (N dx)`` along x (the first-order scale)."""
+        n = self.slm.shape[1] * self.engine.padding
+        return self.slm.wavelength_um * self.optics.focal_length_um / (n * self.slm.pitch_um)
+
+    def simulated_camera_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~holostim.hardware.simulated.SimulatedCamera` (without ``slm``)."""
+        kw = self.simulation.model_dump()
+        kw["ground_truth"] = {k: v for k, v in kw["ground_truth"].items() if v is not None}
+        kw["focal_length_um"] = self.optics.focal_length_um
+        kw["beam_waist_um"] = self.optics.beam_waist_um
+        kw.update(self.camera.options())
+        kw = {k: v for k, v in kw.items() if v is not None}
+        # The name identifies this simulated rig (scene, hidden transform, SLM and optics): a calibration
+        # records it, so one measured on another simulated rig is recognised as stale.
+        rig = {"simulation": self.simulation.model_dump(mode="json"),
+               "slm": self.slm.model_dump(mode="json"), "optics": self.optics.model_dump(mode="json")}
+        digest = hashlib.sha256(json.dumps(rig, sort_keys=True).encode()).hexdigest()[:10]
+        kw["name"] = f"simulated-{digest}"
+        return kw
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~holostim.holography.HologramEngine` (shape, backend, ...)."""
+        waist = self.optics.beam_waist_um
+        return {
+            "shape": self.slm.shape,
+            "backend": self.engine.backend,
+            "precision": self.engine.precision,
+            "padding": self.engine.padding,
+            "source": "uniform" if waist is None else ("gaussian", waist / self.slm.pitch_um),
+        }
+
+    def to_dict(self, relative_to: str | Path | None = None) -> dict[str, Any]:
+        """Plain Python (YAML/JSON-safe) values; paths relative to ``relative_to`` where below it."""
+        base = Path(relative_to).resolve() if relative_to is not None else None
+        data = _plain(self.model_dump(mode="python"), base)
+        camera = data["camera"]  # the backend first: it decides which other keys are allowed
+        data["camera"] = {"backend": camera.pop("backend"), **camera}
+        return data
+
+    def to_yaml(self, relative_to: str | Path | None = None) -> str:
+        """The session as YAML text in the schema's key order (what :meth:`save` writes)."""
+        header = f"# holostim session (schema version {CONFIG_VERSION})\n"
+        return header + yaml.safe_dump(self.to_dict(relative_to), sort_keys=False, allow_unicode=True)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the session to ``path`` (atomically) so that :func:`load_config` gives it back."""
+        path = Path(path)
+        return atomic_write_text(path, self.to_yaml(relative_to=path.parent))
+
+
+def _plain(value: Any, base: Path | None) -> Any:
+    """Model dump → YAML-safe values: tuples as lists, paths as strings (relative where possible)."""
+    if isinstance(value, dict):
+        return {k: _plain(v, base) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, base) for v in value]
+    if isinstance(value, Path):
+        if base is not None:
+            try:
+                return value.resolve().relative_to(base).as_posix()
+            except ValueError:
+                pass
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
