@@ -84,7 +84,10 @@ def test_bad_sensor_input():
         add_camera_noise(-np.ones((2, 2)))
     with pytest.raises(FieldError, match="pixel_size"):
         CameraModel((4, 4), 0.0)
-    assert isinstance(Field(np.ones((2, 2)), 1.0, 0.5), Field)
+    with pytest.raises(FieldError, match="wavelength"):
+        Field(np.ones((2, 2)), 1.0, 0.0)
+    with pytest.raises(FieldError, match="spacing"):
+        Field(np.ones((2, 2)), -1.0, 0.5)
 
 
 def test_gaussian_limit_keeps_mean_variance_and_exact_dim_pixels():
