@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"only {len(ok)} neurons lie in the addressable field", file=sys.stderr)
             return 1
         results = []
-        win.resultShown.connect(results.append)
+        win.sending.resultShown.connect(results.append)
         vp = win.camera_view.graphics.viewport()
 
         def wait_result(n_before: int, what: str) -> object:

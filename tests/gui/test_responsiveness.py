@@ -19,21 +19,21 @@ def test_event_loop_keeps_running_during_1024_cpu_compute(qtbot, make_window, si
     ticks: list[float] = []
     busy: list[tuple[float, float]] = []
     start: list[float] = []
-    win.worker.busyChanged.connect(
+    win.sending.worker.busyChanged.connect(
         lambda b: start.append(time.perf_counter()) if b else busy.append((start[-1], time.perf_counter()))
     )
     timer = QTimer()
     timer.setInterval(5)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
-    k = win.shown_count
+    k = win.sending.shown_count
     for x, y in neurons:  # four separate patterns, each a full 1024² WGS run
         win.store.add(x, y)
-        qtbot.waitUntil(lambda k=k: win.worker.idle and win.shown_count > k, timeout=60_000)
-        k = win.shown_count
+        qtbot.waitUntil(lambda k=k: win.sending.worker.idle and win.sending.shown_count > k, timeout=60_000)
+        k = win.sending.shown_count
     timer.stop()
-    assert win.last_result.frame.shape == (1024, 1024)
-    assert len(win.last_result.targets) == 4
+    assert win.sending.last_result.frame.shape == (1024, 1024)
+    assert len(win.sending.last_result.targets) == 4
     t = np.asarray(ticks)
     in_busy = np.zeros(len(t) - 1, bool)
     for a, b in busy:

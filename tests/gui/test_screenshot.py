@@ -13,7 +13,7 @@ def test_screenshot_of_main_window_with_targets(qtbot, make_window, sim_config, 
     win = make_window(sim_config(slm_shape=(512, 512), camera_shape=(512, 512),
                                  engine={"backend": "numpy", "iterations": 20}), size=(1600, 950))
     s = win.session
-    win.snap_check.setChecked(True)
+    win.targets_panel.snap_check.setChecked(True)
     vp = win.camera_view.graphics.viewport()
     for x, y in pick_neurons(s, 6, min_dist=40):
         qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=win.camera_view.viewport_pos(x, y))
@@ -21,8 +21,8 @@ def test_screenshot_of_main_window_with_targets(qtbot, make_window, sim_config, 
     zx, zy = s.calibration.zero_order_camera()
     qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=win.camera_view.viewport_pos(zx + 2, zy + 2))
     assert "zero-order" in win.last_message
-    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.targets) == 6
-                    and win.worker.idle, timeout=30_000)
+    qtbot.waitUntil(lambda: win.sending.last_result is not None and len(win.sending.last_result.targets) == 6
+                    and win.sending.worker.idle, timeout=30_000)
     win.store.set_selection([2])
     # Stimulated neurons brighten over a few hundred ms (calcium transients); let the view show it.
     t_end = time.monotonic() + 1.5
