@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import drag, pick_neurons, settle
+from gui_helpers import drag, pick_neurons
 from PyQt6.QtCore import Qt
 
 from holostim.eventlog import read as read_log
@@ -91,27 +91,33 @@ def test_drag_and_delete_update_table_mask_and_log(qtbot, make_window, sim_confi
     np.testing.assert_array_equal(s.slm.last_frame, win.sending.last_result.frame)
 
 
-def test_refused_targets_give_message_and_no_log_record(qtbot, make_window, sim_config):
+def test_refused_targets_give_message_and_no_log_record(qtbot, make_window, sim_config, monkeypatch):
     win = make_window(sim_config())
     s = win.session
     n0 = len(patterns(s))
+    frame0 = None if s.slm.last_frame is None else s.slm.last_frame.copy()
+    submitted = []  # every target set the window hands to the compute worker
+    monkeypatch.setattr(win.sending.worker, "submit", lambda targets, **kw: submitted.append(targets))
     zx, zy = s.calibration.zero_order_camera()
     click(qtbot, win, zx + 1, zy)
     assert "refused" in win.last_message and "zero-order" in win.last_message
     assert win.store.reasons[0] is not None
-    assert win.camera_view._markers.data[0]["symbol"] == "x"
-    # Outside the addressable field: beyond the field outline's corner, still on the camera.
-    outline = s.calibration.field_outline_camera()
+    # Outside the addressable field: the field outline is tilted, so the camera's corners lie outside it.
     ny, nx = s.camera.shape
-    outside = [(x, y) for x in range(0, nx, 4) for y in range(0, ny, 4)
+    outside = [(x, y) for x in range(8, nx - 8, 4) for y in range(8, ny - 8, 4)
                if s.check_target(x, y) is not None and "outside" in s.check_target(x, y)]
-    if outside:  # the field may cover the whole camera; then only the zero order can be refused
-        click(qtbot, win, *outside[0])
-        assert "refused" in win.last_message and "outside" in win.last_message
-    assert outline.shape == (4, 2)
-    settle(qtbot, 300)
-    assert win.sending.worker.idle
-    assert len(patterns(s)) == n0  # nothing was shown or logged for refused targets
+    assert outside, "the addressable field covers the whole camera: this test needs one where it does not"
+    click(qtbot, win, *outside[0])
+    assert "refused" in win.last_message and "outside" in win.last_message
+    assert "outside" in win.store.reasons[1]
+    assert [p["symbol"] for p in win.camera_view._markers.data] == ["x", "x"]  # drawn as refused
+    assert win.store.accepted() == []
+    assert submitted == []  # nothing was computed, so nothing can reach the SLM or the log later
+    assert len(patterns(s)) == n0
+    if frame0 is None:
+        assert s.slm.last_frame is None
+    else:
+        np.testing.assert_array_equal(s.slm.last_frame, frame0)
     assert win.status_panel.text("spots") == "–"
 
 
@@ -293,11 +299,17 @@ def test_safety_limit_refusal_is_reported_and_not_logged(qtbot, make_window, sim
     click(qtbot, win, *b)
     qtbot.waitUntil(lambda: win.sending.last_result is not None and len(win.sending.last_result.targets) == 2
                     and win.sending.worker.idle, timeout=20_000)
-    n = len(patterns(s))
+    n, shown = len(patterns(s)), win.sending.shown_count
+    frame = s.slm.last_frame.copy()
+    np.testing.assert_array_equal(frame, win.sending.last_result.frame)  # the two spots are on the SLM
     click(qtbot, win, *c)
     qtbot.waitUntil(lambda: win.sending.worker.idle and "max_spots" in win.last_message, timeout=20_000)
     assert win.last_message.startswith("pattern refused: 3 spots exceed safety.max_spots = 2")
-    assert len(patterns(s)) == n and len(s.slm.last_frame) and len(win.sending.last_result.targets) == 2
+    assert len(win.store.accepted()) == 3  # the GUI accepted the click; the session's limit refused it
+    assert len(patterns(s)) == n  # not logged
+    np.testing.assert_array_equal(s.slm.last_frame, frame)  # the SLM still shows the two-spot pattern
+    assert win.sending.shown_count == shown and len(win.sending.last_result.targets) == 2
+    assert win.status_panel.text("spots") == "2"
     rows = dict(win.menus.shortcut_table())
     assert rows["Send to SLM"] == "Ctrl+Return" and rows["Run calibration…"] == "Ctrl+K"
 
