@@ -63,8 +63,14 @@ def test_target_files_bad_input(tmp_path):
     with pytest.raises(TargetFileError, match="must name columns x and y"):
         load_targets(tmp_path / "bad.csv")
     (tmp_path / "neg.json").write_text('[{"x": 1, "y": 2, "weight": -1}]')
-    with pytest.raises(TargetFileError, match="target 1 weight -1.0 must be positive"):
+    with pytest.raises(TargetFileError, match="target 1 weight=-1.0 must be a positive, finite number"):
         load_targets(tmp_path / "neg.json")
+    (tmp_path / "inf.csv").write_text("x,y\ninf,2\n")
+    with pytest.raises(TargetFileError, match=r"target 1 position=\(inf, 2.0\) must be a pair of finite"):
+        load_targets(tmp_path / "inf.csv")
+    (tmp_path / "group.json").write_text('[{"x": 1, "y": 2, "group": -2}]')
+    with pytest.raises(TargetFileError, match="target 1 group=-2 must be a finite number ≥ 0"):
+        load_targets(tmp_path / "group.json")
     with pytest.raises(TargetFileError, match="does not exist"):
         load_targets(tmp_path / "missing.csv")
     assert issubclass(TargetFileError, HolostimError) and issubclass(TargetFileError, ValueError)
