@@ -247,6 +247,12 @@ class CameraView(QWidget):
             lo, hi = np.percentile(self._frame, (0.5, 99.8))
             self.histogram.setLevels(float(lo), float(max(hi, lo + 1)))
 
+    def fit_image(self) -> None:
+        """Zoom and pan so the whole frame fills the view."""
+        if self._frame is not None:
+            h, w = self._frame.shape[:2]
+            self.viewbox.setRange(xRange=(-0.5, w - 0.5), yRange=(-0.5, h - 0.5), padding=0.01)
+
     # -- overlays ------------------------------------------------------------------------------------
     def set_field_outline(self, outline_xy: np.ndarray | None) -> None:
         """Draw the SLM's addressable field as a closed polygon ((n, 2) camera px), or hide it."""

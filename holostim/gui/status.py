@@ -81,7 +81,7 @@ class StatusPanel(QWidget):
         self.values["uniformity"].setText("–" if m is None else f"{100 * float(m.uniformity):.1f} %")
         self.values["iterations"].setText(str(result.iterations))
         self.values["compute_ms"].setText("–" if t is None else f"{float(t.total_ms):.1f} ms")
-        c2s = getattr(result, "click_to_swap_ms", None)
+        c2s = result.click_to_swap_ms
         self.values["click_to_swap_ms"].setText("–" if c2s is None else f"{float(c2s):.1f} ms")
 
     def text(self, key: str) -> str:

@@ -2,18 +2,21 @@
 
 CSV has a header ``x,y,weight,group`` (weight and group optional when reading); JSON is
 ``{"targets": [{"x": .., "y": .., "weight": .., "group": ..}, ...]}`` or a bare list of such objects.
+A file is replaced all at once, so a crash while saving never leaves half a target set behind.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from holostim.checks import non_negative, number_pair, positive
 from holostim.errors import HolostimError
+from holostim.files import atomic_write_text
 
 
 class TargetFileError(HolostimError, ValueError):
@@ -31,12 +34,13 @@ def save_targets(path: str | Path, targets: Iterable[Any]) -> Path:
     ]
     suffix = path.suffix.lower()
     if suffix == ".json":
-        path.write_text(json.dumps({"targets": rows}, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(path, json.dumps({"targets": rows}, indent=2) + "\n")
     elif suffix == ".csv":
-        with path.open("w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=FIELDS)
-            w.writeheader()
-            w.writerows(rows)
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+        atomic_write_text(path, buf.getvalue())
     else:
         raise TargetFileError(f"cannot save targets as {path.name!r}: use a .csv or .json file name")
     return path
@@ -84,10 +88,7 @@ def _row(name: str, i: int, r: Any) -> dict[str, float | int]:
         raise TargetFileError(f"{name}: target {i} has no {exc.args[0]!r} value") from None
     except (TypeError, ValueError):
         raise TargetFileError(f"{name}: target {i} has a non-numeric value: {r!r}") from None
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise TargetFileError(f"{name}: target {i} position ({x}, {y}) must be finite")
-    if not w > 0:
-        raise TargetFileError(f"{name}: target {i} weight {w} must be positive")
-    if g < 0:
-        raise TargetFileError(f"{name}: target {i} group {g} must be ≥ 0")
+    number_pair((x, y), f"{name}: target {i} position", TargetFileError)
+    positive(w, f"{name}: target {i} weight", TargetFileError)
+    non_negative(g, f"{name}: target {i} group", TargetFileError)
     return {"x": x, "y": y, "weight": w, "group": g}

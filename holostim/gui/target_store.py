@@ -143,9 +143,7 @@ class TargetStore(QObject):
 
     def set_targets(self, targets: Sequence[Any]) -> None:
         """Replace the whole list (loading a target set or a session)."""
-        self._targets = [
-            self._new(t.x, t.y, getattr(t, "weight", 1.0), getattr(t, "group", 0)) for t in targets
-        ]
+        self._targets = [self._new(t.x, t.y, t.weight, t.group) for t in targets]
         self._reasons = [self._reason(t.x, t.y) for t in self._targets]
         self._selection = set()
         self.changed.emit()

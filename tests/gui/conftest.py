@@ -1,5 +1,8 @@
 """Fixtures for GUI tests: small simulation sessions built from config/simulation.yaml, one window each.
 
+Every test in this folder is marked ``gui`` (it needs an X server: Xvfb in CI), so ``-m "not gui"`` runs
+the rest of the suite on a machine without one.
+
 The calibration of each (SLM shape, camera shape) is measured once per test run and reused, so each
 test opens its session in well under a second. Window settings go to a private INI file, never to the
 user's QSettings.
@@ -15,8 +18,16 @@ from PyQt6.QtCore import QSettings
 
 from holostim.config import load_config, parse_config
 
-ROOT = Path(__file__).resolve().parents[2]
+GUI_TESTS = Path(__file__).resolve().parent
+ROOT = GUI_TESTS.parents[1]
 SIM = ROOT / "config" / "simulation.yaml"
+
+
+def pytest_collection_modifyitems(config, items):
+    # This hook sees the items of the whole run, not only this folder's: mark only those under it.
+    for item in items:
+        if GUI_TESTS in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.gui)
 
 
 def _merge(d: dict, over: dict) -> dict:

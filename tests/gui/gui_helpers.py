@@ -1,8 +1,6 @@
-"""Helpers shared by the GUI tests (synthetic mouse drags, neuron picking, short waits)."""
+"""Helpers shared by the GUI tests (synthetic mouse drags, neuron picking)."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 from PyQt6.QtCore import QEvent, QPoint, QPointF, Qt
@@ -37,9 +35,3 @@ def pick_neurons(session, n: int, min_dist: float = 25.0) -> list[tuple[float, f
         if len(chosen) == n:
             return chosen
     raise AssertionError(f"the simulated field has fewer than {n} usable, separated neurons")
-
-
-def settle(qtbot, ms: int = 50) -> None:
-    end = time.monotonic() + ms / 1000
-    while time.monotonic() < end:
-        qtbot.wait(5)

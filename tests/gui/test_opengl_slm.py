@@ -36,14 +36,14 @@ def test_clicks_reach_the_opengl_slm_window(qtbot, make_window, sim_config, tmp_
     win = make_window(cfg, size=(1200, 800))
     s = win.session
     assert s.slm.window.isVisible()
-    assert win.slm_window_check.isEnabled() and win.slm_window_check.isChecked()
+    assert win.slm_panel.window_check.isEnabled() and win.slm_panel.window_check.isChecked()
     vp = win.camera_view.graphics.viewport()
     for x, y in cells:
         qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=win.camera_view.viewport_pos(x, y))
         qtbot.wait(20)
-    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.targets) == 3
-                    and win.worker.idle, timeout=30_000)
-    r = win.last_result
+    qtbot.waitUntil(lambda: win.sending.last_result is not None and len(win.sending.last_result.targets) == 3
+                    and win.sending.worker.idle, timeout=30_000)
+    r = win.sending.last_result
     np.testing.assert_allclose([(t.x, t.y) for t in r.targets], cells, atol=0.5)
     np.testing.assert_allclose(r.targets_slm, np.array(cells) + [3.0, -3.0], atol=0.5)
     assert r.t_swapped is not None and r.click_to_swap_ms > 0
@@ -58,7 +58,7 @@ def test_clicks_reach_the_opengl_slm_window(qtbot, make_window, sim_config, tmp_
     qtbot.waitUntil(lambda: win.status_panel.interlock.permitted, timeout=5000)
     assert win.status_panel.interlock.text() == "LASER PERMITTED"
     # Hiding the SLM window from the GUI blocks the laser, with the reason shown.
-    win.slm_window_check.setChecked(False)
+    win.slm_panel.window_check.setChecked(False)
     qtbot.waitUntil(lambda: not win.status_panel.interlock.permitted, timeout=5000)
     assert win.status_panel.interlock.text().startswith("BLOCKED: ")
     assert "not exposed" in win.status_panel.interlock.text()
@@ -79,18 +79,18 @@ def test_choosing_another_screen_moves_the_slm_window_live(qtbot, make_window, s
     s = win.session
     vp = win.camera_view.graphics.viewport()
     qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=win.camera_view.viewport_pos(60.0, 70.0))
-    qtbot.waitUntil(lambda: win.last_result is not None and win.worker.idle, timeout=30_000)
-    shown = win.last_result.frame
+    qtbot.waitUntil(lambda: win.sending.last_result is not None and win.sending.worker.idle, timeout=30_000)
+    shown = win.sending.last_result.frame
     old = s.slm
     n_records = len(read_log(s.log.path).records)
 
     # a screen that is not there: refused in the status bar, the SLM stays on its screen
-    win.screen_combo.addItem("nowhere (0×0)", "nowhere")
-    win.screen_combo.setCurrentIndex(win.screen_combo.count() - 1)
-    win.screen_combo.activated.emit(win.screen_combo.count() - 1)
+    win.slm_panel.screen_combo.addItem("nowhere (0×0)", "nowhere")
+    win.slm_panel.screen_combo.setCurrentIndex(win.slm_panel.screen_combo.count() - 1)
+    win.slm_panel.screen_combo.activated.emit(win.slm_panel.screen_combo.count() - 1)
     assert "SLM stays where it was" in win.last_message and "nowhere" in win.last_message
     assert s.slm is old and s.config.slm.screen == screen.name()
-    assert win.screen_combo.currentData() == screen.name()
+    assert win.slm_panel.screen_combo.currentData() == screen.name()
 
     # the same screen named by its geometry: a new window, showing the last pattern again, logged
     g = screen.geometry()

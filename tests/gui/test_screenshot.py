@@ -1,35 +1,58 @@
-"""A screenshot of the main window in simulation mode with targets placed (goes into the README)."""
+"""A screenshot of the main window in simulation mode with targets placed (goes into the README).
+
+The picture is taken only once the state it shows is on screen: the six spots on the SLM and in the
+previews, the refused seventh target, and a camera frame taken long enough after the swap for the
+stimulated neurons to have brightened. Each of these is waited for, not slept for.
+"""
 
 from __future__ import annotations
 
-import time
-
-from gui_helpers import pick_neurons, settle
+import numpy as np
+from gui_helpers import pick_neurons
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QImage
+
+BRIGHTEN_S = 1.5
+"""Calcium transients of the stimulated neurons have risen this long after the swap."""
 
 
 def test_screenshot_of_main_window_with_targets(qtbot, make_window, sim_config, artifacts):
     win = make_window(sim_config(slm_shape=(512, 512), camera_shape=(512, 512),
                                  engine={"backend": "numpy", "iterations": 20}), size=(1600, 950))
     s = win.session
-    win.snap_check.setChecked(True)
+    win.targets_panel.snap_check.setChecked(True)
     vp = win.camera_view.graphics.viewport()
     for x, y in pick_neurons(s, 6, min_dist=40):
         qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=win.camera_view.viewport_pos(x, y))
-        qtbot.wait(30)
+    qtbot.waitUntil(lambda: win.sending.last_result is not None and len(win.sending.last_result.targets) == 6
+                    and win.sending.worker.idle, timeout=30_000)
+    r = win.sending.last_result
     zx, zy = s.calibration.zero_order_camera()
     qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=win.camera_view.viewport_pos(zx + 2, zy + 2))
     assert "zero-order" in win.last_message
-    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.targets) == 6
-                    and win.worker.idle, timeout=30_000)
     win.store.set_selection([2])
-    # Stimulated neurons brighten over a few hundred ms (calcium transients); let the view show it.
-    t_end = time.monotonic() + 1.5
-    while time.monotonic() < t_end:
-        settle(qtbot, 50)
-    win.show_message(win.last_message)  # keep the refusal visible in the status bar for the picture
-    settle(qtbot, 100)
+
+    # Wait for a camera frame exposed BRIGHTEN_S after the swap, then for the view to have drawn it.
+    assert r.t_swapped is not None
+    bright: list[int] = []
+
+    def camera_has_bright_frame() -> bool:
+        f = s.camera.latest()
+        if not bright and f is not None and f.timestamp >= r.t_swapped + BRIGHTEN_S:
+            bright.append(f.counter)
+        return bool(bright)
+
+    qtbot.waitUntil(camera_has_bright_frame, timeout=30_000)
+    drawn: list[int] = []
+    win.camera_view.frameShown.connect(drawn.append)
+    qtbot.waitUntil(lambda: bool(drawn) and drawn[-1] >= bright[0], timeout=30_000)
+
+    # What the picture must show is on screen now.
+    assert len(win.camera_view.marker_positions()) == 7 and win.store.reasons[6] is not None
+    np.testing.assert_array_equal(win.mask_preview.data, r.frame)
+    assert win.focal_preview.data is not None
+    assert win.status_panel.text("spots") == "6"
+    assert win.sending.last_result is r and "zero-order" in win.last_message
     path = artifacts / "gui_main_window.png"
     assert win.grab().save(str(path))
     img = QImage(str(path))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import tifffile
 from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QApplication
 
 from holostim.errors import HolostimError
 from holostim.gui.status import StatusPanel
@@ -17,7 +16,6 @@ from holostim.gui.target_files import TargetFileError, load_targets, save_target
 from holostim.gui.target_store import TargetStore
 from holostim.gui.target_table import TargetTable
 from holostim.gui.workers import ComputeWorker, FramePump
-from holostim.hardware.camera import ReplayCamera
 from holostim.session import Target as T
 
 
@@ -65,25 +63,37 @@ def test_target_files_bad_input(tmp_path):
     with pytest.raises(TargetFileError, match="must name columns x and y"):
         load_targets(tmp_path / "bad.csv")
     (tmp_path / "neg.json").write_text('[{"x": 1, "y": 2, "weight": -1}]')
-    with pytest.raises(TargetFileError, match="target 1 weight -1.0 must be positive"):
+    with pytest.raises(TargetFileError, match="target 1 weight=-1.0 must be a positive, finite number"):
         load_targets(tmp_path / "neg.json")
+    (tmp_path / "inf.csv").write_text("x,y\ninf,2\n")
+    with pytest.raises(TargetFileError, match=r"target 1 position=\(inf, 2.0\) must be a pair of finite"):
+        load_targets(tmp_path / "inf.csv")
+    (tmp_path / "group.json").write_text('[{"x": 1, "y": 2, "group": -2}]')
+    with pytest.raises(TargetFileError, match="target 1 group=-2 must be a finite number ≥ 0"):
+        load_targets(tmp_path / "group.json")
     with pytest.raises(TargetFileError, match="does not exist"):
         load_targets(tmp_path / "missing.csv")
     assert issubclass(TargetFileError, HolostimError) and issubclass(TargetFileError, ValueError)
 
 
-class SlowSession:
-    """Stands in for the session's compute path only: records which target sets it was asked for."""
+class GatedSession:
+    """Stands in for the session's compute path only: records which target sets it was asked for.
 
-    def __init__(self, delay=0.15):
-        self.delay = delay
+    Each compute waits until the test opens the gate, so what arrives "while it runs" is decided by the
+    test, not by how fast the machine is.
+    """
+
+    def __init__(self):
         self.calls = []
         self.threads = set()
+        self.started = threading.Event()
+        self.gate = threading.Event()
 
     def apply(self, targets, request_time=None):
         self.threads.add(threading.get_ident())
         self.calls.append(list(targets))
-        time.sleep(self.delay)
+        self.started.set()
+        assert self.gate.wait(10), "the test never opened the gate"
         if any(t.x < 0 for t in targets):
             raise HolostimError("negative x refused")
         return SimpleNamespace(targets=list(targets), phase=np.zeros((4, 4)),
@@ -94,15 +104,18 @@ class SlowSession:
 
 
 def test_compute_worker_coalesces_and_runs_off_the_gui_thread(qtbot):
-    s = SlowSession()
+    s = GatedSession()
     w = ComputeWorker(s)
     results, failures = [], []
     w.finished.connect(lambda o: results.append(o))
     w.failed.connect(lambda req, reason: failures.append(reason))
-    for k in range(1, 8):  # seven rapid "clicks"
+    w.submit([T(1, 0)])
+    assert s.started.wait(5)  # the first set is being computed ...
+    for k in range(2, 8):  # ... while six more rapid "clicks" arrive
         w.submit([T(k, 0)])
-        time.sleep(0.01)
-    qtbot.waitUntil(lambda: w.idle and len(results) >= 2, timeout=5000)
+    assert not w.idle
+    s.gate.set()
+    qtbot.waitUntil(lambda: w.idle and len(results) == 2, timeout=5000)
     # The first set started at once; of the six that arrived while it ran only the newest is computed.
     assert [c[-1].x for c in s.calls] == [1, 7]
     assert w.skipped == 5
@@ -115,26 +128,45 @@ def test_compute_worker_coalesces_and_runs_off_the_gui_thread(qtbot):
     w.stop()
 
 
-def test_frame_pump_delivers_latest_and_drops_stale(qtbot, tmp_path):
-    stack = np.arange(20, dtype=np.uint16)[:, None, None] * np.ones((20, 8, 8), np.uint16)
-    tifffile.imwrite(tmp_path / "s.tif", stack)
-    cam = ReplayCamera(tmp_path / "s.tif", fps=200)
-    cam.start()
+class ManualCamera:
+    """A camera whose frame counter the test sets; counts how often the pump looked at it."""
+
+    def __init__(self):
+        self.counter = -1
+        self.polls = 0
+        self.lock = threading.Lock()
+
+    def show(self, counter):
+        with self.lock:
+            self.counter, self.polls = counter, 0
+
+    def latest(self):
+        with self.lock:
+            self.polls += 1
+            if self.counter < 0:
+                return None
+            return np.full((8, 8), self.counter, np.uint16), self.counter
+
+
+def test_frame_pump_delivers_latest_and_drops_stale(qtbot):
+    cam = ManualCamera()
     pump = FramePump(cam, poll_ms=2)
     got = []
     pump.frameReady.connect(lambda f, c: got.append((int(f[0, 0]), c)))
-    qtbot.waitUntil(lambda: len(got) >= 1, timeout=3000)
-    time.sleep(0.2)  # the GUI "is busy": no ack, so nothing more may come, whatever the camera does
-    qtbot.wait(20)
-    assert len(got) == 1
-    first_counter = got[0][1]
+    cam.show(0)
+    qtbot.waitUntil(lambda: len(got) == 1, timeout=3000)
+    # The GUI "is busy" (no ack): newer frames come, the pump sees each of them and forwards none.
+    for counter in (5, 17, 40):
+        cam.show(counter)
+        qtbot.waitUntil(lambda: cam.polls >= 3, timeout=3000)
+    QApplication.processEvents()  # a frame the pump had forwarded would be delivered now
+    assert got == [(0, 0)]
     pump.ack()
-    qtbot.waitUntil(lambda: len(got) >= 2, timeout=3000)
-    # The next delivered frame is a fresh one, far ahead: the ~40 frames in between were dropped.
-    assert got[1][1] > first_counter + 10
-    assert pump.dropped >= got[1][1] - first_counter - 1
+    qtbot.waitUntil(lambda: len(got) == 2, timeout=3000)
+    # The next delivered frame is the newest one; the 39 frames in between were dropped, never queued.
+    assert got[1] == (40, 40)
+    assert pump.dropped == 39 and pump.delivered == 2
     pump.stop()
-    cam.close()
 
 
 def test_interlock_indicator_and_status(qtbot):
@@ -158,13 +190,16 @@ def test_frame_pump_reports_a_dead_camera(qtbot):
     from holostim.hardware.camera import CameraError
 
     class Dead:
+        polls = 0
+
         def latest(self):
+            Dead.polls += 1
             raise CameraError("camera 'x' stopped streaming: cable pulled")
 
     pump = FramePump(Dead(), poll_ms=2)
     errors = []
     pump.failed.connect(errors.append)
-    qtbot.waitUntil(lambda: bool(errors), timeout=3000)
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: bool(errors) and Dead.polls >= 5, timeout=3000)
+    QApplication.processEvents()  # deliver any repeats the pump had emitted
     assert errors == ["camera 'x' stopped streaming: cable pulled"]  # once, not at every poll
     pump.stop()
