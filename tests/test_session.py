@@ -314,7 +314,7 @@ def test_open_closes_everything_when_a_step_fails(session_file, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("holostim.session.EventLog.create", fail)
+    monkeypatch.setattr("holostim.eventlog.EventLog.create", fail)
     with pytest.raises(OSError, match="disk full"):
         Session.open(session_file)
     assert len(closed) == 1 and closed[0].closed
