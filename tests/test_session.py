@@ -416,3 +416,35 @@ def test_opengl_session_logs_the_bytes_opengl_drew(qapp, tmp_path):
     assert rec["frame_hash"] == frame_hash(drawn) == frame_hash(res.frame)
     assert rec["time"]["swapped_mono"] == res.t_swapped
     np.testing.assert_allclose([t["slm_px"] for t in rec["targets"]], [[40, 40], [90, 90]])
+
+
+def test_warm_start_rules_as_a_unit():
+    from holostim.session.warm_start import WarmStart
+
+    w = WarmStart(enabled=True, max_shift_px=2.0)
+    xy = np.array([[10.0, 10.0], [20.0, 5.0]])
+    assert not w.ok(xy)  # nothing computed yet
+    w.remember(xy, 0.8)
+    assert w.ok(xy + [[2.0, 0.0], [0.0, -1.0]])  # the largest move is exactly the limit
+    assert not w.ok(xy + [[1.5, 1.5], [0.0, 0.0]])  # √4.5 px > 2 px
+    assert not w.ok(xy[:1])  # another number of spots
+    assert w.failed(0.39) and not w.failed(0.4) and not w.failed(float("nan")) and not w.failed(None)
+    w.forget()
+    assert not w.ok(xy) and not w.failed(0.0)
+    assert not WarmStart(enabled=False, max_shift_px=2.0).ok(xy)
+
+
+def test_a_broken_listener_does_not_stop_the_others():
+    from holostim.session.listeners import Listeners
+
+    bus = Listeners(("a",), error=SessionError)
+    seen = []
+    bus.add("a", lambda v: 1 / 0)
+    remove = bus.add("a", seen.append)
+    bus.emit("a", 1)
+    remove()
+    remove()  # twice is fine
+    bus.emit("a", 2)
+    assert seen == [1]
+    with pytest.raises(SessionError, match="unknown session event 'b'; use one of a"):
+        bus.add("b", print)

@@ -9,6 +9,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from holostim.hardware.slm import FrameRecord
+    from holostim.holography import HologramMetrics, Timings
 
 __all__ = ["ApplyResult", "Target"]
 
@@ -56,8 +57,8 @@ class ApplyResult:
     targets: list[Target]
     targets_slm: np.ndarray
     phase: np.ndarray
-    metrics: Any
-    timings: Any
+    metrics: HologramMetrics | None
+    timings: Timings | None
     iterations: int
     method: str
     t_request: float
