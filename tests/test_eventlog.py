@@ -171,3 +171,34 @@ def test_masks_recovered_when_the_zip_directory_was_being_rewritten(tmp_path):
         assert sorted(masks) == [f"frame_{i:06d}" for i in range(1, n_intact + 1)]
         for i in range(n_intact):
             np.testing.assert_array_equal(masks[f"frame_{i + 1:06d}"], frames[i])
+
+
+def test_pattern_record_schema_from_typed_inputs():
+    from types import SimpleNamespace
+
+    from holostim.eventlog.records import RecordTimes, calibration_record, pattern_record
+    from holostim.holography.metrics import METRIC_NAMES
+    from holostim.session import Target
+
+    rec = pattern_record(
+        times=RecordTimes(request=10.0, computed=10.5, uploaded=10.75, swapped=None, wall_offset=1000.0),
+        targets=[Target(1.0, 2.0, weight=2.0, group=3)],
+        targets_slm=np.array([[40.0, 41.0]]),
+        targets_sample_um=np.array([[-5.0, 6.5]]),
+        method="wgs", iterations=7, warm_start=True,
+        metrics=SimpleNamespace(efficiency=np.float32(0.5), gap="n/a"),
+        compute_ms=3.0, click_to_swap_ms=None, predicted_power_mw=np.array([12.0]),
+        slm_frame_index=4, laser_permitted=False, interlock_reason="no frame shown yet",
+    )
+    assert rec["time"] == {"request": 1010.0, "computed": 1010.5, "uploaded": 1010.75, "swapped": None,
+                           "request_mono": 10.0, "computed_mono": 10.5, "uploaded_mono": 10.75,
+                           "swapped_mono": None}
+    assert rec["targets"] == [{"camera_px": [1.0, 2.0], "slm_px": [40.0, 41.0], "sample_um": [-5.0, 6.5],
+                               "weight": 2.0, "group": 3}]
+    # Every metric name is there; one the engine did not give, or not a number, is None.
+    assert list(rec["metrics"]) == list(METRIC_NAMES)
+    assert rec["metrics"]["efficiency"] == 0.5 and rec["metrics"]["gap"] is None
+    assert rec["metrics"]["uniformity"] is None
+    assert rec["predicted_power_mw"] == [12.0] and rec["slm_frame_index"] == 4
+    assert rec["interlock"] == {"laser_permitted": False, "reason": "no frame shown yet"}
+    assert calibration_record({"n_spots": 9}) == {"type": "calibration", "calibration": {"n_spots": 9}}

@@ -1,0 +1,49 @@
+"""The commands that read a session file: ``holostim calibrate`` and ``holostim check-config``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from holostim.cli.defaults import default_config
+from holostim.cli.errors import EXIT_OK
+from holostim.cli.progress import Progress
+from holostim.cli.qt_events import run_beside_qt_events
+
+__all__ = ["cmd_calibrate", "cmd_check_config"]
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Measure a new calibration with the session's devices and save it (``--out`` or the session's file)."""
+    from holostim.config import load_config
+    from holostim.session import Session
+
+    config = args.config or default_config()
+    opengl = load_config(config).slm.backend == "opengl"
+    if opengl:  # the SLM window needs a Qt application, and its event loop to swap frames
+        from PyQt6.QtGui import QGuiApplication
+
+        _app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841 - keep it alive
+    # Open without the old calibration: it may belong to devices that changed, which is why we measure.
+    with Session.open(config, load_calibration=False) as session:
+        grid = args.grid or session.config.calibration.grid
+        progress = Progress(f"calibrating ({grid}x{grid} grid)")
+
+        def measure():
+            return session.calibrate(grid=grid, progress=progress)
+
+        cal = run_beside_qt_events(measure) if opengl else measure()
+        path = session.save_calibration(cal, args.out)
+    print(f"calibration residual {cal.residual_px:.3f} camera px RMS over {cal.n_spots} spots")
+    print(f"saved {path}")
+    return EXIT_OK
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate a session file and print it resolved (stdout), "valid" on stderr."""
+    from holostim.config import load_config
+
+    cfg = load_config(args.file)
+    print(cfg.to_yaml(), end="")
+    print(f"# {args.file}: valid", file=sys.stderr)
+    return EXIT_OK

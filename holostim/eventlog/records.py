@@ -1,0 +1,209 @@
+"""The log's record schema: what the header and each record carry, built from typed inputs.
+
+An experiment is only analysable and reproducible if we know exactly what light went where and when,
+so the fields are fixed here, in one place, and the writer only adds the bookkeeping (``type``,
+``seq``, the frame's hash). Readers (analysis scripts, jq, pandas) rely on these names:
+
+* the header (``"type": "header"``): format and version, holostim version, start time, machine, plus
+  :func:`session_header` (the resolved session, the calibration, the compute backend, the devices);
+* ``"type": "pattern"``, one per pattern shown (:func:`pattern_record`): wall-clock and monotonic
+  times, targets in camera, SLM and sample coordinates, method, metrics, predicted power, the SLM frame
+  index and the interlock state, plus the SHA-256 of the exact uint8 frame (:func:`frame_hash`);
+* ``"type": "calibration"`` when the calibration changed (:func:`calibration_record`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from holostim.errors import HolostimError
+from holostim.holography.metrics import METRIC_NAMES
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "EventLogError",
+    "RecordTimes",
+    "calibration_record",
+    "frame_hash",
+    "machine_info",
+    "metric",
+    "now_iso",
+    "pattern_record",
+    "session_header",
+]
+
+FORMAT = "holostim-eventlog"
+FORMAT_VERSION = 1
+
+
+class EventLogError(HolostimError, OSError):
+    """The log cannot be written, or a file is not a readable holostim log."""
+
+
+def frame_hash(frame: np.ndarray) -> str:
+    """``"sha256:<hex>"`` of the exact bytes of a uint8 frame (row-major), with its shape mixed in.
+
+    The shape is part of the digest so that two frames with the same bytes but different geometry
+    (1152 × 1920 versus 1920 × 1152) never compare equal.
+    """
+    a = np.ascontiguousarray(frame)
+    if a.dtype != np.uint8:
+        raise EventLogError(f"frame_hash expects a uint8 frame, got dtype {a.dtype}")
+    h = hashlib.sha256()
+    h.update(("x".join(str(n) for n in a.shape) + ";").encode())
+    h.update(a.data)
+    return "sha256:" + h.hexdigest()
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the run happened: host, OS, Python, CPU count."""
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def now_iso() -> str:
+    """Wall-clock time with the UTC offset, microsecond resolution."""
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="microseconds")
+
+
+def metric(metrics: Any, name: str) -> float | None:
+    """One metric of the engine's metrics (object or mapping) as a float, or ``None`` if it has none."""
+    if metrics is None:
+        return None
+    v = metrics.get(name) if isinstance(metrics, dict) else getattr(metrics, name, None)
+    if v is None:
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def session_header(
+    *,
+    session_file: Path | None,
+    config: Mapping[str, Any],
+    calibration: Mapping[str, Any] | None,
+    backend: Any,
+    slm: Mapping[str, Any],
+    camera_backend: str,
+    camera_shape: Sequence[int],
+    camera_name: str,
+) -> dict[str, Any]:
+    """The header fields of a session's log (the writer adds format, versions, time and machine).
+
+    ``backend`` is the engine's backend description; ``slm`` the SLM's ``describe()``.
+    """
+    return {
+        "session_file": str(session_file) if session_file else None,
+        "config": dict(config),
+        "calibration": dict(calibration) if calibration is not None else None,
+        "backend": backend,
+        "slm": dict(slm),
+        "camera": {"backend": camera_backend, "shape": list(camera_shape), "name": str(camera_name)},
+    }
+
+
+@dataclass(frozen=True)
+class RecordTimes:
+    """The monotonic times of one pattern (``None`` for a stage not reached) and the wall-clock offset.
+
+    ``wall_offset`` is added to each monotonic time to give epoch seconds; by default the offset now.
+    """
+
+    request: float
+    computed: float
+    uploaded: float | None = None
+    swapped: float | None = None
+    wall_offset: float | None = None
+
+    def to_dict(self) -> dict[str, float | None]:
+        """Wall-clock and monotonic times, under the record's ``time`` key."""
+        offset = self.wall_offset if self.wall_offset is not None else time.time() - time.monotonic()
+
+        def w(t: float | None) -> float | None:
+            return None if t is None else t + offset
+
+        return {
+            "request": w(self.request),
+            "computed": w(self.computed),
+            "uploaded": w(self.uploaded),
+            "swapped": w(self.swapped),
+            "request_mono": self.request,
+            "computed_mono": self.computed,
+            "uploaded_mono": self.uploaded,
+            "swapped_mono": self.swapped,
+        }
+
+
+class _Target(Protocol):
+    x: float
+    y: float
+    weight: float
+    group: int
+
+
+def pattern_record(
+    *,
+    times: RecordTimes,
+    targets: Sequence[_Target],
+    targets_slm: np.ndarray,
+    targets_sample_um: np.ndarray,
+    method: str,
+    iterations: int,
+    warm_start: bool,
+    metrics: Any,
+    compute_ms: float,
+    click_to_swap_ms: float | None,
+    predicted_power_mw: np.ndarray | None,
+    slm_frame_index: int | None,
+    laser_permitted: bool,
+    interlock_reason: str,
+) -> dict[str, Any]:
+    """One shown pattern: when, where (camera px, SLM px, sample µm), how, how well, and the interlock.
+
+    ``metrics`` is the engine's metrics object (or ``None``: no pattern computed); every name of
+    :data:`~holostim.holography.metrics.METRIC_NAMES` is written, ``None`` where it has none.
+    """
+    return {
+        "time": times.to_dict(),
+        "targets": [
+            {
+                "camera_px": [t.x, t.y],
+                "slm_px": [float(v) for v in targets_slm[i]],
+                "sample_um": [float(v) for v in targets_sample_um[i]],
+                "weight": t.weight,
+                "group": t.group,
+            }
+            for i, t in enumerate(targets)
+        ],
+        "method": method,
+        "iterations": iterations,
+        "warm_start": warm_start,
+        "metrics": {name: metric(metrics, name) for name in METRIC_NAMES},
+        "compute_ms": compute_ms,
+        "click_to_swap_ms": click_to_swap_ms,
+        "predicted_power_mw": None if predicted_power_mw is None else [float(p) for p in predicted_power_mw],
+        "slm_frame_index": slm_frame_index,
+        "interlock": {"laser_permitted": laser_permitted, "reason": interlock_reason},
+    }
+
+
+def calibration_record(calibration: Mapping[str, Any]) -> dict[str, Any]:
+    """The record that says the calibration changed (its ``to_dict()``)."""
+    return {"type": "calibration", "calibration": dict(calibration)}

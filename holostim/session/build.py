@@ -1,0 +1,124 @@
+"""From a validated session config to a rig: the SLM, the camera, the hologram engine and the calibration.
+
+Each step is a function of the config and what the steps before built, so the session can keep every
+device it already holds and close them all if a later step fails. In simulation with no calibration file
+(or a missing or stale one) a quick calibration runs against the simulated rig and is saved, so the whole
+loop works on first start; a real rig never recalibrates silently: a calibration measured for other
+devices is an error that says to run ``holostim calibrate``.
+
+No Qt here: the OpenGL SLM's window module is imported only when such a session is opened (on the GUI
+thread of a running Qt application).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from holostim.calibration import Calibration, run_calibration
+from holostim.config import SessionConfig
+from holostim.hardware.camera import Camera, open_camera
+from holostim.hardware.slm import SLMProtocol
+from holostim.holography import HologramEngine
+from holostim.session.errors import SessionError
+
+__all__ = ["calibrate", "calibration_mismatch", "load_or_make_calibration", "make_camera", "make_engine",
+           "make_slm"]
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def make_slm(cfg: SessionConfig) -> SLMProtocol:
+    """The SLM of ``cfg.slm``: simulated, or the OpenGL window on ``slm.screen``."""
+    kw = cfg.slm.slm_kwargs(cfg.safety)
+    if cfg.slm.backend == "simulated":
+        from holostim.hardware.slm import SimulatedSLM
+
+        return SimulatedSLM(tau_ms=cfg.slm.settle_tau_ms, name="simulated-slm", **kw)
+    from holostim.hardware.slm_window import OpenGLSLM  # Qt: only for a real SLM screen
+
+    if not cfg.slm.screen:
+        raise SessionError("slm.backend is 'opengl' but slm.screen is not set; name the SLM's screen")
+    return OpenGLSLM(screen=cfg.slm.screen, fullscreen=cfg.slm.fullscreen, name="slm", **kw)
+
+
+def make_camera(cfg: SessionConfig, slm: SLMProtocol) -> Camera:
+    """The camera of ``cfg.camera``; the simulated one looks through the (simulated) ``slm``."""
+    options = cfg.camera.options()
+    if cfg.camera.backend == "simulated":
+        if cfg.slm.backend != "simulated":
+            raise SessionError(
+                "camera.backend 'simulated' needs slm.backend 'simulated' (the simulated camera looks "
+                "through the simulated SLM); use a real camera backend with a real SLM"
+            )
+        options.update(cfg.simulated_camera_kwargs())
+        options["slm"] = slm
+    return open_camera(cfg.camera.backend, **options)
+
+
+def make_engine(cfg: SessionConfig) -> HologramEngine:
+    """The hologram engine of ``cfg.engine`` (shape of the SLM)."""
+    return HologramEngine(**cfg.engine_kwargs())
+
+
+def calibrate(cfg: SessionConfig, engine: HologramEngine, slm: SLMProtocol, camera: Camera, grid: int,
+              progress: ProgressFn | None = None) -> Calibration:
+    """Measure the camera ↔ SLM calibration with these devices (``cfg.calibration``'s zero-order radius)."""
+    return run_calibration(engine, slm, camera, grid=grid, progress=progress,
+                           zero_order_radius_px=cfg.calibration.zero_order_radius_px)
+
+
+def calibration_mismatch(
+    cfg: SessionConfig, cal: Calibration, slm: SLMProtocol, camera: Camera
+) -> str | None:
+    """Why a loaded calibration does not belong to these devices, or ``None``.
+
+    Other shapes are always a mismatch; another camera name is one in simulation (the name identifies the
+    simulated rig) and only a warning on a real rig (a camera may be renamed).
+    """
+    slm_shape = tuple(slm.shape)
+    cam_shape = tuple(camera.shape)
+    if tuple(cal.slm_shape) != slm_shape or tuple(cal.camera_shape) != cam_shape:
+        return (f"was measured with SLM {tuple(cal.slm_shape)} and camera {tuple(cal.camera_shape)}, "
+                f"but this session has SLM {slm_shape} and camera {cam_shape}")
+    cam_name = str(camera.name)
+    if cal.camera_id and cam_name and cal.camera_id != cam_name:
+        if cfg.simulated:
+            return f"belongs to camera {cal.camera_id!r}, not this simulated rig ({cam_name!r})"
+        log.warning("calibration was measured with camera %r; this session's camera is %r",
+                    cal.camera_id, cam_name)
+    return None
+
+
+def load_or_make_calibration(cfg: SessionConfig, engine: HologramEngine, slm: SLMProtocol, camera: Camera,
+                             progress: ProgressFn | None = None) -> Calibration | None:
+    """The calibration from ``calibration.file``, or one measured now on a simulated rig, or ``None``.
+
+    Raises
+    ------
+    SessionError
+        The file belongs to other devices and this is not a simulated rig with ``auto_in_simulation``.
+    """
+    cal_cfg = cfg.calibration
+    auto = cfg.simulated and cal_cfg.auto_in_simulation
+    if cal_cfg.file is not None and cal_cfg.file.is_file():
+        cal = Calibration.load(cal_cfg.file)
+        problem = calibration_mismatch(cfg, cal, slm, camera)
+        if problem is None:
+            return cal
+        if not auto:
+            raise SessionError(f"calibration {str(cal_cfg.file)!r} {problem}; run `holostim calibrate` again")
+        log.warning("calibration %s %s; recalibrating the simulated rig", cal_cfg.file, problem)
+    elif auto:
+        log.info("no calibration file %s: calibrating the simulated rig", cal_cfg.file or "set")
+    if auto:
+        cal = calibrate(cfg, engine, slm, camera, cal_cfg.grid, progress)
+        if cal_cfg.file is not None:
+            cal.save(cal_cfg.file)
+            log.info("calibration saved to %s (residual %.3f px)", cal_cfg.file, cal.residual_px)
+        return cal
+    if cal_cfg.file is not None:
+        log.warning("calibration file %s does not exist; run `holostim calibrate`", cal_cfg.file)
+    return None

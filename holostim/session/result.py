@@ -1,0 +1,83 @@
+"""The data of the click → SLM loop: the :class:`Target` asked for, the :class:`ApplyResult` shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from holostim.hardware.slm import FrameRecord
+    from holostim.holography import HologramMetrics, Timings
+
+__all__ = ["ApplyResult", "Target"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A stimulation target in camera pixels (``x`` right, ``y`` down), with a relative weight."""
+
+    x: float
+    y: float
+    weight: float = 1.0
+    group: int = 0
+
+
+@dataclass
+class ApplyResult:
+    """One computed (and, after :meth:`Session.show`, shown) pattern.
+
+    Attributes
+    ----------
+    targets : list of Target
+        What was asked, in camera pixels.
+    targets_slm : ndarray (N, 2)
+        The same spots in SLM Fourier-plane pixels ``(x, y)``.
+    phase : ndarray
+        The computed SLM phase in radians, [0, 2π), shape of the SLM.
+    frame : ndarray of uint8 or None
+        The exact frame sent to the SLM (after corrections and LUT); ``None`` until shown.
+    metrics, timings, iterations, method
+        From the engine (``timings.total_ms`` is the compute time).
+    predicted_power_mw : ndarray (N,) or None
+        Power per spot expected at the sample (``safety.laser_power_mw`` × efficiency × weight share);
+        ``None`` when the laser power is not configured.
+    record : dict or None
+        The log record written when it was shown.
+    t_request, t_computed, t_swapped : float
+        ``time.monotonic()`` of the request, the end of the compute and the SLM swap (``None`` until
+        swapped).
+    frame_record
+        The SLM's :class:`~holostim.hardware.slm.FrameRecord` (upload and swap times).
+    warm_started : bool
+        Whether the engine started from the previous phase.
+    """
+
+    targets: list[Target]
+    targets_slm: np.ndarray
+    phase: np.ndarray
+    metrics: HologramMetrics | None
+    timings: Timings | None
+    iterations: int
+    method: str
+    t_request: float
+    t_computed: float
+    predicted_power_mw: np.ndarray | None = None
+    warm_started: bool = False
+    frame: np.ndarray | None = None
+    record: dict[str, Any] | None = None
+    t_swapped: float | None = None
+    frame_record: FrameRecord | None = None
+
+    @property
+    def compute_ms(self) -> float:
+        """Engine compute time in ms (what the engine measured)."""
+        return float(self.timings.total_ms) if self.timings is not None else 0.0
+
+    @property
+    def click_to_swap_ms(self) -> float | None:
+        """Request → SLM swap in ms (``None`` until swapped)."""
+        if self.t_swapped is None:
+            return None
+        return 1e3 * (self.t_swapped - self.t_request)
