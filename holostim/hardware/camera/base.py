@@ -86,7 +86,11 @@ class CameraOptions(BaseModel):
     )
 
     def options(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`holostim.hardware.camera.open_camera` (``None`` left out)."""
+        """Keyword arguments for :func:`holostim.hardware.camera.open_camera`.
+
+        ``None`` (the backend's default) and the session's ``backend`` tag are left out; paths become
+        strings.
+        """
         return {k: (str(v) if isinstance(v, Path) else v)
                 for k, v in self.model_dump().items() if k != "backend" and v is not None}
 
@@ -286,8 +290,12 @@ class Camera(abc.ABC):
 
     def _run(self) -> None:
         if self.acquisition_nice and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-            try:  # Linux: per thread; threads started from here (a noise pool) inherit it
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(self.acquisition_nice))
+            # Linux: per thread, relative to the nice value this thread started with (the process's, when
+            # the whole program runs niced), capped at 19; threads started from here (a noise pool) inherit it
+            try:
+                tid = threading.get_native_id()
+                nice = min(os.getpriority(os.PRIO_PROCESS, tid) + int(self.acquisition_nice), 19)
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
             except OSError:
                 pass
         next_due = time.monotonic()

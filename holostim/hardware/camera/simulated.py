@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from holostim.hardware.camera.base import Camera, CameraConfigError
+from holostim.hardware.camera.base import Camera, CameraConfigError, CameraOptions
 from holostim.sim import (
     Activity,
     GroundTruth,
@@ -25,6 +25,10 @@ from holostim.sim import (
     SimulatedWorld,
     SimulationConfigError,
 )
+
+
+class SimulatedOptions(CameraOptions):
+    """The simulated rig's camera; its scene is set in the ``simulation`` section."""
 
 
 class SimulatedCamera(Camera):
@@ -53,6 +57,8 @@ class SimulatedCamera(Camera):
     CameraConfigError
         A shape, or a scene that cannot be laid out (too many neurons for the field).
     """
+
+    Options = SimulatedOptions
 
     acquisition_nice = 10
     """Rendering the rig is CPU work a real camera does in its own hardware: on a small machine it must
