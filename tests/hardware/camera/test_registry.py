@@ -7,9 +7,11 @@ fresh interpreter: the session schema reads the registry once, when it is import
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import textwrap
+import types
 
 import pytest
 
@@ -90,6 +92,9 @@ def test_config_and_factory_read_the_registry():
         section = CAMERA_SECTIONS[name]
         # the section is the backend's options plus the tag, nothing else
         assert set(section.model_fields) == set(cls.Options.model_fields) | {"backend"}
+        # and every key of it reaches the constructor
+        params = inspect.signature(cls).parameters
+        assert set(cls.Options.model_fields) <= set(params), name
     assert isinstance(SessionConfig().camera, CAMERA_SECTIONS["simulated"])
     assert isinstance(parse_config("camera: {backend: opencv}").camera, CAMERA_SECTIONS["opencv"])
 
@@ -100,6 +105,19 @@ def test_old_section_names_stay_importable():
     assert ReplayCameraConfig is CAMERA_SECTIONS["replay"]
     assert OpenCVCameraConfig is CAMERA_SECTIONS["opencv"]
     assert MicroManagerCameraConfig is CAMERA_SECTIONS["micromanager"]
+
+
+def test_factory_opens_what_the_registry_names_at_call_time(monkeypatch):
+    module = types.ModuleType("holostim_dummy_camera")
+    exec(DUMMY, module.__dict__)  # noqa: S102 - the backend file above, as a module
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(registry.BACKENDS["camera"], "dummy", f"{module.__name__}:DummyCamera")
+    with open_camera("Dummy", level=9) as cam:  # names are case-insensitive, as in a session file
+        assert isinstance(cam, module.DummyCamera) and int(cam.snap()[0, 0]) == 9
+    with pytest.raises(CameraConfigError, match="does not take that option"):
+        open_camera("dummy", gain=2)
+    with pytest.raises(CameraConfigError, match=r"did you mean 'dummy'"):
+        open_camera("dumy")
 
 
 def test_factory_refuses_a_name_the_registry_does_not_have(monkeypatch):
