@@ -202,10 +202,10 @@ def test_session_paths_of_a_replay_camera_resolve_against_the_session_file(tmp_p
 
     rig = tmp_path / "rig"
     (rig / "data").mkdir(parents=True)
-    tifffile.imwrite(rig / "data" / "rec.tif", _stack(n=3))
+    tifffile.imwrite(rig / "data" / "rec.tif", _stack(n=5))
     (rig / "session.yaml").write_text("camera:\n  backend: replay\n  path: data/rec.tif\n  loop: false\n")
     cfg = load_config(rig / "session.yaml")
     assert cfg.camera.path == rig / "data" / "rec.tif"
     assert cfg.camera.options() == {"path": str(rig / "data" / "rec.tif"), "loop": False}
     with open_camera(cfg.camera.backend, **cfg.camera.options()) as cam:
-        assert cam.n_frames == 3 and not cam.loop
+        assert cam.n_frames == 5 and not cam.loop
