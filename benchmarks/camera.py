@@ -50,15 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-calibration", action="store_true")
     args = p.parse_args(argv)
 
-    from holostim.hardware.simulated import SimulatedCamera, SimulatedClock
+    from holostim.hardware.camera import SimulatedCamera
     from holostim.hardware.slm import SimulatedSLM
     from holostim.optics.sensors import add_camera_noise
+    from holostim.sim import LightPath, Scene, Sensor, SimulatedClock
 
     print(f"{'simulated camera (ms)':<64} {'median':>9} {'p95':>9}")
     for n_slm in (512, 1024):
         slm = SimulatedSLM((n_slm, n_slm), 9.2, 1.04, tau_ms=5.0)
         clock = SimulatedClock()
-        cam = SimulatedCamera(slm, (512, 512), clock=clock, visible_spots=True)
+        cam = SimulatedCamera(slm, (512, 512), clock=clock, scene=Scene(visible_spots=True))
         rng = np.random.default_rng(0)
         phases = [rng.uniform(0, 2 * np.pi, (n_slm, n_slm)).astype(np.float32) for _ in range(3)]
 
@@ -85,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
         frame()
         for threads in (1, 2):
-            cam.noise_threads = threads
-            cam._noise_rngs = [np.random.default_rng([0, 2, k]) for k in range(threads)]
+            cam.sensor = Sensor(noise_threads=threads)
             frame()
             _row(f"render 512² (cached far field), total, noise_threads={threads}", _ms(frame, args.frames))
 
@@ -104,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         _row("  sensor: add_camera_noise, exact Poisson, one thread", _ms(sensor, args.frames))
         _row("  sensor: add_camera_noise, normal limit >= 20 e- (as rendered)",
              _ms(lambda: sensor(above=20.0), args.frames))
-        cam.noise = False
+        cam.sensor = Sensor(noise=False)
         _row("render 512², noise=False", _ms(frame, args.frames))
-        cam.noise = True
+        cam.sensor = Sensor()
 
-        stream = SimulatedCamera(slm, (512, 512), fps=1000.0, visible_spots=True)
+        stream = SimulatedCamera(slm, (512, 512), fps=1000.0, scene=Scene(visible_spots=True))
         stream.start()
         first = stream.wait_frame(0, timeout=10)
         time.sleep(2.0)
@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         n = 512
         slm = SimulatedSLM((n, n), 9.2, 1.04, tau_ms=5.0)
         clock = SimulatedClock()
-        cam = SimulatedCamera(slm, (512, 512), clock=clock, visible_spots=True,
-                              ground_truth={"rotation_deg": 30.0})
+        cam = SimulatedCamera(slm, (512, 512), clock=clock, scene=Scene(visible_spots=True),
+                              light_path=LightPath(ground_truth={"rotation_deg": 30.0}))
         engine = HologramEngine((n, n), backend="numpy", precision="single")
         t = time.perf_counter()
         cal = run_calibration(engine, slm, cam, grid=5, sleep=clock.advance)

@@ -21,9 +21,10 @@ from holostim.calibration import (
     run_calibration,
 )
 from holostim.errors import HolostimError
-from holostim.hardware.simulated import GroundTruth, SimulatedCamera, SimulatedClock
+from holostim.hardware.camera import SimulatedCamera
 from holostim.hardware.slm import SimulatedSLM
 from holostim.holography import HologramEngine, SpotTarget
+from holostim.sim import GroundTruth, LightPath, Scene, SimulatedClock
 
 N = 256
 CAM = (320, 320)
@@ -198,7 +199,8 @@ def test_check_targets_flags_and_never_moves():
 def _rig(truth: GroundTruth, seed: int = 3):
     slm = SimulatedSLM((N, N), 9.2, 1.04, tau_ms=10.0, two_pi_gray=256, name="sim-slm")
     clock = SimulatedClock()
-    cam = SimulatedCamera(slm, CAM, clock=clock, sample="slide", ground_truth=truth, seed=seed)
+    cam = SimulatedCamera(slm, CAM, clock=clock, scene=Scene(sample="slide"),
+                          light_path=LightPath(ground_truth=truth), seed=seed)
     engine = HologramEngine((N, N), backend="numpy", precision="single")
     return slm, cam, clock, engine
 
@@ -214,7 +216,7 @@ def calibrated(request):
 
 def test_calibration_recovers_ground_truth(calibrated):
     cal, slm, cam, *_, calls = calibrated
-    assert cam.noise  # shot and read noise on
+    assert cam.sensor.noise  # shot and read noise on
     assert cal.n_spots >= 22 and cal.residual_px < 0.3
     assert (cal.slm_shape, cal.camera_shape, cal.slm_id) == ((N, N), CAM, "sim-slm")
     # Error over the field: every camera pixel (16 px lattice) that the SLM can address.

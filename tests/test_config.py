@@ -206,7 +206,7 @@ def test_sections_map_onto_the_device_and_engine_constructors():
 
 
 def test_simulated_camera_kwargs_identify_the_rig():
-    from holostim.hardware.simulated import SimulatedCamera
+    from holostim.hardware.camera import SimulatedCamera
 
     cfg = load_config(ROOT / "config" / "simulation.yaml")
     kw = cfg.simulated_camera_kwargs()

@@ -40,8 +40,9 @@ SCRIPT = BLOCKER + textwrap.dedent(
 
     core = ["holostim.backend", "holostim.errors", "holostim.calibration", "holostim.config",
             "holostim.eventlog", "holostim.session", "holostim.cli", "holostim.hardware",
-            "holostim.hardware.slm", "holostim.hardware.camera", "holostim.hardware.simulated"]
-    for pkg in (holostim.optics, holostim.holography):
+            "holostim.hardware.slm", "holostim.hardware.camera", "holostim.hardware.registry", "holostim.sim"]
+    import holostim.hardware.camera, holostim.sim
+    for pkg in (holostim.optics, holostim.holography, holostim.hardware.camera, holostim.sim):
         core += [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=pkg.__name__ + ".")]
     for name in core:
         importlib.import_module(name)

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from holostim.hardware.simulated import SimulatedCamera, SimulatedClock, SimulatedSLM
+from holostim.hardware.camera import SimulatedCamera
+from holostim.hardware.slm import SimulatedSLM
+from holostim.sim import LightPath, Scene, SimulatedClock
 
 OUT = Path(__file__).resolve().parent / "neurons_stim.tif"
 N = 256
@@ -26,7 +28,8 @@ def main() -> Path:
     """Record the sample and write it next to this script; returns its path."""
     slm = SimulatedSLM((N, N), 9.2, 1.04, tau_ms=5.0, two_pi_gray=256)
     clock = SimulatedClock()
-    cam = SimulatedCamera(slm, (256, 256), clock=clock, n_neurons=30, seed=11, ground_truth={"scale": 0.95})
+    cam = SimulatedCamera(slm, (256, 256), clock=clock, seed=11, scene=Scene(n_neurons=30),
+                          light_path=LightPath(ground_truth={"scale": 0.95}))
     cam_xy1 = np.column_stack([cam.neuron_positions[TARGETS], np.ones(len(TARGETS))])
     slm_xy = cam_xy1 @ cam.true_camera_to_slm.T  # the ground truth, as a perfectly calibrated rig would
     y, x = np.mgrid[:N, :N]

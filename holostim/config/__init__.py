@@ -6,7 +6,7 @@ unknown keys. Errors name the file, the line and the key path (the YAML nodes ke
 what was expected, and suggest the closest valid key.
 
 - :mod:`~holostim.config.schema`: the sections and :class:`SessionConfig`;
-- :mod:`~holostim.config.camera`: the ``camera`` section, one model per backend;
+- :mod:`~holostim.config.camera`: the ``camera`` section, one model per registered backend;
 - :mod:`~holostim.config.types`: session-relative paths and bounded numbers;
 - :mod:`~holostim.config.load`: reading YAML with line marks; :mod:`~holostim.config.messages`: errors.
 
@@ -17,14 +17,7 @@ Example
 ('wgs', (512, 512))
 """
 
-from holostim.config.camera import (
-    CAMERA_BACKENDS,
-    CameraConfig,
-    MicroManagerCameraConfig,
-    OpenCVCameraConfig,
-    ReplayCameraConfig,
-    SimulatedCameraConfig,
-)
+from holostim.config.camera import CAMERA_BACKENDS, CAMERA_SECTIONS, CameraConfig, SimulatedCameraConfig
 from holostim.config.load import load_config, parse_config
 from holostim.config.messages import ConfigError
 from holostim.config.schema import (
@@ -43,12 +36,10 @@ from holostim.config.schema import (
 
 __all__ = [
     "CAMERA_BACKENDS",
+    "CAMERA_SECTIONS",
     "CONFIG_VERSION",
     "CalibrationConfig",
     "CameraConfig",
-    "MicroManagerCameraConfig",
-    "OpenCVCameraConfig",
-    "ReplayCameraConfig",
     "SimulatedCameraConfig",
     "ConfigError",
     "EngineConfig",
@@ -63,3 +54,10 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Each camera backend's section model by its class name (``ReplayCameraConfig``, ...).
+    from holostim.config import camera
+
+    return getattr(camera, name)

@@ -1,71 +1,53 @@
-"""The ``camera`` section: a tagged union whose keys depend on ``backend``."""
+"""The ``camera`` section: a tagged union whose keys depend on ``backend``, built from the registry.
+
+The backends and their keys are not listed here: each registered camera class (see
+:mod:`holostim.hardware.registry`) brings its ``Options`` model, and this module adds the ``backend``
+tag to each and joins them into one union. A camera registered there is therefore accepted in a session
+file, with its own keys checked and misspellings suggested, without a change here.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Discriminator, Field, Tag
+from pydantic import BaseModel, Discriminator, Tag, create_model
 
-from holostim.config.types import ExistingFile, PositiveFloat, Section
+from holostim.hardware import registry
 
-
-class _CameraBase(Section):
-    exposure_ms: PositiveFloat | None = Field(None, description="default: the backend's own")
-    fps: PositiveFloat | None = Field(None, description="streaming rate; default: as fast as frames come")
-
-    def options(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`holostim.hardware.camera.open_camera` (``None`` left out)."""
-        return {k: (str(v) if isinstance(v, Path) else v)
-                for k, v in self.model_dump().items() if k != "backend" and v is not None}
+DEFAULT_BACKEND = "simulated"
+"""The camera of a session that names none: the simulated rig's."""
 
 
-class SimulatedCameraConfig(_CameraBase):
-    """The simulated rig's camera; its scene is set in the ``simulation`` section."""
-
-    backend: Literal["simulated"] = "simulated"
-
-
-class ReplayCameraConfig(_CameraBase):
-    """A multi-page TIFF or a video file played back in a loop."""
-
-    backend: Literal["replay"]
-    path: ExistingFile
-    loop: bool = True
+def _section(name: str) -> type[BaseModel]:
+    """The ``camera`` section for backend ``name``: its class's options plus the ``backend`` tag."""
+    cls = registry.backend_class("camera", name)
+    return create_model(
+        f"{cls.__name__}Config",
+        __base__=cls.Options,
+        __doc__=cls.Options.__doc__,
+        __module__=__name__,
+        backend=(Literal[name], name),
+    )
 
 
-class OpenCVCameraConfig(_CameraBase):
-    """A live camera through OpenCV."""
+CAMERA_BACKENDS: tuple[str, ...] = registry.names("camera")
+"""The camera backend names, in registry order."""
 
-    backend: Literal["opencv"]
-    index: Annotated[int, Field(ge=0)] = 0
-    width: Annotated[int, Field(gt=0)] | None = None
-    height: Annotated[int, Field(gt=0)] | None = None
+CAMERA_SECTIONS: dict[str, type[BaseModel]] = {name: _section(name) for name in CAMERA_BACKENDS}
+"""Backend name → the model of a ``camera`` section with that backend."""
 
-
-class MicroManagerCameraConfig(_CameraBase):
-    """A scientific camera through Micro-Manager (pymmcore-plus)."""
-
-    backend: Literal["micromanager"]
-    config: ExistingFile = Field(description="the rig's Micro-Manager configuration (.cfg)")
-    device: str | None = None
-    mm_path: str | None = None
-
-
-CAMERA_BACKENDS = ("simulated", "replay", "opencv", "micromanager")
+SimulatedCameraConfig = CAMERA_SECTIONS[DEFAULT_BACKEND]
+"""The default ``camera`` section."""
 
 
 def _camera_tag(value: Any) -> str | None:
     if isinstance(value, dict):
-        return str(value.get("backend", "simulated"))
+        return str(value.get("backend", DEFAULT_BACKEND))
     return getattr(value, "backend", None)
 
 
 CameraConfig = Annotated[
-    Annotated[SimulatedCameraConfig, Tag("simulated")]
-    | Annotated[ReplayCameraConfig, Tag("replay")]
-    | Annotated[OpenCVCameraConfig, Tag("opencv")]
-    | Annotated[MicroManagerCameraConfig, Tag("micromanager")],
+    Union[tuple(Annotated[model, Tag(name)] for name, model in CAMERA_SECTIONS.items())],  # noqa: UP007
     Discriminator(_camera_tag, custom_error_type="camera_backend",
                   custom_error_message="unknown camera backend"),
 ]
@@ -74,11 +56,12 @@ CameraConfig = Annotated[
 
 def tagged_models() -> dict[str, dict[str, type[BaseModel]]]:
     """Fields whose value is a tagged union: field name -> {tag: model} (for error messages)."""
-    return {
-        "camera": {
-            "simulated": SimulatedCameraConfig,
-            "replay": ReplayCameraConfig,
-            "opencv": OpenCVCameraConfig,
-            "micromanager": MicroManagerCameraConfig,
-        }
-    }
+    return {"camera": dict(CAMERA_SECTIONS)}
+
+
+def __getattr__(name: str) -> type[BaseModel]:
+    # The sections keep their class names (``ReplayCameraConfig``, ...) importable without a list of them.
+    for model in CAMERA_SECTIONS.values():
+        if model.__name__ == name:
+            return model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,6 +7,7 @@ folder are written relative to it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -201,8 +202,9 @@ class GroundTruthConfig(Section):
 class SimulationConfig(Section):
     """The simulated rig (used when ``camera.backend`` is ``simulated``).
 
-    Keys are the keyword arguments of :class:`holostim.hardware.simulated.SimulatedCamera`; the focal
-    length and beam waist come from the ``optics`` section, exposure and frame rate from ``camera``.
+    Keys are the fields of the rig's parts in :mod:`holostim.sim` (scene, activity, light path, sensor;
+    see :meth:`SessionConfig.simulated_camera_kwargs`); the focal length and beam waist come from the
+    ``optics`` section, exposure and frame rate from ``camera``.
     """
 
     seed: int = 0
@@ -277,13 +279,31 @@ class SessionConfig(Section):
         return self.slm.wavelength_um * self.optics.focal_length_um / (n * self.slm.pitch_um)
 
     def simulated_camera_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :class:`~holostim.hardware.simulated.SimulatedCamera` (without ``slm``)."""
-        kw = self.simulation.model_dump()
-        kw["ground_truth"] = {k: v for k, v in kw["ground_truth"].items() if v is not None}
-        kw["focal_length_um"] = self.optics.focal_length_um
-        kw["beam_waist_um"] = self.optics.beam_waist_um
+        """Keyword arguments of :class:`~holostim.hardware.camera.SimulatedCamera` (without ``slm``).
+
+        The flat ``simulation`` keys go to the rig part they describe (:class:`~holostim.sim.Scene`,
+        :class:`~holostim.sim.Activity`, :class:`~holostim.sim.LightPath`, :class:`~holostim.sim.Sensor`);
+        the focal length and beam waist come from ``optics``, exposure and frame rate from ``camera``.
+        """
+        from holostim.sim import Activity, GroundTruth, LightPath, Scene, Sensor
+
+        sim = self.simulation.model_dump()
+        ground_truth = GroundTruth(**{k: v for k, v in sim.pop("ground_truth").items() if v is not None})
+
+        def part(cls: type, **more: Any) -> Any:  # the keys of one rig part; None leaves its default
+            names = {f.name for f in dataclasses.fields(cls)}
+            return cls(**{k: v for k, v in {**sim, **more}.items() if k in names and v is not None})
+
+        kw: dict[str, Any] = {
+            "shape": sim["shape"],
+            "seed": sim["seed"],
+            "scene": part(Scene),
+            "activity": part(Activity),
+            "light_path": part(LightPath, focal_length_um=self.optics.focal_length_um,
+                               beam_waist_um=self.optics.beam_waist_um, ground_truth=ground_truth),
+            "sensor": part(Sensor),
+        }
         kw.update(self.camera.options())
-        kw = {k: v for k, v in kw.items() if v is not None}
         # The name identifies this simulated rig (scene, hidden transform, SLM and optics): a calibration
         # records it, so one measured on another simulated rig is recognised as stale.
         rig = {"simulation": self.simulation.model_dump(mode="json"),

@@ -4,6 +4,21 @@ The session file's ``backend:`` words, the CLI's choices and the session builder
 so adding a backend is one new file plus one line here. Entries are ``"module:Class"`` strings: looking a
 name up never imports a vendor SDK, and a backend whose SDK is missing fails only when it is opened,
 with a message that names the SDK and how to install it.
+
+Adding a camera, step by step (``tests/hardware/camera/test_registry.py`` does exactly this):
+
+1. Write ``holostim/hardware/camera/<name>.py`` with a subclass of
+   :class:`holostim.hardware.camera.Camera` that implements ``shape``, ``dtype`` and ``_grab()`` (and,
+   if the device has them, ``_set_exposure`` and ``_release``); import the vendor SDK inside its
+   methods, never at the top of the module.
+2. Give the class an ``Options`` model: a subclass of :class:`holostim.hardware.camera.CameraOptions`
+   whose fields are the keys of the session's ``camera`` section for this backend (``exposure_ms`` and
+   ``fps`` come with the base; a file is :data:`holostim.files.ExistingFile`, resolved against the
+   session file's folder). The constructor takes the same names as keywords.
+3. Add ``"<name>": "holostim.hardware.camera.<name>:<Class>"`` to ``BACKENDS["camera"]`` below.
+
+The session schema (:mod:`holostim.config.camera`) then accepts ``camera: {backend: <name>, ...}`` with
+its keys checked and misspellings suggested, and :func:`holostim.hardware.camera.open_camera` opens it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import tifffile
 
 from holostim.hardware.camera import open_camera
 
-SAMPLE = Path(__file__).resolve().parents[2] / "assets" / "sample" / "neurons_stim.tif"
+SAMPLE = Path(__file__).resolve().parents[3] / "assets" / "sample" / "neurons_stim.tif"
 
 
 def test_sample_recording_replays_and_shows_stimulation():

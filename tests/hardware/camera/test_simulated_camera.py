@@ -1,18 +1,18 @@
-"""The simulated rig: light through the ground-truth map, neurons, dynamics, noise, caching, bad input."""
+"""The simulated camera on the simulated rig: light through the ground-truth map, neurons, dynamics, noise,
+streaming and bad input, seen through the camera interface."""
 
 from __future__ import annotations
 
 import os
 import sys
-import time
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from holostim.hardware.camera import CameraConfigError, open_camera
-from holostim.hardware.simulated import GroundTruth, SimulatedCamera, SimulatedClock
+from holostim.hardware.camera import CameraConfigError, SimulatedCamera, open_camera
 from holostim.hardware.slm import SimulatedSLM
+from holostim.sim import Activity, GroundTruth, LightPath, Scene, Sensor, SimulatedClock
 
 N = 256
 
@@ -43,7 +43,7 @@ def _centroid(img: np.ndarray, radius: int = 6) -> np.ndarray:
 )
 def test_spot_lands_where_the_ground_truth_says(truth):
     slm = _slm()
-    cam = SimulatedCamera(slm, (256, 256), ground_truth=truth, clock=SimulatedClock())
+    cam = SimulatedCamera(slm, (256, 256), light_path=LightPath(ground_truth=truth), clock=SimulatedClock())
     # The ground-truth matrix itself: independent construction from the documented formula.
     th = np.radians(truth.rotation_deg)
     rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
@@ -64,16 +64,17 @@ def test_spot_lands_where_the_ground_truth_says(truth):
 
 def test_scale_from_focal_length_and_camera_pixel():
     slm = _slm()
-    cam = SimulatedCamera(slm, (128, 128), focal_length_um=9000.0, camera_pixel_um=2.0)
+    cam = SimulatedCamera(slm, (128, 128), light_path=LightPath(focal_length_um=9000.0, camera_pixel_um=2.0))
     fourier_pitch = 1.04 * 9000.0 / (N * 9.2)
-    assert cam.fourier_pitch_um == pytest.approx(fourier_pitch)
+    assert cam.world.light.fourier_pitch_um == pytest.approx(fourier_pitch)
     assert np.sqrt(abs(np.linalg.det(cam.true_slm_to_camera[:, :2]))) == pytest.approx(fourier_pitch / 2.0)
 
 
 def test_neurons_are_seeded_inside_the_frame_and_visible():
-    a = SimulatedCamera(None, (200, 300), n_neurons=25, neuron_radius_px=5, seed=3, noise=False)
-    b = SimulatedCamera(None, (200, 300), n_neurons=25, neuron_radius_px=5, seed=3, noise=False)
-    c = SimulatedCamera(None, (200, 300), n_neurons=25, neuron_radius_px=5, seed=4, noise=False)
+    scene = Scene(n_neurons=25, neuron_radius_px=5)
+    a = SimulatedCamera(None, (200, 300), scene=scene, seed=3, sensor=Sensor(noise=False))
+    b = SimulatedCamera(None, (200, 300), scene=scene, seed=3, sensor=Sensor(noise=False))
+    c = SimulatedCamera(None, (200, 300), scene=scene, seed=4, sensor=Sensor(noise=False))
     assert a.neuron_positions.shape == (25, 2)
     np.testing.assert_array_equal(a.neuron_positions, b.neuron_positions)
     assert not np.allclose(a.neuron_positions, c.neuron_positions)
@@ -94,7 +95,7 @@ def test_neurons_are_seeded_inside_the_frame_and_visible():
 
 
 def test_density_sets_the_count():
-    cam = SimulatedCamera(None, (200, 200), neuron_density=5.0)
+    cam = SimulatedCamera(None, (200, 200), scene=Scene(neuron_density=5.0))
     assert cam.n_neurons == 20
 
 
@@ -102,8 +103,10 @@ def test_stimulated_neurons_brighten_and_others_do_not():
     n = 256
     slm = _slm(n=n)
     clock = SimulatedClock()
-    cam = SimulatedCamera(slm, (256, 256), n_neurons=30, seed=7, clock=clock, spontaneous_hz=0.0,
-                          ground_truth=GroundTruth(rotation_deg=12.0, scale=1.0), noise=False)
+    cam = SimulatedCamera(slm, (256, 256), seed=7, clock=clock, scene=Scene(n_neurons=30),
+                          activity=Activity(spontaneous_hz=0.0),
+                          light_path=LightPath(ground_truth=GroundTruth(rotation_deg=12.0, scale=1.0)),
+                          sensor=Sensor(noise=False))
     targets = [0, 5, 11]
     slm_xy = np.column_stack([cam.neuron_positions[targets], np.ones(3)]) @ cam.true_camera_to_slm.T
     # Superposition of three gratings: spots on the three neurons (analytic, no engine needed here).
@@ -120,30 +123,31 @@ def test_stimulated_neurons_brighten_and_others_do_not():
         clock.advance(0.05)
         frame = cam.render()
     lit = soma_means(frame.astype(float))
-    offset = cam.dark_offset_adu
+    offset = cam.sensor.dark_offset_adu
     gain = (lit - offset) / (base - offset)
-    assert cam.stimulated[targets].all() and cam.stimulated.sum() == 3
+    calcium = cam.world.calcium
+    assert calcium.stimulated[targets].all() and calcium.stimulated.sum() == 3
     assert (gain[targets] > 2.5).all()
     others = np.setdiff1d(np.arange(cam.n_neurons), targets)
     np.testing.assert_allclose(gain[others], 1.0, atol=0.02)
     # The light moves off: the transients decay with tau ≈ 0.5 s.
     slm.set_visible(False)  # the interlock blocks the laser: no light anywhere
-    dff0 = cam.calcium[targets].copy()
+    dff0 = calcium.dff[targets].copy()
     clock.advance(0.5)
     cam.render()
-    assert not cam.stimulated.any()
-    np.testing.assert_allclose(cam.calcium[targets], dff0 * np.exp(-1), rtol=1e-9)
+    assert not calcium.stimulated.any()
+    np.testing.assert_allclose(calcium.dff[targets], dff0 * np.exp(-1), rtol=1e-9)
 
 
 def test_spontaneous_activity_and_noise_are_seeded():
     def run(seed):
-        cam = SimulatedCamera(None, (64, 64), n_neurons=4, neuron_radius_px=4, seed=seed, spontaneous_hz=5.0,
-                              clock=SimulatedClock(start=0.0))
+        cam = SimulatedCamera(None, (64, 64), scene=Scene(n_neurons=4, neuron_radius_px=4), seed=seed,
+                              activity=Activity(spontaneous_hz=5.0), clock=SimulatedClock(start=0.0))
         frames = []
         for _ in range(5):
             cam.clock.advance(0.2)
             frames.append(cam.snap())
-        return np.array(frames), cam.calcium.copy()
+        return np.array(frames), cam.world.calcium.dff.copy()
 
     f1, c1 = run(1)
     f2, c2 = run(1)
@@ -156,13 +160,11 @@ def test_spontaneous_activity_and_noise_are_seeded():
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_shot_noise_statistics(threads):
-    cam = SimulatedCamera(None, (128, 128), sample="slide", read_noise_e=0.0, gain_e_per_adu=1.0,
-                          dark_offset_adu=0.0, background=5.0, exposure_ms=100.0, clock=SimulatedClock(),
-                          noise_threads=threads)
+    kw = dict(scene=Scene(sample="slide", background=5.0), exposure_ms=100.0,
+              sensor=Sensor(read_noise_e=0.0, gain_e_per_adu=1.0, dark_offset_adu=0.0, noise_threads=threads))
+    cam = SimulatedCamera(None, (128, 128), clock=SimulatedClock(), **kw)
     frame = cam.render().astype(float)
-    again = SimulatedCamera(None, (128, 128), sample="slide", read_noise_e=0.0, gain_e_per_adu=1.0,
-                            dark_offset_adu=0.0, background=5.0, exposure_ms=100.0, clock=SimulatedClock(),
-                            noise_threads=threads).render()
+    again = SimulatedCamera(None, (128, 128), clock=SimulatedClock(), **kw).render()
     np.testing.assert_array_equal(frame, again)  # seeded, whatever the thread timing
     # Bands are independent streams: neighbouring rows across a band edge are uncorrelated.
     assert abs(np.corrcoef(frame[63], frame[64])[0, 1]) < 0.2
@@ -174,39 +176,12 @@ def test_shot_noise_statistics(threads):
 
 def test_slide_shows_spots_and_no_neurons():
     slm = _slm()
-    cam = SimulatedCamera(slm, (256, 256), sample="slide", clock=SimulatedClock(),
-                          ground_truth={"scale": 1.2})
+    cam = SimulatedCamera(slm, (256, 256), scene=Scene(sample="slide"), clock=SimulatedClock(),
+                          light_path=LightPath(ground_truth={"scale": 1.2}))
     slm.show_phase(_ramp(20, -30))
     frame = cam.render().astype(float)
     expected = cam.true_slm_to_camera @ np.array([N // 2 + 20, N // 2 - 30, 1.0])
     np.testing.assert_allclose(_centroid(frame - np.median(frame), radius=4), expected, atol=0.3)
-
-
-def test_far_field_is_cached_and_recomputed_while_settling(monkeypatch):
-    slm = _slm(tau_ms=10.0)
-    clock = SimulatedClock(start=time.monotonic())
-    cam = SimulatedCamera(slm, (128, 128), clock=clock)
-    calls = []
-    real = cam._set_light
-    monkeypatch.setattr(cam, "_set_light", lambda phase: (calls.append(1), real(phase)))
-    slm.show_phase(_ramp(20, 0))
-    clock.advance(time.monotonic() - clock() + 0.002)  # 2 ms after the swap: still settling
-    settling = cam.light_image()
-    clock.advance(0.003)
-    cam.light_image()
-    assert len(calls) == 2  # settling: every frame recomputes
-    clock.advance(0.5)  # settled
-    settled = cam.light_image()
-    n = len(calls)
-    for _ in range(5):
-        clock.advance(0.03)
-        cam.render()
-    assert len(calls) == n  # unchanged SLM: no new far field
-    ex, ey = np.round(cam.true_slm_to_camera @ np.array([N // 2 + 20, N // 2, 1.0])).astype(int)
-    box = np.s_[ey - 3 : ey + 4, ex - 3 : ex + 4]
-    # 2 ms into a 10 ms settle the crystal has not reached the grating: little light in the spot yet.
-    assert settled[box].sum() > 0.9
-    assert settling[box].sum() < 0.5 * settled[box].sum()
 
 
 def test_no_light_before_a_frame_or_when_the_laser_is_blocked():
@@ -222,7 +197,8 @@ def test_no_light_before_a_frame_or_when_the_laser_is_blocked():
 
 def test_open_camera_simulated_and_streaming():
     slm = _slm()
-    with open_camera("simulated", slm=slm, shape=(96, 128), fps=200, n_neurons=5, neuron_radius_px=4) as cam:
+    scene = Scene(n_neurons=5, neuron_radius_px=4)
+    with open_camera("simulated", slm=slm, shape=(96, 128), fps=200, scene=scene) as cam:
         assert cam.shape == (96, 128)
         assert cam.snap().shape == (96, 128)
         cam.start()
@@ -234,20 +210,15 @@ def test_open_camera_simulated_and_streaming():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"sample": "brain"}, "sample='brain'"),
-        ({"bit_depth": 20}, "bit_depth=20"),
         ({"shape": (8, 8)}, "at least 16"),
         ({"shape": "big"}, "must be \\(height, width\\)"),
-        ({"threshold": 0}, "threshold=0"),
-        ({"tau_s": -1}, "tau_s=-1"),
         ({"exposure_ms": 0}, "exposure_ms"),
-        ({"ground_truth": {"rotation": 3}}, "unknown ground_truth keys \\['rotation'\\]"),
-        ({"n_neurons": 500, "neuron_radius_px": 10}, "cannot place 500 neurons"),
-        ({"n_neurons": -2}, "n_neurons=-2"),
-        ({"noise_threads": 0}, "noise_threads=0"),
+        ({"scene": Scene(n_neurons=500, neuron_radius_px=10)}, "cannot place 500 neurons"),
+        ({"light_path": LightPath(ground_truth={"scale": -1.0})}, "ground_truth.scale=-1.0"),
     ],
 )
 def test_bad_options(kwargs, match):
+    """What only the rig as a whole can refuse is the camera's configuration error (as a session shows it)."""
     shape = kwargs.pop("shape", (64, 64))
     with pytest.raises(CameraConfigError, match=match):
         SimulatedCamera(None, shape, **kwargs)
@@ -261,8 +232,8 @@ def test_unknown_simulated_option_via_factory():
 def test_gaussian_beam_widens_the_spot_but_keeps_its_place():
     def spot(waist):
         slm = _slm()
-        cam = SimulatedCamera(slm, (256, 256), clock=SimulatedClock(), beam_waist_um=waist,
-                              ground_truth={"scale": 1.5, "rotation_deg": 0.0, "shear": 0.0})
+        path = LightPath(beam_waist_um=waist, ground_truth={"scale": 1.5, "rotation_deg": 0.0, "shear": 0.0})
+        cam = SimulatedCamera(slm, (256, 256), clock=SimulatedClock(), light_path=path)
         slm.show_phase(_ramp(15, -10))
         light = cam.light_image()
         c = _centroid(light, radius=10)
@@ -283,7 +254,7 @@ def test_gaussian_beam_widens_the_spot_but_keeps_its_place():
 
 def test_concurrent_readers_while_streaming():
     slm = _slm()
-    cam = SimulatedCamera(slm, (128, 128), fps=500, n_neurons=5, neuron_radius_px=4)
+    cam = SimulatedCamera(slm, (128, 128), fps=500, scene=Scene(n_neurons=5, neuron_radius_px=4))
     slm.show_phase(_ramp(10, 5))
     cam.start()
     try:
@@ -299,13 +270,13 @@ def test_concurrent_readers_while_streaming():
 def test_block_reduced_mapping_matches_direct(camera_px):
     """Coarse camera pixels (k Fourier px each): linear binning keeps power and spot positions."""
     slm = _slm()
-    cam = SimulatedCamera(slm, (camera_px, camera_px), clock=SimulatedClock(), n_neurons=0,
-                          ground_truth={"rotation_deg": 20.0, "mirror": True})
+    cam = SimulatedCamera(slm, (camera_px, camera_px), clock=SimulatedClock(), scene=Scene(n_neurons=0),
+                          light_path=LightPath(ground_truth={"rotation_deg": 20.0, "mirror": True}))
     image = np.zeros((N, N), np.float32)
     pts = np.array([[70, 72], [131, 80], [181, 151], [92, 170], [150, 117], [113, 121]])
     image[pts[:, 1], pts[:, 0]] = np.linspace(0.5, 1.0, 6)
-    fast = cam.map_slm_image(image)
-    direct = cam.map_slm_image(image, reduce=False)
+    fast = cam.world.light.map_slm_image(image)
+    direct = cam.world.light.map_slm_image(image, reduce=False)
     assert fast.sum() == pytest.approx(direct.sum(), rel=0.02)
     expected = np.column_stack([pts, np.ones(6)]) @ cam.true_slm_to_camera.T
     for x, y in expected:
@@ -320,7 +291,7 @@ def test_block_reduced_mapping_matches_direct(camera_px):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
 def test_simulated_rendering_yields_the_cpu_to_hologram_computation():
     # the simulated camera's thread renders on the CPU: it must not take cores from the engine
-    cam = SimulatedCamera(_slm(), (64, 64), n_neurons=4, fps=100, clock=SimulatedClock())
+    cam = SimulatedCamera(_slm(), (64, 64), scene=Scene(n_neurons=4), fps=100, clock=SimulatedClock())
     with cam:
         cam.start()
         assert cam.wait_frame(timeout=5.0) is not None

@@ -1,0 +1,333 @@
+"""What every camera is: one small protocol, its errors, its options, and the streaming base class.
+
+Users pick neurons on the camera image, so every camera — a simulated rig, a recorded file, a webcam or
+a scientific camera through Micro-Manager — looks the same to the rest of holostim: ``shape``,
+``dtype``, ``exposure_ms``, ``snap()`` and streaming with ``start()`` / ``latest()`` / ``stop()``.
+
+Streaming runs an acquisition thread that keeps exactly one slot: each new frame replaces the previous
+one, with a frame counter and a monotonic timestamp. A slow consumer (a GUI repainting at 20 Hz while
+the camera runs at 100 Hz) therefore always sees the newest frame and never a backlog, and the counter
+tells it how many frames it skipped.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from holostim.checks import positive
+from holostim.errors import HolostimError
+
+__all__ = [
+    "Camera",
+    "CameraConfigError",
+    "CameraError",
+    "CameraFileError",
+    "CameraNotFoundError",
+    "CameraOptions",
+    "CameraProtocol",
+    "Frame",
+    "to_gray",
+]
+
+
+class CameraError(HolostimError, RuntimeError):
+    """A camera that cannot deliver frames (closed, failed to read, driver error)."""
+
+
+class CameraConfigError(HolostimError, ValueError):
+    """An unknown camera backend or an invalid camera option."""
+
+
+class CameraNotFoundError(CameraError):
+    """The requested camera device is not present (wrong index, unplugged, driver missing)."""
+
+
+class CameraFileError(HolostimError, OSError):
+    """A replay file that does not exist or cannot be decoded."""
+
+
+class Frame(NamedTuple):
+    """One streamed frame: the image, its running counter (1, 2, ...) and ``time.monotonic()`` stamp.
+
+    A named tuple so ``image, counter, timestamp = camera.latest()`` works as well as attribute access.
+    """
+
+    image: np.ndarray
+    counter: int
+    timestamp: float
+
+
+class CameraOptions(BaseModel):
+    """The keys of a session's ``camera`` section that every backend takes; a backend adds its own.
+
+    Each backend class names its options model as ``Options`` (a subclass of this one). The session
+    schema builds its ``camera`` section from these models, one per registered backend, so a new camera
+    is one new module and one line in :mod:`holostim.hardware.registry` — no second list of its keys.
+    Unknown keys are errors and values are immutable once validated, as in every other section. A path
+    option that names an existing file is :data:`holostim.files.ExistingFile`, which resolves relative
+    to the session file's folder.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    exposure_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="default: the backend's own"
+    )
+    fps: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="streaming rate; default: as fast as frames come"
+    )
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`holostim.hardware.camera.open_camera`.
+
+        ``None`` (the backend's default) and the session's ``backend`` tag are left out; paths become
+        strings.
+        """
+        return {k: (str(v) if isinstance(v, Path) else v)
+                for k, v in self.model_dump().items() if k != "backend" and v is not None}
+
+
+@runtime_checkable
+class CameraProtocol(Protocol):
+    """What the session and the GUI rely on; every backend below satisfies it."""
+
+    @property
+    def shape(self) -> tuple[int, int]: ...  # noqa: D102
+
+    @property
+    def dtype(self) -> np.dtype: ...  # noqa: D102
+
+    exposure_ms: float
+
+    def snap(self) -> np.ndarray: ...  # noqa: D102
+
+    def start(self) -> None: ...  # noqa: D102
+
+    def stop(self) -> None: ...  # noqa: D102
+
+    def latest(self) -> Frame | None: ...  # noqa: D102
+
+    def close(self) -> None: ...  # noqa: D102
+
+
+class Camera(abc.ABC):
+    """Base of every camera: snapping, the single-slot acquisition thread, lifetime.
+
+    A backend implements :meth:`_grab` (one new frame as a 2-D array), :attr:`shape`, :attr:`dtype` and,
+    if the device has one, the exposure setter :meth:`_set_exposure`. Everything else — locking, the
+    streaming thread that drops stale frames, frame counters, timestamps, ``close`` and the context
+    manager — lives here so all backends behave identically.
+
+    Parameters
+    ----------
+    exposure_ms : float
+        Exposure time in milliseconds (positive).
+    fps : float or None
+        Streaming rate. ``None`` streams as fast as :meth:`_grab` returns (a real camera paces itself);
+        a number paces the thread, which simulated and replay cameras need.
+    name : str
+        Identifier recorded with calibrations and in the log.
+    """
+
+    Options: ClassVar[type[CameraOptions]] = CameraOptions
+    """The backend's keys in a session's ``camera`` section (see :class:`CameraOptions`)."""
+
+    acquisition_nice = 0
+    """Nice value of the acquisition thread (Linux). 0 for real cameras, whose thread mostly waits."""
+
+    def __init__(self, *, exposure_ms: float = 20.0, fps: float | None = None, name: str = "camera") -> None:
+        self._io_lock = threading.RLock()  # one grab at a time: snap() and the thread share the device
+        self._slot_lock = threading.Condition()
+        self._slot: Frame | None = None
+        self._counter = 0
+        self._thread: threading.Thread | None = None
+        self._stop_event = threading.Event()
+        self._closed = False
+        self._error: BaseException | None = None
+        self.name = str(name)
+        self._exposure_ms = positive(exposure_ms, "exposure_ms", CameraConfigError)
+        self._fps = None if fps is None else positive(fps, "fps", CameraConfigError)
+
+    # ----------------------------------------------------------------- backend interface
+    @property
+    @abc.abstractmethod
+    def shape(self) -> tuple[int, int]:
+        """Frame shape ``(height, width)`` in pixels."""
+
+    @property
+    @abc.abstractmethod
+    def dtype(self) -> np.dtype:
+        """Pixel dtype of the frames (``uint8``, ``uint16``, ...)."""
+
+    @abc.abstractmethod
+    def _grab(self) -> np.ndarray:
+        """Acquire one new frame from the device (called with the I/O lock held)."""
+
+    def _set_exposure(self, ms: float) -> None:  # noqa: B027 - optional hook, default: nothing to tell
+        """Tell the device a new exposure; backends without one just keep the number."""
+
+    def _release(self) -> None:  # noqa: B027 - optional hook
+        """Free the device (called once by :meth:`close`)."""
+
+    # ----------------------------------------------------------------- public API
+    @property
+    def exposure_ms(self) -> float:
+        """Exposure time in milliseconds."""
+        return self._exposure_ms
+
+    @exposure_ms.setter
+    def exposure_ms(self, value: float) -> None:
+        ms = positive(value, "exposure_ms", CameraConfigError)
+        with self._io_lock:
+            self._set_exposure(ms)
+            self._exposure_ms = ms
+
+    @property
+    def fps(self) -> float | None:
+        """Streaming rate in frames per second (``None``: as fast as the device delivers)."""
+        return self._fps
+
+    @fps.setter
+    def fps(self, value: float | None) -> None:
+        self._fps = None if value is None else positive(value, "fps", CameraConfigError)
+
+    @property
+    def is_streaming(self) -> bool:
+        """Whether the acquisition thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def snap(self) -> np.ndarray:
+        """Acquire and return one new frame (2-D array of :attr:`dtype`)."""
+        self._check_open()
+        with self._io_lock:
+            return self._grab()
+
+    def start(self) -> None:
+        """Start the acquisition thread; frames then appear through :meth:`latest`. Idempotent."""
+        self._check_open()
+        if self.is_streaming:
+            return
+        self._stop_event.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name=f"holostim-camera-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the acquisition thread (the last frame stays available). Idempotent."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop_event.set()
+        with self._slot_lock:
+            self._slot_lock.notify_all()
+        thread.join(timeout=5.0)
+        self._thread = None
+
+    def latest(self) -> Frame | None:
+        """The newest streamed frame, or ``None`` before the first one.
+
+        Raises the acquisition thread's error, if it died, so a failing device is not mistaken for a
+        frozen image.
+        """
+        if self._error is not None:
+            raise CameraError(f"camera {self.name!r} stopped streaming: {self._error}") from self._error
+        with self._slot_lock:
+            return self._slot
+
+    def wait_frame(self, after: int = 0, timeout: float = 2.0) -> Frame | None:
+        """Block until a frame with counter > ``after`` exists; return it, or ``None`` on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._slot_lock:
+            while self._slot is None or self._slot.counter <= after:
+                if self._error is not None:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.is_streaming:
+                    return None
+                self._slot_lock.wait(remaining)
+        return self.latest()
+
+    def close(self) -> None:
+        """Stop streaming and release the device. Safe to call twice."""
+        if self._closed:
+            return
+        self.stop()
+        self._closed = True
+        with self._io_lock:
+            self._release()
+
+    def __enter__(self) -> Camera:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # best effort: threads must not outlive a forgotten camera
+        try:
+            self.stop()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    # ----------------------------------------------------------------- internals
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CameraError(f"camera {self.name!r} is closed; open a new one with open_camera(...)")
+
+    def _publish(self, image: np.ndarray) -> Frame:
+        with self._slot_lock:
+            self._counter += 1
+            self._slot = Frame(image, self._counter, time.monotonic())
+            self._slot_lock.notify_all()
+            return self._slot
+
+    def _run(self) -> None:
+        if self.acquisition_nice and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+            # Linux: per thread, relative to the nice value this thread started with (the process's, when
+            # the whole program runs niced), capped at 19; threads started from here (a noise pool) inherit it
+            try:
+                tid = threading.get_native_id()
+                nice = min(os.getpriority(os.PRIO_PROCESS, tid) + int(self.acquisition_nice), 19)
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+            except OSError:
+                pass
+        next_due = time.monotonic()
+        while not self._stop_event.is_set():
+            try:
+                with self._io_lock:
+                    image = self._grab()
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer through latest()
+                self._error = exc
+                with self._slot_lock:
+                    self._slot_lock.notify_all()
+                return
+            self._publish(image)
+            if self._fps is not None:
+                next_due += 1.0 / self._fps
+                delay = next_due - time.monotonic()
+                if delay < 0:  # fell behind: do not try to catch up with a burst
+                    next_due = time.monotonic()
+                    delay = 0.0
+                self._stop_event.wait(delay)
+
+
+def to_gray(img: np.ndarray, *, bgr: bool) -> np.ndarray:
+    """Colour → grey with Rec. 601 luma weights (what OpenCV's ``cvtColor`` uses), dtype kept.
+
+    holostim works on single-channel fluorescence images; OpenCV is imported only for a colour frame.
+    """
+    if img.ndim == 2:
+        return img
+    import cv2
+
+    code = cv2.COLOR_BGR2GRAY if bgr else cv2.COLOR_RGB2GRAY
+    if img.shape[-1] == 4:
+        code = cv2.COLOR_BGRA2GRAY if bgr else cv2.COLOR_RGBA2GRAY
+    return cv2.cvtColor(np.ascontiguousarray(img), code)

@@ -1,0 +1,176 @@
+"""The sample under the objective: soma-like neurons (or a fluorescent slide) and what they emit.
+
+The neurons are soft discs with a dimmer nucleus, as GCaMP somata look, at seeded random positions that
+do not overlap, on a dim smooth background (neuropil, out-of-focus light). Their brightness is a
+baseline times ``1 + ΔF/F`` of their calcium (:mod:`holostim.sim.activity`). A uniform fluorescent slide
+instead shows the light pattern itself, which is what calibration looks at.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, sparse
+
+from holostim.checks import non_negative, positive
+from holostim.sim.errors import SimulationConfigError
+
+SAMPLES = ("neurons", "slide")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What lies under the objective, and how bright it is.
+
+    Parameters
+    ----------
+    sample : {"neurons", "slide"}
+        Neurons, or a uniform fluorescent slide (spots always visible) for calibration.
+    visible_spots : bool
+        Show the light pattern itself in neuron mode too (a fluorescent sample seen at the laser line).
+    spot_gain : float
+        Photoelectrons per ms per pixel for a pattern carrying the whole laser power in one camera pixel.
+    n_neurons : int or None
+        Number of neurons; ``None`` uses ``neuron_density``, else 40.
+    neuron_density : float or None
+        Neurons per 10 000 camera px² (per 100 × 100 px).
+    neuron_radius_px : float
+        Mean soma radius (radii vary by ±20 %).
+    baseline : float
+        Mean resting fluorescence at a soma centre, photoelectrons per ms per pixel.
+    background : float
+        Mean background (neuropil, out-of-focus light), photoelectrons per ms per pixel.
+    """
+
+    sample: str = "neurons"
+    visible_spots: bool = False
+    spot_gain: float = 2.0e4
+    n_neurons: int | None = None
+    neuron_density: float | None = None
+    neuron_radius_px: float = 6.0
+    baseline: float = 10.0
+    background: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.sample not in SAMPLES:
+            raise SimulationConfigError(
+                f"sample={self.sample!r} is not known; use one of {', '.join(SAMPLES)}"
+            )
+        n = self.n_neurons
+        if n is not None:
+            try:
+                whole = not isinstance(n, bool) and int(n) == n and n >= 0
+            except (TypeError, ValueError):
+                whole = False
+            if not whole:
+                raise SimulationConfigError(f"n_neurons={n!r} must be a non-negative integer")
+        err = SimulationConfigError
+        set_ = object.__setattr__  # frozen: store the checked, converted values once
+        set_(self, "visible_spots", bool(self.visible_spots))
+        set_(self, "spot_gain", non_negative(self.spot_gain, "spot_gain", err))
+        if self.neuron_density is not None:
+            set_(self, "neuron_density", non_negative(self.neuron_density, "neuron_density", err))
+        set_(self, "neuron_radius_px", positive(self.neuron_radius_px, "neuron_radius_px", err))
+        set_(self, "baseline", non_negative(self.baseline, "baseline", err))
+        set_(self, "background", non_negative(self.background, "background", err))
+
+    def count(self, shape: tuple[int, int]) -> int:
+        """How many neurons a ``(height, width)`` camera field holds."""
+        if self.n_neurons is not None:
+            return int(self.n_neurons)
+        if self.neuron_density is None:
+            return 40
+        return int(round(self.neuron_density * shape[0] * shape[1] / 1e4))
+
+
+class Sample:
+    """The neurons of one scene on one camera field: positions, footprints, background; built once.
+
+    Seeded by ``[seed, 0]``, so the same seed gives the same sample whatever else the rig does.
+    """
+
+    def __init__(self, scene: Scene, shape: tuple[int, int], seed: int) -> None:
+        self.scene = scene
+        self.shape = shape
+        h, w = shape
+        n_neurons = scene.count(shape)
+        r_mean = scene.neuron_radius_px
+        rng = np.random.default_rng([int(seed), 0])
+        margin = 1.5 * r_mean
+        min_dist = 2.2 * r_mean
+        pos: list[tuple[float, float]] = []
+        tries = 0
+        while len(pos) < n_neurons and tries < 200 * max(int(n_neurons), 1):
+            tries += 1
+            p = (rng.uniform(margin, w - 1 - margin), rng.uniform(margin, h - 1 - margin))
+            if all((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 >= min_dist**2 for q in pos):
+                pos.append(p)
+        if len(pos) < n_neurons:
+            raise SimulationConfigError(
+                f"cannot place {n_neurons} neurons of radius {r_mean:g} px without overlap on a {h}×{w} "
+                f"camera (fitted {len(pos)}); lower n_neurons/neuron_density or neuron_radius_px"
+            )
+        self.n_neurons = len(pos)
+        self.positions = np.asarray(pos, dtype=np.float64).reshape(-1, 2)
+        self.radii = r_mean * rng.uniform(0.8, 1.2, self.n_neurons)
+        self.baseline = scene.baseline * rng.lognormal(0.0, 0.25, self.n_neurons)
+        self._footprints, self._soma = _footprints(self.positions, self.radii, shape)
+        # Dim smooth background (neuropil, out-of-focus light), mean `background`.
+        field = ndimage.gaussian_filter(rng.standard_normal((h, w)), sigma=max(h, w) / 16, mode="wrap")
+        field /= field.std() or 1.0
+        self._background = (scene.background * np.clip(1.0 + 0.3 * field, 0.2, None)).astype(np.float32)
+        self._slide = np.full((h, w), 0.3 * scene.background, np.float32)
+
+    def drive(self, light: np.ndarray) -> np.ndarray:
+        """Fraction of the laser power on each soma, for a light image in camera pixels."""
+        return np.asarray(self._soma @ light.ravel(), dtype=np.float64)
+
+    def emission(self, calcium: np.ndarray, light: np.ndarray) -> np.ndarray:
+        """Noiseless photoelectrons per ms per pixel, given each neuron's ΔF/F and the light image."""
+        scene = self.scene
+        if scene.sample == "slide":
+            rate = self._slide.copy()
+            rate += scene.spot_gain * light
+            return rate
+        rate = self._background.copy()
+        if self.n_neurons:
+            f = (self.baseline * (1.0 + calcium)).astype(np.float32)
+            rate += (self._footprints @ f).reshape(self.shape)
+        if scene.visible_spots:
+            rate += scene.spot_gain * light
+        return rate
+
+
+def _footprints(
+    positions: np.ndarray, radii: np.ndarray, shape: tuple[int, int]
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Each neuron's image (one sparse column) and its soma mask (one sparse row)."""
+    h, w = shape
+    rows, cols, vals, srows, scols = [], [], [], [], []
+    for i, ((x, y), r) in enumerate(zip(positions, radii, strict=True)):
+        x0, x1 = int(max(0, math.floor(x - r - 3))), int(min(w, math.ceil(x + r + 4)))
+        y0, y1 = int(max(0, math.floor(y - r - 3))), int(min(h, math.ceil(y + r + 4)))
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        d = np.hypot(xx - x, yy - y)
+        val = 1.0 / (1.0 + np.exp((d - r) / 0.7))
+        val *= 1.0 - 0.35 * np.exp(-((d / (0.45 * r)) ** 2))
+        keep = val > 0.01
+        idx = (yy * w + xx)[keep]
+        rows.append(idx)
+        cols.append(np.full(idx.size, i))
+        vals.append(val[keep])
+        soma = d <= r
+        srows.append((yy * w + xx)[soma])
+        scols.append(np.full(int(soma.sum()), i))
+    n = len(positions)
+    cat = (lambda a, dt: np.concatenate(a).astype(dt)) if n else (lambda a, dt: np.empty(0, dt))
+    footprints = sparse.csr_matrix(
+        (cat(vals, np.float32), (cat(rows, np.int64), cat(cols, np.int64))), shape=(h * w, n)
+    )
+    soma = sparse.csr_matrix(
+        (np.ones(sum(len(s) for s in srows), np.float32), (cat(srows, np.int64), cat(scols, np.int64))),
+        shape=(h * w, n),
+    ).T.tocsr()
+    return footprints, soma
