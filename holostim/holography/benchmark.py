@@ -29,8 +29,8 @@ from collections.abc import Callable
 import numpy as np
 
 from holostim.backend import Backend, get_backend, gpu_available
-from holostim.holography.algorithms import DEFAULT_BETA, METHODS
 from holostim.holography.engine import HologramEngine
+from holostim.holography.methods import DEFAULT_BETA, METHODS
 from holostim.holography.metrics import evaluate
 from holostim.holography.targets import SpotTarget, siemens_star
 
