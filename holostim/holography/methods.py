@@ -107,28 +107,35 @@ def fourier_step_mode(method: str) -> int:
 # on a scalar inside a numba kernel and on a whole numpy or CuPy vector.
 
 
-def wgs_spot_update(a, mean_a, w, gamma, sign):
-    """One spot's WGS weight update (Leonardo's rule with the adaptive step, module docstring).
+def wgs_spot_update(a, mean_a, w, step, i) -> None:
+    """WGS weight update of spot ``i`` in place (Leonardo's rule with the adaptive step, module docstring).
 
     Parameters
     ----------
-    a : spot amplitude over its target amplitude, ``|g| / t`` (``|g|`` floored at :data:`TINY`)
+    a : array
+        Spot amplitudes over their target amplitudes, ``|g| / t`` (``|g|`` floored at :data:`TINY`).
     mean_a : the mean of ``a`` over all spots
-    w, gamma, sign : the spot's weight, step exponent (starts at 1) and last correction's sign (starts 0)
+    w : array
+        The weights; callers keep them at mean 1.
+    step : array, (2, ...)
+        Each spot's step exponent (starts at 1) and the sign of its last correction (starts at 0).
+    i : int, or ``...`` for all spots at once
+        Which spot: the numba kernel calls this once per spot, the plain code once for the vector.
 
-    Returns
-    -------
-    (w, gamma, sign) after the update. The correction ``f = mean_a / a`` is bounded by 1e3, so a spot
-    that is momentarily dark cannot blow its weight up; callers keep the weights at mean 1.
+    The correction ``f = mean_a / a`` is bounded by 1e3, so a spot that is momentarily dark cannot blow its
+    weight up. The new exponent is stored before the weight uses it, so the weight sees it in the
+    precision of ``step``.
     """
-    f = mean_a / np.maximum(a, 1e-3 * mean_a)
+    f = mean_a / np.maximum(a[i], 1e-3 * mean_a)
     s = (f > 1) * 1.0 - (f < 1) * 1.0
-    flip, keep = s * sign < 0, s * sign >= 0
-    gamma = flip * (0.8 * gamma) + keep * np.minimum(2 * gamma, 1.0)
-    return w * f**gamma, gamma, s
+    flip, keep = s * step[1, i] < 0, s * step[1, i] >= 0
+    step[0, i] = flip * (0.8 * step[0, i]) + keep * np.minimum(2 * step[0, i], 1.0)
+    step[1, i] = s
+    w[i] = w[i] * f ** step[0, i]
 
 
-# The same rule in CUDA C++ for the CuPy kernel (R: the real type; a, mean_a in; w, gamma, sign in/out).
+# The same rule in CUDA C++ for the CuPy kernel, on one spot (R: the real type; a, mean_a in; w and the
+# step exponent gamma and last sign, i.e. step[0, i] and step[1, i], in/out).
 # tests/holography/test_methods.py compiles it on the CPU and compares it with wgs_spot_update.
 WGS_SPOT_UPDATE_CUDA = """
 R f = mean_a / max(a, (R)1e-3 * mean_a);
@@ -183,10 +190,8 @@ def fourier_projection(g, t, w, step, phase, mode: int, fresh: bool):
     if mode == GS_STEP:
         return t * unit
     a = xp.maximum(mag, xp.asarray(TINY, dtype=mag.dtype)) / t
-    w_new, gamma, sign = wgs_spot_update(a, xp.mean(a), w, step[0], step[1])
-    w[...] = w_new
+    wgs_spot_update(a, xp.mean(a), w, step, ...)
     w /= xp.mean(w)
-    step[0], step[1] = gamma, sign
     if mode == KIM_STEP:
         phase[...] = kim_phase(unit, phase, fresh)
         unit = phase

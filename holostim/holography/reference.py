@@ -72,7 +72,7 @@ def reference_retrieval(
     w_t = xp.where(lit, target_intensity, 0) / xp.sum(target_intensity)
     t = xp.sqrt(w_t * xp.sum(amp**2))
     weights = xp.ones_like(t)
-    gamma, last_sign = xp.ones_like(t), xp.zeros_like(t)  # WGS adaptive step (methods.wgs_spot_update)
+    step = xp.stack([xp.ones_like(t), xp.zeros_like(t)])  # WGS adaptive step (methods.wgs_spot_update)
     u = amp * xp.exp(1j * init_phase)
     x = u
     frozen = None
@@ -91,7 +91,7 @@ def reference_retrieval(
                 a = mag / xp.where(lit, t, 1)
                 n_lit = xp.sum(lit)
                 mean_a = xp.sum(xp.where(lit, a, 0)) / n_lit
-                weights, gamma, last_sign = wgs_spot_update(a, mean_a, weights, gamma, last_sign)
+                wgs_spot_update(a, mean_a, weights, step, ...)
                 weights = xp.where(lit, weights, 0)
                 weights = weights / (xp.sum(weights) / n_lit)
                 target_amp = weights * t

@@ -177,7 +177,7 @@ def _fourier_step(flat, idx, t, w, step, phase, g, a, mode, fresh):
         ma = sa / n
         sw = 0.0
         for i in range(n):
-            w[i], step[0, i], step[1, i] = _wgs_spot_update(a[i], ma, w[i], step[0, i], step[1, i])
+            _wgs_spot_update(a, ma, w, step, i)
             sw += w[i]
         mw = sw / n
         for i in range(n):
