@@ -1,4 +1,4 @@
-"""Phase retrieval for the SLM: targets, algorithms, metrics and the real-time HologramEngine.
+"""Phase retrieval for the SLM: targets, methods, metrics and the real-time HologramEngine.
 
 Pure and backend-generic (numpy or CuPy through :mod:`holostim.backend`); never imports Qt.
 """
@@ -6,9 +6,10 @@ Pure and backend-generic (numpy or CuPy through :mod:`holostim.backend`); never 
 from __future__ import annotations
 
 from holostim.holography import metrics
-from holostim.holography.algorithms import METHODS, MethodError
-from holostim.holography.engine import EngineError, HologramEngine, HologramResult, Timings
+from holostim.holography.engine import EngineError, HologramEngine
+from holostim.holography.methods import METHODS, MethodError
 from holostim.holography.metrics import HologramMetrics, MetricsHistory
+from holostim.holography.result import HologramResult, Timings
 from holostim.holography.targets import ImageTarget, SpotTarget, TargetError, siemens_star
 
 __all__ = [

@@ -1,54 +1,64 @@
 """HologramEngine: phase masks for one SLM, computed fast and repeatedly.
 
 One engine per SLM shape, backend and precision. It plans its FFT and allocates every large buffer
-once; each :meth:`HologramEngine.compute` then runs the chosen algorithm (:mod:`.algorithms`) in that
-buffer with fused kernels (:attr:`holostim.backend.Backend.kernels`):
+once; each :meth:`HologramEngine.compute` then runs the chosen method (:mod:`.methods`) in that buffer
+with fused kernels (:mod:`.kernels`):
 
 * The grid lives in FFT layout (``ifftshift`` of the centred grid) for the whole loop, so no shifts are
   ever done; only the final phase is read back centred (and cropped if padded).
 * The Fourier-plane projection only touches the lit pixels: the far field is gathered into a short
   vector (spots), the WGS weights are updated on it, and it is written back into a zeroed buffer, all in
-  one fused call (:meth:`~holostim.backend.NumbaKernels.fourier_step`). Every normalisation factor is
-  folded into those values, so the unnormalised in-place FFTs need no scaling pass.
+  one fused call (``fourier_step`` of the kernels). Every normalisation factor is folded into those
+  values, so the unnormalised in-place FFTs need no scaling pass.
 * The SLM-plane projection (and RAAR's reflections) is one fused pass over memory.
 * Metrics are computed on the lit-pixel vector; the tolerance error's dark-pixel part is one fused
   reduction, run only when a tolerance stop or a history asks for it.
+
+A compute is three steps: start (upload the target, the starting field, the weights, or the last
+hologram for a warm start), the loop (one iteration at a time until a :class:`~.stopping.StopRule`
+says stop) and finish (phase read-out and final metrics).
 
 On the GPU nothing inside the loop waits for the device: no ``.get()``, no ``float()`` of a device
 value. Exceptions, documented because they are the only syncs: a ``tolerance`` stop reads the error
 every ``check_every`` iterations (default 5 on the GPU, 1 on the CPU); a ``budget_ms`` run times its first
 two iterations with CUDA events (one sync) and then runs the number of iterations that fit the rest of
-the budget without further syncs. The finished phase comes back in one transfer.
+the budget without further syncs (:mod:`.stopping`). The finished phase comes back in one transfer.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from holostim.backend import Backend, PlainKernels, get_backend, to_numpy
+from holostim.backend import Backend, PlainFFT, get_backend, to_numpy
+from holostim.checks import non_negative, positive
 from holostim.errors import HolostimError
-from holostim.holography.algorithms import (
+from holostim.holography.kernels import fast_kernels, plain_kernels
+from holostim.holography.methods import (
     DEFAULT_BETA,
     DEFAULT_FIX_AFTER,
+    GS_STEP,
     METHODS,
     MethodError,
     check_method,
-    fourier_update,
+    fourier_step_mode,
 )
 from holostim.holography.metrics import (
     DEFAULT_EPS_A,
     DEFAULT_EPS_R,
-    METRIC_NAMES,
     HologramMetrics,
+    Metric,
     MetricsHistory,
     lit_metrics,
     tolerance_scale,
 )
+from holostim.holography.result import HologramResult, Timings
+from holostim.holography.stopping import Budget, LoopTimer, StopRule
 from holostim.holography.targets import ImageTarget, SpotTarget, TargetError, check_shape
 
 __all__ = ["METHODS", "EngineError", "HologramEngine", "HologramResult", "MethodError", "Timings"]
@@ -60,48 +70,40 @@ class EngineError(HolostimError, ValueError):
     """A bad engine setting or compute argument (shape, source, padding, iterations, budget...)."""
 
 
-@dataclass(frozen=True)
-class Timings:
-    """Where the time of one compute went, in milliseconds.
+@dataclass
+class _Run:
+    """The state of one compute: the uploaded target, the method's words and the per-spot vectors.
 
-    ``total_ms`` is the whole call (target upload, iterations, final metrics, phase download);
-    ``per_iteration_ms`` the loop time divided by the iterations run (including the per-iteration metrics
-    when a history or a tolerance stop asked for them; timed with CUDA events on the GPU);
-    ``transfer_ms`` the host↔device copies (0 on the CPU backend, where nothing moves).
+    ``w`` (weights: ones for GS/RAAR), ``step`` (each spot's WGS step exponent and last sign), ``phase``
+    (Kim's frozen phasors) are what the Fourier step updates; ``g`` and ``a`` are its scratch vectors.
     """
 
-    total_ms: float
-    per_iteration_ms: float
-    transfer_ms: float
-
-
-@dataclass(frozen=True)
-class HologramResult:
-    """What :meth:`HologramEngine.compute` returns."""
-
-    phase: np.ndarray
-    iterations: int
-    metrics: HologramMetrics
-    timings: Timings
     method: str
-    stopped_by: str  # "iterations", "tolerance" or "budget"
+    mode: int
+    beta: float
+    fix_after: int
+    eps_r: float
+    eps_a: float
+    history: bool
+    warm: bool
+    idx: np.ndarray  # flat FFT-layout indices of the lit pixels (host)
+    idx_d: Any
+    w_d: Any  # target weights, float64, sum 1
+    t: Any  # target amplitudes scaled for the unnormalised FFTs
+    weights: Any  # the WGS weights kept for a warm start (None for GS/RAAR)
+    w: Any
+    step: Any
+    phase: Any
+    g: Any
+    a: Any
+    transfer_ms: float = 0.0
+    x: Any = None  # the RAAR iterate
+    hist: list = field(default_factory=list)
 
-
-class _PlainFFT:
-    """Unplanned ``xp.fft`` on a buffer, with the :class:`~holostim.backend.FFTPlan` interface."""
-
-    def __init__(self, backend: Backend, shape: tuple[int, int]):
-        self.xp = backend.xp
-        self.buffer = backend.xp.zeros(shape, dtype=backend.complex_dtype)
-        self.size = shape[0] * shape[1]
-
-    def forward(self):
-        self.buffer[...] = self.xp.fft.fft2(self.buffer)
-        return self.buffer
-
-    def inverse(self):
-        self.buffer[...] = self.xp.fft.ifft2(self.buffer) * self.size
-        return self.buffer
+    @property
+    def raar(self) -> bool:
+        """RAAR keeps its own iterate ``x`` and measures the hologram ``P_M x`` with a second plan."""
+        return self.method == "raar"
 
 
 class HologramEngine:
@@ -125,6 +127,9 @@ class HologramEngine:
     fast : bool
         Use the fused kernels and planned FFT (default). ``False`` runs the same loop with plain
         ``xp`` calls and unplanned ``xp.fft``: the reference the fast path is tested against.
+    clock : callable, optional
+        Seconds, like (and by default) :func:`time.perf_counter`: what ``budget_ms`` and the timings are
+        measured with. Tests pass a fake clock to check the budget logic exactly.
 
     Notes
     -----
@@ -143,6 +148,7 @@ class HologramEngine:
         source: Any = "uniform",
         padding: int = 1,
         fast: bool = True,
+        clock: Callable[[], float] | None = None,
     ):
         self.shape = check_shape(shape, "engine shape", EngineError)
         self.backend = get_backend(backend, precision)
@@ -152,7 +158,8 @@ class HologramEngine:
         ny, nx = self.shape
         self.grid_shape = (ny * self.padding, nx * self.padding)
         self.fast = bool(fast)
-        be, xp = self.backend, self.backend.xp
+        self.clock = clock if clock is not None else time.perf_counter
+        be = self.backend
         self.source_amplitude = self._make_source(source)  # numpy, SLM shape, unit power
         # the amplitude in FFT layout: a (1, 1) scalar for a flat unpadded source (no memory traffic)
         if self.padding == 1 and np.ptp(self.source_amplitude) == 0:
@@ -160,8 +167,8 @@ class HologramEngine:
         else:
             amp = np.fft.ifftshift(self._embed(self.source_amplitude))
         self._amp = be.asarray(amp, dtype=be.real_dtype)
-        self._kern = be.kernels if self.fast else PlainKernels(xp)
-        self._plan = be.new_fft_plan(self.grid_shape) if self.fast else _PlainFFT(be, self.grid_shape)
+        self._kern = fast_kernels(be) if self.fast else plain_kernels(be)
+        self._plan = self._new_plan()
         self._buf = self._plan.buffer
         self._flat = self._buf.reshape(-1)
         self._x = None  # RAAR iterate, allocated on first use
@@ -171,8 +178,13 @@ class HologramEngine:
         self._last_weights = None
         self._iter_ms: dict[str, float] = {}
         self._lock = threading.RLock()
-        self.last_phase: np.ndarray | None = None
         self._warm_up()
+
+    def _new_plan(self):
+        """A private in-place FFT over the grid: planned (fast) or plain ``xp.fft`` (the reference)."""
+        if self.fast:
+            return self.backend.new_fft_plan(self.grid_shape)
+        return PlainFFT(self.backend, self.grid_shape)
 
     def _warm_up(self) -> None:
         """Pay the one-time costs now, not in the first (interactive) compute.
@@ -223,8 +235,8 @@ class HologramEngine:
         out[oy : oy + ny, ox : ox + nx] = a
         return out
 
-    def _lit(self, target: SpotTarget | ImageTarget) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Flat FFT-layout indices of the lit pixels, their weights (sum 1), and centred (iy, ix)."""
+    def _lit(self, target: SpotTarget | ImageTarget) -> tuple[np.ndarray, np.ndarray]:
+        """Flat FFT-layout indices of the lit pixels and their weights (sum 1)."""
         if isinstance(target, SpotTarget):
             if target.shape != self.shape:
                 raise TargetError(
@@ -244,7 +256,7 @@ class HologramEngine:
             raise TargetError(f"target {type(target).__name__} is not a SpotTarget or an ImageTarget")
         big_y, big_x = self.grid_shape
         flat = ((iy - big_y // 2) % big_y) * big_x + (ix - big_x // 2) % big_x
-        return flat.astype(np.int64), np.asarray(w, dtype=np.float64), np.stack([iy, ix])
+        return flat.astype(np.int64), np.asarray(w, dtype=np.float64)
 
     # ---------------------------------------------------------------------------------------------------
     def far_field(self, phase: Any, source: Any = None) -> np.ndarray:
@@ -332,33 +344,83 @@ class HologramEngine:
             ``phase`` (numpy float32 in [0, 2π), SLM shape), ``iterations`` run, ``metrics`` of the
             returned phase, ``timings``, ``stopped_by``.
         """
-        t_start = time.perf_counter()
+        t_start = self.clock()
         self._check_args(method, iterations, tolerance, budget_ms, beta, fix_after, eps_r, eps_a, check_every)
+        if check_every is None:
+            check_every = 5 if self.backend.is_gpu else 1
+        stop = StopRule(iterations, tolerance, budget_ms, int(check_every))
         with self._lock:
-            return self._compute(
-                t_start, target, method, iterations, tolerance, budget_ms, warm_start, history, beta,
-                int(fix_after), init, seed, float(eps_r), float(eps_a), check_every,
-            )
+            run = self._start(target, method, bool(warm_start), history, float(beta), int(fix_after), init,
+                              seed, float(eps_r), float(eps_a), need_metrics=history or tolerance is not None)
+            timer = LoopTimer(self.backend.xp, self.backend.is_gpu, self.clock)
+            budget = None
+            if budget_ms is not None:
+                budget = Budget(budget_ms, t_start, timer, self._iter_ms.get(method))
+            timer.start()
+            k, stopped_by = self._loop(run, stop, budget)
+            return self._finish(run, k, stopped_by, timer.elapsed_ms(), t_start)
 
     @staticmethod
     def _check_args(method, iterations, tolerance, budget_ms, beta, fix_after, eps_r, eps_a, check_every):
+        """Validate the arguments of :meth:`compute` before any work (each error names the value)."""
         check_method(method, beta, fix_after)
         if iterations is None:
             if budget_ms is None:
                 raise EngineError("iterations=None (no limit) needs a budget_ms to stop on")
         elif isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
             raise EngineError(f"iterations {iterations!r} must be an integer >= 0 (or None with budget_ms)")
-        if tolerance is not None and not (np.isfinite(tolerance) and tolerance >= 0):
-            raise EngineError(f"tolerance {tolerance!r} must be a finite number >= 0")
-        if budget_ms is not None and not (np.isfinite(budget_ms) and budget_ms > 0):
-            raise EngineError(f"budget_ms {budget_ms!r} must be a positive number of milliseconds")
-        for name, v in (("eps_r", eps_r), ("eps_a", eps_a)):
-            if not (np.isfinite(v) and v > 0):
-                raise EngineError(f"{name} {v!r} must be a positive number")
+        if tolerance is not None:
+            non_negative(tolerance, "tolerance", EngineError)
+        if budget_ms is not None:
+            positive(budget_ms, "budget_ms", EngineError)
+        positive(eps_r, "eps_r", EngineError)
+        positive(eps_a, "eps_a", EngineError)
         if check_every is not None and (not isinstance(check_every, (int, np.integer)) or check_every < 1):
             raise EngineError(f"check_every {check_every!r} must be an integer >= 1")
 
     # ---------------------------------------------------------------------------------------------------
+    # start
+    def _start(self, target, method, warm_start, history, beta, fix_after, init, seed, eps_r, eps_a, *,
+               need_metrics) -> _Run:
+        """Upload the target and set up the starting field, the weights and the per-spot vectors."""
+        be, xp, n_grid = self.backend, self.backend.xp, self._plan.size
+        idx, w = self._lit(target)
+        t_up = self.clock()  # the target is the only host->device copy
+        idx_d = be.asarray(idx)
+        w_d = be.asarray(w, dtype=xp.float64)
+        # target amplitude for unit power, divided by sqrt(N): after the unnormalised inverse FFT the buffer
+        # holds exactly the orthonormal projection (see the module docstring)
+        t_s = be.asarray(np.sqrt(w / n_grid), dtype=be.real_dtype)
+        be.synchronize()
+        transfer_ms = (self.clock() - t_up) * 1e3 if be.is_gpu else 0.0
+        warm = warm_start and self._last_field is not None
+        if warm:
+            self._buf[...] = self._last_field
+            self._kern.project_slm(self._buf, self._amp)
+        else:
+            self._start_field(init, seed, t_s, idx_d)
+        weights = self._start_weights(idx, warm) if method in ("wgs", "wgs-kim") else None
+        n = idx.shape[0]
+        step = xp.zeros((2, n), dtype=be.real_dtype)  # WGS step exponents (start 1) and last signs (0)
+        step[0] = 1
+        w_vec = weights if weights is not None else xp.ones(n, dtype=be.real_dtype)
+        run = _Run(method, fourier_step_mode(method), beta, fix_after, eps_r, eps_a, history, warm, idx,
+                   idx_d, w_d, t_s, weights, w_vec, step, xp.ones(n, dtype=be.complex_dtype),
+                   xp.empty(n, dtype=be.complex_dtype), xp.empty(n, dtype=be.real_dtype), transfer_ms)
+        if run.raar:
+            self._start_raar(run, need_metrics)
+        return run
+
+    def _start_raar(self, run: _Run, need_metrics: bool) -> None:
+        """RAAR's iterate starts at the starting field; its first reflection goes into the buffer."""
+        if self._x is None:
+            self._x = self.backend.xp.empty_like(self._buf)
+        run.x = self._x
+        run.x[...] = self._buf
+        self._kern.raar_start(run.x, self._buf, self._amp)
+        if need_metrics and self._mplan is None:
+            self._mplan = self._new_plan()
+
     def _start_field(self, init, seed, t_s, idx_d) -> None:
         """Fill the buffer with the starting SLM field (FFT layout, SLM-constrained)."""
         be, xp = self.backend, self.backend.xp
@@ -386,6 +448,7 @@ class HologramEngine:
         self._kern.project_slm(self._buf, self._amp)
 
     def _start_weights(self, idx: np.ndarray, warm: bool):
+        """WGS weights: the last compute's for spots on the same pixel (warm start), their mean for others."""
         be, xp = self.backend, self.backend.xp
         n = idx.shape[0]
         if not warm or self._last_idx is None or self._last_weights is None:
@@ -402,178 +465,103 @@ class HologramEngine:
         w = xp.where(be.asarray(found), last[be.asarray(src)], mean_kept).astype(be.real_dtype)
         return w / xp.mean(w)
 
-    def _metrics_vec(self, flat_src, idx_d, w_d, n_grid, eps_r, eps_a, want_dark):
-        """The 5 metrics (device vector) of ``flat_src``, the unnormalised FFT of a unit-power field."""
-        xp = self.backend.xp
-        g = xp.take(flat_src, idx_d)
-        lit_i = (g.real.astype(xp.float64) ** 2 + g.imag.astype(xp.float64) ** 2) / n_grid
-        dark = None
-        if want_dark:
-            scale = tolerance_scale(lit_i) / n_grid
-            dark = self._kern.dark_excess(flat_src.reshape(self.grid_shape), scale, eps_a)
-        return lit_metrics(lit_i, w_d, 1.0, dark, eps_r, eps_a)
+    # ---------------------------------------------------------------------------------------------------
+    # the loop
+    def _loop(self, run: _Run, stop: StopRule, budget: Budget | None) -> tuple[int, str]:
+        """Iterate until ``stop`` (or the budget) says so; returns (iterations run, what stopped them).
 
-    def _compute(self, t_start, target, method, iterations, tolerance, budget_ms, warm_start, history, beta,
-                 fix_after, init, seed, eps_r, eps_a, check_every) -> HologramResult:
-        be, xp, kern, plan = self.backend, self.backend.xp, self._kern, self._plan
-        buf, flat, amp = self._buf, self._flat, self._amp
-        n_grid = plan.size
-        idx, w, _ = self._lit(target)
-        # upload the target (the only host->device copy)
-        t_up = time.perf_counter()
-        idx_d = be.asarray(idx)
-        w_d = be.asarray(w, dtype=xp.float64)
-        # target amplitude for unit power, divided by sqrt(N): after the unnormalised inverse FFT the buffer
-        # holds exactly the orthonormal projection (see the module docstring)
-        t_s = be.asarray(np.sqrt(w / n_grid), dtype=be.real_dtype)
-        be.synchronize()
-        transfer_ms = (time.perf_counter() - t_up) * 1e3 if be.is_gpu else 0.0
-
-        warm = bool(warm_start) and self._last_field is not None
-        if warm:
-            buf[...] = self._last_field
-            kern.project_slm(buf, amp)
-        else:
-            self._start_field(init, seed, t_s, idx_d)
-        weights = self._start_weights(idx, warm) if method in ("wgs", "wgs-kim") else None
-        state: dict = {}
-        # the fused Fourier step's vectors: weights (ones for GS/RAAR), Kim's phasors, scratch
-        mode = {"wgs": 1, "wgs-kim": 2}.get(method, 0)
-        n_lit = idx.shape[0]
-        w_vec = weights if weights is not None else xp.ones(n_lit, dtype=be.real_dtype)
-        kim_phase = xp.ones(n_lit, dtype=be.complex_dtype)
-        w_step = xp.zeros((2, n_lit), dtype=be.real_dtype)  # WGS step exponents (start 1) and last signs
-        w_step[0] = 1
-        g_s = xp.empty(n_lit, dtype=be.complex_dtype)
-        a_s = xp.empty(n_lit, dtype=be.real_dtype)
-        if method == "raar":
-            if self._x is None:
-                self._x = xp.empty_like(buf)
-            x = self._x
-            x[...] = buf
-            kern.raar_start(x, buf, amp)
-            if (history or tolerance is not None) and self._mplan is None:
-                self._mplan = (
-                    be.new_fft_plan(self.grid_shape) if self.fast else _PlainFFT(be, self.grid_shape)
-                )
-
-        if check_every is None:
-            check_every = 5 if be.is_gpu else 1
-        need_metrics = history or tolerance is not None
-        hist: list = []
-        max_iter = iterations if iterations is not None else np.iinfo(np.int64).max
-        stopped_by = "iterations"
-        est_ms = self._iter_ms.get(method)
-        gpu_limit = None
-        gpu_probe = 2
-        if be.is_gpu:
-            ev_start = xp.cuda.Event()
-            ev_end = xp.cuda.Event()
-            ev_start.record()
-        t_loop = time.perf_counter()
+        The hologram after ``k`` iterations is measured (history, tolerance) before iteration ``k``
+        starts: for RAAR with its own plan, otherwise from the forward FFT the iteration needs anyway.
+        A warm start always runs one iteration: the carried field is the previous target's hologram.
+        """
         k = 0
         while True:
-            check_tol = tolerance is not None and k % check_every == 0
-            if method == "raar":
-                if need_metrics and (history or check_tol):
-                    kern.project_slm_into(x, self._mplan.buffer, amp)
-                    self._mplan.forward()
-                    mvec = self._metrics_vec(self._mplan.buffer.reshape(-1), idx_d, w_d, n_grid, eps_r, eps_a,
-                                             True)
-                    if history:
-                        hist.append(mvec)
-                    if check_tol and float(mvec[3]) <= tolerance:
-                        stopped_by = "tolerance"
-                        break
-            if k >= max_iter:
-                break
-            # time budget: on the CPU compare the clock before each iteration; on the GPU time a probe
-            # a warm start always takes one iteration: the carried field is the last target's hologram
-            if budget_ms is not None and not (warm and k == 0):
-                if be.is_gpu:
-                    if gpu_limit is None and (k == gpu_probe or (k == 0 and est_ms)):
-                        if k == gpu_probe:  # the one sync of a budgeted GPU run
-                            ev_end.record()
-                            ev_end.synchronize()
-                            est_ms = xp.cuda.get_elapsed_time(ev_start, ev_end) / gpu_probe
-                        left = budget_ms - (time.perf_counter() - t_start) * 1e3 - 0.5 * est_ms
-                        gpu_limit = k + max(0, int(left // est_ms))
-                    if gpu_limit is not None and k >= gpu_limit:
-                        stopped_by = "budget"
-                        break
-                else:
-                    elapsed = (time.perf_counter() - t_start) * 1e3
-                    per = (time.perf_counter() - t_loop) * 1e3 / k if k else (est_ms or 0.0)
-                    # the finishing FFT + phase read-out costs about half an iteration
-                    if elapsed + 1.5 * per > budget_ms:
-                        stopped_by = "budget"
-                        break
-            plan.forward()
-            if method != "raar":
-                if need_metrics and (history or check_tol):
-                    mvec = self._metrics_vec(flat, idx_d, w_d, n_grid, eps_r, eps_a, True)
-                    if history:
-                        hist.append(mvec)
-                    if check_tol and float(mvec[3]) <= tolerance:
-                        stopped_by = "tolerance"
-                        plan.inverse()  # back to the SLM field of this (accepted) hologram
-                        kern.project_slm(buf, amp)
-                        break
-            # The first iteration of a warm start is a plain GS step: a spot that was not in the last
-            # pattern starts dark, and a weight update would multiply its weight by up to 1e3 and pull all
-            # the light into it for several iterations. The carried weights are kept for the next step.
-            gs_step = warm and k == 0
-            if self.fast:  # one fused call (numba) or four launches (CuPy)
-                kern.fourier_step(flat, idx_d, t_s, w_vec, w_step, kim_phase, g_s, a_s,
-                                  0 if gs_step else mode, k < max(fix_after, 1))
-            else:
-                g = xp.take(flat, idx_d)
-                vals = fourier_update(g, t_s, weights, "gs" if gs_step else method, k, fix_after, state)
-                buf.fill(0)
-                flat[idx_d] = vals
-            plan.inverse()
-            if method == "raar":
-                kern.raar_update(x, buf, amp, beta)
-            else:
-                kern.project_slm(buf, amp)
+            check = stop.checks_tolerance(k)
+            if run.raar and (run.history or check):
+                if self._observe(run, stop, check, self._raar_far_field(run)):
+                    return k, "tolerance"
+            if k >= stop.max_iterations:
+                return k, "iterations"
+            if budget is not None and not (run.warm and k == 0) and budget.exhausted(k):
+                return k, "budget"
+            self._plan.forward()
+            if not run.raar and (run.history or check) and self._observe(run, stop, check, self._flat):
+                self._plan.inverse()  # back to the SLM field of this (accepted) hologram
+                self._kern.project_slm(self._buf, self._amp)
+                return k, "tolerance"
+            self._iterate(run, k)
             k += 1
-        if be.is_gpu:
-            ev_end.record()
-            ev_end.synchronize()
-            loop_ms = xp.cuda.get_elapsed_time(ev_start, ev_end)
+
+    def _iterate(self, run: _Run, k: int) -> None:
+        """One iteration, entered with the far field in the buffer: Fourier step, inverse FFT, SLM step."""
+        # The first iteration of a warm start is a plain GS step: a spot that was not in the last pattern
+        # starts dark, and a weight update would multiply its weight by up to 1e3 and pull all the light
+        # into it for several iterations. The carried weights are kept for the next step.
+        mode = GS_STEP if run.warm and k == 0 else run.mode
+        self._kern.fourier_step(self._flat, run.idx_d, run.t, run.w, run.step, run.phase, run.g, run.a, mode,
+                                k < max(run.fix_after, 1))
+        self._plan.inverse()
+        if run.raar:
+            self._kern.raar_update(run.x, self._buf, self._amp, run.beta)
         else:
-            loop_ms = (time.perf_counter() - t_loop) * 1e3
+            self._kern.project_slm(self._buf, self._amp)
+
+    def _raar_far_field(self, run: _Run):
+        """The (flat, unnormalised) far field of RAAR's hologram ``P_M x``, in the second plan's buffer."""
+        self._kern.project_slm_into(run.x, self._mplan.buffer, self._amp)
+        return self._mplan.forward().reshape(-1)
+
+    def _observe(self, run: _Run, stop: StopRule, check: bool, far_field) -> bool:
+        """Measure the current hologram from its far field; True if it meets the tolerance (when checked)."""
+        mvec = self._metrics_vec(far_field, run)
+        if run.history:
+            run.hist.append(mvec)
+        return check and stop.tolerance_met(float(mvec[Metric.tolerance_error]))
+
+    def _metrics_vec(self, flat_src, run: _Run):
+        """The 5 metrics (device vector) of ``flat_src``, the unnormalised FFT of a unit-power field."""
+        xp, n_grid = self.backend.xp, self._plan.size
+        g = xp.take(flat_src, run.idx_d)
+        lit_i = (g.real.astype(xp.float64) ** 2 + g.imag.astype(xp.float64) ** 2) / n_grid
+        scale = tolerance_scale(lit_i) / n_grid
+        dark = self._kern.dark_excess(flat_src.reshape(self.grid_shape), scale, run.eps_a)
+        return lit_metrics(lit_i, run.w_d, 1.0, dark, run.eps_r, run.eps_a)
+
+    # ---------------------------------------------------------------------------------------------------
+    # finish
+    def _finish(self, run: _Run, k: int, stopped_by: str, loop_ms: float, t_start: float) -> HologramResult:
+        """Keep the hologram for a warm start, read its phase out and measure it."""
+        be, xp = self.backend, self.backend.xp
         per_iter = loop_ms / k if k else 0.0
         if k:
-            self._iter_ms[method] = per_iter
-
-        # the hologram: P_M x for RAAR, the buffer itself otherwise
-        if method == "raar":
-            kern.project_slm_into(x, buf, amp)
+            self._iter_ms[run.method] = per_iter
+        if run.raar:  # the hologram: P_M x for RAAR, the buffer itself otherwise
+            self._kern.project_slm_into(run.x, self._buf, self._amp)
         if self._last_field is None:
-            self._last_field = xp.empty_like(buf)
-        self._last_field[...] = buf
+            self._last_field = xp.empty_like(self._buf)
+        self._last_field[...] = self._buf
         phase_d = xp.empty(self.shape, dtype=be.real_dtype)
-        kern.extract_phase(buf, phase_d, (self.shape[0] // 2, self.shape[1] // 2))
-        plan.forward()
-        final = self._metrics_vec(flat, idx_d, w_d, n_grid, eps_r, eps_a, True)
-        if weights is not None:  # (the GPU step leaves the weights unnormalised: they are scale-free)
-            weights /= xp.mean(weights)
-        self._last_idx, self._last_weights = (idx, weights) if weights is not None else (None, None)
-        t_down = time.perf_counter()
+        self._kern.extract_phase(self._buf, phase_d, (self.shape[0] // 2, self.shape[1] // 2))
+        self._plan.forward()
+        final = self._metrics_vec(self._flat, run)
+        if run.weights is not None:  # (the GPU step leaves the weights unnormalised: they are scale-free)
+            run.weights /= xp.mean(run.weights)
+        kept = run.weights is not None
+        self._last_idx, self._last_weights = (run.idx, run.weights) if kept else (None, None)
+        t_down = self.clock()
         phase = to_numpy(phase_d).astype(np.float32, copy=False)
         vals = to_numpy(final)
-        hist_np = to_numpy(xp.stack(hist)) if hist else None
-        if be.is_gpu:
-            transfer_ms += (time.perf_counter() - t_down) * 1e3
-        if history:
-            if hist_np is None or hist_np.shape[0] == k:  # the final hologram was not recorded in the loop
-                hist_np = vals[None, :] if hist_np is None else np.vstack([hist_np, vals[None, :]])
-            mh = MetricsHistory(*(hist_np[:, i].copy() for i in range(len(METRIC_NAMES))))
-        else:
-            mh = None
-        metrics = HologramMetrics(*(float(v) for v in vals), history=mh)
-        self.last_phase = phase
-        total_ms = (time.perf_counter() - t_start) * 1e3
-        return HologramResult(phase, k, metrics, Timings(total_ms, per_iter, transfer_ms), method, stopped_by)
+        hist = to_numpy(xp.stack(run.hist)) if run.hist else None
+        transfer_ms = run.transfer_ms + ((self.clock() - t_down) * 1e3 if be.is_gpu else 0.0)
+        metrics = HologramMetrics(*(float(v) for v in vals), history=self._history(run, hist, vals, k))
+        timings = Timings((self.clock() - t_start) * 1e3, per_iter, transfer_ms)
+        return HologramResult(phase, k, metrics, timings, run.method, stopped_by)
 
+    @staticmethod
+    def _history(run: _Run, hist: np.ndarray | None, final: np.ndarray, k: int) -> MetricsHistory | None:
+        """The per-iteration metrics, entry ``k`` the returned hologram (appended if the loop did not)."""
+        if not run.history:
+            return None
+        if hist is None or hist.shape[0] == k:
+            hist = final[None, :] if hist is None else np.vstack([hist, final[None, :]])
+        return MetricsHistory(*(hist[:, m].copy() for m in Metric))

@@ -31,6 +31,7 @@ sync; the full-array functions below are the slow, obvious versions used by test
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ __all__ = [
     "DEFAULT_EPS_R",
     "METRIC_NAMES",
     "HologramMetrics",
+    "Metric",
     "MetricsHistory",
     "efficiency",
     "evaluate",
@@ -54,6 +56,8 @@ __all__ = [
 ]
 
 METRIC_NAMES = ("efficiency", "uniformity", "std_error", "tolerance_error", "gap")
+# Positions in METRIC_NAMES, i.e. in the vector lit_metrics returns: ``vec[Metric.tolerance_error]``.
+Metric = IntEnum("Metric", [(name, i) for i, name in enumerate(METRIC_NAMES)])
 DEFAULT_EPS_R = 0.1
 DEFAULT_EPS_A = 0.05
 

@@ -1,8 +1,9 @@
 """What the hologram should produce in the Fourier (sample) plane: spots or an intensity image.
 
 Positions are Fourier-plane pixel positions ``(x, y)`` on the centred far-field grid, so ``(N//2, N//2)``
-is the zero order (ARCHITECTURE.md). A target is independent of the engine that computes it; the
-engine maps it onto its computational grid (see :meth:`SpotTarget.lit_pixels`).
+is the zero order (every grid is centred: index ``N//2`` is the optical axis). A target is independent of
+the engine that computes it; the engine maps it onto its computational grid (see
+:meth:`SpotTarget.lit_pixels`).
 
 Sub-pixel positions: the discrete far field has one sample per pixel of the computational grid, so a
 spot lands on the *nearest* grid pixel (round half up). To place spots more finely, give the engine

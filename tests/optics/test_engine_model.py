@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import holostim.holography as holo
 from holostim.optics import Field, fourier_lens, power
-
-holo = pytest.importorskip("holostim.holography")
 
 WL, F_LEN, PITCH = 1.04, 9000.0, 9.2
 
