@@ -196,7 +196,7 @@ def run_beside_qt_events(work: Callable[[], T]) -> T:
 
 def _cmd_slm_check(args: argparse.Namespace) -> int:
     from holostim.config import load_config
-    from holostim.hardware.slm_window import run_slm_check
+    from holostim.hardware.slm.check import run_slm_check
 
     return int(run_slm_check(load_config(args.config or _default_config()), seconds=args.seconds))
 

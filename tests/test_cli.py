@@ -144,11 +144,11 @@ def test_bench_passes_its_arguments_through(monkeypatch, capsys):
 
 
 def test_slm_check_gets_the_session_and_seconds(monkeypatch, capsys):
-    import holostim.hardware.slm_window as slm_window
+    import holostim.hardware.slm.check as slm_check
 
     seen = []
     monkeypatch.setattr(
-        slm_window, "run_slm_check", lambda config, seconds=None: seen.append((config, seconds)) or 1
+        slm_check, "run_slm_check", lambda config, seconds=None: seen.append((config, seconds)) or 1
     )
     path = ROOT / "config" / "rig-example.yaml"
     assert cli.main(["slm-check", "--config", str(path), "--seconds", "2.5"]) == 1

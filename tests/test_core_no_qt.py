@@ -47,7 +47,7 @@ SCRIPT = BLOCKER + textwrap.dedent(
         importlib.import_module(name)
 
     # The blocker works: the GUI side really cannot be imported here.
-    for gui in ("PyQt6.QtCore", "holostim.hardware.slm_window"):
+    for gui in ("PyQt6.QtCore", "holostim.hardware.slm.window"):
         try:
             importlib.import_module(gui)
         except ImportError:

@@ -41,7 +41,7 @@ from holostim.gui.target_files import load_targets, save_targets
 from holostim.gui.target_store import TargetStore
 from holostim.gui.target_table import TargetTable
 from holostim.gui.workers import ComputeOutcome, ComputeRequest, ComputeWorker, FramePump
-from holostim.hardware.slm_window import checkerboard, gray_ramp, orientation_marker
+from holostim.hardware.slm.patterns import checkerboard, gray_ramp, orientation_marker
 
 MAX_RECENT = 8
 TEST_PATTERNS = {

@@ -6,7 +6,6 @@ import math
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,7 +23,6 @@ from holostim.hardware.slm import (
     load_flatness,
     load_lut,
     phase_to_gray_reference,
-    slm_kwargs_from_config,
 )
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "slm"
@@ -326,19 +324,30 @@ def test_simulated_round_trip_through_lut_and_flatness(rng):
     assert np.sqrt(np.mean(err2**2)) > 0.5
 
 
+class FakeClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self, t: float = 1000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
 def test_simulated_interlock_listeners():
-    slm = SimulatedSLM((8, 8), 8.0, 1.064, stale_ms=60)
+    clock = FakeClock()
+    slm = SimulatedSLM((8, 8), 8.0, 1.064, stale_ms=60, clock=clock)
     events = []
     cond = threading.Condition()
 
     def listener(ok, reason):
         with cond:
-            events.append((time.monotonic(), ok, reason))
+            events.append((clock(), ok, reason))
             cond.notify_all()
 
-    def wait_for(ok, timeout=2.0):
-        with cond:
-            assert cond.wait_for(lambda: events and events[-1][1] == ok, timeout), events
+    def wait_for(ok):
+        with cond:  # the watchdog thread reports; the timeout only bounds a broken test
+            assert cond.wait_for(lambda: events and events[-1][1] == ok, 10.0), events
         return events[-1]
 
     slm.add_interlock_listener(listener)
@@ -350,11 +359,20 @@ def test_simulated_interlock_listeners():
     assert "hidden" in wait_for(False)[2]
     slm.set_visible(True)
     wait_for(True)
-    t_stall = time.monotonic()
+    t_stall = clock()
     slm.set_stalled(True)
+    # the stale deadline is exact: on up to 60 ms after the last swap, off after it
+    assert slm.interlock_state(now=t_stall + 0.060) == (True, "")
+    ok, reason = slm.interlock_state(now=t_stall + 0.0601)
+    assert not ok and "stalled" in reason and "limit 60 ms" in reason
+    clock.t = t_stall + 0.059
+    assert slm.laser_permitted
+    with cond:
+        n = len(events)
+    clock.t = t_stall + 0.061  # nothing else happens: the watchdog must notice the deadline by itself
     t_off, _, reason = wait_for(False)
-    assert "stalled" in reason
-    assert 0.055 <= t_off - t_stall < 0.060 + 0.25  # off at the configured staleness (+ scheduling)
+    assert "stalled" in reason and t_off == t_stall + 0.061
+    assert [e[1] for e in events[n - 1 :]] == [True, False]  # no spurious flip on the way
     slm.set_stalled(False)
     wait_for(True)
     slm.close()
@@ -367,24 +385,22 @@ def test_stale_frames_in_frame_periods():
     assert slm.stale_s == pytest.approx(0.04)
 
 
-def test_kwargs_from_config_section():
-    sec = SimpleNamespace(
-        screen="HDMI-1",
-        shape=[16, 32],
-        pitch_um=8.0,
-        wavelength_um=1.064,
-        two_pi_gray=255,
-        lut="example-1064nm.lut",
-        flatness=None,
-        zernike={4: 0.1},
-        blaze=[0.1, 0.0],
-        fresnel_focal_um=None,
-        stale_frames=2,
+def test_kwargs_from_the_session_config():
+    """The session's slm section (``SLMConfig.slm_kwargs``) builds the SLM; a LUT replaces two_pi_gray."""
+    from holostim.config import parse_config
+
+    text = (
+        "version: 1\n"
+        "slm: {shape: [16, 32], pitch_um: 8.0, wavelength_um: 1.064, lut: example-1064nm.lut,\n"
+        "      zernike: {4: 0.1}, blaze: [0.1, 0.0]}\n"
+        "safety: {interlock_frames: 2}\n"
     )
-    kw = slm_kwargs_from_config(sec, base_dir=ASSETS)
-    assert kw["lut"] == ASSETS / "example-1064nm.lut" and "two_pi_gray" not in kw
+    cfg = parse_config(text, base_dir=ASSETS)
+    kw = cfg.slm.slm_kwargs(cfg.safety)
+    assert Path(kw["lut"]) == ASSETS / "example-1064nm.lut" and "two_pi_gray" not in kw
     slm = SimulatedSLM(**kw)
     assert slm.shape == (16, 32) and slm.lut is not None and slm.stale_frames == 2
+    assert slm.zernike == {4: 0.1} and slm.blaze == (0.1, 0.0)
     assert isinstance(slm, SLM) and isinstance(slm, SLMProtocol)
 
 
@@ -406,19 +422,58 @@ def test_cupy_path_equals_cpu(rng):
         slm.show_phase(bad)
 
 
-def test_slm_module_needs_no_qt():
-    """The core SLM model must import and run with PyQt6 unavailable (only slm_window.py touches Qt)."""
+def test_slm_package_imports_no_qt():
+    """The Qt-free SLM modules load and run without importing Qt or OpenGL (only window, screens, check may).
+
+    Qt is *not* blocked here, so an import of PyQt6 anywhere in these modules would show in ``sys.modules``.
+    """
     import subprocess
     import sys
 
     code = (
-        "import sys; sys.modules['PyQt6'] = None; sys.modules['OpenGL'] = None\n"
+        "import importlib, pkgutil, sys\n"
         "import numpy as np\n"
-        "from holostim.hardware.slm import SimulatedSLM\n"
-        "s = SimulatedSLM((8, 8), 8.0, 1.064)\n"
+        "import holostim.hardware.slm as pkg\n"
+        "qt = {'window', 'screens', 'check'}\n"
+        "mods = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name not in qt]\n"
+        "for m in mods:\n"
+        "    importlib.import_module('holostim.hardware.slm.' + m)\n"
+        "s = pkg.SimulatedSLM((8, 8), 8.0, 1.064)\n"
         "s.show_phase(np.zeros((8, 8), np.float32))\n"
         "assert s.laser_permitted\n"
-        "assert not any(m.startswith(('PyQt6.', 'OpenGL.')) for m in sys.modules)\n"
+        "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'OpenGL'))\n"
+        "print(len(mods), leaked)\n"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
+    n, leaked = p.stdout.split(" ", 1)
+    assert int(n) >= 8, p.stdout  # base, corrections, errors, gray, interlock, lut, patterns, simulated, ...
+    assert leaked.strip() == "[]", leaked
+
+
+def test_qt_modules_do_import_qt():
+    """The counterpart: the window modules really use Qt, so the check above would see a leak."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("PyQt6.QtOpenGL")
+    code = "import sys, holostim.hardware.slm.window\nprint('PyQt6' in sys.modules)\n"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, float("inf"), float("nan"), "far", True])
+def test_fresnel_focal_length_is_checked_once_for_slm_and_session(bad):
+    from holostim.config import ConfigError, parse_config
+
+    with pytest.raises(SLMError, match="must be a non-zero finite length in µm"):
+        SimulatedSLM((8, 8), 8.0, 1.064, fresnel_focal_um=bad)
+    slm = SimulatedSLM((8, 8), 8.0, 1.064, fresnel_focal_um=2e5)
+    with pytest.raises(SLMError, match="must be a non-zero finite length in µm"):
+        slm.set_corrections(fresnel_focal_um=bad)
+    assert slm.fresnel_focal_um == 2e5  # a refused change leaves the lens as it was
+    if isinstance(bad, float):  # YAML can spell these; the session refuses them with the same words
+        text = f"version: 1\nslm: {{fresnel_focal_um: {'.nan' if bad != bad else '.inf' if bad else 0}}}\n"
+        with pytest.raises(ConfigError, match="must be a non-zero finite length in µm"):
+            parse_config(text)
