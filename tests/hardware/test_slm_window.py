@@ -22,6 +22,7 @@ pytest.importorskip("PyQt6.QtOpenGL")
 from PIL import Image  # noqa: E402
 from PyQt6.QtCore import QRect  # noqa: E402
 from PyQt6.QtGui import QColor, QPainter, QRasterWindow  # noqa: E402
+from slm_helpers import FakeClock  # noqa: E402
 
 from holostim.hardware.slm import (  # noqa: E402
     ScreenError,
@@ -126,16 +127,6 @@ def wait_until(qapp, cond, timeout):
             return True
         time.sleep(0.002)
     return cond()
-
-
-class FakeClock:
-    """A monotonic clock that moves only when the test says so."""
-
-    def __init__(self, t: float = 1000.0):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_interlock_hide_stall_and_recover(make_slm, qapp):
