@@ -9,6 +9,9 @@ Prints a table:
 * phase→gray ms at 1024² and 1920×1152, on the CPU (the fused numba kernel, with and without a
   correction phase, and the plain numpy reference for comparison) and, where a CUDA GPU is usable, on
   CuPy (kernel alone, and kernel + the uint8 frame's copy to the host).
+* interlock reaction: how long after a stall (simulated panel; the OpenGL window's stopped repaints) the
+  laser-permit listener hears "off", against the configured staleness, and after hiding the window.
+  Tests check the deadline exactly on an injected clock; these are the real-time figures.
 * ``show_phase`` → swap-complete ms of the OpenGL SLM window at 1920×1152 (load, upload, swap; median
   and 95th percentile). Without a ``DISPLAY`` it reruns itself under ``xvfb-run`` on one 1920×1152 screen.
   Under Xvfb there is no vertical blank and rendering is Mesa's software rasteriser: this is the
@@ -22,6 +25,7 @@ import argparse
 import os
 import shutil
 import sys
+import threading
 import time
 
 import numba
@@ -94,6 +98,50 @@ def bench_conversion(repeats: int) -> None:
         print("(no usable CUDA GPU here: GPU rows skipped)")
 
 
+class _Heard:
+    """An interlock listener that remembers what it last heard (the watchdog reports changes only)."""
+
+    def __init__(self) -> None:
+        self.on, self.off = threading.Event(), threading.Event()
+
+    def __call__(self, ok: bool, _reason: str) -> None:
+        (self.on if ok else self.off).set()
+        (self.off if ok else self.on).clear()
+
+
+def _off_after(slm, start, repeats: int, restore) -> tuple[float, float]:
+    """Median and max ms from ``start()`` to the interlock listener hearing "off", over ``repeats`` runs."""
+    heard = _Heard()
+    remove = slm.add_interlock_listener(heard)
+    delays = []
+    try:
+        for _ in range(repeats):
+            restore()
+            heard.on.wait(5.0)
+            t0 = time.monotonic()
+            start()
+            heard.off.wait(5.0)
+            delays.append(1e3 * (time.monotonic() - t0))
+    finally:
+        remove()
+        restore()
+    return float(np.median(delays)), float(np.max(delays))
+
+
+def bench_interlock(repeats: int) -> None:
+    stale_ms = 60.0
+    slm = SimulatedSLM((64, 64), 9.2, 1.064, stale_ms=stale_ms)
+    slm.show_phase(np.zeros((64, 64), np.float32))
+    try:
+        med, worst = _off_after(slm, lambda: slm.set_stalled(True), repeats, lambda: slm.set_stalled(False))
+        print(f"\n{'interlock: stall -> listener off':<38} {'simulated':>10} {med:>10.2f} {worst:>8.2f}"
+              f"   (limit {stale_ms:g} ms; median, max ms)")
+        med, worst = _off_after(slm, lambda: slm.set_visible(False), repeats, lambda: slm.set_visible(True))
+        print(f"{'interlock: hidden -> listener off':<38} {'simulated':>10} {med:>10.2f} {worst:>8.2f}")
+    finally:
+        slm.close()
+
+
 def bench_window(frames: int) -> None:
     shape = (1152, 1920)
     if not os.environ.get("DISPLAY"):
@@ -101,7 +149,7 @@ def bench_window(frames: int) -> None:
         return
     from PyQt6.QtGui import QGuiApplication
 
-    from holostim.hardware.slm_window import OpenGLSLM
+    from holostim.hardware.slm.opengl.window import OpenGLSLM
 
     app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
     g = app.primaryScreen().geometry()
@@ -130,8 +178,45 @@ def bench_window(frames: int) -> None:
         print(
             "(Xvfb/Mesa software path, no vertical blank; a real SLM adds up to one refresh + LC settle)"
         )
+        _bench_window_interlock(app, slm)
     finally:
         slm.close()
+
+
+def _bench_window_interlock(app, slm, repeats: int = 5) -> None:
+    """Hide → off and stopped repaints → off of the OpenGL window, on the real clock (GUI thread)."""
+    heard = _Heard()
+    remove = slm.add_interlock_listener(heard)
+
+    def spin_until(cond, timeout=5.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not cond():
+            app.processEvents()
+            time.sleep(0.001)
+
+    show = slm.window.showFullScreen if slm.window._fullscreen else slm.window.show
+    rows: dict[str, list[float]] = {"hidden -> listener off": [], "repaints stopped -> listener off": []}
+    try:
+        for _ in range(repeats):
+            for name, v in rows.items():
+                show()
+                slm.window._keepalive.start()
+                slm.show_phase(np.zeros(slm.shape, np.float32))
+                spin_until(heard.on.is_set)
+                t0 = time.monotonic()
+                if name.startswith("hidden"):
+                    slm.window.hide()
+                else:
+                    slm.window._keepalive.stop()
+                spin_until(heard.off.is_set)
+                v.append(1e3 * (time.monotonic() - t0))
+    finally:
+        remove()
+        show()
+        slm.window._keepalive.start()
+    print(f"{'OpenGL interlock (ms, limit ' + f'{1e3 * slm.stale_s:.0f})':<34} {'median':>10} {'max':>8}")
+    for name, v in rows.items():
+        print(f"{name:<34} {np.median(v):>10.2f} {np.max(v):>8.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                *(argv or sys.argv[1:])]
         os.execvp(cmd[0], cmd)
     bench_conversion(args.repeats)
+    bench_interlock(min(args.repeats, 10))
     if not args.no_window:
         bench_window(args.frames)
     return 0

@@ -138,11 +138,11 @@ def test_bench_passes_its_arguments_through(monkeypatch, capsys):
 
 
 def test_slm_check_gets_the_session_and_seconds(monkeypatch, capsys):
-    import holostim.hardware.slm_window as slm_window
+    import holostim.hardware.slm.opengl.check as slm_check
 
     seen = []
     monkeypatch.setattr(
-        slm_window, "run_slm_check", lambda config, seconds=None: seen.append((config, seconds)) or 1
+        slm_check, "run_slm_check", lambda config, seconds=None: seen.append((config, seconds)) or 1
     )
     path = ROOT / "config" / "rig-example.yaml"
     assert cli.main(["slm-check", "--config", str(path), "--seconds", "2.5"]) == 1
@@ -216,6 +216,8 @@ def test_calibrate_on_an_opengl_rig_runs_beside_the_event_loop(qapp, tmp_path, c
 
 @pytest.mark.gui
 def test_run_beside_qt_events_returns_and_raises(qapp):
-    assert cli.run_beside_qt_events(lambda: 42) == 42
+    from holostim.hardware.slm.opengl.qt_loop import run_beside_qt_events
+
+    assert run_beside_qt_events(lambda: 42) == 42
     with pytest.raises(ZeroDivisionError):
-        cli.run_beside_qt_events(lambda: 1 / 0)
+        run_beside_qt_events(lambda: 1 / 0)

@@ -179,20 +179,20 @@ def test_models_are_frozen():
 
 
 def test_sections_map_onto_the_device_and_engine_constructors():
-    from holostim.hardware.slm import SimulatedSLM, slm_kwargs_from_config
+    from holostim.hardware.slm import SimulatedSLM
     from holostim.holography import HologramEngine
 
     cfg = load_config(ROOT / "config" / "rig-example.yaml")
     kwargs = cfg.slm.slm_kwargs(cfg.safety)
-    # The SLM layer's own reader (used by `holostim slm-check`) sees the same settings.
-    theirs = slm_kwargs_from_config(cfg.slm)
-    for key, value in theirs.items():
-        if key in ("stale_frames", "stale_ms"):
-            continue
-        assert kwargs[key] == value, key
     small = {**kwargs, "shape": (64, 96)}
     slm = SimulatedSLM(**small)
     try:
+        # every setting of the section arrives in the SLM (slm_kwargs is the one reader of it)
+        assert (slm.pitch_um, slm.wavelength_um) == (cfg.slm.pitch_um, cfg.slm.wavelength_um)
+        assert slm.blaze == tuple(cfg.slm.blaze) and slm.zernike == {
+            j: c for j, c in cfg.slm.zernike.items() if c
+        }
+        assert slm.fresnel_focal_um == cfg.slm.fresnel_focal_um
         assert slm.two_pi_gray == pytest.approx(218)
         assert slm.stale_frames == cfg.safety.interlock_frames
         frame = slm.show_phase(np.full((64, 96), np.pi, np.float32)).frame

@@ -27,7 +27,6 @@ SDK_LEAVES = {
     "pymmcore_plus": ["holostim.hardware.camera.micromanager"],
     "pymmcore": ["holostim.hardware.camera.micromanager"],
     "pypylon": ["holostim.hardware.camera.pylon"],
-    "cv2": ["holostim.hardware.camera.opencv", "holostim.hardware.camera.replay"],
     "nidaqmx": ["holostim.hardware.daq.nidaqmx"],
     "serial": ["holostim.hardware.daq.serial"],
     "jax": ["holostim.design", "holostim.optics.jax"],

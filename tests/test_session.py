@@ -403,7 +403,7 @@ def opengl_rig(folder: Path, qapp) -> Path:
 @pytest.mark.gui
 def test_opengl_session_logs_the_bytes_opengl_drew(qapp, tmp_path):
     pytest.importorskip("PyQt6.QtOpenGL")
-    from holostim.cli import run_beside_qt_events
+    from holostim.hardware.slm.opengl.qt_loop import run_beside_qt_events
 
     with Session.open(opengl_rig(tmp_path, qapp)) as s:
         assert s.slm.wait_ready(10.0)

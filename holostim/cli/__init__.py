@@ -8,7 +8,6 @@
 from holostim.cli.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CLIError
 from holostim.cli.main import build_parser, main
 from holostim.cli.progress import Progress
-from holostim.cli.qt_events import run_beside_qt_events
 
 __all__ = [
     "EXIT_FAIL",
@@ -18,5 +17,4 @@ __all__ = [
     "Progress",
     "build_parser",
     "main",
-    "run_beside_qt_events",
 ]

@@ -8,7 +8,6 @@ import sys
 from holostim.cli.defaults import default_config
 from holostim.cli.errors import EXIT_OK
 from holostim.cli.progress import Progress
-from holostim.cli.qt_events import run_beside_qt_events
 
 __all__ = ["cmd_calibrate", "cmd_check_config"]
 
@@ -21,9 +20,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     config = args.config or default_config()
     opengl = load_config(config).slm.backend == "opengl"
     if opengl:  # the SLM window needs a Qt application, and its event loop to swap frames
-        from PyQt6.QtGui import QGuiApplication
+        from holostim.hardware.slm.opengl.qt_loop import qt_application, run_beside_qt_events
 
-        _app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841 - keep it alive
+        _app = qt_application()  # noqa: F841 - keep it alive while the window is shown
     # Open without the old calibration: it may belong to devices that changed, which is why we measure.
     with Session.open(config, load_calibration=False) as session:
         grid = args.grid or session.config.calibration.grid

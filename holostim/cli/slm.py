@@ -12,6 +12,6 @@ __all__ = ["cmd_slm_check"]
 def cmd_slm_check(args: argparse.Namespace) -> int:
     """Show the test patterns (Qt is imported only here) until Esc or ``--seconds``."""
     from holostim.config import load_config
-    from holostim.hardware.slm_window import run_slm_check
+    from holostim.hardware.slm.opengl.check import run_slm_check
 
     return int(run_slm_check(load_config(args.config or default_config()), seconds=args.seconds))

@@ -88,9 +88,9 @@ class SLMConfig(Section):
     @field_validator("fresnel_focal_um")
     @classmethod
     def _check_fresnel(cls, f: float | None) -> float | None:
-        if f is not None and (f == 0 or not math.isfinite(f)):
-            raise ValueError(f"fresnel_focal_um={f!r} must be a non-zero finite length in µm, or null")
-        return f
+        from holostim.hardware.slm.corrections import fresnel_focal_um  # the SLM's own check, once
+
+        return fresnel_focal_um(f, ValueError)
 
     @property
     def frame_period_ms(self) -> float:

@@ -11,6 +11,8 @@ and closing sessions, and what is remembered between runs.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         self.session: Any = None
         self.pump: FramePump | None = None
         self.last_message = ""
+        self._error_shown_at = -math.inf  # time.monotonic() of the last error message
         self.calibration_dialog: CalibrationDialog | None = None
 
         self.store = TargetStore()
@@ -96,7 +99,7 @@ class MainWindow(QMainWindow):
         panel.engineSettingsChanged.connect(self._engine_settings_changed)
         self.sending.outcome.connect(self._show_previews)
         self.sending.resultShown.connect(self.status_panel.set_result)
-        self.sending.message.connect(self.show_message)
+        self.sending.message.connect(self._send_message)
         self.sending.unsentChanged.connect(panel.send_button.setEnabled)
         self.sending.busyChanged.connect(self._busy_changed)
         self.slm_panel.message.connect(self.show_message)
@@ -295,9 +298,18 @@ class MainWindow(QMainWindow):
 
     def show_message(self, text: str, error: bool = False) -> None:
         """Status-bar message (red for refusals and errors); also kept in :attr:`last_message`."""
+        if error:
+            self._error_shown_at = time.monotonic()
         self.last_message = text
         self.statusBar().setStyleSheet("QStatusBar { color: #c62828; font-weight: bold; }" if error else "")
         self.statusBar().showMessage(text, 0 if error else 8000)
+
+    def _send_message(self, text: str, error: bool, t_request: float) -> None:
+        # A result that was requested before the last refusal was shown is old news: its report must not
+        # replace the refusal the user has not read yet (the status panel still shows its figures).
+        if not error and t_request < self._error_shown_at:
+            return
+        self.show_message(text, error)
 
     def open_log_folder(self) -> None:
         """Open the stimulation log folder in the desktop's file manager."""

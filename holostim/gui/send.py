@@ -35,8 +35,9 @@ class SendController(QObject):
     """Every :class:`ComputeOutcome`, shown or preview only (for the preview docks)."""
     resultShown = pyqtSignal(object)
     """Emitted on the GUI thread with each ``ApplyResult`` that reached the SLM."""
-    message = pyqtSignal(str, bool)
-    """(text, error) for the status bar."""
+    message = pyqtSignal(str, bool, float)
+    """(text, error, t_request) for the status bar; ``t_request`` is the ``time.monotonic()`` of the request
+    the message answers, so the window can tell an old result's report from news."""
     unsentChanged = pyqtSignal(bool)
     """Whether there is a change that only Send would put on the SLM (manual mode)."""
     busyChanged = pyqtSignal(bool)
@@ -126,12 +127,14 @@ class SendController(QObject):
         self.outcome.emit(outcome)
         r = outcome.result
         if not outcome.shown:
-            self.message.emit(f"preview of {len(r.targets)} spots ready; press Send (Ctrl+Return)", False)
+            self.message.emit(f"preview of {len(r.targets)} spots ready; press Send (Ctrl+Return)", False,
+                              r.t_request)
             return
         self.last_result = r
         self.shown_count += 1
         if not r.targets:
-            self.message.emit("no targets: the SLM shows a flat phase (light stays in the zero order)", False)
+            self.message.emit("no targets: the SLM shows a flat phase (light stays in the zero order)", False,
+                              r.t_request)
         else:
             m, c2s = r.metrics, r.click_to_swap_ms
             lat = "" if c2s is None else f", click→swap {c2s:.0f} ms"
@@ -139,10 +142,11 @@ class SendController(QObject):
                 f"sent {len(r.targets)} spots: efficiency {100 * float(m.efficiency):.0f} %, "
                 f"uniformity {100 * float(m.uniformity):.0f} %{lat}",
                 False,
+                r.t_request,
             )
         self.resultShown.emit(r)
 
     def _on_failed(self, request: ComputeRequest, reason: str) -> None:
         if request.show:
             self._last_sent = None  # nothing new reached the SLM
-        self.message.emit(f"pattern refused: {reason}", True)
+        self.message.emit(f"pattern refused: {reason}", True, time.monotonic())

@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (
 )
 
 from holostim.errors import HolostimError
-from holostim.hardware.slm_window import checkerboard, gray_ramp, orientation_marker
+from holostim.hardware.slm.patterns import checkerboard, gray_ramp, orientation_marker
 
 TEST_PATTERNS = {
     "gray ramp": gray_ramp,

@@ -37,7 +37,7 @@ BACKENDS: dict[str, dict[str, str]] = {
     },
     "slm": {
         "simulated": "holostim.hardware.slm.simulated:SimulatedSLM",
-        "opengl": "holostim.hardware.slm.window:OpenGLSLM",
+        "opengl": "holostim.hardware.slm.opengl.window:OpenGLSLM",
     },
     "daq": {},
 }

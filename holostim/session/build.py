@@ -37,7 +37,7 @@ def make_slm(cfg: SessionConfig) -> SLMProtocol:
         from holostim.hardware.slm import SimulatedSLM
 
         return SimulatedSLM(tau_ms=cfg.slm.settle_tau_ms, name="simulated-slm", **kw)
-    from holostim.hardware.slm_window import OpenGLSLM  # Qt: only for a real SLM screen
+    from holostim.hardware.slm.opengl.window import OpenGLSLM  # Qt: only for a real SLM screen
 
     if not cfg.slm.screen:
         raise SessionError("slm.backend is 'opengl' but slm.screen is not set; name the SLM's screen")

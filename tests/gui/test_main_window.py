@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from gui_helpers import drag, pick_neurons
@@ -330,3 +332,14 @@ def test_no_display_is_a_one_line_error_not_a_qt_abort(tmp_path):
                           timeout=60, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no display" in proc.stderr
+
+
+def test_a_refusal_is_not_hidden_by_the_report_of_an_older_result(make_window, sim_config):
+    """The report of a pattern requested before a refusal arrives after it: the refusal stays readable."""
+    win = make_window(sim_config())
+    t_before = time.monotonic()
+    win.show_message("target at (1.0, 2.0) refused: in the zero-order exclusion", error=True)
+    win.sending.message.emit("sent 6 spots: efficiency 80 %", False, t_before)
+    assert "refused" in win.last_message
+    win.sending.message.emit("sent 7 spots: efficiency 80 %", False, time.monotonic())  # a newer request
+    assert win.last_message.startswith("sent 7 spots")

@@ -23,21 +23,22 @@ class FakeSession:
         self.slm = SimpleNamespace(phase_to_gray=lambda phase: np.zeros((4, 4), np.uint8))
         self.lock = threading.Lock()
 
-    def _result(self, targets):
+    def _result(self, targets, request_time):
         return SimpleNamespace(targets=list(targets), phase=np.zeros((4, 4)), frame=np.ones((4, 4), np.uint8),
-                               metrics=SimpleNamespace(efficiency=0.8, uniformity=0.9), click_to_swap_ms=12.0)
+                               metrics=SimpleNamespace(efficiency=0.8, uniformity=0.9), click_to_swap_ms=12.0,
+                               t_request=request_time)
 
     def apply(self, targets, request_time=None):
         if self.refuse:
             raise HolostimError("3 spots exceed safety.max_spots = 2")
         with self.lock:
             self.applied.append(list(targets))
-        return self._result(targets)
+        return self._result(targets, request_time)
 
     def compute(self, targets, request_time=None):
         with self.lock:
             self.computed.append(list(targets))
-        return self._result(targets)
+        return self._result(targets, request_time)
 
     def predicted_intensity(self, phase):
         return np.ones_like(phase)
@@ -51,7 +52,7 @@ def flow(qtbot):
     store.changed.connect(c.targets_changed)
     c.attach(s)
     messages, unsent, shown = [], [], []
-    c.message.connect(lambda text, error: messages.append((text, error)))
+    c.message.connect(lambda text, error, t_request: messages.append((text, error)))
     c.unsentChanged.connect(unsent.append)
     c.resultShown.connect(shown.append)
     yield SimpleNamespace(store=store, session=s, c=c, messages=messages, unsent=unsent, shown=shown)

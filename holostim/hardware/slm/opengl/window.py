@@ -24,16 +24,14 @@ rate; swap interval 1 paces it to vblank on real displays), so "the last swap is
 display path is alive; a hidden, minimised or fully covered window stops painting and its expose state
 turns the interlock off at once.
 
-Qt and OpenGL are imported here only (the floors rule); :mod:`holostim.hardware.slm` is Qt-free.
+Qt and OpenGL are imported only here and in the screen and slm-check modules next to this one; the
+rest of :mod:`holostim.hardware.slm` is Qt-free, so the core runs on a machine without a display.
 """
 
 from __future__ import annotations
 
 import atexit
-import ctypes
-import ctypes.util
 import logging
-import re
 import threading
 import time
 import weakref
@@ -46,26 +44,12 @@ from PyQt6.QtCore import QEventLoop, QRect, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCursor, QGuiApplication, QScreen, QSurfaceFormat
 from PyQt6.QtOpenGL import QOpenGLWindow
 
-from holostim.hardware.slm import (
-    SLM,
-    FrameRecord,
-    SLMDisplayError,
-    SLMError,
-    slm_kwargs_from_config,
-)
+from holostim.hardware.slm.base import SLM, FrameRecord
+from holostim.hardware.slm.errors import ScreenError, SLMDisplayError
+from holostim.hardware.slm.opengl.screens import find_screen, geometry_string
+from holostim.hardware.slm.opengl.stacking import XcbStacking
 
-__all__ = [
-    "OpenGLSLM",
-    "SLMWindow",
-    "ScreenError",
-    "checkerboard",
-    "describe_screens",
-    "find_screen",
-    "gray_ramp",
-    "orientation_marker",
-    "run_slm_check",
-    "toggle_corner",
-]
+__all__ = ["OpenGLSLM", "SLMWindow"]
 
 log = logging.getLogger("holostim.slm")
 
@@ -90,216 +74,6 @@ void main() {
     color = vec4(g, g, g, 1.0);
 }
 """
-
-
-class ScreenError(SLMDisplayError):
-    """The chosen SLM screen is missing, ambiguous, scaled, or of the wrong size."""
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Screens
-
-
-def _geometry_string(screen: QScreen) -> str:
-    """``WxH+X+Y`` in native pixels (as xrandr reports them), whatever Qt's scaling."""
-    g, d = screen.geometry(), screen.devicePixelRatio()
-    return f"{round(g.width() * d)}x{round(g.height() * d)}+{round(g.x() * d)}+{round(g.y() * d)}"
-
-
-def describe_screens(app: QGuiApplication | None = None) -> list[str]:
-    """One line per screen: name, serial, model, geometry ``WxH+X+Y``, device pixel ratio, refresh."""
-    app = app or QGuiApplication.instance()
-    out = []
-    for s in app.screens():
-        out.append(
-            f"name={s.name()!r} serial={s.serialNumber()!r} model={s.model()!r} "
-            f"geometry={_geometry_string(s)} dpr={s.devicePixelRatio():g} refresh={s.refreshRate():g}Hz"
-        )
-    return out
-
-
-def find_screen(spec: str) -> QScreen:
-    """The one screen whose name, serial number or geometry (``WxH+X+Y``) equals ``spec``.
-
-    Raises :class:`ScreenError` listing every screen when none or several match (a bare index is not
-    accepted: screen order changes when monitors are replugged).
-    """
-    app = QGuiApplication.instance()
-    if app is None:
-        raise SLMDisplayError("no QGuiApplication: create one before opening the OpenGL SLM")
-    spec = str(spec).strip()
-    screens = app.screens()
-    if re.fullmatch(r"\d+x\d+[+-]\d+[+-]\d+", spec):
-        hits = [s for s in screens if _geometry_string(s) == spec]
-    else:
-        hits = [s for s in screens if spec and spec in (s.name(), s.serialNumber())]
-    listing = "\n  ".join(describe_screens(app)) or "(none)"
-    if not hits:
-        raise ScreenError(
-            f"no screen matches slm.screen={spec!r} (by name, serial or geometry WxH+X+Y); "
-            f"screens here:\n  {listing}"
-        )
-    if len(hits) > 1:
-        raise ScreenError(
-            f"slm.screen={spec!r} matches {len(hits)} screens; use the serial or the geometry WxH+X+Y "
-            f"to pick one:\n  {listing}"
-        )
-    return hits[0]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Is anything on top of the window? (X11: the server's stacking order, read with libxcb)
-
-
-class _XcbWindowId(ctypes.Structure):
-    _fields_ = [("sequence", ctypes.c_uint)]  # every xcb_*_cookie_t is this
-
-
-class _QueryTreeReply(ctypes.Structure):
-    _fields_ = [
-        ("response_type", ctypes.c_uint8),
-        ("pad0", ctypes.c_uint8),
-        ("sequence", ctypes.c_uint16),
-        ("length", ctypes.c_uint32),
-        ("root", ctypes.c_uint32),
-        ("parent", ctypes.c_uint32),
-        ("children_len", ctypes.c_uint16),
-        ("pad1", ctypes.c_uint8 * 14),
-    ]
-
-
-class _AttributesReply(ctypes.Structure):
-    _fields_ = [
-        ("response_type", ctypes.c_uint8),
-        ("backing_store", ctypes.c_uint8),
-        ("sequence", ctypes.c_uint16),
-        ("length", ctypes.c_uint32),
-        ("visual", ctypes.c_uint32),
-        ("klass", ctypes.c_uint16),
-        ("bit_gravity", ctypes.c_uint8),
-        ("win_gravity", ctypes.c_uint8),
-        ("backing_planes", ctypes.c_uint32),
-        ("backing_pixel", ctypes.c_uint32),
-        ("save_under", ctypes.c_uint8),
-        ("map_is_installed", ctypes.c_uint8),
-        ("map_state", ctypes.c_uint8),
-        ("override_redirect", ctypes.c_uint8),
-    ]
-
-
-class _GeometryReply(ctypes.Structure):
-    _fields_ = [
-        ("response_type", ctypes.c_uint8),
-        ("depth", ctypes.c_uint8),
-        ("sequence", ctypes.c_uint16),
-        ("length", ctypes.c_uint32),
-        ("root", ctypes.c_uint32),
-        ("x", ctypes.c_int16),
-        ("y", ctypes.c_int16),
-        ("width", ctypes.c_uint16),
-        ("height", ctypes.c_uint16),
-        ("border_width", ctypes.c_uint16),
-    ]
-
-
-class XcbStacking:
-    """Finds the mapped windows stacked above ours that overlap a rectangle, on its own X connection.
-
-    Qt reports a window as exposed even when another window covers it completely (X servers without
-    compositing send no visibility change Qt acts on), so the interlock asks the X server directly:
-    the root window's children come in stacking order, bottom to top; every viewable InputOutput window
-    above our top-level ancestor that intersects the SLM rectangle covers part of the pattern. libxcb
-    (not Xlib) is used because its errors come back as values, with no process-wide error handler.
-    """
-
-    _IS_VIEWABLE = 2
-    _INPUT_OUTPUT = 1
-
-    def __init__(self) -> None:
-        lib = ctypes.CDLL(ctypes.util.find_library("xcb") or "libxcb.so.1")
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        vp, u32, cookie = ctypes.c_void_p, ctypes.c_uint32, _XcbWindowId
-        err = ctypes.POINTER(ctypes.c_void_p)
-        sig = {
-            "xcb_connect": (vp, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]),
-            "xcb_connection_has_error": (ctypes.c_int, [vp]),
-            "xcb_disconnect": (None, [vp]),
-            "xcb_query_tree": (cookie, [vp, u32]),
-            "xcb_query_tree_reply": (ctypes.POINTER(_QueryTreeReply), [vp, cookie, err]),
-            "xcb_query_tree_children": (ctypes.POINTER(u32), [ctypes.POINTER(_QueryTreeReply)]),
-            "xcb_query_tree_children_length": (ctypes.c_int, [ctypes.POINTER(_QueryTreeReply)]),
-            "xcb_get_window_attributes": (cookie, [vp, u32]),
-            "xcb_get_window_attributes_reply": (ctypes.POINTER(_AttributesReply), [vp, cookie, err]),
-            "xcb_get_geometry": (cookie, [vp, u32]),
-            "xcb_get_geometry_reply": (ctypes.POINTER(_GeometryReply), [vp, cookie, err]),
-        }
-        for name, (res, args) in sig.items():
-            fn = getattr(lib, name)
-            fn.restype, fn.argtypes = res, args
-        libc.free.argtypes, libc.free.restype = [vp], None
-        self._x, self._free = lib, libc.free
-        self._conn = lib.xcb_connect(None, None)
-        if not self._conn or lib.xcb_connection_has_error(self._conn):
-            raise OSError("cannot open an xcb connection to $DISPLAY")
-
-    def _reply(self, fn, cookie):
-        e = ctypes.c_void_p()
-        r = fn(self._conn, cookie, ctypes.byref(e))
-        if e.value:
-            self._free(e)
-        return r if r else None
-
-    def _tree(self, wid: int) -> tuple[int, int, list[int]] | None:
-        r = self._reply(self._x.xcb_query_tree_reply, self._x.xcb_query_tree(self._conn, wid))
-        if r is None:
-            return None
-        try:
-            n = self._x.xcb_query_tree_children_length(r)
-            kids = self._x.xcb_query_tree_children(r)
-            return r.contents.root, r.contents.parent, [kids[i] for i in range(n)]
-        finally:
-            self._free(ctypes.cast(r, ctypes.c_void_p))
-
-    def covering(self, wid: int, rect: tuple[int, int, int, int]) -> list[int]:
-        """X ids of viewable windows above ``wid``'s top-level that intersect ``rect`` (x, y, w, h)."""
-        top, tree = wid, self._tree(wid)
-        while tree is not None and tree[1] not in (0, tree[0]):
-            top, tree = tree[1], self._tree(tree[1])
-        if tree is None:
-            return []
-        root_tree = self._tree(tree[0])
-        if root_tree is None or top not in root_tree[2]:
-            return []
-        above = root_tree[2][root_tree[2].index(top) + 1 :]
-        x = self._x
-        cookies = [
-            (w, x.xcb_get_window_attributes(self._conn, w), x.xcb_get_geometry(self._conn, w)) for w in above
-        ]
-        rx, ry, rw, rh = rect
-        hits = []
-        for w, ca, cg in cookies:
-            pa = self._reply(x.xcb_get_window_attributes_reply, ca)
-            pg = self._reply(x.xcb_get_geometry_reply, cg)
-            try:
-                if pa is None or pg is None:
-                    continue
-                a, g = pa.contents, pg.contents
-                if a.map_state != self._IS_VIEWABLE or a.klass != self._INPUT_OUTPUT:
-                    continue
-                b = 2 * g.border_width
-                if g.x < rx + rw and rx < g.x + g.width + b and g.y < ry + rh and ry < g.y + g.height + b:
-                    hits.append(int(w))
-            finally:
-                for ptr in (pa, pg):
-                    if ptr is not None:
-                        self._free(ctypes.cast(ptr, ctypes.c_void_p))
-        return hits
-
-    def close(self) -> None:
-        """Close the X connection."""
-        if self._conn:
-            self._x.xcb_disconnect(self._conn)
-            self._conn = None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -397,7 +171,7 @@ class SLMWindow(QOpenGLWindow):
         except Exception:
             log.exception("SLM: window state check failed")
             self._exposed = False  # unknown state: not safe
-            self._slm._wake.set()
+            self._slm._interlock_changed()
 
     def _refresh_state_now(self) -> None:
         exposed = self.isVisible() and self.isExposed()
@@ -406,7 +180,7 @@ class SLMWindow(QOpenGLWindow):
         if self._fullscreen:
             geo_ok = geo_ok and bool(self.windowStates() & Qt.WindowState.WindowFullScreen)
         self._exposed, self._geometry_ok = exposed, geo_ok
-        self._slm._wake.set()
+        self._slm._interlock_changed()
 
     def _check_covered(self) -> None:
         try:  # an exception escaping a PyQt6 slot aborts the process
@@ -451,7 +225,7 @@ class SLMWindow(QOpenGLWindow):
                     break
         if covered != self._covered_by:
             self._covered_by = covered
-            self._slm._wake.set()
+            self._slm._interlock_changed()
 
     def display_state(self) -> tuple[bool, str]:
         """(ok, reason) from the last window events; safe to call from any thread."""
@@ -461,7 +235,7 @@ class SLMWindow(QOpenGLWindow):
             return False, f"SLM window covered by {self._covered_by}"
         if not self._geometry_ok:
             where = "fullscreen on" if self._fullscreen else "at its place on"
-            return False, f"SLM window not {where} screen {_geometry_string(self._target_screen)}"
+            return False, f"SLM window not {where} screen {geometry_string(self._target_screen)}"
         return True, ""
 
     def exposeEvent(self, ev):  # noqa: N802 - Qt override
@@ -481,7 +255,7 @@ class SLMWindow(QOpenGLWindow):
         self._keepalive.stop()
         self._cover_timer.stop()
         self._exposed = False
-        self._slm._wake.set()
+        self._slm._interlock_changed()
         super().hideEvent(ev)
 
     def moveEvent(self, ev):  # noqa: N802
@@ -585,7 +359,7 @@ class SLMWindow(QOpenGLWindow):
             else:
                 if pending is not None:
                     self._upload(pending)
-                    pending.t_uploaded = time.monotonic()
+                    pending.t_uploaded = self._slm._clock()
                     self._current = pending
                 self._draw()
                 rec = self._current
@@ -685,7 +459,7 @@ class SLMWindow(QOpenGLWindow):
         self._slm._set_fault(msg)
 
     def _on_swapped(self) -> None:
-        t = time.monotonic()
+        t = self._slm._clock()
         try:  # an exception escaping a PyQt6 slot aborts the process
             self.swap_count += 1
             rec, self._painted = self._painted, None
@@ -756,7 +530,7 @@ class OpenGLSLM(SLM):
         ny, nx = self.shape
         dpr = qscreen.devicePixelRatio()
         g = qscreen.geometry()
-        where = f"screen {screen!r} ({_geometry_string(qscreen)})"
+        where = f"screen {screen!r} ({geometry_string(qscreen)})"
         if dpr != 1:
             raise ScreenError(
                 f"{where} has device pixel ratio {dpr:g}; the SLM needs 1 so each frame pixel is one panel "
@@ -847,135 +621,3 @@ class OpenGLSLM(SLM):
             sip.delete(self.window)
         except RuntimeError:  # the C++ window is already gone
             pass
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Test patterns for slm-check (pure numpy)
-
-
-def gray_ramp(shape: Sequence[int]) -> np.ndarray:
-    """Horizontal ramp 0 → 255 across the width (every gray level on a 256+ px wide panel)."""
-    ny, nx = shape
-    row = np.floor(np.arange(nx) * 256.0 / nx).astype(np.uint8)
-    return np.broadcast_to(row, (ny, nx)).copy()
-
-
-def checkerboard(shape: Sequence[int], square: int = 32, low: int = 0, high: int = 255) -> np.ndarray:
-    """Squares of ``square`` pixels, ``low`` at the top-left: shows scaling or blur as soft edges."""
-    ny, nx = shape
-    yy, xx = np.indices((ny, nx))
-    return np.where(((yy // square) + (xx // square)) % 2 == 0, low, high).astype(np.uint8)
-
-
-def orientation_marker(shape: Sequence[int]) -> np.ndarray:
-    """A white "F" on black at the top-left plus a one-pixel frame: any flip or rotation shows.
-
-    The F's stem is at the left and its bars point right, the long bar at the top.
-    """
-    ny, nx = shape
-    img = np.zeros((ny, nx), np.uint8)
-    img[0, :] = img[-1, :] = img[:, 0] = img[:, -1] = 128
-    u = max(2, min(ny, nx) // 16)  # stroke width
-    y0, x0 = 2 * u, 2 * u
-    img[y0 : y0 + 5 * u, x0 : x0 + u] = 255  # stem
-    img[y0 : y0 + u, x0 : x0 + 4 * u] = 255  # top bar (long)
-    img[y0 + 2 * u : y0 + 3 * u, x0 : x0 + 3 * u] = 255  # middle bar (shorter)
-    return img
-
-
-def toggle_corner(frame: np.ndarray, on: bool, size: int = 32) -> np.ndarray:
-    """``frame`` with its bottom-right ``size``² corner white (on) or black: for a photodiode."""
-    out = frame.copy()
-    out[-size:, -size:] = 255 if on else 0
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------
-# holostim slm-check
-
-
-def run_slm_check(config: Any, seconds: float | None = None) -> int:
-    """Show the test patterns on the SLM screen and prove the bytes; return the exit status.
-
-    ``config`` is the session (anything with an ``slm`` attribute) or the ``slm`` section itself; read
-    from it: ``screen`` and the attributes listed in
-    :func:`~holostim.hardware.slm.slm_kwargs_from_config`, plus optional ``fullscreen`` (default True).
-
-    First each pattern (gray ramp, checkerboard, orientation marker) is shown and read back; a pattern
-    whose read-back differs from its bytes is reported and makes the result 1. Then the patterns cycle
-    (Space: next, every 3 s otherwise) with the bottom-right 32² corner toggling on every frame for a
-    photodiode, until Esc or ``seconds``. Prints frame statistics at the end. 0 = every frame exact and no
-    display fault.
-    """
-    section = getattr(config, "slm", config)
-    screen = getattr(section, "screen", None) if not isinstance(section, dict) else section.get("screen")
-    if not screen:
-        raise SLMError("slm.screen is not set: name the SLM's screen (name, serial or WxH+X+Y)")
-    fullscreen = (
-        bool(getattr(section, "fullscreen", True))
-        if not isinstance(section, dict)
-        else bool(section.get("fullscreen", True))
-    )
-    _app = QGuiApplication.instance() or QGuiApplication([])  # keep a reference while we run
-    if hasattr(section, "slm_kwargs"):  # the validated session config (holostim.config.SLMConfig)
-        kw = section.slm_kwargs(getattr(config, "safety", None))
-    else:
-        kw = slm_kwargs_from_config(section)
-    slm = OpenGLSLM(screen=screen, fullscreen=fullscreen, name="slm-check", **kw)
-    status = 0
-    try:
-        if not slm.wait_ready(10.0):
-            print("SLM window did not appear within 10 s")
-            return 1
-        patterns = {
-            "gray ramp": gray_ramp(slm.shape),
-            "checkerboard": checkerboard(slm.shape),
-            "orientation marker": orientation_marker(slm.shape),
-        }
-        for name, frame in patterns.items():
-            rec = slm.show_gray(frame)
-            slm.wait_swapped(rec, 5.0)
-            got = slm.read_back()
-            bad = int(np.count_nonzero(got != frame))
-            print(f"{name:<20} {'exact' if bad == 0 else f'{bad} pixels differ'}")
-            status |= bad != 0
-
-        names = list(patterns)
-        state = {"i": 0, "on": False, "n": 0, "since": time.monotonic()}
-        lat: list[float] = []
-
-        def next_frame() -> None:
-            rec = slm.last_record
-            if rec is not None and rec.t_swapped is not None:
-                lat.append(rec.t_swapped - rec.t_request)
-            if time.monotonic() - state["since"] > 3.0:
-                state["i"] = (state["i"] + 1) % len(names)
-                state["since"] = time.monotonic()
-            state["on"] = not state["on"]
-            state["n"] += 1
-            slm.show_gray(toggle_corner(patterns[names[state["i"]]], state["on"]))
-
-        def on_key(key: int) -> None:
-            if key == int(Qt.Key.Key_Escape):
-                loop.quit()
-            elif key == int(Qt.Key.Key_Space):
-                state["since"] = 0.0
-
-        slm.window.frameSwapped.connect(next_frame)
-        slm.window.key_pressed.connect(on_key)
-        loop = QEventLoop()  # a local loop: app.quit() would close every window of a host GUI
-        if seconds is not None:
-            QTimer.singleShot(int(1000 * seconds), loop.quit)
-        print("cycling patterns with a toggling bottom-right corner; Esc quits, Space = next pattern")
-        next_frame()
-        loop.exec()
-        slm.window.frameSwapped.disconnect(next_frame)
-        if lat:
-            ms = 1e3 * np.asarray(lat)
-            print(f"frames {state['n']}, show→swap median {np.median(ms):.2f} ms, max {ms.max():.2f} ms")
-        if slm.window.faults:
-            print("display faults: " + "; ".join(slm.window.faults))
-            status = 1
-    finally:
-        slm.close()
-    return int(status)

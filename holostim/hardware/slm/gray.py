@@ -1,0 +1,170 @@
+"""Phase → gray kernels: the fused per-pixel pass on the CPU (numba) and the GPU (CuPy), and their reference.
+
+Per pixel, in one pass over memory::
+
+    t     = (phase + correction) * G / 2π     # G = gray levels per 2π at the working wavelength
+    t     = t mod G                           # wrap to [0, 2π) (in gray units)
+    level = floor(t + 0.5)                    # nearest level; a level >= G is 2π ≡ 0
+    gray  = table[level]                      # identity for ``two_pi_gray``; the vendor LUT otherwise
+
+A NaN or inf phase becomes level 0 and is counted, so the caller can refuse the whole frame rather than
+show a frame with holes.  :func:`phase_to_gray_reference` is the plain-numpy float64 version that the
+fast paths are tested against.
+
+Thread policy: the conversion is short and memory-bound, so it runs serially on small machines (see
+:func:`kernel_threads`), and kernel launches are serialised process-wide (numba's "workqueue" threading
+layer aborts the process when two threads launch parallel kernels at once).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from typing import Any
+
+import numba
+import numpy as np
+
+__all__ = ["kernel_threads", "phase_to_gray_cpu", "phase_to_gray_cupy", "phase_to_gray_reference", "warm_up"]
+
+
+@numba.njit(inline="always")
+def _level(t: float, period: float) -> int:
+    t = t - period * math.floor(t / period)
+    if t >= 0.0 and t <= period:
+        return int(t + 0.5)
+    return -1  # NaN or inf
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _to_gray_corr(phase, corr, scale, period, table, out):  # pragma: no cover - numba compiled
+    ny, nx = phase.shape
+    bad = 0
+    for i in numba.prange(ny):
+        for j in range(nx):
+            k = _level((phase[i, j] + corr[i, j]) * scale, period)
+            if k < 0:
+                bad += 1
+                k = 0
+            out[i, j] = table[k]
+    return bad
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _to_gray(phase, scale, period, table, out):  # pragma: no cover - numba compiled
+    ny, nx = phase.shape
+    bad = 0
+    for i in numba.prange(ny):
+        for j in range(nx):
+            k = _level(phase[i, j] * scale, period)
+            if k < 0:
+                bad += 1
+                k = 0
+            out[i, j] = table[k]
+    return bad
+
+
+_WARM = threading.Lock()
+_warmed = False
+# numba's "workqueue" threading layer (used where neither OpenMP nor TBB is available) aborts the process
+# when two threads launch parallel kernels at once; the SLM's conversions are serialised (they take a
+# few ms, and frames are shown one at a time anyway).
+_KERNEL_LOCK = threading.Lock()
+
+
+def kernel_threads() -> int:
+    """Threads for the phase→gray kernel: ``HOLOSTIM_SLM_THREADS``, else up to 4 on machines with ≥ 4 cores.
+
+    The conversion is memory-bound and short; on a 2-core machine that also runs the GUI, the camera
+    and the engine, a parallel region waits for a descheduled worker (a whole scheduler slice, ~20 ms
+    measured under load) while one thread takes a steady few ms, so small machines run it serially.
+    """
+    env = os.environ.get("HOLOSTIM_SLM_THREADS")
+    if env:
+        return max(1, min(int(env), numba.config.NUMBA_NUM_THREADS))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(4, cores, numba.config.NUMBA_NUM_THREADS) if cores >= 4 else 1
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the float32 kernels once, so the first frame is not late."""
+    global _warmed
+    with _WARM:
+        if _warmed:
+            return
+        ph = np.zeros((2, 2), np.float32)
+        out = np.empty((2, 2), np.uint8)
+        table = np.zeros(2, np.uint8)
+        _to_gray(ph, 1.0, 1.0, table, out)
+        _to_gray_corr(ph, ph, 1.0, 1.0, table, out)
+        _warmed = True
+
+
+def phase_to_gray_cpu(
+    phase: np.ndarray,
+    corr: np.ndarray | None,
+    scale: float,
+    period: float,
+    table: np.ndarray,
+    out: np.ndarray,
+    threads: int,
+) -> int:
+    """Fill ``out`` (uint8) from a C-contiguous float ``phase`` (+ ``corr``); returns the non-finite count."""
+    with _KERNEL_LOCK:
+        before = numba.get_num_threads()  # a per-thread setting: restore it for other numba code
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            if corr is None:
+                return int(_to_gray(phase, scale, period, table, out))
+            return int(_to_gray_corr(phase, corr, scale, period, table, out))
+        finally:
+            numba.set_num_threads(before)
+
+
+_CUPY_KERNELS: dict[str, Any] = {}
+
+_CUPY_BODY = """
+double t = (double)({expr}) * scale;
+t = t - period * floor(t / period);
+int k = (t >= 0.0 && t <= period) ? (int)(t + 0.5) : 0;
+if (k > last) k = last;
+gray = table[k];
+"""
+
+
+def _cupy_kernel(with_corr: bool):
+    key = "corr" if with_corr else "plain"
+    if key not in _CUPY_KERNELS:
+        import cupy
+
+        params = "T phase, T corr, " if with_corr else "T phase, "
+        params += "raw uint8 table, float64 scale, float64 period, int32 last"
+        body = _CUPY_BODY.format(expr="phase + corr" if with_corr else "phase")
+        _CUPY_KERNELS[key] = cupy.ElementwiseKernel(
+            params, "uint8 gray", body, f"holostim_phase_to_gray_{key}"
+        )
+    return _CUPY_KERNELS[key]
+
+
+def phase_to_gray_cupy(
+    phase: Any, corr: Any | None, table: Any, scale: float, period: float
+) -> tuple[Any, int]:
+    """The uint8 CuPy frame for a float CuPy ``phase`` (+ ``corr``, same dtype) and its non-finite count."""
+    import cupy
+
+    last = len(table) - 1
+    if corr is None:
+        gray = _cupy_kernel(False)(phase, table, scale, period, last)
+    else:
+        gray = _cupy_kernel(True)(phase, corr, table, scale, period, last)
+    return gray, int(cupy.count_nonzero(~cupy.isfinite(phase)))
+
+
+def phase_to_gray_reference(phase: np.ndarray, scale: float, period: float, table: np.ndarray) -> np.ndarray:
+    """Plain-numpy version of the fused kernel (float64 throughout); the fast paths are tested against it."""
+    t = np.asarray(phase, dtype=np.float64) * scale
+    t = t - period * np.floor(t / period)
+    k = np.floor(t + 0.5).astype(np.int64)
+    k[~np.isfinite(t)] = 0
+    return np.asarray(table)[np.clip(k, 0, len(table) - 1)]
