@@ -94,7 +94,7 @@ def run_calibration(
         WGS iterations per hologram (the spots need only be visible and roughly even, not perfect).
     settle_s : float or None
         Wait after each pattern before snapping (liquid-crystal response); default: ten of the SLM's
-        settle time constants (a simulated panel's ``tau_ms``), at least 0.05 s.
+        settle time constants (the SLM's ``settle_ms``), at least 0.05 s.
     sleep : callable
         How to wait (``time.sleep``; a simulated clock's advance in tests).
     progress : callable or None
@@ -118,8 +118,7 @@ def run_calibration(
     pts = grid_points(slm_shape, grid, extent, zero_order_radius_px)  # validates grid/extent first
     if settle_s is None:  # a liquid crystal settles to 1e-4 in ~10 time constants
         # Only the simulated panel knows its time constant; a real one gets the minimum wait.
-        tau_ms = getattr(slm, "tau_ms", None) or 0.0
-        settle_s = max(0.05, 10.0 * float(tau_ms) / 1000.0)
+        settle_s = max(0.05, 10.0 * float(slm.settle_ms) / 1000.0)
     total = 7
     step = 0
 

@@ -28,8 +28,12 @@ from holostim.config.types import (
 )
 from holostim.errors import HolostimError
 from holostim.files import atomic_write_text
+from holostim.hardware.registry import names
 
 CONFIG_VERSION = 1
+
+SLM_BACKENDS = names("slm")
+"""The ``slm.backend`` words: the registry's SLM backends."""
 
 
 class SLMConfig(Section):
@@ -38,7 +42,7 @@ class SLMConfig(Section):
     Key names are those of :class:`holostim.hardware.slm.SLM` (see :meth:`slm_kwargs`).
     """
 
-    backend: Literal["simulated", "opengl"] = "simulated"
+    backend: Literal[SLM_BACKENDS] = "simulated"  # type: ignore[valid-type]  # the registry's names
     screen: str | None = Field(
         None, description="OpenGL backend: the screen's name, serial or geometry WxH+X+Y (never an index)"
     )

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from holostim.calibration import Calibration, run_calibration
 from holostim.config import SessionConfig
 from holostim.hardware.camera import Camera, open_camera
+from holostim.hardware.registry import backend_class
 from holostim.hardware.slm import SLMProtocol
 from holostim.holography import HologramEngine
 from holostim.session.errors import SessionError
@@ -31,17 +32,11 @@ ProgressFn = Callable[[int, int, str], None]
 
 
 def make_slm(cfg: SessionConfig) -> SLMProtocol:
-    """The SLM of ``cfg.slm``: simulated, or the OpenGL window on ``slm.screen``."""
-    kw = cfg.slm.slm_kwargs(cfg.safety)
-    if cfg.slm.backend == "simulated":
-        from holostim.hardware.slm import SimulatedSLM
+    """The SLM of ``cfg.slm``: the registry's backend of that name, built from the section.
 
-        return SimulatedSLM(tau_ms=cfg.slm.settle_tau_ms, name="simulated-slm", **kw)
-    from holostim.hardware.slm.opengl.window import OpenGLSLM  # Qt: only for a real SLM screen
-
-    if not cfg.slm.screen:
-        raise SessionError("slm.backend is 'opengl' but slm.screen is not set; name the SLM's screen")
-    return OpenGLSLM(screen=cfg.slm.screen, fullscreen=cfg.slm.fullscreen, name="slm", **kw)
+    The OpenGL backend's module (Qt) is imported only here, when such a session is opened.
+    """
+    return backend_class("slm", cfg.slm.backend).from_config(cfg.slm, cfg.safety)
 
 
 def make_camera(cfg: SessionConfig, slm: SLMProtocol) -> Camera:

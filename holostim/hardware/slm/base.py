@@ -96,13 +96,24 @@ class FrameRecord:
 
 @runtime_checkable
 class SLMProtocol(Protocol):
-    """What the session, GUI and calibration need from any SLM."""
+    """What the session, GUI and calibration need from any SLM (every :class:`SLM` backend has it)."""
 
+    name: str
     shape: tuple[int, int]
     pitch_um: float
     wavelength_um: float
+    blaze: tuple[float, float]
+
+    @property
+    def settle_ms(self) -> float: ...  # noqa: D102
+
+    last_record: FrameRecord | None
 
     def show_phase(self, phase: Any) -> FrameRecord: ...  # noqa: D102
+
+    def show_gray(self, frame: np.ndarray) -> FrameRecord: ...  # noqa: D102
+
+    def phase_to_gray(self, phase: Any, out: np.ndarray | None = None) -> Any: ...  # noqa: D102
 
     def load(self, phase: Any) -> FrameRecord: ...  # noqa: D102
 
@@ -111,7 +122,13 @@ class SLMProtocol(Protocol):
     @property
     def laser_permitted(self) -> bool: ...  # noqa: D102
 
+    def interlock_state(self, now: float | None = None) -> tuple[bool, str]: ...  # noqa: D102
+
     def add_interlock_listener(self, callback: Callable[[bool, str], None]) -> Callable[[], None]: ...  # noqa: D102
+
+    def add_frame_listener(self, callback: Callable[[FrameRecord], None]) -> Callable[[], None]: ...  # noqa: D102
+
+    def describe(self) -> dict[str, Any]: ...  # noqa: D102
 
     def close(self) -> None: ...  # noqa: D102
 
@@ -546,6 +563,20 @@ class SLM:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @classmethod
+    def from_config(cls, section: Any, safety: Any = None, **kwargs: Any) -> SLM:
+        """Build this backend from a session's validated ``slm`` section (and its ``safety`` section).
+
+        The section is :class:`holostim.config.SLMConfig` (this layer does not import the config; it only
+        reads ``slm_kwargs``). Backends with settings of their own override this; ``kwargs`` win.
+        """
+        return cls(**{**section.slm_kwargs(safety), **kwargs})
+
+    @property
+    def settle_ms(self) -> float:
+        """How long the panel takes to settle after a new frame (0 where it is not modelled)."""
+        return 0.0
 
     def describe(self) -> dict[str, Any]:
         """The settings that decide the frames (for the event log header)."""

@@ -82,6 +82,17 @@ class SimulatedSLM(SLM):
                 raise SLMError(f"panel_error has shape {pe.shape}, the SLM is {self.shape}")
             self.panel_error = pe
 
+    @classmethod
+    def from_config(cls, section: Any, safety: Any = None, **kwargs: Any) -> SimulatedSLM:
+        """The simulated panel of a session's ``slm`` section (its settle time is ``settle_tau_ms``)."""
+        return super().from_config(section, safety, **{"tau_ms": section.settle_tau_ms,
+                                                         "name": "simulated-slm", **kwargs})
+
+    @property
+    def settle_ms(self) -> float:
+        """The liquid crystal's exponential settle time constant."""
+        return self.tau_ms
+
     def _present(self, record: FrameRecord) -> None:
         t = self._clock()
         record.t_uploaded = t

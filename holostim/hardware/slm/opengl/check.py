@@ -18,9 +18,9 @@ import numpy as np
 from PyQt6.QtCore import QEventLoop, Qt, QTimer
 
 from holostim.hardware.slm.errors import SLMError
-from holostim.hardware.slm.patterns import checkerboard, gray_ramp, orientation_marker, toggle_corner
 from holostim.hardware.slm.opengl.qt_loop import qt_application
 from holostim.hardware.slm.opengl.window import OpenGLSLM
+from holostim.hardware.slm.patterns import checkerboard, gray_ramp, orientation_marker, toggle_corner
 
 __all__ = ["run_slm_check"]
 
@@ -44,13 +44,10 @@ def run_slm_check(config: Any, seconds: float | None = None) -> int:
             f"slm-check needs the validated session (holostim.config.load_config) or its slm section, "
             f"not a {type(section).__name__}"
         )
-    screen = section.screen
-    if not screen:
+    if not section.screen:  # before Qt starts: the message is the whole answer
         raise SLMError("slm.screen is not set: name the SLM's screen (name, serial or WxH+X+Y)")
-    fullscreen = bool(section.fullscreen)
     _app = qt_application()  # noqa: F841 - keep a reference while we run
-    kw = section.slm_kwargs(getattr(config, "safety", None))
-    slm = OpenGLSLM(screen=screen, fullscreen=fullscreen, name="slm-check", **kw)
+    slm = OpenGLSLM.from_config(section, getattr(config, "safety", None), name="slm-check")
     status = 0
     try:
         if not slm.wait_ready(10.0):

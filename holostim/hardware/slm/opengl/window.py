@@ -552,6 +552,15 @@ class OpenGLSLM(SLM):
         else:
             self.window.show()
 
+    @classmethod
+    def from_config(cls, section: Any, safety: Any = None, **kwargs: Any) -> OpenGLSLM:
+        """The window on the session's ``slm.screen`` (refused when no screen is named)."""
+        if not section.screen:
+            raise ScreenError("slm.screen is not set: name the SLM's screen (name, serial or WxH+X+Y)")
+        return super().from_config(section, safety, **{"screen": section.screen,
+                                                         "fullscreen": bool(section.fullscreen),
+                                                         "name": "slm", **kwargs})
+
     def _present(self, record: FrameRecord) -> None:
         self.window.set_frame(record)
 
