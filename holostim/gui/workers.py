@@ -12,7 +12,6 @@ Both talk to the GUI only through queued signals.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from PyQt6.QtCore import QObject, QThread, QTimer, pyqtSignal, pyqtSlot
 
 from holostim.backend import to_numpy
 from holostim.errors import HolostimError
+from holostim.threads import lower_current_thread_priority
 
 COMPUTE_NICE = 4
 """Nice value of the compute thread (Linux): the GUI thread always gets the CPU when it needs it."""
@@ -128,11 +128,7 @@ class ComputeWorker(QObject):
         # Compute must yield the CPU to the GUI thread: on a 2-core machine the FFT threads would
         # otherwise starve it. Threads the engine starts from here (FFTW, numba) inherit the nice value.
         self._thread.setPriority(QThread.Priority.LowPriority)  # Windows, macOS
-        if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-            try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COMPUTE_NICE)  # Linux: per thread
-            except OSError:
-                pass
+        lower_current_thread_priority(COMPUTE_NICE)  # Linux: per thread, relative to the process's
 
     @pyqtSlot()
     def _drain(self) -> None:

@@ -13,7 +13,6 @@ tells it how many frames it skipped.
 from __future__ import annotations
 
 import abc
-import os
 import threading
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from holostim.checks import positive
 from holostim.errors import HolostimError
+from holostim.threads import lower_current_thread_priority
 
 __all__ = [
     "Camera",
@@ -289,15 +289,8 @@ class Camera(abc.ABC):
             return self._slot
 
     def _run(self) -> None:
-        if self.acquisition_nice and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-            # Linux: per thread, relative to the nice value this thread started with (the process's, when
-            # the whole program runs niced), capped at 19; threads started from here (a noise pool) inherit it
-            try:
-                tid = threading.get_native_id()
-                nice = min(os.getpriority(os.PRIO_PROCESS, tid) + int(self.acquisition_nice), 19)
-                os.setpriority(os.PRIO_PROCESS, tid, nice)
-            except OSError:
-                pass
+        if self.acquisition_nice:  # relative to this thread's own; threads started from here inherit it
+            lower_current_thread_priority(self.acquisition_nice)
         next_due = time.monotonic()
         while not self._stop_event.is_set():
             try:
