@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from holostim.backend import Backend, PlainFFT, get_backend, to_numpy
-from holostim.checks import non_negative, positive
+from holostim.checks import non_negative, positive, shape_pair
 from holostim.errors import HolostimError
 from holostim.holography.kernels import fast_kernels, plain_kernels
 from holostim.holography.methods import (
@@ -59,7 +59,7 @@ from holostim.holography.metrics import (
 )
 from holostim.holography.result import HologramResult, Timings
 from holostim.holography.stopping import Budget, LoopTimer, StopRule
-from holostim.holography.targets import ImageTarget, SpotTarget, TargetError, check_shape
+from holostim.holography.targets import ImageTarget, SpotTarget, TargetError
 
 __all__ = ["METHODS", "EngineError", "HologramEngine", "HologramResult", "MethodError", "Timings"]
 
@@ -150,7 +150,7 @@ class HologramEngine:
         fast: bool = True,
         clock: Callable[[], float] | None = None,
     ):
-        self.shape = check_shape(shape, "engine shape", EngineError)
+        self.shape = shape_pair(shape, "engine shape", EngineError)
         self.backend = get_backend(backend, precision)
         if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 1:
             raise EngineError(f"padding {padding!r} must be an integer >= 1 (1 = no padding)")

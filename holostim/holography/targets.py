@@ -24,29 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from holostim.checks import shape_pair
 from holostim.errors import HolostimError
 
-__all__ = ["ImageTarget", "SpotTarget", "TargetError", "check_shape", "siemens_star"]
+__all__ = ["ImageTarget", "SpotTarget", "TargetError", "siemens_star"]
 
 
 class TargetError(HolostimError, ValueError):
     """A target that cannot be computed: spots off the grid, bad weights, empty, bad shape."""
-
-
-def check_shape(shape: Any, what: str = "shape", error: type[Exception] = TargetError) -> tuple[int, int]:
-    """Return ``shape`` as two positive ints ``(ny, nx)`` or raise ``error`` naming it."""
-    try:
-        vals = tuple(shape)
-    except TypeError:
-        vals = None
-    ok = (
-        vals is not None
-        and len(vals) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in vals)
-    )
-    if not ok:
-        raise error(f"{what} {shape!r} is not two positive integers (ny, nx), e.g. (1024, 1024)")
-    return int(vals[0]), int(vals[1])
 
 
 def _round_half_up(v: np.ndarray) -> np.ndarray:
@@ -83,7 +68,7 @@ class SpotTarget:
             ``0 <= x <= nx - 1``, ``0 <= y <= ny - 1``, two spots on the same pixel, or weights that are
             not finite and positive (one per spot).
         """
-        ny, nx = check_shape(shape)
+        ny, nx = shape_pair(shape, "shape", TargetError)
         try:
             pts = np.asarray(xy, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -238,7 +223,7 @@ def siemens_star(shape: tuple[int, int], spokes: int = 36, radius: float = 200.0
     dark (36 spokes = 36 bright and 36 dark wedges). The centre pixel (the zero order) is left dark, as
     a stimulation pattern would leave it.
     """
-    ny, nx = check_shape(shape)
+    ny, nx = shape_pair(shape, "shape", TargetError)
     y, x = np.mgrid[0:ny, 0:nx]
     dy, dx = y - ny // 2, x - nx // 2
     r = np.hypot(dx, dy)

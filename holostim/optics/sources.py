@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from holostim.backend import array_namespace
+from holostim.checks import shape_pair
 from holostim.optics.field import (
     Field,
     FieldError,
@@ -45,16 +46,6 @@ def _xp_dtype(xp: Any, like: Any, dtype: Any) -> tuple[Any, Any]:
     raise FieldError(f"dtype={dtype!r}; use complex64/'single' or complex128/'double'")
 
 
-def _shape(shape: Any) -> tuple[int, int]:
-    try:
-        ny, nx = (int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise FieldError(f"shape={shape!r} must be a pair (Ny, Nx) of positive integers") from None
-    if ny < 1 or nx < 1:
-        raise FieldError(f"shape={shape!r} must be a pair (Ny, Nx) of positive integers")
-    return ny, nx
-
-
 def _complex(re: Any, im: Any, xp: Any, dtype: Any) -> Any:
     return xp.astype(re, dtype) + 1j * xp.astype(im, dtype)
 
@@ -67,7 +58,7 @@ def plane_wave(shape: tuple[int, int], spacing: Any, wavelength: float, *, ampli
     A tilt gives the linear phase ``k (x sin θx + y sin θy)``; it aliases when
     ``n sin θ > λ / (2 d)``, which raises a :class:`SamplingWarning`.
     """
-    ny, nx = _shape(shape)
+    ny, nx = shape_pair(shape, "shape", FieldError)
     wavelength = positive_scalar(wavelength, "wavelength")
     dy, dx = _as_spacing(spacing)
     xp, dtype = _xp_dtype(xp, like, dtype)
@@ -107,7 +98,7 @@ def gaussian_beam(shape: tuple[int, int], spacing: Any, wavelength: float, waist
     ``exp(i k z)`` omitted (a constant).  At ``z = 0`` the beam is flat-phased; ``z < 0`` gives a
     converging beam.  Peak amplitude 1 at the waist, or scaled so that ``Σ|u|² dy dx = power``.
     """
-    ny, nx = _shape(shape)
+    ny, nx = shape_pair(shape, "shape", FieldError)
     wavelength = positive_scalar(wavelength, "wavelength")
     w0 = positive_scalar(waist, "waist")
     dy, dx = _as_spacing(spacing)
@@ -136,7 +127,7 @@ def point_source(shape: tuple[int, int], spacing: Any, wavelength: float, z: flo
     The spherical phase is sampled faithfully only within ``r_max = z tanθ`` where
     ``n sin θ = λ / (2 d)``; a grid larger than that warns.
     """
-    ny, nx = _shape(shape)
+    ny, nx = shape_pair(shape, "shape", FieldError)
     wavelength = positive_scalar(wavelength, "wavelength")
     try:
         z = float(z)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from holostim.checks import shape_pair
 from holostim.sim.activity import Activity, Calcium
 from holostim.sim.errors import SimulationConfigError
 from holostim.sim.light import Light, LightPath
@@ -20,10 +21,7 @@ from holostim.sim.sample import Sample, Scene
 
 def camera_shape(shape: Any) -> tuple[int, int]:
     """``(height, width)`` of a simulated camera: two integers, each at least 16 pixels."""
-    try:
-        h, w = (int(v) for v in shape)
-    except (TypeError, ValueError):
-        raise SimulationConfigError(f"camera shape={shape!r} must be (height, width) in pixels") from None
+    h, w = shape_pair(shape, "camera shape", SimulationConfigError)
     if h < 16 or w < 16:
         raise SimulationConfigError(f"camera shape={shape!r}: both sides must be at least 16 pixels")
     return h, w

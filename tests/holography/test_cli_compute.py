@@ -38,7 +38,7 @@ def test_compute_writes_a_mask_and_prints_metrics(tmp_path, spots_csv, capsys):
         (["--method", "foo"], None, "unknown method 'foo'"),
         (["--backend", "gpu"], None, "unknown backend 'gpu'"),
         (["--precision", "half"], None, "unknown precision 'half'"),
-        (["--shape", "0", "128"], None, "not two positive integers"),
+        (["--shape", "0", "128"], None, "must be two positive integers"),
         (["--iterations", "-3"], None, "iterations -3"),
         (["--out", "mask.bmp"], None, "unknown mask format"),
         ([], "x,y\n500,3\n", "outside the 128x128 grid"),

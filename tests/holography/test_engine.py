@@ -276,7 +276,7 @@ def test_compute_is_thread_safe(spots128):
 
 
 def test_bad_engine_arguments(engine128, spots128):
-    with pytest.raises(EngineError, match=r"engine shape \(0, 4\) is not two positive integers"):
+    with pytest.raises(EngineError, match=r"engine shape=\(0, 4\) must be two positive integers"):
         HologramEngine((0, 4), backend="numpy")
     with pytest.raises(BackendError, match="'gpu'"):
         HologramEngine((8, 8), backend="gpu")

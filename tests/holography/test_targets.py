@@ -49,9 +49,9 @@ def test_bad_spots_raise_target_error(xy, weights, match):
     assert isinstance(info.value, HolostimError) and isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("shape", [(0, 4), (4,), (4, 4, 4), (4.0, 4), "ab", None, (True, 4), (-3, 4)])
+@pytest.mark.parametrize("shape", [(0, 4), (4,), (4, 4, 4), (4.5, 4), "ab", None, (True, 4), (-3, 4)])
 def test_bad_shape(shape):
-    with pytest.raises(TargetError, match="not two positive integers"):
+    with pytest.raises(TargetError, match="must be two positive integers"):
         SpotTarget.from_pixels([[1, 1]], shape=shape)
 
 

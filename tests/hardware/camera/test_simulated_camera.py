@@ -211,7 +211,7 @@ def test_open_camera_simulated_and_streaming():
     ("kwargs", "match"),
     [
         ({"shape": (8, 8)}, "at least 16"),
-        ({"shape": "big"}, "must be \\(height, width\\)"),
+        ({"shape": "big"}, "must be two positive integers \\(height, width\\)"),
         ({"exposure_ms": 0}, "exposure_ms"),
         ({"scene": Scene(n_neurons=500, neuron_radius_px=10)}, "cannot place 500 neurons"),
         ({"light_path": LightPath(ground_truth={"scale": -1.0})}, "ground_truth.scale=-1.0"),
