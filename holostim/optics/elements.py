@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from holostim.backend import array_namespace
+from holostim.checks import positive
 from holostim.optics.field import (
     Field,
     FieldError,
     _device_kw,
     grid,
-    positive_scalar,
     real_dtype_of,
     warn_sampling,
 )
@@ -213,8 +213,8 @@ def rectangular_aperture(field: Field, wx: float, wy: float | None = None, *,
 
     With ``antialias`` each pixel transmits the exact fraction of its area inside the rectangle.
     """
-    wx = positive_scalar(wx, "aperture width wx")
-    wy = wx if wy is None else positive_scalar(wy, "aperture height wy")
+    wx = positive(wx, "aperture width wx", FieldError)
+    wy = wx if wy is None else positive(wy, "aperture height wy", FieldError)
     xp = field.xp
     cx, cy = float(center[0]), float(center[1])
 
@@ -240,7 +240,7 @@ def circular_aperture(field: Field, radius: float, *, center: tuple[float, float
     With ``antialias`` a pixel transmits its covered area fraction: the disc's chord is intersected
     exactly with the pixel in x on ``supersample`` sub-rows per pixel in y (error ~ 1/supersample²).
     """
-    radius = positive_scalar(radius, "aperture radius")
+    radius = positive(radius, "aperture radius", FieldError)
     if not isinstance(supersample, (int, np.integer)) or supersample < 1:
         raise FieldError(f"supersample={supersample!r} must be a positive integer")
     xp = field.xp
@@ -334,7 +334,7 @@ def slm(field: Field, phase: Any, *, pitch: float | tuple[float, float],
     if levels is not None and (not isinstance(levels, (int, np.integer)) or levels < 2):
         raise FieldError(f"levels={levels!r} must be an integer >= 2 (gray levels over 2π) or None")
     py, px = (pitch, pitch) if np.ndim(pitch) == 0 else tuple(pitch)
-    py, px = positive_scalar(py, "SLM pitch"), positive_scalar(px, "SLM pitch")
+    py, px = positive(py, "SLM pitch", FieldError), positive(px, "SLM pitch", FieldError)
     fy, fx = (fill_factor, fill_factor) if np.ndim(fill_factor) == 0 else tuple(fill_factor)
     for ff in (fy, fx):
         if not (isinstance(ff, (int, float, np.floating)) and 0 < float(ff) <= 1):

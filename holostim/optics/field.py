@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from holostim.backend import array_namespace
+from holostim.checks import positive
 from holostim.errors import HolostimError
 
 __all__ = [
@@ -53,30 +54,19 @@ def warn_sampling(message: str, stacklevel: int = 3) -> None:
     warnings.warn(message, SamplingWarning, stacklevel=stacklevel)
 
 
-def positive_scalar(value: Any, name: str) -> float:
-    """Return ``value`` as a finite positive float, or raise :class:`FieldError` naming it."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise FieldError(f"{name}={value!r} is not a number; give a positive length in µm") from None
-    if not math.isfinite(v) or v <= 0:
-        raise FieldError(f"{name}={value!r} must be a finite positive number (µm)")
-    return v
-
-
 def _as_spacing(spacing: Any) -> tuple[float, float]:
     if np.ndim(spacing) == 0:
-        d = positive_scalar(spacing, "spacing")
+        d = positive(spacing, "spacing", FieldError)
         return (d, d)
     vals = tuple(np.asarray(spacing, dtype=float).ravel().tolist())
     if len(vals) != 2:
         raise FieldError(f"spacing={spacing!r} must be one number or a pair (dy, dx) in µm")
-    return (positive_scalar(vals[0], "spacing dy"), positive_scalar(vals[1], "spacing dx"))
+    return (positive(vals[0], "spacing dy", FieldError), positive(vals[1], "spacing dx", FieldError))
 
 
 def _as_wavelength(wavelength: Any) -> float | np.ndarray:
     if np.ndim(wavelength) == 0:
-        return positive_scalar(wavelength, "wavelength")
+        return positive(wavelength, "wavelength", FieldError)
     wl = np.asarray(wavelength, dtype=np.float64)
     bad = ~(np.isfinite(wl) & (wl > 0))
     if bad.any():

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from holostim.backend import array_namespace
+from holostim.checks import positive
 from holostim.optics.field import (
     Field,
     FieldError,
     _device_kw,
-    positive_scalar,
     warn_sampling,
 )
 
@@ -119,7 +119,7 @@ def fourier_lens(field: Field, f: float, *, inverse: bool = False) -> Field:
         For a non-positive focal length, or a field with an array of wavelengths (the output pitch
         would differ per wavelength; transform each wavelength separately).
     """
-    f = positive_scalar(f, "focal length f")
+    f = positive(f, "focal length f", FieldError)
     if not isinstance(field, Field):
         raise FieldError(f"fourier_lens needs a Field, got {type(field).__name__}")
     if not field.is_monochromatic:

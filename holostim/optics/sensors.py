@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 
 from holostim.backend import array_namespace, to_numpy
+from holostim.checks import positive
 from holostim.optics.field import (
     Field,
     FieldError,
     _as_spacing,
     _device_kw,
     intensity,
-    positive_scalar,
     power,
 )
 
@@ -87,7 +87,7 @@ def resample_to_camera(image: Field | Any, shape: tuple[int, int], pixel_size: f
     if rows < 1 or cols < 1:
         raise FieldError(f"camera shape={shape!r} must be positive")
     ph, pw = _as_spacing(pixel_size)
-    m = positive_scalar(magnification, "magnification")
+    m = positive(magnification, "magnification", FieldError)
     xp = array_namespace(inten)
     wy = _overlap_matrix(rows, ph / m, float(center[1]), inten.shape[-2], dy)
     wx = _overlap_matrix(cols, pw / m, float(center[0]), inten.shape[-1], dx)
@@ -139,9 +139,9 @@ def add_camera_noise(photons: Any, *, quantum_efficiency: float = 1.0, read_nois
         raise FieldError(f"quantum_efficiency={quantum_efficiency!r} must be in (0, 1]")
     if not (math.isfinite(float(read_noise)) and float(read_noise) >= 0):
         raise FieldError(f"read_noise={read_noise!r} must be >= 0 (electrons rms)")
-    gain = positive_scalar(gain, "gain (electrons per count)")
+    gain = positive(gain, "gain (electrons per count)", FieldError)
     if full_well is not None:
-        full_well = positive_scalar(full_well, "full_well (electrons)")
+        full_well = positive(full_well, "full_well (electrons)", FieldError)
     p = np.asarray(to_numpy(photons), dtype=np.float64)
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise FieldError(
@@ -210,9 +210,9 @@ class CameraModel:
     photons_per_unit: float = 1.0
 
     def __post_init__(self) -> None:
-        positive_scalar(self.pixel_size, "camera pixel_size")
-        positive_scalar(self.magnification, "magnification")
-        positive_scalar(self.photons_per_unit, "photons_per_unit")
+        positive(self.pixel_size, "camera pixel_size", FieldError)
+        positive(self.magnification, "magnification", FieldError)
+        positive(self.photons_per_unit, "photons_per_unit", FieldError)
         if len(tuple(self.shape)) != 2 or min(int(s) for s in self.shape) < 1:
             raise FieldError(f"camera shape={self.shape!r} must be (rows, cols) of positive integers")
 

@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 
 from holostim.backend import array_namespace
-from holostim.checks import shape_pair
+from holostim.checks import positive, shape_pair
 from holostim.optics.field import (
     Field,
     FieldError,
     _as_spacing,
     complex_dtype_of,
     grid,
-    positive_scalar,
     warn_sampling,
 )
 
@@ -59,7 +58,7 @@ def plane_wave(shape: tuple[int, int], spacing: Any, wavelength: float, *, ampli
     ``n sin θ > λ / (2 d)``, which raises a :class:`SamplingWarning`.
     """
     ny, nx = shape_pair(shape, "shape", FieldError)
-    wavelength = positive_scalar(wavelength, "wavelength")
+    wavelength = positive(wavelength, "wavelength", FieldError)
     dy, dx = _as_spacing(spacing)
     xp, dtype = _xp_dtype(xp, like, dtype)
     tx, ty = float(angle[0]), float(angle[1])
@@ -81,8 +80,8 @@ def gaussian_beam_parameters(waist: float, wavelength: float, z: float, n: float
     Returns ``z_R = π w0² n / λ``, ``w = w0 sqrt(1 + (z/z_R)²)``, the curvature radius
     ``R = z (1 + (z_R/z)²)`` (inf at the waist) and the Gouy phase ``arctan(z / z_R)``.
     """
-    w0 = positive_scalar(waist, "waist")
-    wl = positive_scalar(wavelength, "wavelength")
+    w0 = positive(waist, "waist", FieldError)
+    wl = positive(wavelength, "wavelength", FieldError)
     zr = math.pi * w0**2 * n / wl
     w = w0 * math.sqrt(1 + (z / zr) ** 2)
     r = math.inf if z == 0 else z * (1 + (zr / z) ** 2)
@@ -99,8 +98,8 @@ def gaussian_beam(shape: tuple[int, int], spacing: Any, wavelength: float, waist
     converging beam.  Peak amplitude 1 at the waist, or scaled so that ``Σ|u|² dy dx = power``.
     """
     ny, nx = shape_pair(shape, "shape", FieldError)
-    wavelength = positive_scalar(wavelength, "wavelength")
-    w0 = positive_scalar(waist, "waist")
+    wavelength = positive(wavelength, "wavelength", FieldError)
+    w0 = positive(waist, "waist", FieldError)
     dy, dx = _as_spacing(spacing)
     xp, dtype = _xp_dtype(xp, like, dtype)
     p = gaussian_beam_parameters(w0, wavelength, float(z), n)
@@ -112,7 +111,7 @@ def gaussian_beam(shape: tuple[int, int], spacing: Any, wavelength: float, waist
     ph = curv * r2 - p["gouy"]
     u = _complex(amp * xp.cos(ph), amp * xp.sin(ph), xp, dtype)
     if power is not None:
-        pw = positive_scalar(power, "power")
+        pw = positive(power, "power", FieldError)
         total = float(xp.sum(amp**2)) * dy * dx
         u = u * math.sqrt(pw / total)
     return Field(u, (dy, dx), wavelength, n=n)
@@ -128,7 +127,7 @@ def point_source(shape: tuple[int, int], spacing: Any, wavelength: float, z: flo
     ``n sin θ = λ / (2 d)``; a grid larger than that warns.
     """
     ny, nx = shape_pair(shape, "shape", FieldError)
-    wavelength = positive_scalar(wavelength, "wavelength")
+    wavelength = positive(wavelength, "wavelength", FieldError)
     try:
         z = float(z)
     except (TypeError, ValueError):

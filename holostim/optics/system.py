@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from holostim.checks import positive
 from holostim.optics.elements import circular_aperture
-from holostim.optics.field import Field, FieldError, positive_scalar, resize
+from holostim.optics.field import Field, FieldError, resize
 from holostim.optics.propagation import fourier_lens, propagate
 
 __all__ = ["OpticalSystem", "Step", "free_space", "objective", "relay_4f", "step"]
@@ -60,10 +61,10 @@ def relay_4f(f1: float, f2: float, *, iris_radius: float | None = None, name: st
     ``iris_radius`` (µm) puts an iris in the intermediate Fourier plane, e.g. to block high orders.
     Modelled as two :func:`fourier_lens` transforms, so it is exact for the sampled field.
     """
-    f1 = positive_scalar(f1, "relay focal length f1")
-    f2 = positive_scalar(f2, "relay focal length f2")
+    f1 = positive(f1, "relay focal length f1", FieldError)
+    f2 = positive(f2, "relay focal length f2", FieldError)
     if iris_radius is not None:
-        iris_radius = positive_scalar(iris_radius, "iris radius")
+        iris_radius = positive(iris_radius, "iris radius", FieldError)
 
     def apply(field: Field) -> Field:
         mid = fourier_lens(field, f1)
@@ -85,9 +86,9 @@ def objective(f: float, na: float, *, n_immersion: float = 1.0, pad_to: tuple[in
     without the apodisation factor; at high NA it is an approximation, good for spot positions and
     relative powers.
     """
-    f = positive_scalar(f, "objective focal length f")
-    na = positive_scalar(na, "numerical aperture")
-    n_immersion = positive_scalar(n_immersion, "immersion index")
+    f = positive(f, "objective focal length f", FieldError)
+    na = positive(na, "numerical aperture", FieldError)
+    n_immersion = positive(n_immersion, "immersion index", FieldError)
     if na >= n_immersion:
         raise FieldError(f"NA={na} must be below the immersion index n={n_immersion}")
 

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from holostim.backend import array_namespace
-from holostim.optics.field import FieldError, _device_kw, grid, positive_scalar
+from holostim.checks import positive
+from holostim.optics.field import FieldError, _device_kw, grid
 
 __all__ = ["ansi_to_nm", "nm_to_ansi", "zernike_phase", "zernike_polynomial", "ZERNIKE_NAMES"]
 
@@ -101,7 +102,7 @@ def zernike_phase(coefficients: Sequence[float] | Mapping[int, float], shape: tu
     center
         Pupil centre ``(x, y)`` in µm relative to the grid origin.
     """
-    radius = positive_scalar(radius, "pupil radius")
+    radius = positive(radius, "pupil radius", FieldError)
     if like is not None:
         xp = array_namespace(like)
     y, x = grid(shape, spacing, xp=xp, like=like)
