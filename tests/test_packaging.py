@@ -72,6 +72,12 @@ def test_spec_builds_a_one_folder_app_from_existing_files():
         assert importlib.util.find_spec(name) is not None, name
     assert "holostim.cli" in analysis.kwargs["hiddenimports"]
     assert "holostim.session" in analysis.kwargs["hiddenimports"]
+    # Device backends are imported by name from the registry, which PyInstaller cannot follow.
+    from holostim.hardware.registry import BACKENDS
+
+    for table in BACKENDS.values():
+        for target in table.values():
+            assert target.split(":")[0] in analysis.kwargs["hiddenimports"], target
 
 
 def test_cupy_is_excluded_unless_asked():

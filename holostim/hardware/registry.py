@@ -19,6 +19,13 @@ Adding a camera, step by step (``tests/hardware/camera/test_registry.py`` does e
 
 The session schema (:mod:`holostim.config.camera`) then accepts ``camera: {backend: <name>, ...}`` with
 its keys checked and misspellings suggested, and :func:`holostim.hardware.camera.open_camera` opens it.
+
+Adding an SLM (``tests/hardware/test_slm_registry.py`` does this): write
+``holostim/hardware/slm/<name>.py`` with a subclass of :class:`holostim.hardware.slm.SLM` that pushes
+each finished 8-bit frame to the device in ``_present(record)`` and calls ``_frame_swapped`` when the
+panel shows it (the base does corrections, LUT, gray conversion, frame records and the interlock);
+override ``from_config`` if the backend has settings of its own; add its line to ``BACKENDS["slm"]``.
+The ``slm.backend`` words of a session are this table's names.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from gui_helpers import pick_neurons
 from PyQt6.QtCore import QTimer
 
@@ -17,6 +18,7 @@ MIN_TICKS = 5
 """GUI-thread timer events required during each compute (a 1024² run spans hundreds of 5 ms ticks)."""
 
 
+@pytest.mark.slow  # four full 1024² WGS runs: a few seconds on two cores
 def test_event_loop_keeps_running_during_1024_cpu_compute(qtbot, make_window, sim_config, monkeypatch):
     # The simulated camera re-images the 1024² SLM through the optics core for every frame; at a low frame
     # rate it stays out of the way of what this test looks at (the compute thread vs the GUI thread).

@@ -446,6 +446,7 @@ def run_cli(display, config, seconds="0.6"):
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # starts its own X server and cycles the patterns
 def test_slm_check_cli_proves_bytes(two_screen_display, tmp_path):
     cfg = tmp_path / "session.yaml"
     cfg.write_text(SESSION.format(screen="512x512+0+0"))
