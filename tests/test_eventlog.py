@@ -182,7 +182,7 @@ def test_pattern_record_schema_from_typed_inputs():
 
     rec = pattern_record(
         times=RecordTimes(request=10.0, computed=10.5, uploaded=10.75, swapped=None, wall_offset=1000.0),
-        targets=[Target(1.0, 2.0, weight=2.0, group=3)],
+        targets=[Target(1.0, 2.0, weight=2.0, group=3, id=17)],
         targets_slm=np.array([[40.0, 41.0]]),
         targets_sample_um=np.array([[-5.0, 6.5]]),
         method="wgs", iterations=7, warm_start=True,
@@ -193,8 +193,8 @@ def test_pattern_record_schema_from_typed_inputs():
     assert rec["time"] == {"request": 1010.0, "computed": 1010.5, "uploaded": 1010.75, "swapped": None,
                            "request_mono": 10.0, "computed_mono": 10.5, "uploaded_mono": 10.75,
                            "swapped_mono": None}
-    assert rec["targets"] == [{"camera_px": [1.0, 2.0], "slm_px": [40.0, 41.0], "sample_um": [-5.0, 6.5],
-                               "weight": 2.0, "group": 3}]
+    assert rec["targets"] == [{"id": 17, "camera_px": [1.0, 2.0], "slm_px": [40.0, 41.0],
+                               "sample_um": [-5.0, 6.5], "weight": 2.0, "group": 3}]
     # Every metric name is there; one the engine did not give, or not a number, is None.
     assert list(rec["metrics"]) == list(METRIC_NAMES)
     assert rec["metrics"]["efficiency"] == 0.5 and rec["metrics"]["gap"] is None

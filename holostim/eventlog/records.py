@@ -156,6 +156,7 @@ class _Target(Protocol):
     y: float
     weight: float
     group: int
+    id: int | None
 
 
 def pattern_record(
@@ -184,6 +185,7 @@ def pattern_record(
         "time": times.to_dict(),
         "targets": [
             {
+                "id": t.id,
                 "camera_px": [t.x, t.y],
                 "slm_px": [float(v) for v in targets_slm[i]],
                 "sample_um": [float(v) for v in targets_sample_um[i]],

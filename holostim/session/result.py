@@ -16,12 +16,18 @@ __all__ = ["ApplyResult", "Target"]
 
 @dataclass(frozen=True)
 class Target:
-    """A stimulation target in camera pixels (``x`` right, ``y`` down), with a relative weight."""
+    """A stimulation target in camera pixels (``x`` right, ``y`` down), with a relative weight.
+
+    ``id`` is the target's stable identity (the GUI numbers targets once and never renumbers them), so a
+    log record names the same neuron across patterns even when others were deleted; ``None`` when the
+    caller has no identity for it.
+    """
 
     x: float
     y: float
     weight: float = 1.0
     group: int = 0
+    id: int | None = None
 
 
 @dataclass
