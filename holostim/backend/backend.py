@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from holostim.backend.errors import BackendError
 from holostim.backend.namespace import to_numpy
-from holostim.errors import HolostimError
 
 if TYPE_CHECKING:
     from holostim.backend.fft import FFTPlan
@@ -27,10 +27,6 @@ __all__ = ["BACKENDS", "PRECISIONS", "Backend", "BackendError", "get_backend", "
 
 BACKENDS = ("auto", "numpy", "cupy")
 PRECISIONS = ("single", "double")
-
-
-class BackendError(HolostimError, ValueError):
-    """A backend or precision that is unknown or not usable on this machine."""
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,12 +17,15 @@ import os
 import pickle
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from holostim.backend.backend import Backend, BackendError
+from holostim.backend.errors import BackendError
 from holostim.files import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from holostim.backend.backend import Backend
 
 __all__ = ["CuFFTPlan", "FFTPlan", "FFTWPlan", "PlainFFT", "planned_fft"]
 
