@@ -68,31 +68,34 @@ def test_auto_mode_shows_each_new_set_once(qtbot, flow):
     f = flow
     f.store.add(10, 20)
     qtbot.waitUntil(lambda: len(f.shown) == 1, timeout=5000)
-    assert f.session.applied == [[T(10, 20)]] and f.c.last_result.targets == [T(10, 20)]
-    assert f.messages[-1] == ("sent 1 spots: efficiency 80 %, uniformity 90 %, click→swap 12 ms", False)
+    assert f.session.applied == [[T(10, 20, id=1)]] and f.c.last_result.targets == [T(10, 20, id=1)]
+    assert f.messages[-1] == ("sent 1 spots: efficiency 80.0 %, uniformity 90.0 %, click→swap 12 ms", False)
+    assert f.c.on_slm == (T(10, 20, id=1),)
     f.store.update(0, x=10.0)  # a change signal, but the same accepted set: nothing to compute
     f.c.targets_changed()
     settled(qtbot, f)
     assert len(f.session.applied) == 1 and f.c.shown_count == 1
-    f.c.forget_sent()  # e.g. a test pattern replaced it on the SLM
+    f.c.slm_replaced()  # e.g. a test pattern replaced it on the SLM
+    assert f.c.on_slm == () and f.unsent[-1] is True  # Send would put it back, even in auto mode
     f.c.targets_changed()
     qtbot.waitUntil(lambda: len(f.shown) == 2, timeout=5000)
-    assert f.session.applied == [[T(10, 20)], [T(10, 20)]]
+    assert f.session.applied == [[T(10, 20, id=1)], [T(10, 20, id=1)]]
+    assert f.c.on_slm == (T(10, 20, id=1),) and f.unsent[-1] is False
 
 
-def test_manual_mode_previews_until_send(qtbot, flow):
+def test_manual_mode_computes_nothing_until_send(qtbot, flow):
     f = flow
     f.c.set_auto(False)
     assert f.unsent == [False]  # nothing placed yet: nothing to send
     f.store.add(10, 20)
-    qtbot.waitUntil(lambda: len(f.session.computed) == 1, timeout=5000)
     settled(qtbot, f)
-    assert f.session.applied == [] and f.unsent[-1] is True and f.c.last_result is None
-    assert f.messages[-1][0].startswith("preview of 1 spots ready")
+    # No preview either: the docks and the status keep describing what the SLM shows.
+    assert f.session.applied == [] and f.session.computed == []
+    assert f.unsent[-1] is True and f.c.last_result is None and f.c.on_slm == ()
     f.c.send()
     assert f.unsent[-1] is False
     qtbot.waitUntil(lambda: len(f.shown) == 1, timeout=5000)
-    assert f.session.applied == [[T(10, 20)]]
+    assert f.session.applied == [[T(10, 20, id=1)]] and f.c.on_slm == (T(10, 20, id=1),)
     f.c.set_auto(True)  # back to auto: the set on the SLM is current, nothing is recomputed
     settled(qtbot, f)
     assert len(f.session.applied) == 1
@@ -119,4 +122,4 @@ def test_paused_flow_computes_nothing_until_resumed(qtbot, flow):
     f.c.resume()
     f.c.targets_changed()
     qtbot.waitUntil(lambda: len(f.shown) == 1, timeout=5000)
-    assert f.session.applied == [[T(10, 20)]]
+    assert f.session.applied == [[T(10, 20, id=1)]]
