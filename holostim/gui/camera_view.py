@@ -14,8 +14,8 @@ rubber band never fight each other:
 
 The markers tell what the SLM lights from what is being edited: a target in the pattern on the SLM is a
 solid ring, an edit not sent yet (manual mode, or after a test pattern) a dashed ring, a refused target a
-red cross, and a target that was deleted or moved but is still lit by the SLM's pattern a grey ghost
-ring at the place the light is, until the next pattern replaces it.
+red cross, and a target that was deleted or moved but is still lit by the SLM's pattern a violet dotted
+ghost ring, labelled "(still on SLM)", where the light is, until the next pattern replaces it.
 
 The image never moves under the cursor: the histogram has a fixed width (its axis labels change width
 with the levels), so neither a level change nor a new result reflows the layout around the view.
@@ -45,7 +45,7 @@ OK_COLOR = QColor(0, 230, 255)
 SELECTED_COLOR = QColor(255, 210, 0)
 REFUSED_COLOR = QColor(255, 60, 60)
 UNSENT_COLOR = QColor(235, 235, 235)
-GHOST_COLOR = QColor(150, 150, 150, 170)
+GHOST_COLOR = QColor(200, 150, 255, 230)
 FIELD_COLOR = QColor(120, 255, 120, 200)
 ZERO_COLOR = QColor(255, 120, 40, 220)
 
@@ -377,8 +377,9 @@ class CameraView(QWidget):
         for t in self._on_slm:
             if t not in current:  # deleted or moved since it was sent: its light is still there
                 ghosts.append({"pos": (t.x, t.y), "size": 24, "symbol": "o", "brush": None,
-                               "pen": pg.mkPen(GHOST_COLOR, width=2, style=Qt.PenStyle.DotLine)})
-                self._label(f"{'' if t.id is None else t.id} (on SLM)", t.x, t.y, GHOST_COLOR, italic=True)
+                               "pen": pg.mkPen(GHOST_COLOR, width=2.5, style=Qt.PenStyle.DotLine)})
+                name = "" if t.id is None else f"{t.id} "
+                self._label(f"{name}(still on SLM)", t.x, t.y, GHOST_COLOR, italic=True)
         self._ghosts.setData(ghosts)
         self._markers.setData(spots)
 

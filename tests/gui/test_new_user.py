@@ -24,16 +24,21 @@ def click(qtbot, win, x, y, button=Qt.MouseButton.LeftButton):
     qtbot.mouseClick(vp, button, pos=win.camera_view.viewport_pos(x, y))
 
 
-def settled(qtbot, win, n_spots=None):
-    """Wait until the worker is idle and (when given) the SLM shows ``n_spots`` spots."""
+def settled(qtbot, win):
+    """Wait until the pattern on the SLM is that of the current (accepted) targets, and nothing runs."""
     s = win.sending
 
     def done():
         r = s.last_result
-        return s.worker.idle and (n_spots is None or (r is not None and len(r.targets) == n_spots))
+        return s.worker.idle and r is not None and list(r.targets) == win.store.accepted()
 
     qtbot.waitUntil(done, timeout=20_000)
-    qtbot.wait(0)  # queued results reach the GUI thread
+
+
+def idle(qtbot, win):
+    """Wait until the worker has nothing to do and its results have reached the GUI thread."""
+    qtbot.waitUntil(lambda: win.sending.worker.idle, timeout=20_000)
+    qtbot.wait(50)  # deliver queued results (none are expected: the caller checks that nothing changed)
 
 
 def shortcut(qtbot, win, key, mods=Qt.KeyboardModifier.ControlModifier):
@@ -78,7 +83,7 @@ def test_after_a_test_pattern_the_gui_says_so_and_send_puts_the_targets_back(qtb
     s, panel = win.session, win.targets_panel
     for x, y in pick_neurons(s, 2):
         click(qtbot, win, x, y)
-    settled(qtbot, win, 2)
+    settled(qtbot, win)
     assert not panel.send_button.isEnabled()  # auto send: the SLM shows the targets
 
     win.slm_panel.pattern_combo.setCurrentText("checkerboard")
@@ -106,16 +111,15 @@ def test_after_a_test_pattern_the_gui_says_so_and_send_puts_the_targets_back(qtb
     # A target change (here a third target) puts the targets back as well.
     qtbot.mouseClick(win.slm_panel.pattern_button, Qt.MouseButton.LeftButton)
     assert win.status_panel.text("spots").startswith("test pattern")
-    (c,) = [p for p in pick_neurons(s, 3) if all(abs(p[0] - t.x) > 1 for t in win.store.targets)]
-    click(qtbot, win, *c)
-    settled(qtbot, win, 3)
+    click(qtbot, win, *pick_neurons(s, 3)[2])
+    settled(qtbot, win)
     assert st.text("spots") == "3"
     np.testing.assert_array_equal(s.slm.last_frame, win.sending.last_result.frame)
 
 
 # ============================================================================ manual mode
 def test_with_auto_send_off_the_gui_shows_what_the_slm_shows_apart_from_the_edits(qtbot, make_window,
-                                                                                 sim_config):
+                                                                                 sim_config, artifacts):
     win = make_window(sim_config())
     s, panel, view = win.session, win.targets_panel, win.camera_view
     qtbot.mouseClick(panel.auto_check, Qt.MouseButton.LeftButton)
@@ -125,7 +129,7 @@ def test_with_auto_send_off_the_gui_shows_what_the_slm_shows_apart_from_the_edit
     click(qtbot, win, *b)
     assert [k for _, _, k in view.marker_states()] == ["unsent", "unsent"]
     qtbot.mouseClick(panel.send_button, Qt.MouseButton.LeftButton)
-    settled(qtbot, win, 2)
+    settled(qtbot, win)
     on_slm = s.slm.last_frame.copy()
     assert [k for _, _, k in view.marker_states()] == ["on SLM", "on SLM"]
 
@@ -134,7 +138,7 @@ def test_with_auto_send_off_the_gui_shows_what_the_slm_shows_apart_from_the_edit
     win.table.setFocus()
     qtbot.keyClick(win.table, Qt.Key.Key_Delete)
     click(qtbot, win, *c)
-    settled(qtbot, win)
+    idle(qtbot, win)
     np.testing.assert_array_equal(s.slm.last_frame, on_slm)  # nothing new reached the SLM
     states = view.marker_states()
     assert [k for _, _, k in states] == ["on SLM", "unsent", "ghost"]  # b still lit: drawn as a ghost
@@ -145,6 +149,7 @@ def test_with_auto_send_off_the_gui_shows_what_the_slm_shows_apart_from_the_edit
     m = win.table.table_model
     assert [m.data(m.index(r, 5)) for r in range(m.rowCount())] == ["on SLM", "not sent"]
     assert panel.send_button.isEnabled()
+    assert win.grab().save(str(artifacts / "gui_manual_mode_unsent_and_ghost.png"))
 
     qtbot.mouseClick(panel.send_button, Qt.MouseButton.LeftButton)
     settled(qtbot, win)
@@ -183,7 +188,7 @@ def test_the_image_does_not_move_under_the_cursor_when_results_and_levels_change
     p0 = on_window(*b)
     press_b = view.viewport_pos(*b)  # where the user is about to click, aimed before anything changes
     click(qtbot, win, *a)  # the first click: a result fills the status panel and the previews
-    settled(qtbot, win, 1)
+    settled(qtbot, win)
     steps = {"first result": None}
     shortcut(qtbot, win, Qt.Key.Key_L)  # View → Auto levels
     steps["auto levels"] = None
@@ -207,7 +212,7 @@ def test_zero_iterations_say_the_start_met_the_tolerance(qtbot, make_window, sim
     win = make_window(sim_config(engine={"tolerance": 100.0}))
     (a,) = pick_neurons(win.session, 1)
     click(qtbot, win, *a)
-    settled(qtbot, win, 1)
+    settled(qtbot, win)
     assert win.sending.last_result.iterations == 0
     assert win.status_panel.text("iterations") == "0 (met tolerance at start)"
 
@@ -236,7 +241,7 @@ def test_metrics_close_to_one_never_read_as_100_percent(qtbot, make_window, sim_
 
     win.session.apply = apply
     click(qtbot, win, *a)
-    settled(qtbot, win, 1)
+    settled(qtbot, win)
     assert near_one and win.sending.last_result is near_one[-1]
     assert win.status_panel.text("uniformity") == "99.93 %"
     assert win.status_panel.text("efficiency") == "99.995 %"
@@ -283,7 +288,7 @@ def test_targets_keep_their_ids_through_deletes_files_and_the_log(qtbot, make_wi
     assert numbers() == [1, 3]  # not renumbered
     click(qtbot, win, *d)
     assert numbers() == [1, 3, 4]  # 2 is never given out again
-    settled(qtbot, win, 3)
+    settled(qtbot, win)
     assert [t.id for t in win.sending.last_result.targets] == [1, 3, 4]
     rec = [r for r in read_log(s.log.path).records if r["type"] == "pattern"][-1]
     assert [t["id"] for t in rec["targets"]] == [1, 3, 4]  # the log names the same neurons
