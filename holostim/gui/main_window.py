@@ -165,6 +165,9 @@ class MainWindow(QMainWindow):
             self.pump.frameReady.connect(self._show_frame)
             self.pump.failed.connect(lambda reason: self.show_message(reason, error=True))
         self.targets_panel.show_engine_settings(cfg.engine.method, cfg.engine.iterations)
+        self.status_panel.clear_result()  # a new session's SLM shows none of the last one's patterns
+        self.mask_preview.clear("nothing sent to the SLM yet")
+        self.focal_preview.clear("nothing sent to the SLM yet")
         self.status_panel.set_backend(self._backend_text())
         self.slm_panel.attach(session)
         self.update_overlays()
@@ -288,17 +291,14 @@ class MainWindow(QMainWindow):
         else:  # the dock was hidden when it was asked for: an older prediction would describe another set
             self.focal_preview.clear("predicted focus not computed while this dock was hidden")
 
-    def _other_pattern_shown(self, frame: Any, what: str) -> None:
+    def _test_pattern_shown(self, frame: Any, name: str) -> None:
         # Status and previews describe the SLM's pattern, which is no longer the targets' one; the
         # markers turn to unsent edits and Send (or any change, under Auto send) puts them back.
-        if frame is not None:
-            self.mask_preview.set_frame(frame, what=what)
+        what = f"test pattern {name!r}"
+        self.mask_preview.set_frame(frame, what=what)
         self.focal_preview.clear(f"{what} on the SLM: no predicted focus")
         self.status_panel.set_other_pattern(what)
         self.sending.slm_replaced()
-
-    def _test_pattern_shown(self, frame: Any, name: str) -> None:
-        self._other_pattern_shown(frame, f"test pattern {name!r}")
 
     def _busy_changed(self, busy: bool) -> None:
         self.status_panel.values["compute_ms"].setStyleSheet(
@@ -358,9 +358,11 @@ class MainWindow(QMainWindow):
         except HolostimError as exc:
             self.show_message(f"calibration measured but not saved: {exc}", error=True)
             path = None
-        self._other_pattern_shown(self.session.slm.last_frame, "calibration spots")
+        # The calibration put back the frame the SLM showed before (status, previews and markers still
+        # describe it); the targets are computed again through the new calibration.
         self.update_overlays()
         self.store.set_check(self._check_target)
+        self.sending.forget_sent()
         self.sending.targets_changed()
         where = f"; saved to {path}" if path else ""
         self.show_message(f"calibration residual {cal.residual_px:.3f} camera px RMS over "

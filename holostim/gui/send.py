@@ -7,8 +7,8 @@ the status keep describing the pattern that is on the SLM (a preview of the edit
 docks, made the status, the previews and the table describe three different sets).
 
 The set last sent is remembered so that an unchanged set is not computed again; it is forgotten
-whenever the SLM shows something else (a test pattern, a calibration) or the engine settings change, so
-the next change or Send puts the targets back. :attr:`SendController.on_slm` is the set the SLM shows
+whenever the SLM shows something else (a test pattern), the calibration or the engine settings change,
+so the next change or Send puts the targets back. :attr:`SendController.on_slm` is the set the SLM shows
 now (empty while it shows a test pattern); the view and the table draw the edits against it. Refused
 targets never get here: the store only hands out accepted ones.
 """
@@ -42,13 +42,13 @@ class SendController(QObject):
     resultShown = pyqtSignal(object)
     """Emitted on the GUI thread with each ``ApplyResult`` that reached the SLM."""
     slmChanged = pyqtSignal(object)
-    """The tuple of targets the SLM's pattern now lights (empty: a test pattern or calibration)."""
+    """The tuple of targets the SLM's pattern now lights (empty: a test pattern)."""
     message = pyqtSignal(str, bool, float)
     """(text, error, t_request) for the status bar; ``t_request`` is the ``time.monotonic()`` of the request
     the message answers, so the window can tell an old result's report from news."""
     unsentChanged = pyqtSignal(bool)
     """Whether the SLM does not show the current targets, so that Send would change it (in manual mode
-    after an edit; in either mode after a test pattern, a calibration or a refused pattern)."""
+    after an edit; in either mode after a test pattern or a refused pattern)."""
     busyChanged = pyqtSignal(bool)
     """The worker started (True) or ran out of (False) work."""
 
@@ -107,7 +107,7 @@ class SendController(QObject):
         self._last_sent = None
 
     def slm_replaced(self) -> None:
-        """The SLM shows something else (a test pattern, calibration spots): no target is lit now."""
+        """The SLM shows something else (a test pattern): no target is lit now."""
         self.forget_sent()
         self._set_on_slm(())
         self._emit_unsent()

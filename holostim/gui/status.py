@@ -118,8 +118,14 @@ class StatusPanel(QWidget):
         c2s = result.click_to_swap_ms
         self.values["click_to_swap_ms"].setText("–" if c2s is None else f"{float(c2s):.1f} ms")
 
+    def clear_result(self) -> None:
+        """Nothing of this session is on the SLM yet (a session was just opened)."""
+        for key, _ in self.FIELDS:
+            if key != "backend":
+                self.values[key].setText("–")
+
     def set_other_pattern(self, what: str) -> None:
-        """The SLM shows ``what`` (a test pattern, calibration spots): no target metrics describe it."""
+        """The SLM shows ``what`` (e.g. a test pattern): no target metrics describe it."""
         self.values["spots"].setText(what)
         self.values["spots"].setToolTip(what)
         for key in ("efficiency", "uniformity", "iterations", "compute_ms", "click_to_swap_ms"):

@@ -306,3 +306,18 @@ def test_targets_keep_their_ids_through_deletes_files_and_the_log(qtbot, make_wi
                                        f'{{"x": {c[0]}, "y": {c[1]}, "id": 3}}]')
     win.load_targets(tmp_path / "dup.json")  # an id twice in a file: the second one is renumbered
     assert numbers() == [3, 8]
+
+
+def test_opening_another_session_shows_none_of_the_last_ones_pattern(qtbot, make_window, sim_config,
+                                                                   tmp_path):
+    win = make_window(sim_config())
+    (a,) = pick_neurons(win.session, 1)
+    click(qtbot, win, *a)
+    settled(qtbot, win)
+    assert win.status_panel.text("spots") == "1" and win.mask_preview.data is not None
+    win.open_session(sim_config(name="second").save(tmp_path / "second.yaml"))
+    assert win.session.config.name == "second"
+    # Its SLM has shown nothing: no numbers, previews or lit markers of the other session's pattern.
+    assert [win.status_panel.text(k) for k in ("spots", "efficiency", "iterations")] == ["–"] * 3
+    assert win.mask_preview.data is None and win.focal_preview.data is None
+    assert win.sending.on_slm == ()
