@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from holostim.gui.formatting import percent
@@ -143,11 +144,13 @@ class SendController(QObject):
     def _on_outcome(self, outcome: ComputeOutcome) -> None:
         if not outcome.shown:
             return  # not on the SLM: nothing the window shows describes it
-        self.outcome.emit(outcome)
         r = outcome.result
         self.last_result = r
-        self._set_on_slm(tuple(r.targets))
         self.shown_count += 1
+        if self._superseded(r):
+            return  # a test pattern or a newer pattern replaced it before this report arrived
+        self.outcome.emit(outcome)
+        self._set_on_slm(tuple(r.targets))
         if not r.targets:
             self.message.emit("no targets: the SLM shows a flat phase (light stays in the zero order)", False,
                               r.t_request)
@@ -161,6 +164,13 @@ class SendController(QObject):
                 r.t_request,
             )
         self.resultShown.emit(r)
+
+    def _superseded(self, result: Any) -> bool:
+        # The report is queued from the worker: by the time it is read the SLM may show something else.
+        slm_frame = getattr(getattr(self.session, "slm", None), "last_frame", None)
+        if slm_frame is None or result.frame is None:
+            return False
+        return not np.array_equal(slm_frame, result.frame)
 
     def _on_failed(self, request: ComputeRequest, reason: str) -> None:
         if request.show:

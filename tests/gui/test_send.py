@@ -20,7 +20,8 @@ class FakeSession:
     def __init__(self):
         self.applied, self.computed = [], []
         self.refuse = False
-        self.slm = SimpleNamespace(phase_to_gray=lambda phase: np.zeros((4, 4), np.uint8))
+        self.shown_next = None
+        self.slm = SimpleNamespace(last_frame=None, phase_to_gray=lambda phase: np.zeros((4, 4), np.uint8))
         self.lock = threading.Lock()
 
     def _result(self, targets, request_time):
@@ -33,7 +34,10 @@ class FakeSession:
             raise HolostimError("3 spots exceed safety.max_spots = 2")
         with self.lock:
             self.applied.append(list(targets))
-        return self._result(targets, request_time)
+        r = self._result(targets, request_time)
+        # Like an SLM: it shows the result's frame, unless something else is shown right after it.
+        self.slm.last_frame = r.frame if self.shown_next is None else self.shown_next
+        return r
 
     def compute(self, targets, request_time=None):
         with self.lock:
@@ -123,3 +127,16 @@ def test_paused_flow_computes_nothing_until_resumed(qtbot, flow):
     f.c.targets_changed()
     qtbot.waitUntil(lambda: len(f.shown) == 1, timeout=5000)
     assert f.session.applied == [[T(10, 20, id=1)]]
+
+
+def test_a_report_of_a_pattern_the_slm_no_longer_shows_changes_nothing_on_screen(qtbot, flow):
+    f = flow
+    f.store.add(10, 20)
+    qtbot.waitUntil(lambda: len(f.shown) == 1, timeout=5000)
+    # The next pattern is replaced on the SLM (a test pattern) before its queued report is read.
+    f.session.shown_next = np.full((4, 4), 7, np.uint8)
+    f.store.add(30, 40)
+    qtbot.waitUntil(lambda: f.c.shown_count == 2, timeout=5000)
+    settled(qtbot, f)
+    assert len(f.shown) == 1 and f.c.on_slm == (T(10, 20, id=1),)  # status and markers keep the truth
+    assert not f.messages[-1][0].startswith("sent 2 spots")
