@@ -11,6 +11,14 @@ rubber band never fight each other:
 * Shift + left drag on empty image: rubber-band selection;
 * left drag elsewhere: pan; wheel: zoom;
 * right click on a marker, or Delete/Backspace: remove.
+
+The markers tell what the SLM lights from what is being edited: a target in the pattern on the SLM is a
+solid ring, an edit not sent yet (manual mode, or after a test pattern) a dashed ring, a refused target a
+red cross, and a target that was deleted or moved but is still lit by the SLM's pattern a violet dotted
+ghost ring, labelled "(still on SLM)", where the light is, until the next pattern replaces it.
+
+The image never moves under the cursor: the histogram has a fixed width (its axis labels change width
+with the levels), so neither a level change nor a new result reflows the layout around the view.
 """
 
 from __future__ import annotations
@@ -27,12 +35,17 @@ from holostim.gui.target_store import TargetStore
 pg.setConfigOptions(imageAxisOrder="row-major")
 
 PICK_RADIUS_PX = 10.0
-HISTOGRAM_REFRESH_MS = 500  # the levels histogram follows the live image at 2 Hz
 """How close (screen px) a click must be to a marker to grab it."""
+HISTOGRAM_REFRESH_MS = 500
+"""The levels histogram follows the live image at 2 Hz."""
+HISTOGRAM_WIDTH_PX = 120
+"""Fixed width of the levels histogram (wide enough for 6-digit axis labels)."""
 
 OK_COLOR = QColor(0, 230, 255)
 SELECTED_COLOR = QColor(255, 210, 0)
 REFUSED_COLOR = QColor(255, 60, 60)
+UNSENT_COLOR = QColor(235, 235, 235)
+GHOST_COLOR = QColor(200, 150, 255, 230)
 FIELD_COLOR = QColor(120, 255, 120, 200)
 ZERO_COLOR = QColor(255, 120, 40, 220)
 
@@ -161,6 +174,7 @@ class CameraView(QWidget):
         self._frame: np.ndarray | None = None
         self._levels_set = False
         self._drag_preview: dict[int, tuple[float, float]] | None = None
+        self._on_slm: tuple = ()
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(QColor(16, 16, 20))
@@ -169,7 +183,7 @@ class CameraView(QWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.viewbox.addItem(self.image)
         self.histogram = pg.HistogramLUTWidget(image=self.image)
-        self.histogram.setMinimumWidth(110)
+        self.histogram.setFixedWidth(HISTOGRAM_WIDTH_PX)
         # pyqtgraph recomputes and redraws the histogram for every new image; at the camera's frame rate
         # that costs the GUI thread more than the image itself and takes CPU from the hologram engine.
         # A histogram refreshed a few times a second reads the same.
@@ -197,6 +211,9 @@ class CameraView(QWidget):
         self._zero_cross.setZValue(10)
         self.viewbox.addItem(self._zero_cross, ignoreBounds=True)
 
+        self._ghosts = _Markers(pxMode=True)
+        self._ghosts.setZValue(19)
+        self.viewbox.addItem(self._ghosts, ignoreBounds=True)
         self._markers = _Markers(pxMode=True)
         self._markers.setZValue(20)
         self.viewbox.addItem(self._markers, ignoreBounds=True)
@@ -289,13 +306,46 @@ class CameraView(QWidget):
         self._drag_preview = positions
         self.redraw_targets()
 
+    def set_on_slm(self, targets: tuple) -> None:
+        """The targets the SLM's pattern lights now; the others are drawn as unsent edits or ghosts."""
+        self._on_slm = tuple(targets)
+        self.redraw_targets()
+
     def marker_positions(self) -> list[tuple[float, float]]:
         """Where each marker is drawn (camera px), in target order."""
         pts = self._markers.data
         return [(float(p["x"]), float(p["y"])) for p in pts]
 
+    def marker_states(self) -> list[tuple[float, float, str]]:
+        """(x, y, kind) of every marker drawn, the targets in order, then the ghosts.
+
+        A target's kind is "on SLM", "unsent" or "refused"; a ghost ("ghost") is lit by the SLM's pattern
+        but no longer among the targets.
+        """
+        kinds = [self._kind(t, r) for t, r in zip(self.store.targets, self.store.reasons, strict=True)]
+        out = [(x, y, k) for (x, y), k in zip(self.marker_positions(), kinds, strict=True)]
+        return out + [(float(p["x"]), float(p["y"]), "ghost") for p in self._ghosts.data]
+
+    def _kind(self, target, reason: str | None) -> str:
+        if reason is not None:
+            return "refused"
+        return "on SLM" if target in self._on_slm else "unsent"
+
+    def _label(self, text: str, x: float, y: float, color: QColor, italic: bool = False) -> None:
+        font = QFont()
+        font.setPointSize(10)
+        font.setBold(not italic)
+        font.setItalic(italic)
+        label = pg.TextItem(text, color=color, anchor=(-0.35, 1.2))
+        label.setFont(font)
+        label.setPos(x, y)
+        label.setZValue(21)
+        label.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.viewbox.addItem(label, ignoreBounds=True)
+        self._labels.append(label)
+
     def redraw_targets(self) -> None:
-        """Redraw numbered markers: cyan rings, yellow when selected, red crosses when refused."""
+        """Redraw the markers, labelled with the targets' ids (see the module docstring for the kinds)."""
         targets = self.store.targets
         reasons = self.store.reasons
         sel = set(self.store.selection)
@@ -303,32 +353,34 @@ class CameraView(QWidget):
         for label in self._labels:
             self.viewbox.removeItem(label)
         self._labels = []
-        font = QFont()
-        font.setPointSize(10)
-        font.setBold(True)
         for i, (t, reason) in enumerate(zip(targets, reasons, strict=True)):
             x, y = t.x, t.y
             if self._drag_preview and i in self._drag_preview:
                 x, y = self._drag_preview[i]
-            color = REFUSED_COLOR if reason else (SELECTED_COLOR if i in sel else OK_COLOR)
-            width = 3 if i in sel else 2
+            kind = self._kind(t, reason)
+            color = (REFUSED_COLOR if kind == "refused" else SELECTED_COLOR if i in sel
+                     else OK_COLOR if kind == "on SLM" else UNSENT_COLOR)
+            style = Qt.PenStyle.DashLine if kind == "unsent" else Qt.PenStyle.SolidLine
             spots.append(
                 {
                     "pos": (x, y),
                     "size": 24 if reason is None else 14,
                     "symbol": "x" if reason else "o",
-                    "pen": pg.mkPen(color, width=width),
+                    "pen": pg.mkPen(color, width=3 if i in sel else 2, style=style),
                     "brush": pg.mkBrush(color) if reason else None,
                     "data": i,
                 }
             )
-            label = pg.TextItem(str(i + 1), color=color, anchor=(-0.35, 1.2))
-            label.setFont(font)
-            label.setPos(x, y)
-            label.setZValue(21)
-            label.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-            self.viewbox.addItem(label, ignoreBounds=True)
-            self._labels.append(label)
+            self._label(str(i + 1 if t.id is None else t.id), x, y, color)
+        current = set(targets)
+        ghosts = []
+        for t in self._on_slm:
+            if t not in current:  # deleted or moved since it was sent: its light is still there
+                ghosts.append({"pos": (t.x, t.y), "size": 24, "symbol": "o", "brush": None,
+                               "pen": pg.mkPen(GHOST_COLOR, width=2.5, style=Qt.PenStyle.DotLine)})
+                name = "" if t.id is None else f"{t.id} "
+                self._label(f"{name}(still on SLM)", t.x, t.y, GHOST_COLOR, italic=True)
+        self._ghosts.setData(ghosts)
         self._markers.setData(spots)
 
     def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: D102 - Qt override

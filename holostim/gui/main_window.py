@@ -38,6 +38,10 @@ from holostim.gui.workers import ComputeOutcome, FramePump
 
 MAX_RECENT = 8
 """How many recently opened or saved sessions *Open recent* lists."""
+STATUS_BAR_STYLE = "QStatusBar { font-size: 10pt; }"
+ERROR_STYLE = "QStatusBar { font-size: 10pt; color: #c62828; font-weight: bold; }"
+"""The status bar keeps one font size for news and errors: a bar whose height changed with the message
+moved the camera image under the user's cursor."""
 
 
 def default_settings() -> QSettings:
@@ -90,7 +94,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self.menus = MainMenus(self)
         self._update_recent_menu()
-        self.statusBar().setStyleSheet("QStatusBar { font-size: 10pt; }")
+        self.statusBar().setStyleSheet(STATUS_BAR_STYLE)
 
         panel = self.targets_panel
         panel.auto_check.toggled.connect(self.sending.set_auto)
@@ -99,6 +103,8 @@ class MainWindow(QMainWindow):
         panel.engineSettingsChanged.connect(self._engine_settings_changed)
         self.sending.outcome.connect(self._show_previews)
         self.sending.resultShown.connect(self.status_panel.set_result)
+        self.sending.slmChanged.connect(self.camera_view.set_on_slm)
+        self.sending.slmChanged.connect(self.table.table_model.set_on_slm)
         self.sending.message.connect(self._send_message)
         self.sending.unsentChanged.connect(panel.send_button.setEnabled)
         self.sending.busyChanged.connect(self._busy_changed)
@@ -159,6 +165,9 @@ class MainWindow(QMainWindow):
             self.pump.frameReady.connect(self._show_frame)
             self.pump.failed.connect(lambda reason: self.show_message(reason, error=True))
         self.targets_panel.show_engine_settings(cfg.engine.method, cfg.engine.iterations)
+        self.status_panel.clear_result()  # a new session's SLM shows none of the last one's patterns
+        self.mask_preview.clear("nothing sent to the SLM yet")
+        self.focal_preview.clear("nothing sent to the SLM yet")
         self.status_panel.set_backend(self._backend_text())
         self.slm_panel.attach(session)
         self.update_overlays()
@@ -261,7 +270,7 @@ class MainWindow(QMainWindow):
         self.camera_view.snap_enabled = on
 
     def load_targets(self, path: str | Path) -> None:
-        """Replace the targets with those in a CSV or JSON file."""
+        """Replace the targets with those in a CSV or JSON file (they keep the ids the file gives)."""
         rows = load_targets(path)
         from holostim.session import Target
 
@@ -279,10 +288,17 @@ class MainWindow(QMainWindow):
         self.mask_preview.set_frame(outcome.frame)
         if outcome.predicted is not None:
             self.focal_preview.set_intensity(outcome.predicted)
+        else:  # the dock was hidden when it was asked for: an older prediction would describe another set
+            self.focal_preview.clear("predicted focus not computed while this dock was hidden")
 
-    def _test_pattern_shown(self, frame: Any) -> None:
-        self.mask_preview.set_frame(frame)
-        self.sending.forget_sent()
+    def _test_pattern_shown(self, frame: Any, name: str) -> None:
+        # Status and previews describe the SLM's pattern, which is no longer the targets' one; the
+        # markers turn to unsent edits and Send (or any change, under Auto send) puts them back.
+        what = f"test pattern {name!r}"
+        self.mask_preview.set_frame(frame, what=what)
+        self.focal_preview.clear(f"{what} on the SLM: no predicted focus")
+        self.status_panel.set_other_pattern(what)
+        self.sending.slm_replaced()
 
     def _busy_changed(self, busy: bool) -> None:
         self.status_panel.values["compute_ms"].setStyleSheet(
@@ -301,7 +317,7 @@ class MainWindow(QMainWindow):
         if error:
             self._error_shown_at = time.monotonic()
         self.last_message = text
-        self.statusBar().setStyleSheet("QStatusBar { color: #c62828; font-weight: bold; }" if error else "")
+        self.statusBar().setStyleSheet(ERROR_STYLE if error else STATUS_BAR_STYLE)
         self.statusBar().showMessage(text, 0 if error else 8000)
 
     def _send_message(self, text: str, error: bool, t_request: float) -> None:
@@ -342,6 +358,8 @@ class MainWindow(QMainWindow):
         except HolostimError as exc:
             self.show_message(f"calibration measured but not saved: {exc}", error=True)
             path = None
+        # The calibration put back the frame the SLM showed before (status, previews and markers still
+        # describe it); the targets are computed again through the new calibration.
         self.update_overlays()
         self.store.set_check(self._check_target)
         self.sending.forget_sent()

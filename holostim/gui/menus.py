@@ -9,6 +9,7 @@ the window, which reports failures in the status bar.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import Qt
@@ -165,8 +166,10 @@ class MainMenus:
 
     def save_targets_dialog(self) -> None:
         """Ask for a CSV or JSON file and write the targets to it."""
-        path, _ = QFileDialog.getSaveFileName(self.win, "Save targets", "", "CSV (*.csv);;JSON (*.json)")
+        path, chosen = QFileDialog.getSaveFileName(self.win, "Save targets", "", "CSV (*.csv);;JSON (*.json)")
         if path:
+            if not Path(path).suffix:  # a bare name: the format the dialog's filter shows
+                path += ".json" if "json" in chosen.lower() else ".csv"
             self._guard(lambda: self.win.save_targets(path))
 
     def _guard(self, fn: Callable[[], Any]) -> None:

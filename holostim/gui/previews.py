@@ -1,7 +1,8 @@
 """Preview docks: the mask as the SLM will show it, and the predicted focal-plane intensity.
 
 Both only display arrays the session computed (the SLM's uint8 frame and the optics core's predicted
-intensity); nothing optical is calculated here.
+intensity); nothing optical is calculated here. Both describe what the SLM shows now, never an edit that
+was not sent: the window feeds them only patterns that reached the SLM (and the test patterns).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF
 from PyQt6.QtGui import QColor
-from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 from scipy import ndimage
 
 pg.setConfigOptions(imageAxisOrder="row-major")
@@ -31,6 +32,9 @@ class _ImagePreview(QWidget):
         self.viewbox.addItem(self.image)
         self.caption = QLabel(caption)
         self.caption.setStyleSheet("color: #888; font-size: 9pt;")
+        # A caption asks for no width: a longer caption must not widen the dock, which would shrink the
+        # camera view and move the image under the user's cursor.
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.setSpacing(1)
@@ -39,6 +43,17 @@ class _ImagePreview(QWidget):
         self._shape: tuple[int, ...] | None = None
         self.data: np.ndarray | None = None
         self.max_px = MAX_PREVIEW_PX
+
+    def set_caption(self, text: str) -> None:
+        """One line under the image (also its tooltip, for a dock too narrow to show it all)."""
+        self.caption.setText(text)
+        self.caption.setToolTip(text)
+
+    def clear(self, caption: str) -> None:
+        """Show nothing, and say why in the caption."""
+        self.data = None
+        self.image.clear()
+        self.set_caption(caption)
 
     def _show(self, img: np.ndarray, levels: tuple[float, float], reduce: str = "stride") -> None:
         self.data = img
@@ -65,13 +80,12 @@ class MaskPreview(_ImagePreview):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("SLM frame (gray levels)", parent)
 
-    def set_frame(self, frame: np.ndarray) -> None:
+    def set_frame(self, frame: np.ndarray, what: str = "SLM frame") -> None:
         """Show ``frame`` with fixed levels (its dtype's full range) so gray g always looks the same."""
         frame = np.asarray(frame)
         self._show(frame, (0, int(np.iinfo(frame.dtype).max)))
-        self.caption.setText(
-            f"SLM frame {frame.shape[1]}×{frame.shape[0]}, gray {int(frame.min())}–{int(frame.max())}"
-        )
+        h, w = frame.shape[:2]
+        self.set_caption(f"{what} {w}×{h}, gray {int(frame.min())}–{int(frame.max())}")
 
 
 class FocalPreview(_ImagePreview):
@@ -90,6 +104,5 @@ class FocalPreview(_ImagePreview):
         # A diffraction-limited spot is one pixel of the Fourier plane: widen each to 5×5 for the eye.
         amp = ndimage.maximum_filter(amp, size=5)
         self._show(amp, (0.0, 1.0), reduce="max")
-        self.caption.setText(
-            f"predicted focal-plane intensity (√I, spots widened), {inten.shape[1]}×{inten.shape[0]}"
-        )
+        h, w = inten.shape[:2]
+        self.set_caption(f"predicted focus (√I, spots widened), {w}×{h}")

@@ -2,10 +2,15 @@
 
 In auto mode every change of the accepted targets is computed and shown at once (the worker keeps only
 the newest waiting set, so the SLM never lags behind a backlog of stale patterns). In manual mode a
-change is computed as a preview only and :meth:`SendController.send` shows it. The set last sent is
-remembered so that an unchanged set is not computed again; it is forgotten whenever the SLM shows
-something else (a test pattern, a calibration) or the engine settings change, so the next change or
-Send puts the targets back. Refused targets never get here: the store only hands out accepted ones.
+change waits for :meth:`SendController.send`; nothing is computed for it meanwhile, so the previews and
+the status keep describing the pattern that is on the SLM (a preview of the edit, shown in the same
+docks, made the status, the previews and the table describe three different sets).
+
+The set last sent is remembered so that an unchanged set is not computed again; it is forgotten
+whenever the SLM shows something else (a test pattern), the calibration or the engine settings change,
+so the next change or Send puts the targets back. :attr:`SendController.on_slm` is the set the SLM shows
+now (empty while it shows a test pattern); the view and the table draw the edits against it. Refused
+targets never get here: the store only hands out accepted ones.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from holostim.gui.formatting import percent
 from holostim.gui.target_store import TargetStore
 from holostim.gui.workers import ComputeOutcome, ComputeRequest, ComputeWorker
 
@@ -32,14 +39,17 @@ class SendController(QObject):
     """
 
     outcome = pyqtSignal(object)
-    """Every :class:`ComputeOutcome`, shown or preview only (for the preview docks)."""
+    """Every :class:`ComputeOutcome` that reached the SLM (for the preview docks)."""
     resultShown = pyqtSignal(object)
     """Emitted on the GUI thread with each ``ApplyResult`` that reached the SLM."""
+    slmChanged = pyqtSignal(object)
+    """The tuple of targets the SLM's pattern now lights (empty: a test pattern)."""
     message = pyqtSignal(str, bool, float)
     """(text, error, t_request) for the status bar; ``t_request`` is the ``time.monotonic()`` of the request
     the message answers, so the window can tell an old result's report from news."""
     unsentChanged = pyqtSignal(bool)
-    """Whether there is a change that only Send would put on the SLM (manual mode)."""
+    """Whether the SLM does not show the current targets, so that Send would change it (in manual mode
+    after an edit; in either mode after a test pattern or a refused pattern)."""
     busyChanged = pyqtSignal(bool)
     """The worker started (True) or ran out of (False) work."""
 
@@ -53,6 +63,7 @@ class SendController(QObject):
         self.last_result: Any = None
         self.shown_count = 0
         self._last_sent: tuple | None = None
+        self.on_slm: tuple = ()
 
     # -- session -------------------------------------------------------------------------------------
     def attach(self, session: Any) -> None:
@@ -60,6 +71,7 @@ class SendController(QObject):
         self.session = session
         self._start_worker()
         self._last_sent = ()
+        self._set_on_slm(())
 
     def detach(self) -> None:
         """Stop computing (the session is about to close)."""
@@ -87,51 +99,58 @@ class SendController(QObject):
     def set_auto(self, on: bool) -> None:
         """Auto mode: every change goes to the SLM; manual mode: only :meth:`send` does."""
         self.auto = on
-        self.unsentChanged.emit(not on and tuple(self.store.accepted()) != self._last_sent)
         if on:
             self.targets_changed()
+        self._emit_unsent()
 
     def forget_sent(self) -> None:
-        """The SLM no longer shows the last set sent: the next change or Send computes it again."""
+        """The last set sent must be computed again (e.g. new engine settings): the next change or Send."""
         self._last_sent = None
 
+    def slm_replaced(self) -> None:
+        """The SLM shows something else (a test pattern): no target is lit now."""
+        self.forget_sent()
+        self._set_on_slm(())
+        self._emit_unsent()
+
     def targets_changed(self) -> None:
-        """The accepted targets may have changed: show them (auto) or preview them (manual)."""
+        """The accepted targets may have changed: show them (auto) or wait for Send (manual)."""
         if self.session is None or self.worker is None:
             return
-        accepted = tuple(self.store.accepted())
-        if self.auto:
-            if accepted != self._last_sent:
-                self._submit(accepted, show=True)
-        else:
-            unsent = accepted != self._last_sent
-            self.unsentChanged.emit(unsent)
-            if unsent and accepted:
-                self._submit(accepted, show=False)  # preview only; Send puts it on the SLM
+        if self.auto and tuple(self.store.accepted()) != self._last_sent:
+            self._submit(tuple(self.store.accepted()))
+        self._emit_unsent()
 
     def send(self) -> None:
         """Compute the current (accepted) targets and show them on the SLM."""
-        self._submit(tuple(self.store.accepted()), show=True)
-        self.unsentChanged.emit(False)
+        self._submit(tuple(self.store.accepted()))
+        self._emit_unsent()
 
-    def _submit(self, targets: tuple, show: bool) -> None:
+    def _emit_unsent(self) -> None:
+        self.unsentChanged.emit(tuple(self.store.accepted()) != self._last_sent)
+
+    def _set_on_slm(self, targets: tuple) -> None:
+        self.on_slm = tuple(targets)
+        self.slmChanged.emit(self.on_slm)
+
+    def _submit(self, targets: tuple) -> None:
         if self.worker is None:
             return
-        if show:
-            self._last_sent = targets
-        self.worker.submit(list(targets), show=show, preview=self.wants_preview(),
+        self._last_sent = targets
+        self.worker.submit(list(targets), show=True, preview=self.wants_preview(),
                            request_time=time.monotonic())
 
     # -- what came back ------------------------------------------------------------------------------
     def _on_outcome(self, outcome: ComputeOutcome) -> None:
-        self.outcome.emit(outcome)
-        r = outcome.result
         if not outcome.shown:
-            self.message.emit(f"preview of {len(r.targets)} spots ready; press Send (Ctrl+Return)", False,
-                              r.t_request)
-            return
+            return  # not on the SLM: nothing the window shows describes it
+        r = outcome.result
         self.last_result = r
         self.shown_count += 1
+        if self._superseded(r):
+            return  # a test pattern or a newer pattern replaced it before this report arrived
+        self.outcome.emit(outcome)
+        self._set_on_slm(tuple(r.targets))
         if not r.targets:
             self.message.emit("no targets: the SLM shows a flat phase (light stays in the zero order)", False,
                               r.t_request)
@@ -139,14 +158,22 @@ class SendController(QObject):
             m, c2s = r.metrics, r.click_to_swap_ms
             lat = "" if c2s is None else f", click→swap {c2s:.0f} ms"
             self.message.emit(
-                f"sent {len(r.targets)} spots: efficiency {100 * float(m.efficiency):.0f} %, "
-                f"uniformity {100 * float(m.uniformity):.0f} %{lat}",
+                f"sent {len(r.targets)} spots: efficiency {percent(m.efficiency)}, "
+                f"uniformity {percent(m.uniformity)}{lat}",
                 False,
                 r.t_request,
             )
         self.resultShown.emit(r)
 
+    def _superseded(self, result: Any) -> bool:
+        # The report is queued from the worker: by the time it is read the SLM may show something else.
+        slm_frame = getattr(getattr(self.session, "slm", None), "last_frame", None)
+        if slm_frame is None or result.frame is None:
+            return False
+        return not np.array_equal(slm_frame, result.frame)
+
     def _on_failed(self, request: ComputeRequest, reason: str) -> None:
         if request.show:
-            self._last_sent = None  # nothing new reached the SLM
+            self._last_sent = None  # nothing new reached the SLM: Send may try again
+            self._emit_unsent()
         self.message.emit(f"pattern refused: {reason}", True, time.monotonic())

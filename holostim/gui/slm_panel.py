@@ -41,8 +41,8 @@ class SlmPanel(QGroupBox):
 
     message = pyqtSignal(str, bool)
     """(text, error) for the status bar."""
-    patternShown = pyqtSignal(object)
-    """The uint8 test-pattern frame that is now on the SLM instead of the targets' mask."""
+    patternShown = pyqtSignal(object, str)
+    """(frame, name): the uint8 test-pattern frame that is now on the SLM instead of the targets' mask."""
     windowShown = pyqtSignal(bool)
     """The SLM window was shown (True) or hidden (False) from here."""
 
@@ -102,6 +102,11 @@ class SlmPanel(QGroupBox):
         # Only the OpenGL SLM has a window (the SLM devices share no protocol for it yet).
         window = getattr(self.session.slm, "window", None)
         if window is None:
+            # The box (and the menu action that follows it) must not say a window is shown when none is.
+            self.window_check.blockSignals(True)
+            self.window_check.setChecked(False)
+            self.window_check.blockSignals(False)
+            self.windowShown.emit(False)
             self.message.emit("this SLM has no window to show (simulated SLM)", True)
             return
         if not visible:
@@ -139,5 +144,5 @@ class SlmPanel(QGroupBox):
         except HolostimError as exc:
             self.message.emit(str(exc), True)
             return
-        self.patternShown.emit(frame)
+        self.patternShown.emit(frame, name)
         self.message.emit(f"SLM shows test pattern '{name}'; targets are not on the SLM until Send", False)

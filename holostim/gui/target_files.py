@@ -1,8 +1,11 @@
-"""Save and load target sets as CSV or JSON (camera px, weight, group).
+"""Save and load target sets as CSV or JSON (camera px, weight, group, stable id).
 
-CSV has a header ``x,y,weight,group`` (weight and group optional when reading); JSON is
-``{"targets": [{"x": .., "y": .., "weight": .., "group": ..}, ...]}`` or a bare list of such objects.
-A file is replaced all at once, so a crash while saving never leaves half a target set behind.
+CSV has a header ``x,y,weight,group,id`` (weight, group and id optional when reading); JSON is
+``{"targets": [{"x": .., "y": .., "weight": .., "group": .., "id": ..}, ...]}`` or a bare list of such
+objects. The id is the target's number in the GUI (and the log); a file without one gets new numbers
+when loaded. A file name without a suffix is saved as CSV (``name.csv``): a user typing "my targets" in
+the save dialog means a file, not an error. A file is replaced all at once, so a crash while saving
+never leaves half a target set behind.
 """
 
 from __future__ import annotations
@@ -23,14 +26,23 @@ class TargetFileError(HolostimError, ValueError):
     """A target file that cannot be read: wrong format, missing columns or bad values."""
 
 
-FIELDS = ("x", "y", "weight", "group")
+FIELDS = ("x", "y", "weight", "group", "id")
+DEFAULT_SUFFIX = ".csv"
+"""What a target file name without a suffix is saved as."""
 
 
 def save_targets(path: str | Path, targets: Iterable[Any]) -> Path:
-    """Write targets to ``path``; the suffix (``.csv`` or ``.json``) picks the format."""
+    """Write targets to ``path``; the suffix (``.csv`` or ``.json``, none = ``.csv``) picks the format.
+
+    Returns the path written (with the suffix added where there was none).
+    """
     path = Path(path)
+    if not path.suffix:
+        path = path.with_name(path.name + DEFAULT_SUFFIX)
     rows = [
-        {"x": float(t.x), "y": float(t.y), "weight": float(t.weight), "group": int(t.group)} for t in targets
+        {"x": float(t.x), "y": float(t.y), "weight": float(t.weight), "group": int(t.group),
+         "id": None if getattr(t, "id", None) is None else int(t.id)}
+        for t in targets
     ]
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -47,7 +59,7 @@ def save_targets(path: str | Path, targets: Iterable[Any]) -> Path:
 
 
 def load_targets(path: str | Path) -> list[dict[str, float | int]]:
-    """Read targets from a ``.csv`` or ``.json`` file as dicts with x, y, weight, group."""
+    """Read targets from a ``.csv`` or ``.json`` file as dicts with x, y, weight, group, id (or None)."""
     path = Path(path)
     if not path.is_file():
         raise TargetFileError(f"target file {str(path)!r} does not exist")
@@ -84,6 +96,8 @@ def _row(name: str, i: int, r: Any) -> dict[str, float | int]:
         x, y = float(r["x"]), float(r["y"])
         w = float(r.get("weight") or 1.0)
         g = int(float(r.get("group") or 0))
+        tid = r.get("id")
+        tid = None if tid is None or tid == "" else float(tid)
     except KeyError as exc:
         raise TargetFileError(f"{name}: target {i} has no {exc.args[0]!r} value") from None
     except (TypeError, ValueError):
@@ -91,4 +105,9 @@ def _row(name: str, i: int, r: Any) -> dict[str, float | int]:
     number_pair((x, y), f"{name}: target {i} position", TargetFileError)
     positive(w, f"{name}: target {i} weight", TargetFileError)
     non_negative(g, f"{name}: target {i} group", TargetFileError)
-    return {"x": x, "y": y, "weight": w, "group": g}
+    if tid is not None:
+        positive(tid, f"{name}: target {i} id", TargetFileError)
+        if tid != int(tid):
+            raise TargetFileError(f"{name}: target {i} id={tid} must be a whole number")
+        tid = int(tid)
+    return {"x": x, "y": y, "weight": w, "group": g, "id": tid}

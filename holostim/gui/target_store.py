@@ -4,6 +4,10 @@ Both widgets edit the same :class:`TargetStore`; it tells them (and the main win
 targets to the session) through Qt signals. Each target carries the refusal reason the session gave for
 it (``None`` when it may be stimulated), so refused targets stay visible and explain themselves instead
 of vanishing.
+
+Each target has a stable ``id``: the store gives every new target the next number and never gives a
+number out twice in a session, so "target 3" (the # column, the marker label, the log record) stays the
+same neuron after others are deleted; list positions would renumber. A loaded set keeps the ids it has.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ class TargetStore(QObject):
         ``check(x, y) -> str | None``: the session's refusal rule (outside the addressable field, inside
         the zero-order exclusion, ...). ``None`` accepts everything.
     make_target:
-        Factory ``make_target(x, y, weight, group)`` for the session's frozen ``Target`` dataclass.
+        Factory ``make_target(x, y, weight, group, id)`` for the session's frozen ``Target`` dataclass.
     """
 
     changed = pyqtSignal()
@@ -57,6 +61,7 @@ class TargetStore(QObject):
         self._targets: list[Any] = []
         self._reasons: list[str | None] = []
         self._selection: set[int] = set()
+        self._next_id = 1
 
     # -- reading -------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -64,7 +69,7 @@ class TargetStore(QObject):
 
     @property
     def targets(self) -> list[Any]:
-        """All targets, refused ones included, in order (marker numbers are index + 1)."""
+        """All targets, refused ones included, in order (each marker is labelled with its ``id``)."""
         return list(self._targets)
 
     @property
@@ -89,8 +94,8 @@ class TargetStore(QObject):
         self.changed.emit()
 
     def add(self, x: float, y: float, weight: float = 1.0, group: int = 0) -> int:
-        """Append a target; returns its index. A refused target is kept, flagged and announced."""
-        t = self._new(x, y, weight, group)
+        """Append a target with the next id; returns its index. A refused one is kept, flagged, announced."""
+        t = self._new(x, y, weight, group, None, set())
         self._targets.append(t)
         self._reasons.append(self._reason(t.x, t.y))
         self.changed.emit()
@@ -116,15 +121,17 @@ class TargetStore(QObject):
             self.changed.emit()
 
     def update(self, index: int, **fields: Any) -> None:
-        """Change fields (``x``, ``y``, ``weight``, ``group``) of one target."""
+        """Change fields (``x``, ``y``, ``weight``, ``group``) of one target (its ``id`` stays)."""
         self._valid(index)
+        if "id" in fields:
+            raise TypeError("a target's id cannot be changed")
         t = dataclasses.replace(self._targets[index], **fields)
         self._targets[index] = t
         self._reasons[index] = self._reason(t.x, t.y)
         self.changed.emit()
 
     def remove(self, indices: Iterable[int]) -> None:
-        """Remove the given targets (the rest keep their order and are renumbered)."""
+        """Remove the given targets (the rest keep their order and their ids)."""
         drop = set(indices)
         for i in drop:
             self._valid(i)
@@ -142,8 +149,16 @@ class TargetStore(QObject):
         self.remove(range(len(self._targets)))
 
     def set_targets(self, targets: Sequence[Any]) -> None:
-        """Replace the whole list (loading a target set or a session)."""
-        self._targets = [self._new(t.x, t.y, t.weight, t.group) for t in targets]
+        """Replace the whole list (loading a target set or a session); each keeps its ``id`` if it has one.
+
+        A target without an id, or with one an earlier target of the same set has, gets the next id.
+        """
+        taken: set[int] = set()
+        self._targets = []
+        for t in targets:
+            new = self._new(t.x, t.y, t.weight, t.group, getattr(t, "id", None), taken)
+            taken.add(new.id)
+            self._targets.append(new)
         self._reasons = [self._reason(t.x, t.y) for t in self._targets]
         self._selection = set()
         self.changed.emit()
@@ -159,10 +174,12 @@ class TargetStore(QObject):
             self.selectionChanged.emit()
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _new(self, x: float, y: float, weight: float, group: int) -> Any:
+    def _new(self, x: float, y: float, weight: float, group: int, tid: int | None, taken: set[int]) -> Any:
+        tid = self._next_id if tid is None or int(tid) in taken else int(tid)
+        self._next_id = max(self._next_id, tid + 1)  # above every id seen: none is given out twice
         if self._make is None:
             self._make = _default_factory()
-        return self._make(x=float(x), y=float(y), weight=float(weight), group=int(group))
+        return self._make(x=float(x), y=float(y), weight=float(weight), group=int(group), id=tid)
 
     def _reason(self, x: float, y: float) -> str | None:
         if self._check is None:

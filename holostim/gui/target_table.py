@@ -1,4 +1,9 @@
-"""The target table: x, y (camera px), weight and group, editable, selection shared with the view."""
+"""The target table: x, y (camera px), weight and group, editable, selection shared with the view.
+
+The # column is the target's stable id (deleting one does not renumber the rest); the status column
+says whether the target is on the SLM now or is an edit not sent yet, so the table, like the markers,
+tells what is lit from what is being edited.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 from holostim.gui.target_store import TargetStore
 
 COLUMNS = ("#", "x", "y", "weight", "group", "status")
+ON_SLM, NOT_SENT = "on SLM", "not sent"
 _EDITABLE = {1: "x", 2: "y", 3: "weight", 4: "group"}
 
 
@@ -32,7 +38,13 @@ class TargetTableModel(QAbstractTableModel):
     def __init__(self, store: TargetStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        self.on_slm: frozenset = frozenset()
         store.changed.connect(self._reset)
+
+    def set_on_slm(self, targets: Any) -> None:
+        """The targets the SLM's pattern lights now (the rows that say "on SLM")."""
+        self.on_slm = frozenset(targets)
+        self._reset()
 
     def _reset(self) -> None:
         self.beginResetModel()
@@ -57,7 +69,7 @@ class TargetTableModel(QAbstractTableModel):
         col = index.column()
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             if col == 0:
-                return index.row() + 1
+                return index.row() + 1 if t.id is None else int(t.id)
             if col in (1, 2):
                 v = getattr(t, _EDITABLE[col])
                 return f"{v:.1f}" if role == Qt.ItemDataRole.DisplayRole else float(v)
@@ -65,11 +77,15 @@ class TargetTableModel(QAbstractTableModel):
                 return f"{t.weight:g}" if role == Qt.ItemDataRole.DisplayRole else float(t.weight)
             if col == 4:
                 return int(t.group)
-            return "ok" if reason is None else f"refused: {short_reason(reason)}"
+            if reason is not None:
+                return f"refused: {short_reason(reason)}"
+            return ON_SLM if t in self.on_slm else NOT_SENT
         if role == Qt.ItemDataRole.ForegroundRole and reason is not None:
             return QBrush(QColor(200, 30, 30))
         if role == Qt.ItemDataRole.ToolTipRole and reason is not None:
             return f"not sent to the SLM: {reason}"
+        if role == Qt.ItemDataRole.ToolTipRole and t not in self.on_slm:
+            return "an edit the SLM does not show yet: Send (Ctrl+Return) puts it there"
         if role == Qt.ItemDataRole.TextAlignmentRole and col < 5:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

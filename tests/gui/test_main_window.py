@@ -156,9 +156,10 @@ def test_manual_mode_sends_only_on_send(qtbot, make_window, sim_config):
     (a,) = pick_neurons(s, 1)
     n0 = len(patterns(s))
     click(qtbot, win, *a)
-    qtbot.waitUntil(lambda: win.sending.worker.idle and win.mask_preview.data is not None, timeout=20_000)
-    assert win.targets_panel.send_button.isEnabled()
+    qtbot.waitUntil(lambda: win.sending.worker.idle and win.targets_panel.send_button.isEnabled(),
+                    timeout=20_000)
     assert len(patterns(s)) == n0 and win.sending.last_result is None
+    assert win.mask_preview.data is None  # the previews show what the SLM shows: nothing sent yet
     with qtbot.waitActive(win):  # window shortcuts need the active window
         win.activateWindow()
     qtbot.keyClick(win.camera_view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # Send

@@ -20,7 +20,8 @@ class FakeSession:
     def __init__(self):
         self.applied, self.computed = [], []
         self.refuse = False
-        self.slm = SimpleNamespace(phase_to_gray=lambda phase: np.zeros((4, 4), np.uint8))
+        self.shown_next = None
+        self.slm = SimpleNamespace(last_frame=None, phase_to_gray=lambda phase: np.zeros((4, 4), np.uint8))
         self.lock = threading.Lock()
 
     def _result(self, targets, request_time):
@@ -33,7 +34,10 @@ class FakeSession:
             raise HolostimError("3 spots exceed safety.max_spots = 2")
         with self.lock:
             self.applied.append(list(targets))
-        return self._result(targets, request_time)
+        r = self._result(targets, request_time)
+        # Like an SLM: it shows the result's frame, unless something else is shown right after it.
+        self.slm.last_frame = r.frame if self.shown_next is None else self.shown_next
+        return r
 
     def compute(self, targets, request_time=None):
         with self.lock:
@@ -68,31 +72,34 @@ def test_auto_mode_shows_each_new_set_once(qtbot, flow):
     f = flow
     f.store.add(10, 20)
     qtbot.waitUntil(lambda: len(f.shown) == 1, timeout=5000)
-    assert f.session.applied == [[T(10, 20)]] and f.c.last_result.targets == [T(10, 20)]
-    assert f.messages[-1] == ("sent 1 spots: efficiency 80 %, uniformity 90 %, click→swap 12 ms", False)
+    assert f.session.applied == [[T(10, 20, id=1)]] and f.c.last_result.targets == [T(10, 20, id=1)]
+    assert f.messages[-1] == ("sent 1 spots: efficiency 80.0 %, uniformity 90.0 %, click→swap 12 ms", False)
+    assert f.c.on_slm == (T(10, 20, id=1),)
     f.store.update(0, x=10.0)  # a change signal, but the same accepted set: nothing to compute
     f.c.targets_changed()
     settled(qtbot, f)
     assert len(f.session.applied) == 1 and f.c.shown_count == 1
-    f.c.forget_sent()  # e.g. a test pattern replaced it on the SLM
+    f.c.slm_replaced()  # e.g. a test pattern replaced it on the SLM
+    assert f.c.on_slm == () and f.unsent[-1] is True  # Send would put it back, even in auto mode
     f.c.targets_changed()
     qtbot.waitUntil(lambda: len(f.shown) == 2, timeout=5000)
-    assert f.session.applied == [[T(10, 20)], [T(10, 20)]]
+    assert f.session.applied == [[T(10, 20, id=1)], [T(10, 20, id=1)]]
+    assert f.c.on_slm == (T(10, 20, id=1),) and f.unsent[-1] is False
 
 
-def test_manual_mode_previews_until_send(qtbot, flow):
+def test_manual_mode_computes_nothing_until_send(qtbot, flow):
     f = flow
     f.c.set_auto(False)
     assert f.unsent == [False]  # nothing placed yet: nothing to send
     f.store.add(10, 20)
-    qtbot.waitUntil(lambda: len(f.session.computed) == 1, timeout=5000)
     settled(qtbot, f)
-    assert f.session.applied == [] and f.unsent[-1] is True and f.c.last_result is None
-    assert f.messages[-1][0].startswith("preview of 1 spots ready")
+    # No preview either: the docks and the status keep describing what the SLM shows.
+    assert f.session.applied == [] and f.session.computed == []
+    assert f.unsent[-1] is True and f.c.last_result is None and f.c.on_slm == ()
     f.c.send()
     assert f.unsent[-1] is False
     qtbot.waitUntil(lambda: len(f.shown) == 1, timeout=5000)
-    assert f.session.applied == [[T(10, 20)]]
+    assert f.session.applied == [[T(10, 20, id=1)]] and f.c.on_slm == (T(10, 20, id=1),)
     f.c.set_auto(True)  # back to auto: the set on the SLM is current, nothing is recomputed
     settled(qtbot, f)
     assert len(f.session.applied) == 1
@@ -119,4 +126,17 @@ def test_paused_flow_computes_nothing_until_resumed(qtbot, flow):
     f.c.resume()
     f.c.targets_changed()
     qtbot.waitUntil(lambda: len(f.shown) == 1, timeout=5000)
-    assert f.session.applied == [[T(10, 20)]]
+    assert f.session.applied == [[T(10, 20, id=1)]]
+
+
+def test_a_report_of_a_pattern_the_slm_no_longer_shows_changes_nothing_on_screen(qtbot, flow):
+    f = flow
+    f.store.add(10, 20)
+    qtbot.waitUntil(lambda: len(f.shown) == 1, timeout=5000)
+    # The next pattern is replaced on the SLM (a test pattern) before its queued report is read.
+    f.session.shown_next = np.full((4, 4), 7, np.uint8)
+    f.store.add(30, 40)
+    qtbot.waitUntil(lambda: f.c.shown_count == 2, timeout=5000)
+    settled(qtbot, f)
+    assert len(f.shown) == 1 and f.c.on_slm == (T(10, 20, id=1),)  # status and markers keep the truth
+    assert not f.messages[-1][0].startswith("sent 2 spots")

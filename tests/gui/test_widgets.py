@@ -35,7 +35,7 @@ def test_table_edits_and_selection_follow_the_store(qtbot, store):
     assert m.data(m.index(1, 5), Qt.ItemDataRole.ToolTipRole) == "not sent to the SLM: outside the field"
     assert m.setData(m.index(0, 3), "2.5")
     assert m.setData(m.index(0, 1), 12.0)
-    assert store.targets[0] == T(12.0, 20.0, 2.5, 0)
+    assert store.targets[0] == T(12.0, 20.0, 2.5, 0, id=1)
     assert not m.setData(m.index(0, 3), "-1")  # weights must be positive
     assert not m.setData(m.index(0, 4), "abc")
     assert m.setData(m.index(1, 1), 50.0)  # moving the refused target into the field accepts it
@@ -46,12 +46,16 @@ def test_table_edits_and_selection_follow_the_store(qtbot, store):
     assert store.selection == [0]
     table.setFocus()
     qtbot.keyClick(table, Qt.Key.Key_Delete)
-    assert store.targets == [T(50.0, 30.0)]
+    assert store.targets == [T(50.0, 30.0, id=2)]
+    assert m.data(m.index(0, 0)) == 2  # the # column is the id: not renumbered after the delete
+    assert m.data(m.index(0, 5)) == "not sent"  # no pattern with it has reached the SLM
+    table.table_model.set_on_slm([T(50.0, 30.0, id=2)])
+    assert m.data(m.index(0, 5)) == "on SLM"
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json"])
 def test_target_files_round_trip(tmp_path, suffix):
-    ts = [T(1.5, 2.25, 1.0, 0), T(300.0, 40.0, 0.5, 2)]
+    ts = [T(1.5, 2.25, 1.0, 0, id=4), T(300.0, 40.0, 0.5, 2), T(5.0, 6.0, id=1)]
     p = save_targets(tmp_path / f"t{suffix}", ts)
     assert [T(**r) for r in load_targets(p)] == ts
 
