@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from holostim import user_cache_dir
 from holostim.backend.backend import Backend, BackendError
 from holostim.files import atomic_write_bytes
 
@@ -57,18 +58,13 @@ _WISDOM_FORMAT = "holostim-fftw-wisdom"
 _WISDOM_MAX_BYTES = 64 << 20  # FFTW's wisdom is kilobytes; a bigger file is not ours
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "holostim"
-
-
 def _wisdom_path() -> Path:
-    return _cache_dir() / "fftw-wisdom.json"
+    return user_cache_dir() / "fftw-wisdom.json"
 
 
 def _legacy_wisdom_path() -> Path:
     """Where versions before the JSON cache pickled their wisdom: never read, only removed."""
-    return _cache_dir() / "fftw-wisdom.pickle"
+    return user_cache_dir() / "fftw-wisdom.pickle"
 
 
 def encode_wisdom(wisdom: tuple[bytes, ...]) -> bytes:
