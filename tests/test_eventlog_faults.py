@@ -129,3 +129,37 @@ def test_log_directory_that_is_not_a_folder_is_named_as_such(tmp_path, kind):
     if kind == "file":
         assert target.read_text() == "my notes\n"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["logs.txt"]
+
+
+def _session_file(tmp_path, log_directory: str):
+    import yaml
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    data = yaml.safe_load((root / "config" / "simulation.yaml").read_text())
+    data["slm"]["shape"] = [64, 64]
+    data["simulation"].update(shape=[64, 64], n_neurons=4)
+    data["log"]["directory"] = log_directory
+    path = tmp_path / "session.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_session_open_on_a_full_disk_says_so_and_creates_no_logs(tmp_path, monkeypatch):
+    from holostim.session import Session
+
+    (tmp_path / "logs").mkdir()
+    faults = install(monkeypatch)
+    faults.fail_write(".jsonl", keep=0, until_cleared=True)
+    with pytest.raises(EventLogError, match="No space left on device") as err:
+        Session.open(_session_file(tmp_path, "logs"), load_calibration=False)
+    assert str(tmp_path / "logs") in str(err.value)
+    assert list((tmp_path / "logs").iterdir()) == []
+
+
+def test_session_log_directory_that_is_a_file_is_named(tmp_path):
+    from holostim.session import Session
+
+    (tmp_path / "logs").write_text("not a folder\n")
+    with pytest.raises(EventLogError, match=r"log.directory .*logs' is a file, not a folder"):
+        Session.open(_session_file(tmp_path, "logs"), load_calibration=False)
+    assert (tmp_path / "logs").read_text() == "not a folder\n"
