@@ -163,3 +163,26 @@ def test_session_log_directory_that_is_a_file_is_named(tmp_path):
     with pytest.raises(EventLogError, match=r"log.directory .*logs' is a file, not a folder"):
         Session.open(_session_file(tmp_path, "logs"), load_calibration=False)
     assert (tmp_path / "logs").read_text() == "not a folder\n"
+
+
+def test_frame_store_skips_only_the_damaged_or_unfinished_frame(tmp_path):
+    from holostim.eventlog.masks import read_frames
+
+    with EventLog(tmp_path / "run.jsonl", {}, masks="npz") as log:
+        recs = [log.append({"i": i}, frame=_frame(i)) for i in range(1, 5)]
+    data = bytearray(log.masks_path.read_bytes())
+    data[recs[1]["mask_offset"] + 200] ^= 0xFF  # a flipped byte inside frame 2's pixels
+    damaged = tmp_path / "damaged.masks"
+    damaged.write_bytes(bytes(data[: recs[3]["mask_offset"] + 50]))  # and frame 4 cut short
+    frames, problems = read_frames(damaged)
+    assert sorted(frames) == ["frame_000001", "frame_000003"]
+    np.testing.assert_array_equal(frames["frame_000003"], _frame(3))
+    assert len(problems) == 2 and "CRC" in problems[0] and "incomplete last frame" in problems[1]
+    garbage = bytearray(log.masks_path.read_bytes())
+    garbage[recs[1]["mask_offset"] : recs[1]["mask_offset"] + 8] = b"XXXXXXXX"  # a head overwritten
+    (tmp_path / "garbage.masks").write_bytes(bytes(garbage))
+    frames, problems = read_frames(tmp_path / "garbage.masks")  # resyncs on the next frame's head
+    assert sorted(frames) == ["frame_000001", "frame_000003", "frame_000004"] and len(problems) == 1
+    (tmp_path / "other.masks").write_bytes(b"PK\x03\x04 not a frame store")
+    with pytest.raises(EventLogError, match="not a holostim frame store"):
+        read_masks(tmp_path / "other.masks")
