@@ -7,20 +7,27 @@ cuFFT plan; :class:`PlainFFT` is the same interface over unplanned ``xp.fft``, t
 transforms are tested against.
 
 Planning with ``FFTW_MEASURE`` costs about a second per 1024² transform, so FFTW's wisdom is kept in a
-cache file (``$XDG_CACHE_HOME/holostim/fftw-wisdom.pickle``): a one-time cost per machine.
+cache file (``$XDG_CACHE_HOME/holostim/fftw-wisdom.json``): a one-time cost per machine. pyFFTW's wisdom
+is a tuple of byte strings, stored as JSON of base64 strings: reading it can only ever yield bytes,
+whereas the ``pickle`` this replaces ran whatever code a crafted cache file named during a plain
+``holostim compute``. An old ``fftw-wisdom.pickle`` is never opened; it is removed when new wisdom is
+saved.
 ``HOLOSTIM_FFTW_EFFORT`` chooses the planning effort (``FFTW_ESTIMATE`` for tests).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import os
-import pickle
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from holostim import user_cache_dir
 from holostim.backend.errors import BackendError
 from holostim.files import atomic_write_bytes
 
@@ -50,26 +57,63 @@ class FFTPlan(Protocol):
         """Inverse FFT the buffer in place, *without* the 1/N factor, and return it."""
 
 
+_WISDOM_FORMAT = "holostim-fftw-wisdom"
+_WISDOM_MAX_BYTES = 64 << 20  # FFTW's wisdom is kilobytes; a bigger file is not ours
+
+
 def _wisdom_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "holostim" / "fftw-wisdom.pickle"
+    return user_cache_dir() / "fftw-wisdom.json"
+
+
+def _legacy_wisdom_path() -> Path:
+    """Where versions before the JSON cache pickled their wisdom: never read, only removed."""
+    return user_cache_dir() / "fftw-wisdom.pickle"
+
+
+def encode_wisdom(wisdom: tuple[bytes, ...]) -> bytes:
+    """The cache file's JSON text for pyFFTW's wisdom (a tuple of bytes)."""
+    doc = {"format": _WISDOM_FORMAT, "version": 1,
+           "wisdom": [base64.b64encode(bytes(w)).decode("ascii") for w in wisdom]}
+    return (json.dumps(doc) + "\n").encode("ascii")
+
+
+def decode_wisdom(data: bytes) -> tuple[bytes, ...] | None:
+    """The wisdom tuple from a cache file's text; ``None`` for anything else (nothing in it is run)."""
+    if len(data) > _WISDOM_MAX_BYTES:
+        return None
+    try:
+        doc = json.loads(data.decode("ascii"))
+        if not isinstance(doc, dict) or doc.get("format") != _WISDOM_FORMAT:
+            return None
+        items = doc.get("wisdom")
+        if not isinstance(items, list) or not all(isinstance(w, str) for w in items):
+            return None
+        return tuple(base64.b64decode(w, validate=True) for w in items)
+    except (UnicodeDecodeError, ValueError, binascii.Error, RecursionError):
+        return None
 
 
 def _load_wisdom() -> None:
     import pyfftw
 
     try:
-        with open(_wisdom_path(), "rb") as fh:
-            pyfftw.import_wisdom(pickle.load(fh))
-    except (OSError, ValueError, pickle.UnpicklingError, EOFError, TypeError):
-        pass  # no cache yet, or a damaged one: plan from scratch
+        data = _wisdom_path().read_bytes()
+    except OSError:
+        return  # no cache yet: plan from scratch
+    wisdom = decode_wisdom(data)
+    if wisdom is not None:
+        try:
+            pyfftw.import_wisdom(wisdom)
+        except (TypeError, ValueError):
+            pass  # not wisdom FFTW can use: plan from scratch, the save replaces it
 
 
 def _save_wisdom() -> None:
     import pyfftw
 
     try:
-        atomic_write_bytes(_wisdom_path(), pickle.dumps(pyfftw.export_wisdom()))
+        atomic_write_bytes(_wisdom_path(), encode_wisdom(pyfftw.export_wisdom()))
+        _legacy_wisdom_path().unlink(missing_ok=True)
     except OSError:
         pass  # a read-only home only costs the planning time again next run
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from holostim.cli.defaults import default_config
+from holostim.cli.display import require_display
 from holostim.cli.errors import EXIT_OK
 from holostim.cli.progress import Progress
 
@@ -20,6 +21,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     config = args.config or default_config()
     opengl = load_config(config).slm.backend == "opengl"
     if opengl:  # the SLM window needs a Qt application, and its event loop to swap frames
+        require_display("calibrate")  # before Qt starts: without a display it aborts the process
         from holostim.hardware.slm.opengl.qt_loop import qt_application, run_beside_qt_events
 
         _app = qt_application()  # noqa: F841 - keep it alive while the window is shown

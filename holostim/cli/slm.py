@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from holostim.cli.defaults import default_config
+from holostim.cli.display import require_display
 from holostim.errors import HolostimError
 
 __all__ = ["SlmCheckError", "cmd_slm_check"]
@@ -29,6 +30,7 @@ def cmd_slm_check(args: argparse.Namespace) -> int:
             f"slm-check needs an OpenGL SLM (slm.backend: opengl with slm.screen); "
             f"this session's slm.backend is {backend!r} ({path})"
         )
+    require_display("slm-check")  # before Qt is imported: without a display it aborts the process
     from holostim.hardware.slm.opengl.check import run_slm_check
 
     return int(run_slm_check(config, seconds=args.seconds))

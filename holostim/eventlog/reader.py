@@ -1,10 +1,11 @@
-"""Reading a stimulation log back: every complete record, whatever happened to the writer.
+"""Reading a stimulation log back: every good record, whatever happened to the writer or the disk.
 
-The writer appends one line per record and fsyncs it, so a crash (even ``SIGKILL``) leaves at most a
-truncated last line: :func:`read` skips it and says so, and never hides a good record. A damaged line
-before the last one is an error that names the line, because silently skipping it would hide a pattern
-that was shown. :func:`read_masks` recovers the stored frames even when the writer died while rewriting
-the NPZ archive's central directory.
+The writer appends one line per record, all or nothing, and fsyncs it, so a crash (even ``SIGKILL``)
+leaves at most a truncated last line. Older logs, a disk error or a hand edit can still damage a line in
+the middle; :func:`read` never lets one damaged line hide the good records around it: it returns every
+record it can parse and lists each damaged line (number and reason) in :attr:`LogContents.damaged`.
+Only a file that cannot be read, or one without a holostim header on line 1, is an error.
+:func:`read_masks` reads the frame store beside the log (and the zip of logs written before it).
 """
 
 from __future__ import annotations
@@ -17,9 +18,22 @@ from typing import Any
 
 import numpy as np
 
+from holostim.eventlog.masks import read_frames
 from holostim.eventlog.records import FORMAT, EventLogError
 
-__all__ = ["LogContents", "read", "read_masks"]
+__all__ = ["DamagedLine", "LogContents", "read", "read_masks"]
+
+
+@dataclass(frozen=True)
+class DamagedLine:
+    """One line of a log that is not a record: where (1-based) and why."""
+
+    path: Path
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -31,15 +45,18 @@ class LogContents:
     header : dict
         The first record.
     records : list of dict
-        Every complete record after the header, in order.
+        Every good record after the header, in order.
     truncated : bool
         True when the last line was incomplete (the writer died mid-record) and was skipped.
+    damaged : list of DamagedLine
+        Every line that is not a record (the truncated last line included), with its reason.
     """
 
     path: Path
     header: dict[str, Any]
     records: list[dict[str, Any]] = field(default_factory=list)
     truncated: bool = False
+    damaged: list[DamagedLine] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -48,13 +65,29 @@ class LogContents:
         return iter(self.records)
 
 
+def _parse(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    try:
+        rec = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"not one JSON record ({exc.msg} at column {exc.colno})"
+    except RecursionError:
+        return None, "not one JSON record (nested too deeply)"
+    if not isinstance(rec, dict):
+        return None, f"not a JSON object (a {type(rec).__name__})"
+    return rec, ""
+
+
 def read(path: str | Path) -> LogContents:
-    """Read a log written by :class:`EventLog`, tolerating a truncated last line.
+    """Read a log written by :class:`EventLog`: every good record, and a list of the damaged lines.
 
     Raises
     ------
     EventLogError
-        The file is missing, empty, has no holostim header, or is damaged before its last line.
+        The file is missing or unreadable, or has no holostim header on line 1.
     """
     path = Path(path)
     try:
@@ -66,32 +99,42 @@ def read(path: str | Path) -> LogContents:
     # record the writer did not finish.
     tail = lines.pop()
     truncated = bool(tail.strip())
+    header: dict[str, Any] | None = None
     records: list[dict[str, Any]] = []
+    damaged: list[DamagedLine] = []
     for i, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        try:
-            rec = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise EventLogError(
-                f"{path}:{i}: damaged log record ({exc}); the records before it are intact"
-            ) from None
-        records.append(rec)
-    if not records or records[0].get("type") != "header" or records[0].get("format") != FORMAT:
+        rec, reason = _parse(raw)
+        if i == 1:
+            if rec is None or rec.get("type") != "header" or rec.get("format") != FORMAT:
+                break
+            header = rec
+        elif rec is None:
+            damaged.append(DamagedLine(path, i, reason))
+        else:
+            records.append(rec)
+    if header is None:
         raise EventLogError(f"{str(path)!r} is not a holostim event log (no header record on line 1)")
-    return LogContents(path=path, header=records[0], records=records[1:], truncated=truncated)
+    if truncated:
+        reason = "incomplete last line (the writer stopped mid-record)"
+        damaged.append(DamagedLine(path, len(lines) + 1, reason))
+    return LogContents(path=path, header=header, records=records, truncated=truncated, damaged=damaged)
 
 
 def read_masks(path: str | Path) -> dict[str, np.ndarray]:
-    """All frames stored beside a log: ``{"frame_000001": uint8 array, ...}``.
+    """All frames stored beside a log: ``{"frame_000001": uint8 array, ...}`` (a record's ``mask``).
 
-    ``path`` may be the ``.jsonl`` log or its ``.masks.npz``.  Appending to a zip rewrites its central
-    directory, so a writer killed at that moment leaves an archive that ``np.load`` rejects; the frames
-    are then recovered from the members' local headers, skipping only the one being written.
+    ``path`` may be the ``.jsonl`` log, its ``.masks`` frame store, or the ``.masks.npz`` of a log
+    written before the frame store existed. A frame cut short or damaged is skipped, never the others.
     """
     path = Path(path)
     if path.suffix == ".jsonl":
-        path = path.with_suffix(".masks.npz")
+        store = path.with_suffix(".masks")
+        path = store if store.exists() or not path.with_suffix(".masks.npz").exists() else \
+            path.with_suffix(".masks.npz")
+    if path.suffix != ".npz":
+        return read_frames(path)[0]
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
@@ -100,7 +143,6 @@ def read_masks(path: str | Path) -> dict[str, np.ndarray]:
     except (OSError, ValueError) as exc:
         raise EventLogError(f"cannot read the masks file {str(path)!r}: {exc}") from None
     return _recover_members(path)
-
 
 def _recover_members(path: Path) -> dict[str, np.ndarray]:
     """Walk the local file headers of a stored (uncompressed) zip whose central directory is damaged."""

@@ -2,11 +2,15 @@
 
 One file per run, in the session's log directory: line 1 is the header, then one record per pattern
 shown (the fields are defined in :mod:`holostim.eventlog.records`). Each record is written with a single
-``write``, flushed and ``fsync``'d before :meth:`EventLog.append` returns, so a crash (even ``SIGKILL``)
-loses at most the record being written and never corrupts the ones before it. Optionally every frame is
-also stored in an NPZ file beside the log (``<name>.masks.npz``, one ``frame_<seq>.npy`` member per
-record, appended and closed per record so that it survives a crash too). A log is never overwritten or
-appended to by a second run.
+``write`` and ``fsync``'d before :meth:`EventLog.append` returns, so a crash (even ``SIGKILL``) loses at
+most the record being written and never corrupts the ones before it. An append is all or nothing
+(:class:`~holostim.eventlog.appendfile.AppendFile`): a full disk or any I/O error during it raises
+:class:`EventLogError` with the log exactly as it was, the sequence number unused, so the session can
+block the laser and the next append after space returns continues cleanly. Optionally every frame is
+also stored beside the log (``<name>.masks``, :mod:`holostim.eventlog.masks`), before its record and
+under the same rule: a record whose line cannot be written takes its frame back out. A log is never
+overwritten or appended to by a second run, and a log that cannot even get its header written is
+removed again, so a full disk leaves no empty files behind.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import datetime as _dt
 import json
 import os
 import threading
-import zipfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from holostim import __version__
+from holostim.eventlog.appendfile import AppendFile
+from holostim.eventlog.masks import FrameStore, frame_name
 from holostim.eventlog.records import FORMAT, FORMAT_VERSION, EventLogError, frame_hash, machine_info, now_iso
 from holostim.files import fsync_dir
 
@@ -66,6 +71,31 @@ def _dumps(record: dict[str, Any]) -> str:
                       allow_nan=False)
 
 
+class _NameTaken(EventLogError):
+    """The chosen log name exists already (another log started in the same second): try the next."""
+
+
+def _failed(what: str, path: Path, exc: OSError) -> EventLogError:
+    """One line naming the file and what the system said (e.g. "No space left on device")."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return EventLogError(f"cannot write {what} {str(path)!r}: {reason}")
+
+
+def _check_directory(directory: Path) -> None:
+    """Create the log folder, or say plainly why it cannot be one (a file, a device such as /dev/null)."""
+    if directory.exists() and not directory.is_dir():
+        kind = "a file" if directory.is_file() else "a device or special file"
+        raise EventLogError(
+            f"log.directory {str(directory)!r} is {kind}, not a folder; set log.directory to a folder"
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EventLogError(
+            f"cannot create the log folder {str(directory)!r}: {exc.strerror or exc}"
+        ) from None
+
+
 class EventLog:
     """Append-only JSONL log of one run.
 
@@ -78,26 +108,20 @@ class EventLog:
         Extra header fields (``config``, ``calibration``, ``backend``, ...); the format, version,
         holostim version, start time and machine are added.
     masks : {"none", "npz"}
-        Also store each frame in ``<stem>.masks.npz`` beside the log.
+        ``"npz"`` (the session key's historical name) also stores every frame in ``<stem>.masks``
+        beside the log (:mod:`holostim.eventlog.masks`).
     """
 
     def __init__(self, path: str | Path, header: dict[str, Any] | None = None, *, masks: str = "none"):
         if masks not in ("none", "npz"):
             raise EventLogError(f"masks={masks!r} is not supported; use 'none' or 'npz'")
         self.path = Path(path)
-        self.masks_path: Path | None = self.path.with_suffix(".masks.npz") if masks == "npz" else None
+        self.masks_path: Path | None = self.path.with_suffix(".masks") if masks == "npz" else None
         self._lock = threading.Lock()
         self._seq = 0
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        except FileExistsError:
-            raise EventLogError(
-                f"log file {str(self.path)!r} already exists; logs are never overwritten"
-            ) from None
-        except OSError as exc:
-            raise EventLogError(f"cannot create the log file {str(self.path)!r}: {exc.strerror}") from None
-        self._fd: int | None = fd
+        self._file: AppendFile | None = None
+        self._store: FrameStore | None = None
+        _check_directory(self.path.parent)
         self.header = {
             "type": "header",
             "format": FORMAT,
@@ -109,8 +133,43 @@ class EventLog:
         }
         if self.masks_path is not None:
             self.header["masks_file"] = self.masks_path.name
-        self._write_line(self.header)
-        # Make the new directory entry itself durable, so the file survives a power cut.
+        line = (_dumps(self.header) + "\n").encode("utf-8")
+        try:
+            self._file = AppendFile(self.path)
+        except FileExistsError:
+            raise _NameTaken(
+                f"log file {str(self.path)!r} already exists; logs are never overwritten"
+            ) from None
+        except OSError as exc:
+            raise EventLogError(f"cannot create the log file {str(self.path)!r}: {exc.strerror}") from None
+        try:
+            if self.masks_path is not None:
+                try:
+                    self._store = FrameStore(self.masks_path)
+                except FileExistsError:
+                    raise _NameTaken(f"masks file {str(self.masks_path)!r} already exists") from None
+                except OSError as exc:
+                    raise _failed("the masks file", self.masks_path, exc) from None
+            try:
+                self._file.append(line)
+            except OSError as exc:
+                raise _failed("the log", self.path, exc) from None
+        except BaseException:
+            self._discard()
+            raise
+        # Make the new directory entries themselves durable, so the files survive a power cut.
+        fsync_dir(self.path.parent)
+
+    def _discard(self) -> None:
+        """Remove what a failed creation made: a full disk must not leave empty logs behind."""
+        for handle in (self._store, self._file):
+            if handle is not None:
+                try:
+                    handle.close()
+                    handle.path.unlink(missing_ok=True)
+                except OSError:
+                    pass
+        self._file = self._store = None
         fsync_dir(self.path.parent)
 
     @classmethod
@@ -118,20 +177,22 @@ class EventLog:
         cls, directory: str | Path, header: dict[str, Any] | None = None, *, masks: str = "none",
         prefix: str = "holostim",
     ) -> EventLog:
-        """A new log in ``directory`` named ``<prefix>-<YYYYmmdd-HHMMSS>-<pid>[-n].jsonl``."""
+        """A new log in ``directory`` named ``<prefix>-<YYYYmmdd-HHMMSS>-<pid>[-n].jsonl``.
+
+        Only a name that is taken makes it try the next one; any other failure (a full disk, a folder
+        that is a file) is raised at once, after removing what it created.
+        """
         directory = Path(directory)
+        _check_directory(directory)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         base = f"{prefix}-{stamp}-{os.getpid()}"
         for n in range(1000):
             path = directory / (f"{base}.jsonl" if n == 0 else f"{base}-{n}.jsonl")
-            if not path.exists():
-                try:
-                    return cls(path, header, masks=masks)
-                except EventLogError:
-                    if path.exists():  # lost a race with another log in the same second
-                        continue
-                    raise
-        raise EventLogError(f"cannot find a free log file name in {str(directory)!r}")
+            try:
+                return cls(path, header, masks=masks)
+            except _NameTaken:
+                continue  # lost a race with another log in the same second
+        raise EventLogError(f"cannot find a free log file name in {str(directory)!r} (1000 taken)")
 
     @property
     def n_records(self) -> int:
@@ -141,70 +202,61 @@ class EventLog:
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` has run."""
-        return self._fd is None
+        return self._file is None or self._file.closed
 
     def append(self, record: dict[str, Any], frame: np.ndarray | None = None) -> dict[str, Any]:
         """Write one record durably and return it as written (with ``seq`` and ``type`` filled in).
 
         ``frame`` (uint8), when given, adds ``frame_hash`` to the record and, with ``masks="npz"``,
-        stores the frame itself under ``frame_<seq>.npy``.
+        stores the frame itself (named by the record's ``mask``, at its ``mask_offset``).
+
+        Raises
+        ------
+        EventLogError
+            The record (or its frame) could not be made durable; the log and the frame store are
+            exactly as they were before the call, and the sequence number is not used.
         """
         with self._lock:
-            if self._fd is None:
+            if self.closed:
                 raise EventLogError(f"log {str(self.path)!r} is closed")
-            self._seq += 1
-            out = {"type": "pattern", "seq": self._seq, **record}
-            out["seq"] = self._seq
+            assert self._file is not None
+            seq = self._seq + 1
+            out = {"type": "pattern", "seq": seq, **record}
+            out["seq"] = seq
+            mask_offset: int | None = None
             if frame is not None:
                 out.setdefault("frame_hash", frame_hash(frame))
                 out.setdefault("frame_shape", list(frame.shape))
-                if self.masks_path is not None:
-                    self._append_mask(self._seq, frame)
-                    out["mask"] = f"frame_{self._seq:06d}"
-            self._write_line(out)
+                if self._store is not None:
+                    out["mask"] = frame_name(seq)
+                    out["mask_offset"] = self._store.end
+            line = (_dumps(out) + "\n").encode("utf-8")  # a record that cannot be written fails here
+            if frame is not None and self._store is not None:
+                try:
+                    mask_offset = self._store.append(seq, frame)
+                except OSError as exc:
+                    raise _failed("the masks file", self._store.path, exc) from None
+            try:
+                self._file.append(line)
+            except OSError as exc:
+                if mask_offset is not None and self._store is not None:
+                    try:
+                        self._store.undo(mask_offset)
+                    except OSError:
+                        pass  # an orphan frame; the reader keeps the last frame of a name
+                raise _failed("the log", self.path, exc) from None
+            self._seq = seq
             return out
 
-    def _write_line(self, record: dict[str, Any]) -> None:
-        data = (_dumps(record) + "\n").encode("utf-8")
-        assert self._fd is not None
-        try:
-            view = memoryview(data)
-            while view:  # one write in practice; loop only for a short write on a full pipe/disk
-                n = os.write(self._fd, view)
-                view = view[n:]
-            os.fsync(self._fd)
-        except OSError as exc:
-            raise EventLogError(f"cannot write the log {str(self.path)!r}: {exc.strerror}") from None
-
-    def _append_mask(self, seq: int, frame: np.ndarray) -> None:
-        assert self.masks_path is not None
-        try:
-            with zipfile.ZipFile(self.masks_path, mode="a", compression=zipfile.ZIP_STORED) as zf:
-                with zf.open(f"frame_{seq:06d}.npy", mode="w", force_zip64=True) as fh:
-                    np.lib.format.write_array(fh, np.ascontiguousarray(frame), allow_pickle=False)
-            with open(self.masks_path, "rb+") as fh:
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise EventLogError(f"cannot write the masks file {str(self.masks_path)!r}: {exc}") from None
-
     def close(self) -> None:
-        """Close the file; further appends raise."""
+        """Close the files; further appends raise."""
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            for handle in (self._file, self._store):
+                if handle is not None:
+                    handle.close()
 
     def __enter__(self) -> EventLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __del__(self) -> None:  # a forgotten log must not leak its descriptor
-        fd = getattr(self, "_fd", None)
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-

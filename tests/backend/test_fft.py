@@ -41,8 +41,8 @@ def test_private_plans_have_their_own_buffers():
 def test_wisdom_is_saved_and_a_bad_effort_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     get_backend("numpy", "single").new_fft_plan((12, 10))
-    assert (tmp_path / "holostim" / "fftw-wisdom.pickle").stat().st_size > 0
-    assert list((tmp_path / "holostim").iterdir()) == [tmp_path / "holostim" / "fftw-wisdom.pickle"]
+    assert (tmp_path / "holostim" / "fftw-wisdom.json").stat().st_size > 0
+    assert list((tmp_path / "holostim").iterdir()) == [tmp_path / "holostim" / "fftw-wisdom.json"]
     monkeypatch.setenv("HOLOSTIM_FFTW_EFFORT", "quick")
     with pytest.raises(BackendError, match="FFTW_QUICK.*FFTW_ESTIMATE"):
         fft_module._fftw_effort()

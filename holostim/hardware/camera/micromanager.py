@@ -1,8 +1,20 @@
-"""A scientific camera through Micro-Manager; pymmcore-plus is imported when the camera is opened."""
+"""A scientific camera through Micro-Manager; pymmcore-plus is imported when the camera is opened.
+
+Closing must leave the process able to exit. ``CMMCorePlus`` registers a Python event callback with
+MMCore; when the core is destroyed at interpreter exit, MMCore's destructor detaches it
+(``registerCallback(nullptr)``) on a helper thread that calls into Python. Python, finalising, ends any
+thread that asks for the GIL with a forced unwind, MMCore's catch-all in that thread swallows the unwind,
+and glibc aborts the process ("FATAL: exception not rethrown", exit status 134; seen in gdb: the
+aborting thread is ``CMMCore::registerCallback``'s lambda). After ``unloadAllDevices()`` it happened in
+most runs, with a bare ``CMMCorePlus`` too. :func:`release_core` therefore detaches the callback itself,
+while the interpreter is alive, so that nothing is left for the destructor to hand to Python.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -16,6 +28,32 @@ from holostim.hardware.camera.base import (
     CameraOptions,
     to_gray,
 )
+
+log = logging.getLogger(__name__)
+
+
+def release_core(core: Any) -> None:
+    """Unload every device of a ``CMMCorePlus`` and detach its event callback (see the module docstring).
+
+    The callback is detached even when unloading fails (a device that errors on shutdown), since that
+    is what keeps the exit clean; the unloading error is raised afterwards.
+    """
+    try:
+        core.unloadAllDevices()
+    finally:
+        _detach_callback(core)
+
+
+def _detach_callback(core: Any) -> None:
+    # CMMCorePlus (and its subclasses, e.g. UniMMCore) forbid registerCallback, since their events replace
+    # it; the binding's own method (pymmcore's or pymmcore-nano's CMMCore) below them takes None.
+    for cls in type(core).__mro__:
+        if "registerCallback" in vars(cls) and not cls.__module__.startswith("pymmcore_plus"):
+            try:
+                cls.registerCallback(core, None)
+            except Exception:  # noqa: BLE001 - nothing registered, or a binding that refuses None
+                log.debug("could not detach the Micro-Manager event callback", exc_info=True)
+            return
 
 
 class MicroManagerOptions(CameraOptions):
@@ -106,4 +144,4 @@ class MicroManagerCamera(Camera):
         return img if img.ndim == 2 else to_gray(img, bgr=True)
 
     def _release(self) -> None:
-        self._core.unloadAllDevices()
+        release_core(self._core)

@@ -26,7 +26,12 @@ from typing import Any
 import numba
 import numpy as np
 
+from holostim import numba_cache_dir
+
 __all__ = ["kernel_threads", "phase_to_gray_cpu", "phase_to_gray_cupy", "phase_to_gray_reference", "warm_up"]
+
+if not numba.config.CACHE_DIR:  # numba was imported before holostim: cache in the user's folder anyway
+    numba.config.CACHE_DIR = numba_cache_dir()
 
 
 @numba.njit(inline="always")

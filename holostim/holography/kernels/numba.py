@@ -19,9 +19,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from holostim import numba_cache_dir
 from holostim.holography.methods import KIM_STEP, TINY, WGS_STEP, kim_phase, wgs_spot_update
 
 __all__ = ["NumbaKernels"]
+
+if not numba.config.CACHE_DIR:  # numba was imported before holostim: cache in the user's folder anyway
+    numba.config.CACHE_DIR = numba_cache_dir()
 
 _jit = numba.njit(fastmath=True, cache=True, nogil=True)
 
