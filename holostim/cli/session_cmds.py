@@ -39,10 +39,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate a session file and print it resolved (stdout), "valid" on stderr."""
+    """Validate a session file and print it resolved (stdout), "valid" on stderr.
+
+    A session without ``safety.laser_power_mw`` is valid but never permits the laser: a warning says so.
+    """
     from holostim.config import load_config
 
     cfg = load_config(args.file)
     print(cfg.to_yaml(), end="")
+    if cfg.safety.laser_power_mw is None:  # valid, but a session that can never permit light
+        print(f"# {args.file}: warning: safety.laser_power_mw is not set: the laser will never be permitted",
+              file=sys.stderr)
     print(f"# {args.file}: valid", file=sys.stderr)
     return EXIT_OK
