@@ -44,7 +44,7 @@ __all__ = [
     "SafetyLimits",
     "TargetRefused",
     "Verdict",
-    "flat_far_field",
+    "far_field_intensity",
 ]
 
 #: What a frame on the SLM can be: a stimulation pattern (a flat phase when there are no targets), a
@@ -84,15 +84,34 @@ class Interlocked(Protocol):
     def interlock_state(self) -> tuple[bool, str]: ...  # noqa: D102
 
 
-def flat_far_field(phase: np.ndarray) -> np.ndarray:
-    """Far-field intensity of a flat, unit-power illumination through ``phase`` (zero order at N//2).
+def far_field_intensity(phase: np.ndarray, amplitude: np.ndarray | None = None,
+                        padding: int = 1) -> np.ndarray:
+    """Focal-plane intensity of ``amplitude · exp(i phase)`` (zero order at N//2; sums to 1).
 
-    The plain model (no padding, no beam profile) the gate uses when the session gives it none; the
-    intensities sum to 1 (Parseval).
+    The engine's Fourier model (:meth:`~holostim.holography.HologramEngine.far_field`: its unit-power
+    source amplitude, its padding ``p``, on a ``p`` times larger grid), computed for the gate in single
+    precision with a multithreaded FFT: where the SLM field sits in the grid only changes the far field's
+    phase, not its intensity, so no shift of the input is needed. ``amplitude`` ``None``: flat.
     """
-    u = np.exp(1j * np.asarray(phase, dtype=np.float64))
-    f = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(u), norm="ortho"))
-    return np.abs(f) ** 2 / u.size
+    import scipy.fft
+
+    from holostim.backend.backend import default_threads
+
+    ph = np.asarray(phase, dtype=np.float32)
+    ny, nx = ph.shape
+    p = int(padding)
+    u = np.zeros((p * ny, p * nx), np.complex64)
+    view = u[:ny, :nx]
+    np.cos(ph, out=view.real)
+    np.sin(ph, out=view.imag)
+    if amplitude is None:
+        view *= np.float32(1.0 / np.sqrt(ny * nx))
+    else:
+        view *= np.asarray(amplitude, dtype=np.float32)
+    f = scipy.fft.fft2(u, overwrite_x=True, workers=default_threads())
+    intensity = np.square(f.real) + np.square(f.imag)
+    intensity /= np.float32(u.size)
+    return np.fft.fftshift(intensity)
 
 
 @dataclass(frozen=True)
@@ -128,12 +147,12 @@ class SafetyGate:
     far_field : callable, optional
         ``far_field(phase) -> intensity``: the focal-plane intensity (summing to at most 1) of an SLM
         phase in the engine's coordinates, on a grid ``p`` times the SLM's (padding ``p``). Default
-        :func:`flat_far_field`; a session passes its engine's far field (its beam profile and padding).
+        :func:`far_field_intensity` of a flat beam; a session passes its engine's beam profile and padding.
     """
 
     def __init__(self, limits: SafetyLimits, far_field: Callable[[np.ndarray], np.ndarray] | None = None):
         self.limits = limits
-        self.far_field = far_field or flat_far_field
+        self.far_field = far_field or far_field_intensity
 
     def check_targets(self, targets: Sequence[_Spot], refusal: Callable[[float, float], str | None]) -> None:
         """Raise unless every target may be stimulated; ``refusal(x, y)`` says why one may not.
@@ -168,7 +187,7 @@ class SafetyGate:
         """
         phase = np.asarray(phase)
         ny, nx = phase.shape
-        intensity = np.asarray(self.far_field(phase), dtype=np.float64)
+        intensity = np.asarray(self.far_field(phase))
         big_y, big_x = intensity.shape
         p = max(1, big_y // ny)
         box = _box_sums(intensity, p)  # box[i, j]: light within ±p grid px of grid pixel (i, j)
@@ -182,7 +201,7 @@ class SafetyGate:
         xy = np.zeros((0, 2)) if targets_slm is None else np.asarray(targets_slm, np.float64).reshape(-1, 2)
         iy = np.clip(np.floor(big_y // 2 + p * (xy[:, 1] - ny // 2) + 0.5).astype(int), 0, big_y - 1)
         ix = np.clip(np.floor(big_x // 2 + p * (xy[:, 0] - nx // 2) + 0.5).astype(int), 0, big_x - 1)
-        return box[iy, ix], peak, (float(peak_xy[0]), float(peak_xy[1]))
+        return box[iy, ix].astype(np.float64), peak, (float(peak_xy[0]), float(peak_xy[1]))
 
     def _over_limit(self, at_targets_mw: np.ndarray, peak_mw: float, peak_xy: tuple[float, float],
                     power_key: str) -> str | None:
@@ -244,15 +263,18 @@ class SafetyGate:
 
 
 def _box_sums(a: np.ndarray, p: int) -> np.ndarray:
-    """Sum of ``a`` over the ``(2p+1)²`` box around each pixel (zeros beyond the edges)."""
-    c = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
-    c[1:, 1:] = a.cumsum(0).cumsum(1)
-    ny, nx = a.shape
-    lo_y = np.clip(np.arange(ny) - p, 0, ny)
-    hi_y = np.clip(np.arange(ny) + p + 1, 0, ny)
-    lo_x = np.clip(np.arange(nx) - p, 0, nx)
-    hi_x = np.clip(np.arange(nx) + p + 1, 0, nx)
-    return (c[hi_y][:, hi_x] - c[lo_y][:, hi_x] - c[hi_y][:, lo_x] + c[lo_y][:, lo_x])
+    """Sum of ``a`` over the ``(2p+1)²`` box around each pixel (zeros beyond the edges), separably."""
+    def along(x: np.ndarray, axis: int) -> np.ndarray:
+        n = x.shape[axis]
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (p, p)
+        xp = np.pad(x, pad)
+        out = np.zeros_like(x)
+        for k in range(2 * p + 1):
+            out += xp[k:k + n] if axis == 0 else xp[:, k:k + n]
+        return out
+
+    return along(along(a, 0), 1)
 
 
 class LaserPermit:

@@ -43,7 +43,7 @@ from holostim.geometry import SLMGeometry, target_refusal
 from holostim.hardware.camera import Camera
 from holostim.hardware.slm import FrameRecord, SLMProtocol
 from holostim.holography import HologramEngine, SpotTarget
-from holostim.safety import LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict
+from holostim.safety import LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict, far_field_intensity
 from holostim.session import build
 from holostim.session.errors import SessionError
 from holostim.session.frame_records import MakeRecord, other_frame_maker, pattern_maker
@@ -465,7 +465,7 @@ class Session:
 
     def _far_field(self, phase: np.ndarray) -> np.ndarray:
         """Focal-plane intensity (sums to 1) of a phase: the engine's model, with its beam and padding."""
-        return np.abs(self.engine.far_field(phase)) ** 2
+        return far_field_intensity(phase, self.engine.source_amplitude, self.engine.padding)
 
     def _camera_frame_index(self) -> int | None:
         """The camera's latest frame counter now (``None`` before its first streamed frame)."""
