@@ -198,3 +198,17 @@ def test_log_records_session_end_camera_frame_permit_changes_and_refusals(sessio
     assert any(not ok and "hidden" in why for ok, why in lasers)
     interlocks = [r["ok"] for r in records if r["type"] == "interlock"]
     assert interlocks[-2:] == [True, False]
+
+
+def test_holostim_calibrate_logs_its_frames_and_warns_without_a_calibration_power(tmp_path, capsys):
+    from holostim.cli import main
+
+    path = write_session(tmp_path, calibration={"laser_power_mw": None})
+    assert main(["calibrate", "--config", str(path), "--grid", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: calibration.laser_power_mw is not set: the laser stays blocked while calibrating" in err
+    (log_path,) = (tmp_path / "logs").glob("*.jsonl")
+    frames = patterns_in(log_path, "frame")
+    assert [r["kind"] for r in frames] == ["calibration"] * 5
+    assert not any(r["interlock"]["laser_permitted"] for r in frames)
+    assert read(log_path).records[-1]["type"] == "session_end"

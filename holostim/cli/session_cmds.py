@@ -18,7 +18,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from holostim.session import Session
 
     config = args.config or default_config()
-    opengl = load_config(config).slm.backend == "opengl"
+    cfg = load_config(config)
+    opengl = cfg.slm.backend == "opengl"
+    if cfg.calibration.laser_power_mw is None:  # the gate blocks the laser for every calibration frame
+        print("holostim: warning: calibration.laser_power_mw is not set: the laser stays blocked while "
+              "calibrating (state the power used for calibration in the session file)", file=sys.stderr)
     if opengl:  # the SLM window needs a Qt application, and its event loop to swap frames
         from holostim.hardware.slm.opengl.qt_loop import qt_application, run_beside_qt_events
 
