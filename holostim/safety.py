@@ -1,32 +1,57 @@
-"""The one place that decides whether a pattern may go to the SLM and whether the laser may see it.
+"""The one gate every frame passes on its way to the SLM, and the laser permit that follows from it.
 
-Every path that shows a stimulation pattern asks the same :class:`SafetyGate`, built from the session's
-``safety`` section, in the same order:
+A rig cannot trust a "laser permitted" banner unless every frame that reaches the SLM was judged by the
+same rules, from what is really shown. So the session shows every frame (stimulation patterns, test
+patterns, calibration spots, the flat phase of "no targets") through :meth:`SafetyGate.decide`, and the
+laser permit is kept here too, by :class:`LaserPermit`:
 
 1. :meth:`SafetyGate.check_targets` before anything is computed: the spot count, each weight, and each
    target's place (no calibration, outside the SLM's field, in the zero order — the geometry says why);
-2. :meth:`SafetyGate.predicted_power` and :meth:`SafetyGate.check_power` once the engine has computed
-   the pattern: the power per spot and in total that the pattern's efficiency and weights put on the
-   sample, against the per-spot and total limits;
-3. :meth:`SafetyGate.permit` when the frame is logged: the SLM's interlock, which permits light only
-   while the display really shows our frames.
+2. :meth:`SafetyGate.decide` once the frame exists, before it is displayed: the predicted power is
+   computed from the phase the frame really puts on the panel (its far field, not the engine's claimed
+   metrics, which a caller could have swapped for another phase), at each target and at the brightest
+   spot anywhere in the field (light where no target is counts too). A stimulation pattern over a limit
+   is refused (:class:`SafetyError`, nothing shown); any other frame is shown with the laser blocked and
+   the reason — "no targets", a test pattern, a calibration spot above the limits, no laser power stated;
+3. :class:`LaserPermit` combines that verdict with the rest: light is permitted only while the SLM's
+   interlock says its display shows our frames, the last frame passed the gate with light allowed, and
+   that frame's log record was made durable. Anything that goes wrong blocks the laser with a reason.
 
-A refusal raises :class:`TargetRefused` or :class:`SafetyError` naming the value and the limit, before
-anything is shown or logged, so a refused pattern leaves no trace. The gate holds no device and no state
-of its own: it is a function of the limits, the targets, the computed metrics and the SLM's interlock.
+The power model: the laser power (``safety.laser_power_mw``, or ``calibration.laser_power_mw`` for
+calibration frames) is spread over the far field of the shown phase; a spot's power is the light within
+one SLM Fourier pixel of it (a 3 × 3 pixel box, scaled by the padding), which holds a spot wherever it
+falls between pixels. Unknown laser power means unknown power at the sample, so the laser is never
+permitted then.
 """
 
 from __future__ import annotations
 
-import math
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from holostim.errors import HolostimError
 
-__all__ = ["Interlocked", "SafetyError", "SafetyGate", "SafetyLimits", "TargetRefused"]
+__all__ = [
+    "FRAME_KINDS",
+    "Interlocked",
+    "LaserPermit",
+    "SafetyError",
+    "SafetyGate",
+    "SafetyLimits",
+    "TargetRefused",
+    "Verdict",
+    "far_field_intensity",
+]
+
+#: What a frame on the SLM can be: a stimulation pattern (a flat phase when there are no targets), a
+#: test pattern (gray levels for checking the panel), or a frame of the calibration procedure.
+FRAME_KINDS = ("pattern", "test_pattern", "calibration")
+
+NOT_SET = "safety.laser_power_mw not set"
 
 
 class TargetRefused(HolostimError, ValueError):
@@ -41,9 +66,10 @@ class SafetyLimits(Protocol):
     """The limits the gate reads (the session file's ``safety`` section)."""
 
     max_spots: int
-    laser_power_mw: float
+    laser_power_mw: float | None
     max_power_per_spot_mw: float
     max_total_power_mw: float
+    test_patterns_with_laser: bool
 
 
 class _Spot(Protocol):
@@ -58,18 +84,75 @@ class Interlocked(Protocol):
     def interlock_state(self) -> tuple[bool, str]: ...  # noqa: D102
 
 
+def far_field_intensity(phase: np.ndarray, amplitude: np.ndarray | None = None,
+                        padding: int = 1) -> np.ndarray:
+    """Focal-plane intensity of ``amplitude · exp(i phase)`` (zero order at N//2; sums to 1).
+
+    The engine's Fourier model (:meth:`~holostim.holography.HologramEngine.far_field`: its unit-power
+    source amplitude, its padding ``p``, on a ``p`` times larger grid), computed for the gate in single
+    precision with a multithreaded FFT: where the SLM field sits in the grid only changes the far field's
+    phase, not its intensity, so no shift of the input is needed. ``amplitude`` ``None``: flat.
+    """
+    import scipy.fft
+
+    from holostim.backend.backend import default_threads
+
+    ph = np.asarray(phase, dtype=np.float32)
+    ny, nx = ph.shape
+    p = int(padding)
+    u = np.zeros((p * ny, p * nx), np.complex64)
+    view = u[:ny, :nx]
+    np.cos(ph, out=view.real)
+    np.sin(ph, out=view.imag)
+    if amplitude is None:
+        view *= np.float32(1.0 / np.sqrt(ny * nx))
+    else:
+        view *= np.asarray(amplitude, dtype=np.float32)
+    f = scipy.fft.fft2(u, overwrite_x=True, workers=default_threads())
+    intensity = np.square(f.real) + np.square(f.imag)
+    intensity /= np.float32(u.size)
+    return np.fft.fftshift(intensity)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the gate decided for one frame.
+
+    Attributes
+    ----------
+    kind : one of :data:`FRAME_KINDS`.
+    light : whether the laser may see this frame (the permit also needs the interlock and the log).
+    reason : why not ("" when ``light``).
+    predicted_power_mw : power at each target (mW), from the shown phase; ``None`` when not computed.
+    peak_power_mw : the brightest spot anywhere in the field (mW); ``None`` when not computed.
+    laser_power_mw : the laser power the prediction assumed (``None``: not stated).
+    """
+
+    kind: str
+    light: bool
+    reason: str
+    predicted_power_mw: np.ndarray | None = None
+    peak_power_mw: float | None = None
+    laser_power_mw: float | None = None
+
+
 class SafetyGate:
-    """Today's limits: spot count, positive weights, reachable targets, predicted power, interlock.
+    """The limits of one session, applied to every frame (see the module docstring).
 
     Parameters
     ----------
     limits : SafetyConfig
-        ``max_spots``, ``laser_power_mw`` (0: power not modelled, no power check),
-        ``max_power_per_spot_mw``, ``max_total_power_mw``.
+        ``max_spots``, ``laser_power_mw`` (``None``: not stated, the laser is never permitted),
+        ``max_power_per_spot_mw``, ``max_total_power_mw``, ``test_patterns_with_laser``.
+    far_field : callable, optional
+        ``far_field(phase) -> intensity``: the focal-plane intensity (summing to at most 1) of an SLM
+        phase in the engine's coordinates, on a grid ``p`` times the SLM's (padding ``p``). Default
+        :func:`far_field_intensity` of a flat beam; a session passes its engine's beam profile and padding.
     """
 
-    def __init__(self, limits: SafetyLimits):
+    def __init__(self, limits: SafetyLimits, far_field: Callable[[np.ndarray], np.ndarray] | None = None):
         self.limits = limits
+        self.far_field = far_field or far_field_intensity
 
     def check_targets(self, targets: Sequence[_Spot], refusal: Callable[[float, float], str | None]) -> None:
         """Raise unless every target may be stimulated; ``refusal(x, y)`` says why one may not.
@@ -94,39 +177,172 @@ class SafetyGate:
             if reason is not None:
                 raise TargetRefused(f"target {i + 1} refused: {reason}")
 
-    def predicted_power(self, weights: Sequence[float], efficiency: float | None) -> np.ndarray | None:
-        """Power per spot at the sample, mW: ``laser_power_mw × efficiency × weight share``.
+    # ----------------------------------------------------------------------------------- the power
+    def spot_fractions(self, phase: np.ndarray, targets_slm: np.ndarray | None) -> tuple[np.ndarray, float,
+                                                                                      tuple[float, float]]:
+        """Fractions of the light at each target and in the brightest spot anywhere, from ``phase``.
 
-        ``None`` when the laser power is not configured or there is no spot. An unknown or non-finite
-        efficiency counts as 1 (all the light on the spots: the worst case); it is clipped to [0, 1].
+        Returns ``(at_targets (N,), peak, peak_xy)``: ``peak_xy`` is where the brightest spot is, in SLM
+        Fourier pixels ``(x, y)``. A spot's light is the light in a box of ±1 SLM pixel around it.
         """
-        if self.limits.laser_power_mw <= 0 or len(weights) == 0:
-            return None
-        eff = 1.0 if efficiency is None or not math.isfinite(efficiency) else min(max(efficiency, 0.0), 1.0)
-        w = np.asarray(weights, dtype=np.float64)
-        return self.limits.laser_power_mw * eff * w / w.sum()
+        phase = np.asarray(phase)
+        ny, nx = phase.shape
+        intensity = np.asarray(self.far_field(phase))
+        big_y, big_x = intensity.shape
+        p = max(1, big_y // ny)
+        box = _box_sums(intensity, p)  # box[i, j]: light within ±p grid px of grid pixel (i, j)
+        i, j = np.unravel_index(int(np.argmax(box)), box.shape)
+        peak = float(box[i, j])
+        # name the brightest pixel of the brightest box (neighbouring boxes tie around one bright pixel)
+        win = intensity[max(0, i - p): i + p + 1, max(0, j - p): j + p + 1]
+        di, dj = np.unravel_index(int(np.argmax(win)), win.shape)
+        i, j = max(0, i - p) + di, max(0, j - p) + dj
+        peak_xy = (nx // 2 + (j - big_x // 2) / p, ny // 2 + (i - big_y // 2) / p)
+        xy = np.zeros((0, 2)) if targets_slm is None else np.asarray(targets_slm, np.float64).reshape(-1, 2)
+        iy = np.clip(np.floor(big_y // 2 + p * (xy[:, 1] - ny // 2) + 0.5).astype(int), 0, big_y - 1)
+        ix = np.clip(np.floor(big_x // 2 + p * (xy[:, 0] - nx // 2) + 0.5).astype(int), 0, big_x - 1)
+        return box[iy, ix].astype(np.float64), peak, (float(peak_xy[0]), float(peak_xy[1]))
 
-    def check_power(self, predicted_power_mw: np.ndarray | None) -> None:
-        """Raise :class:`SafetyError` when the predicted total or any spot's power is over its limit."""
-        p = predicted_power_mw
-        if p is None or len(p) == 0:
-            return
+    def _over_limit(self, at_targets_mw: np.ndarray, peak_mw: float, peak_xy: tuple[float, float],
+                    power_key: str) -> str | None:
+        """Why these powers break a limit, or ``None``."""
         limits = self.limits
-        total = float(p.sum())
+        total = float(at_targets_mw.sum())
         if total > limits.max_total_power_mw:
-            raise SafetyError(
-                f"predicted total power {total:.1f} mW exceeds safety.max_total_power_mw = "
-                f"{limits.max_total_power_mw:g} mW; lower the laser power or stimulate fewer spots"
-            )
-        i = int(np.argmax(p))
-        if p[i] > limits.max_power_per_spot_mw:
-            raise SafetyError(
-                f"predicted power {p[i]:.1f} mW on spot {i + 1} exceeds safety.max_power_per_spot_mw = "
-                f"{limits.max_power_per_spot_mw:g} mW; spread the power over more spots or lower the laser"
-            )
+            return (f"predicted total power {total:.1f} mW exceeds safety.max_total_power_mw = "
+                    f"{limits.max_total_power_mw:g} mW; lower {power_key} or stimulate fewer spots")
+        if len(at_targets_mw) and float(at_targets_mw.max()) > limits.max_power_per_spot_mw:
+            k = int(np.argmax(at_targets_mw))
+            return (f"predicted power {at_targets_mw[k]:.1f} mW on spot {k + 1} exceeds "
+                    f"safety.max_power_per_spot_mw = {limits.max_power_per_spot_mw:g} mW; spread the power "
+                    f"over more spots or lower {power_key}")
+        if peak_mw > limits.max_power_per_spot_mw:
+            return (f"predicted power {peak_mw:.1f} mW in one spot at Fourier pixel ({peak_xy[0]:.0f}, "
+                    f"{peak_xy[1]:.0f}) exceeds safety.max_power_per_spot_mw = "
+                    f"{limits.max_power_per_spot_mw:g} mW (light where no target is); lower {power_key}")
+        return None
+
+    # ----------------------------------------------------------------------------------- the verdict
+    def decide(self, kind: str, phase: np.ndarray, targets_slm: np.ndarray | None = None, *,
+               calibration_power_mw: float | None = None) -> Verdict:
+        """Judge one frame from the phase it shows (engine coordinates); raise if it must not be shown.
+
+        ``pattern``: no targets → shown, laser blocked ("no targets"); otherwise the predicted power at
+        ``safety.laser_power_mw`` must be within the limits, or :class:`SafetyError` refuses it.
+        ``test_pattern``: laser blocked unless ``safety.test_patterns_with_laser``, and then only within
+        the limits. ``calibration``: judged at ``calibration_power_mw`` (the session's
+        ``calibration.laser_power_mw``); not stated or over a limit → shown, laser blocked, with why.
+        """
+        if kind not in FRAME_KINDS:
+            raise SafetyError(f"unknown frame kind {kind!r}; use one of {', '.join(FRAME_KINDS)}")
+        n = 0 if targets_slm is None else len(np.asarray(targets_slm).reshape(-1, 2))
+        if kind == "pattern" and n == 0:
+            return Verdict(kind, False, "no targets")
+        if kind == "test_pattern" and not self.limits.test_patterns_with_laser:
+            return Verdict(kind, False, "test pattern on the SLM (safety.test_patterns_with_laser is off)")
+        if kind == "calibration":
+            power, key = calibration_power_mw, "calibration.laser_power_mw"
+        else:
+            power, key = self.limits.laser_power_mw, "safety.laser_power_mw"
+        if power is None:
+            return Verdict(kind, False, f"{key} not set")
+        at, peak, peak_xy = self.spot_fractions(phase, targets_slm)
+        at_mw, peak_mw = float(power) * at, float(power) * peak
+        why = self._over_limit(at_mw, peak_mw, peak_xy, key)
+        if why is not None:
+            if kind == "pattern":
+                raise SafetyError(why)
+            return Verdict(kind, False, f"{kind.replace('_', ' ')}: {why}", at_mw, peak_mw, float(power))
+        return Verdict(kind, True, "", at_mw if n else None, peak_mw, float(power))
 
     @staticmethod
     def permit(slm: Interlocked) -> tuple[bool, str]:
-        """``(laser_permitted, reason)`` from the SLM's interlock: light only while it shows our frames."""
+        """``(ok, reason)`` of the SLM's interlock: whether its display really shows our frames."""
         permitted, reason = slm.interlock_state()
         return bool(permitted), str(reason)
+
+
+def _box_sums(a: np.ndarray, p: int) -> np.ndarray:
+    """Sum of ``a`` over the ``(2p+1)²`` box around each pixel (zeros beyond the edges), separably."""
+    def along(x: np.ndarray, axis: int) -> np.ndarray:
+        n = x.shape[axis]
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (p, p)
+        xp = np.pad(x, pad)
+        out = np.zeros_like(x)
+        for k in range(2 * p + 1):
+            out += xp[k:k + n] if axis == 0 else xp[:, k:k + n]
+        return out
+
+    return along(along(a, 0), 1)
+
+
+class LaserPermit:
+    """The laser permit: the interlock, the last frame's verdict and its log record, combined.
+
+    Permitted only if the SLM's interlock is ok, the last frame shown passed the gate with light allowed,
+    and its record was made durable; a failure anywhere (:meth:`fail`) blocks until the next good frame.
+    Each method returns the new ``(permitted, reason)`` when it changed, else ``None``, so the session
+    can tell its listeners and the log about every change. Thread-safe (the interlock reports from the
+    SLM's watchdog thread, frames come from the session's worker).
+    """
+
+    def __init__(self, laser_power_mw: float | None):
+        self._lock = threading.RLock()
+        self._interlock: tuple[bool, str] = (False, "no frame shown yet")
+        self._frame: tuple[bool, str] = (False, NOT_SET if laser_power_mw is None else "no frame shown yet")
+        self._fault: str | None = None
+        self._state = self._compute()
+
+    def _compute(self) -> tuple[bool, str]:
+        if self._fault is not None:
+            return False, self._fault
+        if not self._frame[0]:
+            return False, self._frame[1]
+        if not self._interlock[0]:
+            return False, self._interlock[1] or "SLM interlock off"
+        return True, ""
+
+    def _update(self) -> tuple[bool, str] | None:
+        new = self._compute()
+        if new == self._state:
+            return None
+        self._state = new
+        return new
+
+    @property
+    def state(self) -> tuple[bool, str]:
+        """``(permitted, reason)`` now."""
+        with self._lock:
+            return self._state
+
+    def interlock(self, ok: bool, reason: str) -> tuple[bool, str] | None:
+        """The SLM's interlock changed."""
+        with self._lock:
+            self._interlock = (bool(ok), str(reason))
+            return self._update()
+
+    def showing(self, verdict: Verdict) -> tuple[bool, str] | None:
+        """A frame is about to be displayed: a frame without light blocks at once, before it is shown.
+
+        A frame with light allowed keeps the permit as it was until its record is durable
+        (:meth:`logged`), so a rig does not flicker the laser on every pattern; if that record fails,
+        :meth:`fail` blocks at once.
+        """
+        with self._lock:
+            if not verdict.light:
+                self._frame = (False, verdict.reason)
+            return self._update()
+
+    def logged(self, verdict: Verdict) -> tuple[bool, str] | None:
+        """The frame with this verdict is displayed and its record is durable."""
+        with self._lock:
+            self._frame = (verdict.light, verdict.reason)
+            self._fault = None
+            return self._update()
+
+    def fail(self, reason: str) -> tuple[bool, str] | None:
+        """Something failed (a log write, a display, a check): blocked until the next good frame."""
+        with self._lock:
+            self._fault = str(reason) or "failure"
+            return self._update()

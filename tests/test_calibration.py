@@ -279,3 +279,21 @@ def test_calibration_puts_back_the_previous_pattern():
     shown = slm.last_record.frame.copy()
     run_calibration(engine, slm, cam, grid=3, extent=0.5, sleep=clock.advance)
     np.testing.assert_array_equal(slm.last_record.frame, shown)
+
+
+def test_calibration_shows_every_frame_through_the_given_show():
+    """A session passes its own ``show`` (the safety gate and the log): every frame goes through it,
+    with the spots it puts light on, and nothing is restored behind its back."""
+    slm, cam, clock, engine = _rig(TRUTHS["mirrored"])
+    shown = []
+
+    def show(phase, spots, what):
+        shown.append((what, spots.copy()))
+        slm.show_phase(phase)
+
+    n_before = len(slm.frames)
+    run_calibration(engine, slm, cam, grid=3, extent=0.5, sleep=clock.advance, show=show, restore=False)
+    assert [w for w, _ in shown] == ["background", "reference spot 1", "reference spot 2",
+                                     "reference spot 3", "3x3 grid"]
+    assert [len(s) for _, s in shown] == [0, 1, 1, 1, 8]  # the grid leaves out the zero order
+    assert len(slm.frames) - n_before == 5  # the procedure showed nothing of its own

@@ -26,9 +26,12 @@ from holostim.hardware.slm import SLMProtocol
 if TYPE_CHECKING:
     from holostim.holography import HologramEngine
 
-__all__ = ["ProgressFn", "grid_points", "run_calibration"]
+__all__ = ["ProgressFn", "ShowFn", "grid_points", "run_calibration"]
 
 ProgressFn = Callable[[int, int, str], None]
+#: ``show(phase, spots_slm, what)``: put one calibration frame on the SLM (``spots_slm``: the (k, 2)
+#: Fourier-pixel positions of its spots, empty for the background; ``what``: the step).
+ShowFn = Callable[[np.ndarray, np.ndarray, str], object]
 
 
 def grid_points(
@@ -68,6 +71,8 @@ def run_calibration(
     settle_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: ProgressFn | None = None,
+    show: ShowFn | None = None,
+    restore: bool = True,
 ) -> Calibration:
     """Measure the camera ↔ SLM affine by projecting spots and finding them on the camera.
 
@@ -99,6 +104,13 @@ def run_calibration(
         How to wait (``time.sleep``; a simulated clock's advance in tests).
     progress : callable or None
         ``progress(done, total, what)`` after each step.
+    show : callable or None
+        ``show(phase, spots_slm, what)`` puts each frame on the SLM. A session passes its own, which
+        sends every calibration frame through the safety gate and the log (so its spots obey the power
+        limits and the laser permit follows them); default ``slm.show_phase(phase)``.
+    restore : bool
+        Show again what the SLM showed before (or a flat phase) at the end, also after a failure. A
+        session passes ``False`` and re-shows through its own gate.
 
     Raises
     ------
@@ -128,8 +140,14 @@ def run_calibration(
         if progress is not None:
             progress(step, total, what)
 
-    def show_and_snap(phase: np.ndarray) -> np.ndarray:
-        slm.show_phase(phase)
+    def put(phase: np.ndarray, spots: np.ndarray, what: str) -> None:
+        if show is None:
+            slm.show_phase(phase)
+        else:
+            show(phase, np.asarray(spots, dtype=np.float64).reshape(-1, 2), what)
+
+    def show_and_snap(phase: np.ndarray, spots: np.ndarray, what: str) -> np.ndarray:
+        put(phase, spots, what)
         if settle_s > 0:
             sleep(settle_s)
         return np.asarray(camera.snap(), dtype=np.float64)
@@ -140,7 +158,7 @@ def run_calibration(
 
     previous = slm.last_record
     try:
-        background = show_and_snap(np.zeros(slm_shape, np.float32))
+        background = show_and_snap(np.zeros(slm_shape, np.float32), np.zeros((0, 2)), "background")
         report("background frame")
 
         gx = np.unique(pts[:, 0])
@@ -148,7 +166,8 @@ def run_calibration(
         refs = np.array([[gx[0], gy[0]], [gx[-1], gy[0]], [gx[0], gy[-1]]])
         ref_cam = []
         for i, ref in enumerate(refs):
-            frame = show_and_snap(hologram(ref[None, :])) - background
+            spot = ref[None, :]
+            frame = show_and_snap(hologram(spot), spot, f"reference spot {i + 1}") - background
             xy, _ = detect_spots(frame, max_spots=1)
             if len(xy) == 0:
                 raise CalibrationError(
@@ -159,7 +178,7 @@ def run_calibration(
             report(f"reference spot {i + 1}/3")
         coarse = fit_affine(refs, np.asarray(ref_cam))  # SLM → camera, exact through 3 points
 
-        frame = show_and_snap(hologram(pts)) - background
+        frame = show_and_snap(hologram(pts), pts, f"{grid}x{grid} grid") - background
         report(f"{grid}×{grid} grid")
         spacing_slm = float(np.min(np.diff(gx))) if len(gx) > 1 else 1.0
         scale = math.sqrt(abs(float(np.linalg.det(coarse[:, :2]))))
@@ -197,7 +216,8 @@ def run_calibration(
         report("done")
         return cal
     finally:  # put back what the SLM showed before (or a flat phase), also after a failure
-        if previous is not None:
-            slm.show_gray(previous.frame)
-        else:
-            slm.show_phase(np.zeros(slm_shape, np.float32))
+        if restore:
+            if previous is not None:
+                slm.show_gray(previous.frame)
+            else:
+                slm.show_phase(np.zeros(slm_shape, np.float32))

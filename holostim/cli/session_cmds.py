@@ -19,7 +19,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from holostim.session import Session
 
     config = args.config or default_config()
-    opengl = load_config(config).slm.backend == "opengl"
+    cfg = load_config(config)
+    opengl = cfg.slm.backend == "opengl"
+    if cfg.calibration.laser_power_mw is None:  # the gate blocks the laser for every calibration frame
+        print("holostim: warning: calibration.laser_power_mw is not set: the laser stays blocked while "
+              "calibrating (state the power used for calibration in the session file)", file=sys.stderr)
     if opengl:  # the SLM window needs a Qt application, and its event loop to swap frames
         require_display("calibrate")  # before Qt starts: without a display it aborts the process
         from holostim.hardware.slm.opengl.qt_loop import qt_application, run_beside_qt_events
@@ -41,10 +45,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate a session file and print it resolved (stdout), "valid" on stderr."""
+    """Validate a session file and print it resolved (stdout), "valid" on stderr.
+
+    A session without ``safety.laser_power_mw`` is valid but never permits the laser: a warning says so.
+    """
     from holostim.config import load_config
 
     cfg = load_config(args.file)
     print(cfg.to_yaml(), end="")
+    if cfg.safety.laser_power_mw is None:  # valid, but a session that can never permit light
+        print(f"# {args.file}: warning: safety.laser_power_mw is not set: the laser will never be permitted",
+              file=sys.stderr)
     print(f"# {args.file}: valid", file=sys.stderr)
     return EXIT_OK

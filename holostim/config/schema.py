@@ -167,14 +167,21 @@ class CalibrationConfig(Section):
     auto_in_simulation: bool = Field(
         True, description="simulation only: calibrate on open when the file is missing"
     )
+    laser_power_mw: PositiveFloat | None = Field(
+        None,
+        description="laser power at the sample during calibration (all light in the pattern); its spots "
+        "obey the safety limits; none = the laser stays blocked during calibration",
+    )
 
 
 class SafetyConfig(Section):
     """Limits checked before any pattern reaches the SLM."""
 
     max_spots: Annotated[int, Field(gt=0)] = 100
-    laser_power_mw: NonNegativeFloat = Field(
-        0.0, description="power reaching the sample if all light went into the pattern (0 = not modelled)"
+    laser_power_mw: PositiveFloat | None = Field(
+        None,
+        description="power reaching the sample if all light went into the pattern; none = not stated, "
+        "and then the laser is never permitted (the power at the sample would be unknown)",
     )
     max_power_per_spot_mw: PositiveFloat = 20.0
     max_total_power_mw: PositiveFloat = 500.0
@@ -182,6 +189,9 @@ class SafetyConfig(Section):
         3.0, description="laser off when the last swap is older than this many frame periods"
     )
     interlock_ms: PositiveFloat | None = Field(None, description="the same limit in ms; overrides frames")
+    test_patterns_with_laser: bool = Field(
+        False, description="let the laser see test patterns (within the limits); off = blocked"
+    )
 
 
 class LogConfig(Section):

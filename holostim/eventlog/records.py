@@ -9,7 +9,18 @@ so the fields are fixed here, in one place, and the writer only adds the bookkee
 * ``"type": "pattern"``, one per pattern shown (:func:`pattern_record`): wall-clock and monotonic
   times, targets in camera, SLM and sample coordinates, method, metrics, predicted power, the SLM frame
   index and the interlock state, plus the SHA-256 of the exact uint8 frame (:func:`frame_hash`);
-* ``"type": "calibration"`` when the calibration changed (:func:`calibration_record`).
+* ``"type": "frame"``, one per other frame shown (:func:`frame_record`): a test pattern or a frame of
+  the calibration procedure, with its ``kind``, the gate's decision and the frame's hash;
+* ``"type": "laser"`` whenever the laser permit changes (:func:`laser_record`), with the reason, and
+  ``"type": "interlock"`` whenever the SLM's own interlock changes (:func:`interlock_record`);
+* ``"type": "refusal"`` for a target the user asked for and was refused (:func:`refusal_record`);
+* ``"type": "calibration"`` when the calibration changed (:func:`calibration_record`);
+* ``"type": "session_end"`` as the last record of a session closed in order (:func:`session_end_record`).
+
+Every frame record (``pattern`` and ``frame``) carries ``kind`` (``pattern``, ``test_pattern``,
+``calibration``), ``camera_frame_index`` (the camera's latest frame counter when the SLM swapped, so a
+camera movie can be aligned with the stimulation) and ``interlock`` (whether the laser is permitted with
+this frame once its record is durable, and why not).
 """
 
 from __future__ import annotations
@@ -36,10 +47,15 @@ __all__ = [
     "RecordTimes",
     "calibration_record",
     "frame_hash",
+    "frame_record",
+    "interlock_record",
+    "laser_record",
     "machine_info",
     "metric",
     "now_iso",
     "pattern_record",
+    "refusal_record",
+    "session_end_record",
     "session_header",
 ]
 
@@ -175,13 +191,17 @@ def pattern_record(
     slm_frame_index: int | None,
     laser_permitted: bool,
     interlock_reason: str,
+    camera_frame_index: int | None = None,
+    peak_power_mw: float | None = None,
 ) -> dict[str, Any]:
     """One shown pattern: when, where (camera px, SLM px, sample µm), how, how well, and the interlock.
 
     ``metrics`` is the engine's metrics object (or ``None``: no pattern computed); every name of
     :data:`~holostim.holography.metrics.METRIC_NAMES` is written, ``None`` where it has none.
+    ``predicted_power_mw`` and ``peak_power_mw`` are the gate's, from the frame actually shown.
     """
     return {
+        "kind": "pattern",
         "time": times.to_dict(),
         "targets": [
             {
@@ -201,9 +221,71 @@ def pattern_record(
         "compute_ms": compute_ms,
         "click_to_swap_ms": click_to_swap_ms,
         "predicted_power_mw": None if predicted_power_mw is None else [float(p) for p in predicted_power_mw],
+        "peak_power_mw": peak_power_mw,
         "slm_frame_index": slm_frame_index,
+        "camera_frame_index": camera_frame_index,
         "interlock": {"laser_permitted": laser_permitted, "reason": interlock_reason},
     }
+
+
+def frame_record(
+    *,
+    kind: str,
+    name: str,
+    times: RecordTimes,
+    targets_slm: np.ndarray | None,
+    predicted_power_mw: np.ndarray | None,
+    peak_power_mw: float | None,
+    laser_power_mw: float | None,
+    slm_frame_index: int | None,
+    camera_frame_index: int | None,
+    laser_permitted: bool,
+    interlock_reason: str,
+) -> dict[str, Any]:
+    """A frame that is not a stimulation pattern (a test pattern, a calibration step), as it was judged.
+
+    ``name`` says which (the test pattern's name, the calibration step); the writer adds the hash.
+    """
+    return {
+        "type": "frame",
+        "kind": kind,
+        "name": name,
+        "time": times.to_dict(),
+        "targets_slm": [] if targets_slm is None else [[float(v) for v in p] for p in targets_slm],
+        "predicted_power_mw": None if predicted_power_mw is None else [float(p) for p in predicted_power_mw],
+        "peak_power_mw": peak_power_mw,
+        "laser_power_mw": laser_power_mw,
+        "slm_frame_index": slm_frame_index,
+        "camera_frame_index": camera_frame_index,
+        "interlock": {"laser_permitted": laser_permitted, "reason": interlock_reason},
+    }
+
+
+def laser_record(permitted: bool, reason: str, interlock: tuple[bool, str] | None = None) -> dict[str, Any]:
+    """The laser permit changed: permitted or blocked, why, and the SLM interlock's own state then."""
+    rec: dict[str, Any] = {"type": "laser", "time": time.time(), "time_mono": time.monotonic(),
+                           "laser_permitted": bool(permitted), "reason": str(reason)}
+    if interlock is not None:
+        rec["interlock"] = {"ok": bool(interlock[0]), "reason": str(interlock[1])}
+    return rec
+
+
+def interlock_record(ok: bool, reason: str) -> dict[str, Any]:
+    """The SLM's own interlock changed (its display started or stopped showing our frames)."""
+    return {"type": "interlock", "time": time.time(), "time_mono": time.monotonic(), "ok": bool(ok),
+            "reason": str(reason)}
+
+
+def refusal_record(x: float, y: float, reason: str) -> dict[str, Any]:
+    """A target the user asked for (camera px) and was refused, with the reason shown to them."""
+    return {"type": "refusal", "time": time.time(), "time_mono": time.monotonic(),
+            "camera_px": [float(x), float(y)], "reason": str(reason)}
+
+
+def session_end_record(n_records: int, reason: str = "closed") -> dict[str, Any]:
+    """The last record of a session closed in order: a log without it ended by a crash or power loss."""
+    return {"type": "session_end", "time": time.time(), "time_mono": time.monotonic(),
+            "records": int(n_records), "reason": str(reason)}
 
 
 def calibration_record(calibration: Mapping[str, Any]) -> dict[str, Any]:

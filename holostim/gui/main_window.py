@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
     """
 
     interlockChanged = pyqtSignal(bool, str)
-    """The SLM's laser interlock changed (from any thread; queued to the indicator)."""
+    """The laser permit (the session's gate) changed (from any thread; queued to the indicator)."""
 
     def __init__(
         self,
@@ -154,9 +154,8 @@ class MainWindow(QMainWindow):
         cfg = session.config
         self.store.set_check(self._check_target)
         self.sending.attach(session)
-        session.add_listener("interlock", self._interlock_from_any_thread)
-        slm = session.slm
-        self.interlockChanged.emit(bool(slm.laser_permitted), str(slm.interlock_reason))
+        session.add_listener("permit", self._interlock_from_any_thread)  # the gate's permit, not the SLM's
+        self.interlockChanged.emit(*session.permit_state())
         camera = session.camera
         if camera is not None:
             if not camera.is_streaming:
@@ -237,13 +236,13 @@ class MainWindow(QMainWindow):
 
     # ====================================================================================== interlock
     def _interlock_from_any_thread(self, permitted: bool, reason: str = "") -> None:
-        # The SLM's watchdog calls this from its own thread; the signal queues it to the GUI thread.
+        # The permit changes on the SLM watchdog's or the worker's thread; the signal queues it here.
         self.interlockChanged.emit(bool(permitted), str(reason))
 
     def _poll_interlock(self) -> None:
         if self.session is None:  # closed: the timer may still tick once
             return
-        permitted, reason = self.session.slm.interlock_state()
+        permitted, reason = self.session.permit_state()
         ind = self.status_panel.interlock
         if bool(permitted) != ind.permitted or (not permitted and str(reason) != ind.reason):
             ind.set_state(bool(permitted), str(reason))
@@ -265,6 +264,8 @@ class MainWindow(QMainWindow):
 
     def _target_refused(self, x: float, y: float, reason: str) -> None:
         self.show_message(f"target at ({x:.1f}, {y:.1f}) refused: {reason}", error=True)
+        if self.session is not None and not self.session.closed:
+            self.session.log_refusal(x, y, reason)
 
     def _snap_toggled(self, on: bool) -> None:
         self.camera_view.snap_enabled = on

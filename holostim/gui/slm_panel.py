@@ -140,7 +140,7 @@ class SlmPanel(QGroupBox):
         name = self.pattern_combo.currentText()
         frame = TEST_PATTERNS[name](tuple(self.session.config.slm.shape))
         try:
-            self.session.slm.show_gray(frame)
+            self.session.show_test_pattern(frame, name)  # through the gate: logged, laser blocked
         except HolostimError as exc:
             self.message.emit(str(exc), True)
             return

@@ -2,9 +2,10 @@
 
 Each step is a function of the config and what the steps before built, so the session can keep every
 device it already holds and close them all if a later step fails. In simulation with no calibration file
-(or a missing or stale one) a quick calibration runs against the simulated rig and is saved, so the whole
-loop works on first start; a real rig never recalibrates silently: a calibration measured for other
-devices is an error that says to run ``holostim calibrate``.
+(or a missing or stale one) the session measures a quick calibration against the simulated rig (through
+its safety gate and log) and saves it, so the whole loop works on first start; a real rig never
+recalibrates silently: a calibration measured for other devices is an error that says to run
+``holostim calibrate``.
 
 No Qt here: the OpenGL SLM's window module is imported only when such a session is opened (on the GUI
 thread of a running Qt application).
@@ -16,6 +17,7 @@ import logging
 from collections.abc import Callable
 
 from holostim.calibration import Calibration, run_calibration
+from holostim.calibration.procedure import ShowFn
 from holostim.config import SessionConfig
 from holostim.hardware.camera import Camera, open_camera
 from holostim.hardware.registry import backend_class
@@ -23,8 +25,7 @@ from holostim.hardware.slm import SLMProtocol
 from holostim.holography import HologramEngine
 from holostim.session.errors import SessionError
 
-__all__ = ["calibrate", "calibration_mismatch", "load_or_make_calibration", "make_camera", "make_engine",
-           "make_slm"]
+__all__ = ["calibrate", "calibration_mismatch", "load_calibration", "make_camera", "make_engine", "make_slm"]
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,14 @@ def make_engine(cfg: SessionConfig) -> HologramEngine:
 
 
 def calibrate(cfg: SessionConfig, engine: HologramEngine, slm: SLMProtocol, camera: Camera, grid: int,
-              progress: ProgressFn | None = None) -> Calibration:
-    """Measure the camera ↔ SLM calibration with these devices (``cfg.calibration``'s zero-order radius)."""
-    return run_calibration(engine, slm, camera, grid=grid, progress=progress,
-                           zero_order_radius_px=cfg.calibration.zero_order_radius_px)
+              progress: ProgressFn | None = None, show: ShowFn | None = None) -> Calibration:
+    """Measure the camera ↔ SLM calibration with these devices (``cfg.calibration``'s zero-order radius).
+
+    ``show`` puts each frame on the SLM (the session's gate and log); the session re-shows its own
+    frame afterwards, so the procedure does not restore one behind the gate's back.
+    """
+    return run_calibration(engine, slm, camera, grid=grid, progress=progress, show=show,
+                           restore=show is None, zero_order_radius_px=cfg.calibration.zero_order_radius_px)
 
 
 def calibration_mismatch(
@@ -87,9 +92,11 @@ def calibration_mismatch(
     return None
 
 
-def load_or_make_calibration(cfg: SessionConfig, engine: HologramEngine, slm: SLMProtocol, camera: Camera,
-                             progress: ProgressFn | None = None) -> Calibration | None:
-    """The calibration from ``calibration.file``, or one measured now on a simulated rig, or ``None``.
+def load_calibration(cfg: SessionConfig, slm: SLMProtocol, camera: Camera) -> tuple[Calibration | None, bool]:
+    """``(calibration, measure)``: the one from ``calibration.file``, and whether to measure one now.
+
+    ``measure`` is True on a simulated rig (with ``auto_in_simulation``) whose file is missing or was
+    measured for other devices: the session then measures through its own gate and log, and saves it.
 
     Raises
     ------
@@ -102,18 +109,14 @@ def load_or_make_calibration(cfg: SessionConfig, engine: HologramEngine, slm: SL
         cal = Calibration.load(cal_cfg.file)
         problem = calibration_mismatch(cfg, cal, slm, camera)
         if problem is None:
-            return cal
+            return cal, False
         if not auto:
             raise SessionError(f"calibration {str(cal_cfg.file)!r} {problem}; run `holostim calibrate` again")
         log.warning("calibration %s %s; recalibrating the simulated rig", cal_cfg.file, problem)
     elif auto:
         log.info("no calibration file %s: calibrating the simulated rig", cal_cfg.file or "set")
     if auto:
-        cal = calibrate(cfg, engine, slm, camera, cal_cfg.grid, progress)
-        if cal_cfg.file is not None:
-            cal.save(cal_cfg.file)
-            log.info("calibration saved to %s (residual %.3f px)", cal_cfg.file, cal.residual_px)
-        return cal
+        return None, True
     if cal_cfg.file is not None:
         log.warning("calibration file %s does not exist; run `holostim calibrate`", cal_cfg.file)
-    return None
+    return None, False

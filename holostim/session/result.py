@@ -47,8 +47,9 @@ class ApplyResult:
     metrics, timings, iterations, method
         From the engine (``timings.total_ms`` is the compute time).
     predicted_power_mw : ndarray (N,) or None
-        Power per spot expected at the sample (``safety.laser_power_mw`` × efficiency × weight share);
-        ``None`` when the laser power is not configured.
+        Power per spot expected at the sample, from the far field of the phase (the safety gate's:
+        ``safety.laser_power_mw`` × the light within one Fourier pixel of each spot); once shown, of the
+        frame actually shown. ``None`` when the laser power is not stated or there are no targets.
     record : dict or None
         The log record written when it was shown.
     t_request, t_computed, t_swapped : float

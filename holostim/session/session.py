@@ -6,12 +6,17 @@ everything, in reverse order, on :meth:`Session.close` or when opening fails hal
 of camera-pixel targets (:class:`~holostim.session.result.Target`) into light:
 
     check (the safety gate) → camera→SLM through the calibration → compute (warm start when the targets
-    moved little) → gate the predicted power → show on the SLM → log one record → notify listeners.
+    moved little) → show through the gate → log one record → notify listeners.
 
-Nothing reaches the SLM or the log unless every check of :class:`~holostim.safety.SafetyGate` passed; a
-refused pattern raises :class:`~holostim.safety.TargetRefused` or :class:`~holostim.safety.SafetyError`
-with the reason and leaves no trace. ``apply`` may be called from a worker thread (the GUI's); one lock
-serialises compute, show and log.
+Every frame that reaches the SLM — patterns, the flat phase of "no targets", test patterns, calibration
+frames, a pattern shown again on another screen — goes through one method, :meth:`Session._show_frame`:
+the frame is made, :meth:`~holostim.safety.SafetyGate.decide` judges the phase it really shows, the SLM
+displays it, and one record with its kind and SHA-256 is made durable. The laser permit
+(:class:`~holostim.safety.LaserPermit`, :attr:`Session.laser_permitted`, the ``"permit"`` event) is the
+gate's: the SLM's interlock, the last frame's verdict and its record together; every change is logged.
+A refused pattern raises :class:`~holostim.safety.TargetRefused` or :class:`~holostim.safety.SafetyError`
+with the reason and is neither shown nor logged. ``apply`` may be called from a worker thread (the
+GUI's); one lock serialises compute, show and log.
 """
 
 from __future__ import annotations
@@ -26,16 +31,24 @@ import numpy as np
 
 from holostim.calibration import Calibration
 from holostim.config import SessionConfig, load_config
-from holostim.eventlog import EventLog
-from holostim.eventlog.records import RecordTimes, calibration_record, metric, pattern_record, session_header
+from holostim.eventlog import EventLog, EventLogError
+from holostim.eventlog.records import (
+    calibration_record,
+    metric,
+    refusal_record,
+    session_end_record,
+    session_header,
+)
 from holostim.geometry import SLMGeometry, target_refusal
 from holostim.hardware.camera import Camera
 from holostim.hardware.slm import FrameRecord, SLMProtocol
 from holostim.holography import HologramEngine, SpotTarget
-from holostim.safety import SafetyGate
+from holostim.safety import LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict, far_field_intensity
 from holostim.session import build
 from holostim.session.errors import SessionError
+from holostim.session.frame_records import MakeRecord, other_frame_maker, pattern_maker
 from holostim.session.listeners import Listeners
+from holostim.session.permit_keeper import PermitKeeper
 from holostim.session.preview import Preview
 from holostim.session.result import ApplyResult, Target
 from holostim.session.warm_start import WarmStart
@@ -44,7 +57,7 @@ __all__ = ["EVENTS", "Session"]
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("result", "interlock", "frame")
+EVENTS = ("result", "interlock", "frame", "permit")
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -64,7 +77,9 @@ class Session:
     calibration : Calibration or None
         ``None`` when there is none yet (then :meth:`apply` refuses every target).
     safety : SafetyGate
-        The limits every pattern passes before it reaches the SLM.
+        The limits every frame passes before it reaches the SLM.
+    permit : LaserPermit
+        The laser permit (see :attr:`laser_permitted`).
     log : EventLog
         The stimulation log of this run.
     targets : list of Target
@@ -82,7 +97,11 @@ class Session:
         self.engine: HologramEngine | None = None  # type: ignore[assignment]
         self.calibration: Calibration | None = None
         self.log: EventLog | None = None  # type: ignore[assignment]
-        self.safety = SafetyGate(config.safety)
+        self.safety = SafetyGate(config.safety, self._far_field)
+        self.permit = LaserPermit(config.safety.laser_power_mw)
+        self._keeper = PermitKeeper(self.permit, lambda: self.log, lambda: self.safety.permit(self.slm),
+                                    lambda ok, why: self._emit("permit", ok, why))
+        self._reshow: Callable[[], object] | None = None  # shows again what the SLM shows now
         self.targets: list[Target] = [Target(t.x, t.y, t.weight, t.group) for t in config.targets]
         self.last_result: ApplyResult | None = None
         self._lock = threading.RLock()
@@ -134,12 +153,17 @@ class Session:
         self.slm = build.make_slm(cfg)
         self.camera = build.make_camera(cfg, self.slm)
         self.engine = build.make_engine(cfg)
+        measure = False
         if load_calibration:
-            self.calibration = build.load_or_make_calibration(cfg, self.engine, self.slm, self.camera,
-                                                              progress)
+            self.calibration, measure = build.load_calibration(cfg, self.slm, self.camera)
         self.log = EventLog.create(cfg.log.directory, self._log_header(), masks=cfg.log.masks)
         log.info("session %r: log %s", cfg.name, self.log.path)
         self._subscribe_slm()
+        if measure:  # a simulated rig measures its calibration through the gate, into this log
+            cal = self._measure_calibration(cfg.calibration.grid, progress)
+            if cfg.calibration.file is not None:
+                cal.save(cfg.calibration.file)
+                log.info("calibration saved to %s (residual %.3f px)", cfg.calibration.file, cal.residual_px)
 
     def _log_header(self) -> dict:
         return session_header(
@@ -189,16 +213,18 @@ class Session:
             except Exception:
                 log.exception("closing the SLM on the old screen failed")
             log.info("SLM moved to screen %r", screen)
-            if self.last_result is not None:
-                self._show_locked(self.last_result)
+            if self._reshow is not None:
+                self._reshow()
 
     # ------------------------------------------------------------------------------------------- listeners
     def add_listener(self, event: str, callback: Callable[..., None]) -> Callable[[], None]:
         """Call ``callback`` on ``event``; returns a function that removes it.
 
         ``"result"``: ``callback(result: ApplyResult)`` after each pattern is shown (on the caller's
-        thread of :meth:`apply`).  ``"interlock"``: ``callback(permitted: bool, reason: str)`` whenever
-        the SLM's laser interlock changes (on the SLM's watchdog thread).  ``"frame"``:
+        thread of :meth:`apply`).  ``"permit"``: ``callback(permitted: bool, reason: str)`` on every
+        change of the laser permit (:attr:`laser_permitted`: what a banner or a shutter must follow; on
+        the thread that changed it).  ``"interlock"``: ``callback(ok: bool, reason: str)`` whenever the
+        SLM's own display interlock changes (on the SLM's watchdog thread).  ``"frame"``:
         ``callback(record: FrameRecord)`` for every frame the SLM swaps in -- patterns, calibration
         grids and test patterns alike (on the display's thread).  GUIs forward all of them through
         queued signals.
@@ -209,12 +235,33 @@ class Session:
         self._listeners.emit(event, *args)
 
     def _on_interlock(self, permitted: bool, reason: str) -> None:
+        if self._closed:
+            return
+        self._keeper.interlock_changed(permitted, reason)  # the permit first: a listener may read it
         self._emit("interlock", bool(permitted), str(reason))
 
+    # ------------------------------------------------------------------------------------------- the permit
     @property
     def laser_permitted(self) -> bool:
-        """The SLM's interlock: True only while it is really showing our frames."""
-        return self.slm is not None and bool(self.slm.laser_permitted)
+        """The gate's laser permit: interlock ok, last frame passed with light, and its record durable."""
+        return self.permit.state[0]
+
+    @property
+    def permit_reason(self) -> str:
+        """Why the laser is blocked ("" while permitted)."""
+        return self.permit.state[1]
+
+    def permit_state(self) -> tuple[bool, str]:
+        """``(laser_permitted, reason)`` now, from one reading."""
+        return self.permit.state
+
+    def log_refusal(self, x: float, y: float, reason: str) -> bool:
+        """Log a target the user asked for and was refused (the GUI calls it where it says so).
+
+        Returns False when the record could not be made durable (the laser is then blocked).
+        """
+        self._check_open()
+        return self._keeper.append(refusal_record(x, y, reason))
 
     # ------------------------------------------------------------------------------------------- geometry
     @property
@@ -266,7 +313,8 @@ class Session:
         with self._lock:
             return self._compute_locked(targets, request_time)
 
-    def _compute_locked(self, targets: Sequence[Target], request_time: float | None) -> ApplyResult:
+    def _compute_locked(self, targets: Sequence[Target], request_time: float | None,
+                        judge: bool = True) -> ApplyResult:
         self._check_open()
         t_request = time.monotonic() if request_time is None else float(request_time)
         targets = self._check_targets(targets)
@@ -304,16 +352,19 @@ class Session:
             t_computed=time.monotonic(),
             warm_started=warm,
         )
-        result.predicted_power_mw = self.safety.predicted_power(weights, metric(res.metrics, "efficiency"))
-        self.safety.check_power(result.predicted_power_mw)
+        if judge:  # a preview is judged like a frame; apply judges the frame it shows instead
+            result.predicted_power_mw = self.safety.decide("pattern", result.phase, xy_slm).predicted_power_mw
         return result
 
     def show(self, result: ApplyResult) -> ApplyResult:
-        """Show a computed result on the SLM and log it (limits are checked again first)."""
+        """Show a computed result on the SLM and log it.
+
+        The targets are checked again, and the gate judges the phase the frame really shows, not the
+        result's metrics or claimed power: a result whose phase was replaced is judged by that phase.
+        """
         with self._lock:
             self._check_open()
             self._check_targets(result.targets)
-            self.safety.check_power(result.predicted_power_mw)
             self._show_locked(result)
         self._emit("result", result)
         return result
@@ -330,43 +381,97 @@ class Session:
             With the reason; nothing is shown or logged.
         """
         with self._lock:
-            result = self._compute_locked(targets, request_time)
+            result = self._compute_locked(targets, request_time, judge=False)
             self._show_locked(result)
         self._emit("result", result)
         return result
 
-    def _show_locked(self, result: ApplyResult) -> None:
-        rec = self.slm.show_phase(result.phase)
-        # The swap happens on the display's thread; wait for it (a few frames at most) so the record
-        # carries the real swap time -- except on the main thread, whose event loop does the swap.
-        if rec.t_swapped is None and threading.current_thread() is not threading.main_thread():
-            rec.wait_swapped(max(0.25, 10 * self.config.slm.frame_period_ms / 1e3))
+    def _show_locked(self, result: ApplyResult, remember: bool = True) -> None:
+        make = pattern_maker(result, self.geometry.slm_to_sample_um)
+        rec, _, record = self._show_frame("pattern", make, phase=result.phase,
+                                          targets_slm=result.targets_slm)
         result.frame_record = rec
         result.frame = np.asarray(rec.frame)
-        result.t_swapped = rec.t_swapped
-        result.record = self.log.append(self._record(result, rec), frame=result.frame)
-        self.last_result = result
-        self.targets = list(result.targets)
+        result.record = record
+        if remember:
+            self.last_result = result
+            self.targets = list(result.targets)
+            self._reshow = lambda: self._show_locked(result)
 
-    def _record(self, result: ApplyResult, rec: FrameRecord) -> dict:
-        permitted, reason = self.safety.permit(self.slm)
-        return pattern_record(
-            times=RecordTimes(request=result.t_request, computed=result.t_computed,
-                              uploaded=rec.t_uploaded, swapped=rec.t_swapped, wall_offset=rec.wall_offset),
-            targets=result.targets,
-            targets_slm=result.targets_slm,
-            targets_sample_um=self.geometry.slm_to_sample_um(result.targets_slm),
-            method=result.method,
-            iterations=result.iterations,
-            warm_start=result.warm_started,
-            metrics=result.metrics,
-            compute_ms=result.compute_ms,
-            click_to_swap_ms=result.click_to_swap_ms,
-            predicted_power_mw=result.predicted_power_mw,
-            slm_frame_index=rec.index,
-            laser_permitted=permitted,
-            interlock_reason=reason,
-        )
+    def show_test_pattern(self, frame: np.ndarray, name: str) -> FrameRecord:
+        """Show a ready uint8 test pattern (``kind`` ``test_pattern``), logged with its hash.
+
+        The laser stays blocked while it is shown, unless ``safety.test_patterns_with_laser`` is set
+        (and then only within the power limits).
+        """
+        with self._lock:
+            self._check_open()
+            return self._show_test_locked(np.asarray(frame), str(name))
+
+    def _show_test_locked(self, frame: np.ndarray, name: str) -> FrameRecord:
+        make = other_frame_maker("test_pattern", name, None)
+        rec, _, _ = self._show_frame("test_pattern", make, gray=frame)
+        self._reshow = lambda: self._show_test_locked(frame, name)
+        return rec
+
+    def _show_frame(self, kind: str, make_record: MakeRecord, *, phase: object = None,
+                    gray: np.ndarray | None = None, targets_slm: np.ndarray | None = None,
+                    ) -> tuple[FrameRecord, Verdict, dict]:
+        """The one way a frame reaches the SLM: make it, judge it, display it, log it, update the permit.
+
+        The gate judges the phase the finished frame shows (its gray levels back to retardance, minus the
+        SLM's corrections: the engine's coordinates), before it is displayed; a refused pattern leaves
+        the SLM and the log as they were. A frame without light blocks the laser before it is displayed;
+        one with light permits it only once its record is durable. Any failure after the frame was made
+        blocks the laser with the reason.
+        """
+        self._check_open()
+        rec = self.slm.load(phase) if gray is None else self.slm.load_gray(gray)
+        try:
+            verdict = self.safety.decide(kind, self._shown_phase(rec.frame), targets_slm,
+                                         calibration_power_mw=self.config.calibration.laser_power_mw)
+        except (SafetyError, TargetRefused):
+            raise  # not shown: the permit stays with the frame the SLM still shows
+        except Exception as exc:
+            why = f"the safety check of a {kind} frame failed: {exc}"
+            self._keeper.update(lambda p: p.fail(why))
+            raise
+        try:
+            self._keeper.update(lambda p: p.showing(verdict))
+            self.slm.display(rec)
+            # The swap happens on the display's thread; wait for it (a few frames at most) so the record
+            # carries the real swap time -- except on the main thread, whose event loop does the swap.
+            if rec.t_swapped is None and threading.current_thread() is not threading.main_thread():
+                rec.wait_swapped(max(0.25, 10 * self.config.slm.frame_period_ms / 1e3))
+            ok, why = self.safety.permit(self.slm)
+            record = make_record(rec, verdict, self._camera_frame_index(), verdict.light and ok,
+                                 verdict.reason or why)
+            written = self.log.append(record, frame=np.asarray(rec.frame))
+        except EventLogError as exc:
+            why = f"log write failed, the {kind} frame is not logged: {exc}"
+            self._keeper.update(lambda p: p.fail(why))
+            raise
+        except BaseException as exc:
+            why = f"showing a {kind} frame failed: {exc}"
+            self._keeper.update(lambda p: p.fail(why))
+            raise
+        self._keeper.update(lambda p: p.interlock(ok, why))
+        self._keeper.update(lambda p: p.logged(verdict))
+        return rec, verdict, written
+
+    def _shown_phase(self, frame: np.ndarray) -> np.ndarray:
+        """The phase a frame shows in the engine's coordinates: its gray levels' retardance − corrections."""
+        return self.slm.gray_to_phase(frame) - self.slm.correction_phase
+
+    def _far_field(self, phase: np.ndarray) -> np.ndarray:
+        """Focal-plane intensity (sums to 1) of a phase: the engine's model, with its beam and padding."""
+        return far_field_intensity(phase, self.engine.source_amplitude, self.engine.padding)
+
+    def _camera_frame_index(self) -> int | None:
+        """The camera's latest frame counter now (``None`` before its first streamed frame)."""
+        latest = getattr(self.camera, "latest", None)
+        frame = latest() if latest is not None else None
+        return None if frame is None else int(frame.counter)
 
     # ------------------------------------------------------------------------------------------- optics
     def predicted_intensity(self, phase: object) -> np.ndarray:
@@ -382,18 +487,43 @@ class Session:
     def calibrate(self, grid: int | None = None, progress: ProgressFn | None = None) -> Calibration:
         """Measure the camera↔SLM calibration with this session's devices and install it.
 
-        The grid is shown on the SLM but not logged as stimulation (it is a calibration pattern);
-        a ``"calibration"`` record in the log says when the calibration changed.
+        Every calibration frame goes through the gate (kind ``calibration``, judged at
+        ``calibration.laser_power_mw``; the laser stays blocked when that is not set or a spot would be
+        over a limit) and is logged; afterwards the SLM shows again what it showed before, through the
+        gate too. A ``"calibration"`` record says when the calibration changed.
         """
         with self._lock:
             self._check_open()
-            cal = build.calibrate(self.config, self.engine, self.slm, self.camera,
-                                  grid or self.config.calibration.grid, progress)
-            self.calibration = cal
-            self._warm.forget()  # the engine now holds a calibration grid, not a pattern
-            if self.log is not None:
-                self.log.append(calibration_record(cal.to_dict()))
-            return cal
+            return self._measure_calibration(grid or self.config.calibration.grid, progress)
+
+    def _measure_calibration(self, grid: int, progress: ProgressFn | None) -> Calibration:
+        def show(phase: np.ndarray, spots: np.ndarray, what: str) -> None:
+            self._show_frame("calibration", other_frame_maker("calibration", what, spots),
+                             phase=phase, targets_slm=spots)
+
+        try:
+            cal = build.calibrate(self.config, self.engine, self.slm, self.camera, grid, progress, show=show)
+        except BaseException:
+            try:
+                self._restore_frame()
+            except Exception:
+                log.exception("showing the previous frame again after a failed calibration failed")
+            raise
+        self._restore_frame()
+        self.calibration = cal
+        self._warm.forget()  # the engine now holds a calibration grid, not a pattern
+        self.log.append(calibration_record(cal.to_dict()))
+        return cal
+
+    def _restore_frame(self) -> None:
+        """Show again what the SLM showed before a calibration (a flat phase, laser blocked, if nothing)."""
+        if self._reshow is not None:
+            self._reshow()
+            return
+        flat = ApplyResult(targets=[], targets_slm=np.zeros((0, 2)), phase=np.zeros(tuple(self.slm.shape),
+                           np.float32), metrics=None, timings=None, iterations=0, method="none",
+                           t_request=time.monotonic(), t_computed=time.monotonic())
+        self._show_locked(flat, remember=False)
 
     def save_calibration(self, cal: Calibration, path: Path | None = None) -> Path:
         """Save a calibration (default: the session's ``calibration.file``) and return where."""
@@ -423,12 +553,19 @@ class Session:
         return self._closed
 
     def close(self) -> None:
-        """Close the log, the camera and the SLM (in that order); safe to call twice."""
+        """Block the laser, end the log with a ``session_end`` record, close the log, camera and SLM.
+
+        Safe to call twice. A log without its ``session_end`` record was ended by a crash or power loss.
+        """
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
             self._unsubscribe_slm()
+            if self.log is not None and self.slm is not None:
+                self._keeper.update(lambda p: p.fail("the session is closed"))
+                n = self.log.n_records
+                self._keeper.append(session_end_record(n))
+            self._closed = True
             for name in ("log", "camera", "slm"):
                 obj = getattr(self, name)
                 if obj is None:
