@@ -61,8 +61,8 @@ def test_a_long_interlock_reason_stays_readable_in_narrow_and_default_docks(qtbo
                                                                             monkeypatch, artifacts):
     win = make_window(sim_config())
     ind = win.status_panel.interlock
-    monkeypatch.setattr(win.session.slm, "interlock_state", lambda: (False, LONG_REASON))
-    qtbot.waitUntil(lambda: ind.reason == LONG_REASON, timeout=5000)  # the window polls the SLM
+    monkeypatch.setattr(win.session, "permit_state", lambda: (False, LONG_REASON))
+    qtbot.waitUntil(lambda: ind.reason == LONG_REASON, timeout=5000)  # the window polls the gate
     for width in (350, 220, 160):  # the default dock, then narrower ones a user drags to
         win.resizeDocks([win.status_dock], [width], Qt.Orientation.Horizontal)
         qtbot.wait(20)
