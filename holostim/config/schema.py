@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from holostim.config.camera import CameraConfig, SimulatedCameraConfig
 from holostim.config.types import (
+    MAX_SIDE_PX,
     ExistingFile,
     GrayFor2Pi,
     NonNegativeFloat,
@@ -34,6 +35,13 @@ CONFIG_VERSION = 1
 
 SLM_BACKENDS = names("slm")
 """The ``slm.backend`` words: the registry's SLM backends."""
+
+
+def _side_bound(shape: tuple[int, int], what: str) -> tuple[int, int]:
+    if max(shape) > MAX_SIDE_PX:
+        raise ValueError(f"a {what} side of at most {MAX_SIDE_PX} px is supported (no panel or camera is "
+                         f"larger; the engine's buffers would not fit in memory), got {list(shape)}")
+    return shape
 
 
 class SLMConfig(Section):
@@ -89,7 +97,26 @@ class SLMConfig(Section):
                 raise ValueError(str(exc)) from None
         return lut
 
-    @field_validator("fresnel_focal_um")
+    @field_validator("shape")
+    @classmethod
+    def _check_shape(cls, shape: tuple[int, int]) -> tuple[int, int]:
+        return _side_bound(shape, "SLM")
+
+    @field_validator("flatness", mode="after")
+    @classmethod
+    def _check_flatness(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        # What the SLM would load at open, now: an image of the panel's size (header checked first).
+        from holostim.hardware.slm.corrections import load_flatness
+
+        shape = info.data.get("shape")
+        if path is not None and shape is not None:
+            try:
+                load_flatness(path, shape)
+            except HolostimError as exc:
+                raise ValueError(str(exc)) from None
+        return path
+
+    @field_validator("fresnel_focal_um", mode="before")  # before the finite-number check: its own words
     @classmethod
     def _check_fresnel(cls, f: float | None) -> float | None:
         from holostim.hardware.slm.corrections import fresnel_focal_um  # the SLM's own check, once
@@ -168,6 +195,13 @@ class CalibrationConfig(Section):
         True, description="simulation only: calibrate on open when the file is missing"
     )
 
+    @field_validator("file", mode="after")
+    @classmethod
+    def _check_file(cls, path: Path | None) -> Path | None:
+        from holostim.config.consistency import check_calibration_path
+
+        return check_calibration_path(path)
+
 
 class SafetyConfig(Section):
     """Limits checked before any pattern reaches the SLM."""
@@ -182,6 +216,24 @@ class SafetyConfig(Section):
         3.0, description="laser off when the last swap is older than this many frame periods"
     )
     interlock_ms: PositiveFloat | None = Field(None, description="the same limit in ms; overrides frames")
+
+    @field_validator("interlock_frames", "interlock_ms", mode="after")
+    @classmethod
+    def _check_interlock(cls, value: float | None, info: ValidationInfo) -> float | None:
+        # A stall detector that waits longer than this is off in practice: a frozen display would hold
+        # the laser on one stale pattern for over a second (60 frames at 60 Hz) or five seconds at any
+        # rate, longer than a stimulation train; 1e9 frames turns the interlock off without saying so.
+        limit = {"interlock_frames": MAX_INTERLOCK_FRAMES, "interlock_ms": MAX_INTERLOCK_MS}[info.field_name]
+        if value is not None and value > limit:
+            raise ValueError(f"must be at most {limit:g} (a longer stall would not block the laser in time), "
+                             f"got {value!r}")
+        return value
+
+
+MAX_INTERLOCK_FRAMES = 60.0
+"""The longest stall, in frame periods, the interlock may wait before it blocks the laser (1 s at 60 Hz)."""
+MAX_INTERLOCK_MS = 5000.0
+"""The longest stall in milliseconds (``safety.interlock_ms``)."""
 
 
 class LogConfig(Section):
@@ -216,6 +268,11 @@ class SimulationConfig(Section):
         (512, 512), description="camera frame (height, width)"
     )
     camera_pixel_um: PositiveFloat | None = Field(None, description="camera pixel in the sample plane")
+
+    @field_validator("shape")
+    @classmethod
+    def _check_shape(cls, shape: tuple[int, int]) -> tuple[int, int]:
+        return _side_bound(shape, "camera")
     ground_truth: GroundTruthConfig = GroundTruthConfig()
     sample: Literal["neurons", "slide"] = "neurons"
     visible_spots: bool = Field(True, description="the camera also sees the light pattern")
@@ -270,6 +327,15 @@ class SessionConfig(Section):
             raise ValueError(f"session version {v} is not supported; this holostim reads version "
                              f"{CONFIG_VERSION}")
         return v
+
+    @model_validator(mode="after")
+    def _check_together(self) -> SessionConfig:
+        # What Session.open would refuse about sections together (devices, the calibration file), so
+        # that a valid session opens and the GUI and check-config agree.
+        from holostim.config.consistency import check_session
+
+        check_session(self)
+        return self
 
     @property
     def simulated(self) -> bool:
