@@ -123,6 +123,21 @@ class SLMConfig(Section):
 
         return fresnel_focal_um(f, ValueError)
 
+    @model_validator(mode="after")
+    def _check_gray_scale(self) -> SLMConfig:
+        # The gray scale the SLM builds at open, built now: a two_pi_gray or LUT for another wavelength,
+        # or one the wavelength scaling pushes past 256, is refused by the session's validation.
+        from holostim.config.consistency import refuse
+        from holostim.hardware.slm.lut import gray_scale
+
+        kw = self.slm_kwargs()
+        try:
+            gray_scale(self.wavelength_um, kw.get("two_pi_gray"), kw.get("two_pi_gray_wavelength_um"),
+                       kw.get("lut"))
+        except HolostimError as exc:
+            refuse(("lut",) if self.lut is not None else ("two_pi_gray",), str(exc), None)
+        return self
+
     @property
     def frame_period_ms(self) -> float:
         """One display frame in milliseconds (60 Hz when the rate is left to the screen)."""
@@ -273,6 +288,25 @@ class SimulationConfig(Section):
     @classmethod
     def _check_shape(cls, shape: tuple[int, int]) -> tuple[int, int]:
         return _side_bound(shape, "camera")
+
+    @model_validator(mode="after")
+    def _check_neurons_fit(self) -> SimulationConfig:
+        # The sample places neurons by random trials; more than random packing can hold never fits, and
+        # the trials (200 per neuron, each against every placed one) would run for hours before saying so.
+        from holostim.config.consistency import neurons_that_fit, refuse
+
+        h, w = self.shape
+        if self.n_neurons is not None:
+            key, n = "n_neurons", self.n_neurons
+        elif self.neuron_density is not None:  # per 100 × 100 px, as holostim.sim.Scene counts them
+            key, n = "neuron_density", round(self.neuron_density * h * w / 1e4)
+        else:
+            return self
+        most = neurons_that_fit(self.shape, self.neuron_radius_px)
+        if n > most:
+            refuse((key,), f"{n} neurons of radius {self.neuron_radius_px:g} px do not fit without overlap "
+                   f"on a {h}×{w} camera (at most about {most}); lower {key} or neuron_radius_px", n)
+        return self
     ground_truth: GroundTruthConfig = GroundTruthConfig()
     sample: Literal["neurons", "slide"] = "neurons"
     visible_spots: bool = Field(True, description="the camera also sees the light pattern")
