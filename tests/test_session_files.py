@@ -94,3 +94,10 @@ def test_strict_numbers_keep_real_bools_and_numbers():
     assert cfg.slm.fullscreen is False and cfg.simulation.noise is True
     with pytest.raises(ValueError, match="true/false is not a number"):
         SessionConfig.model_validate({"camera": {"backend": "simulated", "exposure_ms": True}})
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    unmeasured = Calibration(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (64, 64), (64, 64))  # residual NaN
+    with pytest.raises(CalibrationError, match="residual_px=nan"):
+        unmeasured.save(tmp_path / "cal.yaml")
+    assert not (tmp_path / "cal.yaml").exists()

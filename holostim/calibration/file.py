@@ -244,6 +244,10 @@ class Calibration:
         p = Path(path).expanduser()
         if p.is_dir():
             raise CalibrationError(f"cannot save the calibration as {str(p)!r}: it is a directory")
+        if not 0 <= self.residual_px <= MAX_RESIDUAL_PX:  # NaN too: load would refuse what was saved
+            raise CalibrationError(
+                f"cannot save a calibration with residual_px={self.residual_px!r}: it must be a measured fit "
+                f"residual, 0 to {MAX_RESIDUAL_PX:g} camera px")
         if p.exists() and not is_calibration_file(p):
             raise CalibrationError(
                 f"refusing to overwrite {str(p)!r}: it exists and is not a holostim calibration; "
@@ -281,12 +285,31 @@ def _read_yaml(p: Path) -> Any:
         raise CalibrationError(f"{where} is not UTF-8 text: not a holostim calibration") from None
     except OSError as exc:
         raise CalibrationError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    loader = None
     try:
-        return yaml.safe_load(text)
+        loader = _NoAliasLoader(text)  # the reader refuses control characters already here
+        return loader.get_single_data()
     except yaml.YAMLError as exc:
         raise CalibrationError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise CalibrationError(f"{where} is nested too deeply: not a holostim calibration") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """The safe loader without aliases (``*name``).
+
+    A calibration never needs one, and nine lines of nested aliases expand to 10⁹ nodes; the session
+    loader refuses them for the same reason.
+    """
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases are not allowed in a calibration file",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 def is_calibration_file(path: str | Path) -> bool:

@@ -362,6 +362,16 @@ class SessionConfig(Section):
                              f"{CONFIG_VERSION}")
         return v
 
+    @field_validator("targets")
+    @classmethod
+    def _check_target_weights(cls, targets: list[TargetConfig]) -> list[TargetConfig]:
+        from holostim.holography.targets import weight_problem  # the engine's own bound, once
+
+        problem = weight_problem([t.weight for t in targets])
+        if problem is not None:
+            raise ValueError(problem)
+        return targets
+
     @model_validator(mode="after")
     def _check_together(self) -> SessionConfig:
         # What Session.open would refuse about sections together (devices, the calibration file), so
