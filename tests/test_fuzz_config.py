@@ -217,7 +217,16 @@ def test_check_config_refuses_with_one_line(case, tmp_path, capsys):
     assert not _also(case, err), err
 
 
-def count(root: Path, timeout_s: float = 10.0) -> dict[str, list[str]]:
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case_id", ["nul-character", "billion-laughs", "recursive-alias"])
+def test_the_real_process_answers_in_one_line(case_id, tmp_path):
+    """The cases that were a traceback or a hang, through ``python -m holostim``: exit 2, one line."""
+    found = count(Path(__file__).resolve().parent.parent, timeout_s=60.0,
+                  cases=[c for c in CASES if c.id == case_id])
+    assert found["clear"] == [case_id], found
+
+
+def count(root: Path, timeout_s: float = 10.0, cases: list[Case] | None = None) -> dict[str, list[str]]:
     """Run every case through ``python -m holostim check-config`` of the tree at ``root``; classify."""
     import os
     import resource
@@ -229,7 +238,7 @@ def count(root: Path, timeout_s: float = 10.0) -> dict[str, list[str]]:
 
     env = {**os.environ, "PYTHONPATH": str(root), "HOLOSTIM_THREADS": "1"}
     found: dict[str, list[str]] = {k: [] for k in ("clear", "unclear", "traceback", "hang", "valid")}
-    for case in CASES:
+    for case in CASES if cases is None else cases:
         with tempfile.TemporaryDirectory() as tmp:
             session = _write(case, Path(tmp))
             try:
