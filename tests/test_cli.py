@@ -93,7 +93,8 @@ def test_default_is_the_gui_on_the_simulation_session(monkeypatch, capsys):
 
 
 def write_spots(path: Path, rows) -> Path:
-    path.write_text("x,y,weight\n" + "\n".join(f"{x},{y},{w}" for x, y, w in rows) + "\n")
+    body = "\n".join(f"{x},{y},{w}" for x, y, w in rows)
+    path.write_text("x_fourier_px,y_fourier_px,weight\n" + body + "\n")
     return path
 
 

@@ -19,6 +19,8 @@ def _opengl_session(tmp_path: Path) -> Path:
     text = (ROOT / "config" / "simulation.yaml").read_text()
     assert "slm:\n  backend: simulated\n" in text
     text = text.replace("slm:\n  backend: simulated\n", "slm:\n  backend: opengl\n  screen: HDMI-1\n", 1)
+    # a real SLM needs a real camera (the simulated one looks through the simulated SLM)
+    text = text.replace("camera:\n  backend: simulated\n", "camera:\n  backend: opencv\n", 1)
     path = tmp_path / "rig.yaml"
     path.write_text(text)
     return path

@@ -44,7 +44,8 @@ def assert_durable(path: Path, seen: list[str]) -> None:
 def test_calibration_save_is_durable(tmp_path, fsyncs):
     from holostim.calibration import Calibration
 
-    cal = Calibration(np.array([[0.9, 0.2, -10.0], [-0.25, 0.95, 40.0]]), (256, 256), (300, 400))
+    cal = Calibration(np.array([[0.9, 0.2, -10.0], [-0.25, 0.95, 40.0]]), (256, 256), (300, 400),
+                      residual_px=0.1)
     path = cal.save(tmp_path / "rig" / "calibration.yaml")
     assert_durable(path, fsyncs)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from holostim.config import load_config
+from holostim.config import ConfigError, load_config
 from holostim.eventlog import frame_hash, read
 from holostim.session import SafetyError, Session, SessionError, Target, TargetRefused
 
@@ -353,9 +353,10 @@ def test_stale_simulated_calibration_is_measured_again(calibrated, tmp_path):
     path = write_session(tmp_path, simulation={"ground_truth": {"rotation_deg": -25.0, "mirror": True}})
     with Session.open(path) as s:
         assert_matches_truth(s.calibration.matrix, s.camera.true_camera_to_slm, s.camera.shape)
-    # A real rig never recalibrates silently: a calibration for other devices is an error.
+    # A real rig never recalibrates silently: a calibration for other devices is an error, found when the
+    # session is validated (check-config says it too), before any device opens.
     path = write_session(tmp_path, slm={"shape": [N, 2 * N]}, calibration={"auto_in_simulation": False})
-    with pytest.raises(SessionError, match="holostim calibrate"):
+    with pytest.raises(ConfigError, match="calibration.file: .*SLM shape.*holostim calibrate"):
         Session.open(path)
 
 
@@ -403,7 +404,7 @@ def opengl_rig(folder: Path, qapp) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     tifffile.imwrite(folder / "camera.tif", np.full((2, 96, 128), 100, np.uint16))
     Calibration(matrix=np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 10.0]]), slm_shape=(N, N),
-                camera_shape=(96, 128)).save(folder / "calibration.yaml")
+                camera_shape=(96, 128), residual_px=0.1).save(folder / "calibration.yaml")
     g = qapp.primaryScreen().geometry()
     data = {
         "slm": {"backend": "opengl", "screen": f"{g.width()}x{g.height()}+{g.x()}+{g.y()}",

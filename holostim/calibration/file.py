@@ -4,6 +4,17 @@ A calibration is only valid for the SLM and camera it was measured on, so the fi
 shapes and names beside the matrix, the date and the fit's residual; the session compares them with its
 devices before it trusts a loaded file. The record also says where a camera target lands on the SLM and
 why one cannot be stimulated (outside the addressable field, in the zero order).
+
+What a loaded file may claim is checked before it is trusted; the rule is "refuse what cannot be a
+measurement, or contradicts what the file itself says":
+
+- the residual must be finite and at most :data:`MAX_RESIDUAL_PX` (NaN means no fit was measured; an RMS
+  error larger than a cell body means a click would land on the wrong cell);
+- a mirrored matrix (negative determinant) is physical — an odd number of mirrors in the path — so it is
+  refused only when the file's own ``mirrored`` key says otherwise (the matrix was edited or damaged);
+  a session that knows its optics (the simulated rig) compares it too, as it compares the camera's id;
+- :meth:`Calibration.save` never replaces an existing file that is not a holostim calibration: a
+  mistyped ``calibration.file: notes.txt`` must not overwrite the notes.
 """
 
 from __future__ import annotations
@@ -22,9 +33,13 @@ from holostim.calibration.errors import CalibrationError, CalibrationFileError
 from holostim.checks import shape_pair
 from holostim.files import atomic_write_text
 
-__all__ = ["FORMAT_VERSION", "Calibration"]
+__all__ = ["FORMAT_VERSION", "MAX_RESIDUAL_PX", "Calibration", "is_calibration_file"]
 
 FORMAT_VERSION = 1
+
+MAX_RESIDUAL_PX = 10.0
+"""The largest fit residual (camera px RMS) a loaded calibration may have: about one soma across at a
+typical 0.5–1 µm per camera pixel, beyond which a click lands on a neighbouring cell."""
 
 
 @dataclass
@@ -94,6 +109,11 @@ class Calibration:
         lo, hx, hy = margin_px, nx - 1 - margin_px, ny - 1 - margin_px
         return self.slm_to_camera([[lo, lo], [hx, lo], [hx, hy], [lo, hy]])
 
+    @property
+    def mirrored(self) -> bool:
+        """True when the camera → SLM map flips handedness (an odd number of mirrors in the path)."""
+        return bool(np.linalg.det(self.matrix[:, :2]) < 0)
+
     def scale_camera_per_slm(self) -> float:
         """Mean camera pixels per SLM Fourier pixel (√|det| of the SLM → camera map)."""
         return math.sqrt(abs(float(np.linalg.det(self._inverse[:, :2]))))
@@ -153,6 +173,7 @@ class Calibration:
             "slm": {"id": self.slm_id, "shape": list(self.slm_shape)},
             "camera": {"id": self.camera_id, "shape": list(self.camera_shape)},
             "camera_to_slm": [[float(v) for v in row] for row in self.matrix],
+            "mirrored": self.mirrored,
             "residual_px": float(self.residual_px),
             "n_spots": int(self.n_spots),
         }
@@ -162,7 +183,8 @@ class Calibration:
         """Inverse of :meth:`to_dict`; errors name the missing or bad key."""
         if not isinstance(data, dict):
             raise CalibrationError(
-                f"{source}: expected a mapping of calibration keys, got {type(data).__name__}"
+                f"{source}: not a holostim calibration (expected a mapping of calibration keys, got "
+                f"{type(data).__name__})"
             )
         if data.get("format") != "holostim-calibration":
             raise CalibrationError(
@@ -183,28 +205,53 @@ class Calibration:
             return node
 
         try:
-            return cls(
+            residual = need("residual_px")
+            if isinstance(residual, bool) or not isinstance(residual, (int, float)) or not (
+                    0 <= float(residual) <= MAX_RESIDUAL_PX):
+                raise CalibrationError(
+                    f"residual_px={residual!r} must be a measured fit residual, 0 to {MAX_RESIDUAL_PX:g} "
+                    "camera px (NaN: never measured; larger: the fit cannot place a target on its cell); "
+                    "run `holostim calibrate` again")
+            cal = cls(
                 matrix=np.asarray(need("camera_to_slm"), dtype=np.float64),
                 slm_shape=need("slm.shape"),
                 camera_shape=need("camera.shape"),
                 date=str(need("date")),
                 slm_id=str(data["slm"].get("id", "")),
                 camera_id=str(data["camera"].get("id", "")),
-                residual_px=float(need("residual_px")),
+                residual_px=float(residual),
                 n_spots=int(need("n_spots")),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, CalibrationError):
                 raise CalibrationError(f"{source}: {exc}") from None
             raise CalibrationError(f"{source}: bad value ({exc})") from exc
+        said = data.get("mirrored")
+        if said is not None and said is not cal.mirrored:
+            raise CalibrationError(
+                f"{source}: the matrix is {'' if cal.mirrored else 'not '}mirrored (determinant "
+                f"{np.linalg.det(cal.matrix[:, :2]):.3g}) but the file says mirrored: {said!r}; the matrix "
+                "was edited or damaged: run `holostim calibrate` again")
+        return cal
 
     def save(self, path: str | Path) -> Path:
         """Write the calibration as YAML (creating the folder); returns the path.
 
+        An existing file is replaced only when it is a holostim calibration (see the module docstring).
         Written to a temporary file, fsync'd and renamed over the old one (and the folder fsync'd), so a
         crash or power cut mid-write leaves the previous calibration intact rather than a truncated file.
         """
         p = Path(path).expanduser()
+        if p.is_dir():
+            raise CalibrationError(f"cannot save the calibration as {str(p)!r}: it is a directory")
+        if not 0 <= self.residual_px <= MAX_RESIDUAL_PX:  # NaN too: load would refuse what was saved
+            raise CalibrationError(
+                f"cannot save a calibration with residual_px={self.residual_px!r}: it must be a measured fit "
+                f"residual, 0 to {MAX_RESIDUAL_PX:g} camera px")
+        if p.exists() and not is_calibration_file(p):
+            raise CalibrationError(
+                f"refusing to overwrite {str(p)!r}: it exists and is not a holostim calibration; "
+                "choose another calibration.file (or move that file away)")
         text = "# holostim camera ↔ SLM calibration: camera_to_slm maps camera px (x, y, 1) → SLM px\n"
         text += yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, allow_unicode=True)
         atomic_write_text(p, text)
@@ -219,11 +266,59 @@ class Calibration:
                 f"calibration file {str(p)!r} does not exist; run `holostim calibrate --config SESSION` "
                 "or fix calibration.file in the session"
             )
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise CalibrationError(f"calibration file {str(p)!r} is not valid YAML: {exc}") from exc
+        data = _read_yaml(p)
         return cls.from_dict(data, source=f"calibration file {str(p)!r}")
+
+
+MAX_FILE_BYTES = 1 << 20
+"""A calibration file is well under a kilobyte; anything above a megabyte is not one."""
+
+
+def _read_yaml(p: Path) -> Any:
+    """The YAML content of ``p``; a binary, huge, unreadable or malformed file is a CalibrationError."""
+    where = f"calibration file {str(p)!r}"
+    try:
+        if p.stat().st_size > MAX_FILE_BYTES:
+            raise CalibrationError(f"{where} is over {MAX_FILE_BYTES >> 20} MiB: not a holostim calibration")
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise CalibrationError(f"{where} is not UTF-8 text: not a holostim calibration") from None
+    except OSError as exc:
+        raise CalibrationError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    loader = None
+    try:
+        loader = _NoAliasLoader(text)  # the reader refuses control characters already here
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise CalibrationError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise CalibrationError(f"{where} is nested too deeply: not a holostim calibration") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """The safe loader without aliases (``*name``).
+
+    A calibration never needs one, and nine lines of nested aliases expand to 10⁹ nodes; the session
+    loader refuses them for the same reason.
+    """
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases are not allowed in a calibration file",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+def is_calibration_file(path: str | Path) -> bool:
+    """True when ``path`` is a file that says it is a holostim calibration (possibly an outdated one)."""
+    try:
+        data = _read_yaml(Path(path))
+    except CalibrationError:
+        return False
+    return isinstance(data, dict) and data.get("format") == "holostim-calibration"
 
 
 def _utc_now() -> str:

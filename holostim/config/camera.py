@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Discriminator, Tag, create_model
+from pydantic import BaseModel, Discriminator, Tag, create_model, field_validator
 
+from holostim.config.types import refuse_bools
 from holostim.hardware import registry
 
 DEFAULT_BACKEND = "simulated"
@@ -21,11 +22,17 @@ DEFAULT_BACKEND = "simulated"
 def _section(name: str) -> type[BaseModel]:
     """The ``camera`` section for backend ``name``: its class's options plus the ``backend`` tag."""
     cls = registry.backend_class("camera", name)
+
+    def no_bool_numbers(model: type[BaseModel], value: Any, info: Any) -> Any:
+        return refuse_bools(model, value, info)  # ``exposure_ms: true`` is not 1 ms (see types.py)
+
     return create_model(
         f"{cls.__name__}Config",
         __base__=cls.Options,
         __doc__=cls.Options.__doc__,
         __module__=__name__,
+        __validators__={
+            "_no_bool_numbers": field_validator("*", mode="before")(classmethod(no_bool_numbers))},
         backend=(Literal[name], name),
     )
 

@@ -1,7 +1,23 @@
-"""Reading a session file: YAML with line marks, then the schema, errors as one line each."""
+"""Reading a session file: YAML with line marks, then the schema, errors as one line each.
+
+The YAML reader is PyYAML's safe loader with three things a session file never needs taken away, each
+because it lets a short file mean something other than what it shows:
+
+- **Aliases and merge keys** (``*name``, ``<<``) are refused altogether. Nine lines of nested aliases
+  expand to 10⁹ nodes ("billion laughs") and ``x: &a [*a]`` is a cycle; a budget would still let a
+  value stand for another one far away in the file. A session is a short, hand-written list of settings,
+  so refusing every alias costs nothing and leaves no budget to tune.
+- **Duplicate keys** are errors naming both lines: PyYAML lets the second ``safety:`` win silently, which
+  would replace every limit of the first.
+- **YAML 1.1 sexagesimal numbers** (``1:30`` → 90) are not resolved: the int and float resolvers are the
+  YAML 1.2 ones, so ``refresh_hz: 1:30`` is the string ``'1:30'``, which the schema refuses.
+
+Control characters and invalid UTF-8 are reported with their line, like any other syntax error.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -10,16 +26,72 @@ from pydantic import ValidationError
 from holostim.config.messages import ConfigError, problems
 from holostim.config.schema import SessionConfig
 
+_INT = re.compile(r"""^(?:[-+]?0b[0-1_]+
+    |[-+]?0[0-7_]+
+    |[-+]?(?:0|[1-9][0-9_]*)
+    |[-+]?0x[0-9a-fA-F_]+)$""", re.X)
+_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X)
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 
-def _key_marks(node: yaml.Node | None) -> dict[tuple[str, ...], tuple[int, int]]:
-    """Map every key path to ``(line of the key, line of the value)``, 1-based."""
+
+class _Resolver(yaml.resolver.Resolver):
+    """PyYAML's resolver without the sexagesimal forms: ``1:30`` stays a string."""
+
+
+_Resolver.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+}
+_Resolver.add_implicit_resolver(_INT_TAG, _INT, list("-+0123456789"))
+# Also ``1e9`` (no dot), which YAML 1.1 reads as a string and a user means as a number.
+_Resolver.add_implicit_resolver(_FLOAT_TAG, _FLOAT, list("-+0123456789."))
+
+
+class _Composer(yaml.composer.Composer):
+    """Composes nodes but refuses aliases and merge keys (see the module docstring)."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not allowed in a session file; write the value "
+                "out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, _Composer,
+              yaml.constructor.SafeConstructor, _Resolver):
+    """The safe loader with :class:`_Composer` and :class:`_Resolver`."""
+
+    def __init__(self, stream: str):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        _Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        _Resolver.__init__(self)
+
+
+def _key_marks(node: yaml.Node | None, file: str) -> dict[tuple[str, ...], tuple[int, int]]:
+    """Map every key path to ``(line of the key, line of the value)``, 1-based; refuse duplicate keys."""
     marks: dict[tuple[str, ...], tuple[int, int]] = {}
 
     def walk(n: yaml.Node, path: tuple[str, ...]) -> None:
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
                 p = (*path, str(k.value))
-                marks[p] = (k.start_mark.line + 1, v.start_mark.line + 1)
+                line = k.start_mark.line + 1
+                if k.tag == "tag:yaml.org,2002:merge":
+                    raise ConfigError([(file, line, ".".join(path), "merge keys (<<) are not allowed in a "
+                                        "session file; write the keys out")])
+                if p in marks:
+                    raise ConfigError([(file, line, ".".join(p), f"duplicate key (first at line "
+                                        f"{marks[p][0]}); a second value would silently replace the first")])
+                marks[p] = (line, v.start_mark.line + 1)
                 walk(v, p)
         elif isinstance(n, yaml.SequenceNode):
             for i, v in enumerate(n.value):
@@ -33,24 +105,38 @@ def _key_marks(node: yaml.Node | None) -> dict[tuple[str, ...], tuple[int, int]]
     return marks
 
 
+def _line_of(text: str, position: int) -> int:
+    return text.count("\n", 0, max(0, position)) + 1
+
+
 def parse_config(text: str, *, file: str = "<string>", base_dir: str | Path | None = None) -> SessionConfig:
     """Validate session YAML text; relative paths resolve against ``base_dir`` (default: cwd)."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
+        marks = _key_marks(node, file)  # before constructing: duplicates must not be merged silently
         data = loader.construct_document(node) if node is not None else None
+    except yaml.reader.ReaderError as exc:
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        msg = f"control character {char} is not allowed; a session file is plain text"
+        raise ConfigError([(file, _line_of(text, exc.position), "", msg)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise ConfigError([(file, line, "", f"YAML syntax error: {exc.problem or exc.context}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([(file, None, "", f"YAML syntax error: {exc}")]) from None
+    except RecursionError:
+        raise ConfigError([(file, None, "", "YAML nested too deeply for a session file")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
         got = type(data).__name__
         raise ConfigError([(file, 1, "", f"a session must be a mapping of sections, got {got}")])
-    marks = _key_marks(node)
     try:
         base = Path(base_dir or Path.cwd()).resolve()
         return SessionConfig.model_validate(data, context={"base_dir": base})
@@ -68,10 +154,17 @@ def load_config(path: str | Path) -> SessionConfig:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError([(str(path), None, "", "session file does not exist")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise ConfigError([(str(path), None, "", "is a directory, not a session file")]) from None
+    except OSError as exc:
         raise ConfigError([(str(path), None, "", f"cannot read the session file: {exc}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([(str(path), line, "", f"not UTF-8 text (byte {raw[exc.start]:#04x} at offset "
+                            f"{exc.start}); a session file is plain UTF-8 text")]) from None
     return parse_config(text, file=str(path), base_dir=path.resolve().parent)
-

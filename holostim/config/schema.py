@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from holostim.config.camera import CameraConfig, SimulatedCameraConfig
 from holostim.config.types import (
+    MAX_SIDE_PX,
     ExistingFile,
     GrayFor2Pi,
     NonNegativeFloat,
@@ -34,6 +35,13 @@ CONFIG_VERSION = 1
 
 SLM_BACKENDS = names("slm")
 """The ``slm.backend`` words: the registry's SLM backends."""
+
+
+def _side_bound(shape: tuple[int, int], what: str) -> tuple[int, int]:
+    if max(shape) > MAX_SIDE_PX:
+        raise ValueError(f"a {what} side of at most {MAX_SIDE_PX} px is supported (no panel or camera is "
+                         f"larger; the engine's buffers would not fit in memory), got {list(shape)}")
+    return shape
 
 
 class SLMConfig(Section):
@@ -89,12 +97,46 @@ class SLMConfig(Section):
                 raise ValueError(str(exc)) from None
         return lut
 
-    @field_validator("fresnel_focal_um")
+    @field_validator("shape")
+    @classmethod
+    def _check_shape(cls, shape: tuple[int, int]) -> tuple[int, int]:
+        return _side_bound(shape, "SLM")
+
+    @field_validator("flatness", mode="after")
+    @classmethod
+    def _check_flatness(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        # What the SLM would load at open, now: an image of the panel's size (header checked first).
+        from holostim.hardware.slm.corrections import load_flatness
+
+        shape = info.data.get("shape")
+        if path is not None and shape is not None:
+            try:
+                load_flatness(path, shape)
+            except HolostimError as exc:
+                raise ValueError(str(exc)) from None
+        return path
+
+    @field_validator("fresnel_focal_um", mode="before")  # before the finite-number check: its own words
     @classmethod
     def _check_fresnel(cls, f: float | None) -> float | None:
         from holostim.hardware.slm.corrections import fresnel_focal_um  # the SLM's own check, once
 
         return fresnel_focal_um(f, ValueError)
+
+    @model_validator(mode="after")
+    def _check_gray_scale(self) -> SLMConfig:
+        # The gray scale the SLM builds at open, built now: a two_pi_gray or LUT for another wavelength,
+        # or one the wavelength scaling pushes past 256, is refused by the session's validation.
+        from holostim.config.consistency import refuse
+        from holostim.hardware.slm.lut import gray_scale
+
+        kw = self.slm_kwargs()
+        try:
+            gray_scale(self.wavelength_um, kw.get("two_pi_gray"), kw.get("two_pi_gray_wavelength_um"),
+                       kw.get("lut"))
+        except HolostimError as exc:
+            refuse(("lut",) if self.lut is not None else ("two_pi_gray",), str(exc), None)
+        return self
 
     @property
     def frame_period_ms(self) -> float:
@@ -173,6 +215,13 @@ class CalibrationConfig(Section):
         "obey the safety limits; none = the laser stays blocked during calibration",
     )
 
+    @field_validator("file", mode="after")
+    @classmethod
+    def _check_file(cls, path: Path | None) -> Path | None:
+        from holostim.config.consistency import check_calibration_path
+
+        return check_calibration_path(path)
+
 
 class SafetyConfig(Section):
     """Limits checked before any pattern reaches the SLM."""
@@ -192,6 +241,24 @@ class SafetyConfig(Section):
     test_patterns_with_laser: bool = Field(
         False, description="let the laser see test patterns (within the limits); off = blocked"
     )
+
+    @field_validator("interlock_frames", "interlock_ms", mode="after")
+    @classmethod
+    def _check_interlock(cls, value: float | None, info: ValidationInfo) -> float | None:
+        # A stall detector that waits longer than this is off in practice: a frozen display would hold
+        # the laser on one stale pattern for over a second (60 frames at 60 Hz) or five seconds at any
+        # rate, longer than a stimulation train; 1e9 frames turns the interlock off without saying so.
+        limit = {"interlock_frames": MAX_INTERLOCK_FRAMES, "interlock_ms": MAX_INTERLOCK_MS}[info.field_name]
+        if value is not None and value > limit:
+            raise ValueError(f"must be at most {limit:g} (a longer stall would not block the laser in time), "
+                             f"got {value!r}")
+        return value
+
+
+MAX_INTERLOCK_FRAMES = 60.0
+"""The longest stall, in frame periods, the interlock may wait before it blocks the laser (1 s at 60 Hz)."""
+MAX_INTERLOCK_MS = 5000.0
+"""The longest stall in milliseconds (``safety.interlock_ms``)."""
 
 
 class LogConfig(Section):
@@ -226,6 +293,30 @@ class SimulationConfig(Section):
         (512, 512), description="camera frame (height, width)"
     )
     camera_pixel_um: PositiveFloat | None = Field(None, description="camera pixel in the sample plane")
+
+    @field_validator("shape")
+    @classmethod
+    def _check_shape(cls, shape: tuple[int, int]) -> tuple[int, int]:
+        return _side_bound(shape, "camera")
+
+    @model_validator(mode="after")
+    def _check_neurons_fit(self) -> SimulationConfig:
+        # The sample places neurons by random trials; more than random packing can hold never fits, and
+        # the trials (200 per neuron, each against every placed one) would run for hours before saying so.
+        from holostim.config.consistency import neurons_that_fit, refuse
+
+        h, w = self.shape
+        if self.n_neurons is not None:
+            key, n = "n_neurons", self.n_neurons
+        elif self.neuron_density is not None:  # per 100 × 100 px, as holostim.sim.Scene counts them
+            key, n = "neuron_density", round(self.neuron_density * h * w / 1e4)
+        else:
+            return self
+        most = neurons_that_fit(self.shape, self.neuron_radius_px)
+        if n > most:
+            refuse((key,), f"{n} neurons of radius {self.neuron_radius_px:g} px do not fit without overlap "
+                   f"on a {h}×{w} camera (at most about {most}); lower {key} or neuron_radius_px", n)
+        return self
     ground_truth: GroundTruthConfig = GroundTruthConfig()
     sample: Literal["neurons", "slide"] = "neurons"
     visible_spots: bool = Field(True, description="the camera also sees the light pattern")
@@ -280,6 +371,25 @@ class SessionConfig(Section):
             raise ValueError(f"session version {v} is not supported; this holostim reads version "
                              f"{CONFIG_VERSION}")
         return v
+
+    @field_validator("targets")
+    @classmethod
+    def _check_target_weights(cls, targets: list[TargetConfig]) -> list[TargetConfig]:
+        from holostim.holography.targets import weight_problem  # the engine's own bound, once
+
+        problem = weight_problem([t.weight for t in targets])
+        if problem is not None:
+            raise ValueError(problem)
+        return targets
+
+    @model_validator(mode="after")
+    def _check_together(self) -> SessionConfig:
+        # What Session.open would refuse about sections together (devices, the calibration file), so
+        # that a valid session opens and the GUI and check-config agree.
+        from holostim.config.consistency import check_session
+
+        check_session(self)
+        return self
 
     @property
     def simulated(self) -> bool:

@@ -1,11 +1,17 @@
 """Save and load target sets as CSV or JSON (camera px, weight, group, stable id).
 
-CSV has a header ``x,y,weight,group,id`` (weight, group and id optional when reading); JSON is
-``{"targets": [{"x": .., "y": .., "weight": .., "group": .., "id": ..}, ...]}`` or a bare list of such
-objects. The id is the target's number in the GUI (and the log); a file without one gets new numbers
-when loaded. A file name without a suffix is saved as CSV (``name.csv``): a user typing "my targets" in
-the save dialog means a file, not an error. A file is replaced all at once, so a crash while saving
-never leaves half a target set behind.
+CSV has a header ``x_camera_px,y_camera_px,weight,group,id`` (weight, group and id optional when
+reading); JSON is ``{"targets": [{"x": .., "y": .., "weight": .., "group": .., "id": ..}, ...]}`` or a bare
+list of such objects. The id is the target's number in the GUI (and the log); a file without one gets
+new numbers when loaded. A file name without a suffix is saved as CSV (``name.csv``): a user typing "my
+targets" in the save dialog means a file, not an error. A file is replaced all at once, so a crash while
+saving never leaves half a target set behind.
+
+The CSV header names the unit: ``holostim compute`` reads spot files in *Fourier-plane* pixels
+(``x_fourier_px,y_fourier_px[,weight]``), and when both used ``x,y`` either loaded into the other
+silently, every target in the wrong place. A bare ``x,y`` header is refused with a message saying what
+this reader wants. A weight that is given must be a usable one (0 is refused, not read as the default 1);
+an empty cell means the default.
 """
 
 from __future__ import annotations
@@ -17,16 +23,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from holostim.checks import non_negative, number_pair, positive
+from holostim.checks import finite, non_negative, positive
 from holostim.errors import HolostimError
 from holostim.files import atomic_write_text
+from holostim.holography.targets import weight_problem
 
 
 class TargetFileError(HolostimError, ValueError):
     """A target file that cannot be read: wrong format, missing columns or bad values."""
 
 
-FIELDS = ("x", "y", "weight", "group", "id")
+FIELDS = ("x_camera_px", "y_camera_px", "weight", "group", "id")
+"""The CSV columns (``weight``, ``group`` and ``id`` optional when reading)."""
 DEFAULT_SUFFIX = ".csv"
 """What a target file name without a suffix is saved as."""
 
@@ -49,9 +57,10 @@ def save_targets(path: str | Path, targets: Iterable[Any]) -> Path:
         atomic_write_text(path, json.dumps({"targets": rows}, indent=2) + "\n")
     elif suffix == ".csv":
         buf = io.StringIO(newline="")
-        w = csv.DictWriter(buf, fieldnames=FIELDS)
-        w.writeheader()
-        w.writerows(rows)
+        w = csv.writer(buf)
+        w.writerow(FIELDS)
+        w.writerows([r["x"], r["y"], r["weight"], r["group"], "" if r["id"] is None else r["id"]]
+                    for r in rows)
         atomic_write_text(path, buf.getvalue())
     else:
         raise TargetFileError(f"cannot save targets as {path.name!r}: use a .csv or .json file name")
@@ -76,38 +85,60 @@ def load_targets(path: str | Path) -> list[dict[str, float | int]]:
         elif suffix == ".csv":
             with path.open(newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
-                if reader.fieldnames is None or not {"x", "y"} <= {c.strip() for c in reader.fieldnames}:
-                    raise TargetFileError(
-                        f"{path.name}: the CSV header must name columns x and y (optional weight, group); "
-                        f"found {reader.fieldnames}"
-                    )
-                rows = [{k.strip(): v for k, v in r.items() if k is not None} for r in reader]
+                _check_header(path.name, reader.fieldnames)
+                rows = [{_COLUMN.get(k.strip(), k.strip()): v for k, v in r.items() if k is not None}
+                        for r in reader]
         else:
             raise TargetFileError(f"cannot read targets from {path.name!r}: use a .csv or .json file")
     except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as exc:
         raise TargetFileError(f"{path.name}: not a valid {suffix[1:].upper()} file ({exc})") from None
-    return [_row(path.name, i, r) for i, r in enumerate(rows, start=1)]
+    except RecursionError:
+        raise TargetFileError(f"{path.name}: nested too deeply to be a target file") from None
+    out = [_row(path.name, i, r) for i, r in enumerate(rows, start=1)]
+    problem = weight_problem([r["weight"] for r in out])
+    if problem is not None:
+        raise TargetFileError(f"{path.name}: {problem}")
+    return out
+
+
+_COLUMN = {"x_camera_px": "x", "y_camera_px": "y"}
+
+
+def _check_header(name: str, fieldnames: Any) -> None:
+    cols = [c.strip().lower() for c in fieldnames or []]
+    if {"x_camera_px", "y_camera_px"} <= set(cols):
+        return
+    want = ("this reader wants GUI target files in camera pixels, header "
+            "x_camera_px,y_camera_px[,weight,group,id]")
+    shown = ",".join(cols)[:80]
+    if {"x_fourier_px", "y_fourier_px"} <= set(cols):
+        raise TargetFileError(f"{name}: header {shown!r} is a `holostim compute` spot file (Fourier-plane "
+                              f"pixels); {want}")
+    if {"x", "y"} <= set(cols):
+        raise TargetFileError(f"{name}: header {shown!r} does not say its units (camera or Fourier-plane "
+                              f"pixels?); {want}: if these are camera pixels, rename the columns")
+    raise TargetFileError(f"{name}: header {shown!r} is not a target file header; {want}")
 
 
 def _row(name: str, i: int, r: Any) -> dict[str, float | int]:
     if not isinstance(r, dict):
-        raise TargetFileError(f"{name}: target {i} must be an object with x and y, got {r!r}")
-    try:
-        x, y = float(r["x"]), float(r["y"])
-        w = float(r.get("weight") or 1.0)
-        g = int(float(r.get("group") or 0))
-        tid = r.get("id")
-        tid = None if tid is None or tid == "" else float(tid)
-    except KeyError as exc:
-        raise TargetFileError(f"{name}: target {i} has no {exc.args[0]!r} value") from None
-    except (TypeError, ValueError):
-        raise TargetFileError(f"{name}: target {i} has a non-numeric value: {r!r}") from None
-    number_pair((x, y), f"{name}: target {i} position", TargetFileError)
-    positive(w, f"{name}: target {i} weight", TargetFileError)
-    non_negative(g, f"{name}: target {i} group", TargetFileError)
-    if tid is not None:
-        positive(tid, f"{name}: target {i} id", TargetFileError)
-        if tid != int(tid):
-            raise TargetFileError(f"{name}: target {i} id={tid} must be a whole number")
-        tid = int(tid)
-    return {"x": x, "y": y, "weight": w, "group": g, "id": tid}
+        raise TargetFileError(f"{name}: target {i} must be an object with x and y, got {repr(r)[:80]}")
+    for key in ("x", "y"):
+        if key not in r:
+            raise TargetFileError(f"{name}: target {i} has no {key!r} value")
+    x = finite(r["x"], f"{name}: target {i} x", TargetFileError)
+    y = finite(r["y"], f"{name}: target {i} y", TargetFileError)
+    # A weight that is given is used (0 is refused, not read as "unset"); an empty cell is the default.
+    err = TargetFileError
+    w = 1.0 if _blank(r.get("weight")) else positive(r["weight"], f"{name}: target {i} weight", err)
+    g = 0.0 if _blank(r.get("group")) else non_negative(r["group"], f"{name}: target {i} group", err)
+    if g != int(g):
+        raise TargetFileError(f"{name}: target {i} group={g!r} must be a whole number")
+    tid = None if _blank(r.get("id")) else positive(r["id"], f"{name}: target {i} id", err)
+    if tid is not None and tid != int(tid):
+        raise TargetFileError(f"{name}: target {i} id={tid!r} must be a whole number")
+    return {"x": x, "y": y, "weight": w, "group": int(g), "id": None if tid is None else int(tid)}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())

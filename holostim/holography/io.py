@@ -1,7 +1,11 @@
 """Reading spot lists and writing phase masks (what ``holostim compute`` reads and writes).
 
-Spots: a CSV with a header row ``x,y`` or ``x,y,weight`` (Fourier-plane pixels, zero order at
-``N//2``; extra whitespace allowed, ``#`` starts a comment). Masks: ``.npy`` keeps the float phase in
+Spots: a CSV with a header row ``x_fourier_px,y_fourier_px`` or ``x_fourier_px,y_fourier_px,weight``
+(Fourier-plane pixels, zero order at ``N//2``; extra whitespace allowed, ``#`` starts a comment). The
+header names the unit because the GUI's target files hold *camera* pixels
+(``x_camera_px,y_camera_px,...``): with a shared ``x,y`` header either file loaded into the other
+silently and put every spot in the wrong place, so a bare ``x,y`` header is refused with a message
+saying which kind of file is wanted. Masks: ``.npy`` keeps the float phase in
 radians; ``.png``/``.tif``/``.tiff`` store 8-bit gray with 0..255 spanning 0..2π (``round(256 φ / 2π)
 mod 256``, so 2π wraps to 0 like the phase does).
 """
@@ -19,10 +23,12 @@ from holostim.errors import HolostimError
 __all__ = ["PhaseFileError", "SpotFileError", "load_spots", "phase_to_gray", "save_phase"]
 
 PHASE_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
+SPOT_COLUMNS = ("x_fourier_px", "y_fourier_px", "weight")
+"""The columns of a spot file; ``weight`` is optional."""
 
 
 class SpotFileError(HolostimError, ValueError):
-    """A spot file that is missing, unreadable or not ``x,y[,weight]`` CSV."""
+    """A spot file that is missing, unreadable or not ``x_fourier_px,y_fourier_px[,weight]`` CSV."""
 
 
 class PhaseFileError(HolostimError, ValueError):
@@ -45,21 +51,29 @@ def load_spots(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise SpotFileError(f"spot file {str(p)!r} does not exist") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SpotFileError(f"cannot read spot file {str(p)!r}: {exc}") from exc
-    rows = [
-        (n, [c.strip() for c in row])
-        for n, row in enumerate(csv.reader(text.splitlines()), start=1)
-        if row and "".join(row).strip() and not row[0].lstrip().startswith("#")
-    ]
+    try:
+        rows = [
+            (n, [c.strip() for c in row])
+            for n, row in enumerate(csv.reader(text.splitlines()), start=1)
+            if row and "".join(row).strip() and not row[0].lstrip().startswith("#")
+        ]
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 kB limit
+        raise SpotFileError(f"spot file {str(p)!r} is not a spot CSV: {exc}") from None
+    wanted = "'x_fourier_px,y_fourier_px' or 'x_fourier_px,y_fourier_px,weight'"
     if not rows:
-        raise SpotFileError(
-            f"spot file {str(p)!r} is empty; expected a header 'x,y' or 'x,y,weight' and rows"
-        )
+        raise SpotFileError(f"spot file {str(p)!r} is empty; expected a header {wanted} and rows")
     header = [c.lower() for c in rows[0][1]]
-    if header not in (["x", "y"], ["x", "y", "weight"]):
-        raise SpotFileError(
-            f"spot file {str(p)!r} line {rows[0][0]}: header {','.join(rows[0][1])!r}; "
-            "expected 'x,y' or 'x,y,weight'"
-        )
+    if header not in (list(SPOT_COLUMNS[:2]), list(SPOT_COLUMNS)):
+        got = _short(",".join(rows[0][1]))
+        if header[:2] == ["x", "y"]:
+            why = ("does not say its units: a spot file for `holostim compute` holds Fourier-plane pixels; "
+                   "if these are, name the columns")
+        elif header[:2] == ["x_camera_px", "y_camera_px"]:
+            why = ("is a GUI target file (camera pixels); `holostim compute` reads Fourier-plane pixels "
+                   "(map the targets through the calibration), header")
+        else:
+            why = "is not a spot file header; expected"
+        raise SpotFileError(f"spot file {str(p)!r} line {rows[0][0]}: header {got!r} {why} {wanted}")
     ncol = len(header)
     data = np.empty((len(rows) - 1, ncol))
     for i, (line, cells) in enumerate(rows[1:]):
@@ -72,11 +86,16 @@ def load_spots(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             data[i] = [float(c) for c in cells]
         except ValueError as exc:
             raise SpotFileError(
-                f"spot file {str(p)!r} line {line}: {','.join(cells)!r} is not numeric"
+                f"spot file {str(p)!r} line {line}: {_short(','.join(cells))!r} is not numeric"
             ) from exc
     if data.shape[0] == 0:
         raise SpotFileError(f"spot file {str(p)!r} has a header but no spots")
     return data[:, :2].copy(), (data[:, 2].copy() if ncol == 3 else None)
+
+
+def _short(text: str, n: int = 60) -> str:
+    """A cell or line quoted in a message: a 200 kB field must not become a 200 kB error line."""
+    return text if len(text) <= n else text[:n] + f"... ({len(text)} characters)"
 
 
 def phase_to_gray(phase: Any) -> np.ndarray:

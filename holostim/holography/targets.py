@@ -15,6 +15,11 @@ Duplicates: two spots at the same position are an error in :meth:`SpotTarget.fro
 spots that land on the same pixel of the engine's computational grid would compete for one sample; the
 engine refuses that (:class:`TargetError` naming both, suggesting padding) rather than merging them with
 a guessed weight. With padding ``p`` they only collide if they are closer than about ``1 / p`` pixel.
+
+Weights are relative (they are normalised to sum 1) and their range is bounded: the largest may be at
+most :data:`MAX_WEIGHT_RATIO` times the smallest (each within 10⁻³..10³ of a common level). Beyond it
+the weakest spot's share of the light vanishes in single precision, and the weighted update divides
+by it (weights 1e-300 and 1 gave a ZeroDivisionError); 1.7e308 overflowed the sum.
 """
 
 from __future__ import annotations
@@ -27,7 +32,25 @@ import numpy as np
 from holostim.checks import shape_pair
 from holostim.errors import HolostimError
 
-__all__ = ["ImageTarget", "SpotTarget", "TargetError", "siemens_star"]
+__all__ = ["MAX_WEIGHT_RATIO", "ImageTarget", "SpotTarget", "TargetError", "siemens_star", "weight_problem"]
+
+MAX_WEIGHT_RATIO = 1e6
+"""The largest ratio between two spot weights of one target (see the module docstring)."""
+
+
+def weight_problem(weights: Any) -> str | None:
+    """Why these spot weights cannot be one target's (not finite, ≤ 0, too wide a range), or ``None``."""
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    bad = ~np.isfinite(w) | (w <= 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        return f"spot {i} has weight {w[i]:g}; weights must be finite and > 0 (drop a spot to switch it off)"
+    if w.size and w.max() / w.min() > MAX_WEIGHT_RATIO:
+        i, j = int(np.argmax(w)), int(np.argmin(w))
+        return (f"spot weights {w[i]:g} (spot {i}) and {w[j]:g} (spot {j}) differ by more than "
+                f"{MAX_WEIGHT_RATIO:g}×; weights are relative: keep each within 1e-3..1e3 of the others' "
+                "level")
+    return None
 
 
 class TargetError(HolostimError, ValueError):
@@ -103,13 +126,10 @@ class SpotTarget:
                 raise TargetError(f"spot weights {weights!r} are not numbers") from exc
             if w.shape[0] != pts.shape[0]:
                 raise TargetError(f"{w.shape[0]} weights for {pts.shape[0]} spots; give one weight per spot")
-            badw = ~np.isfinite(w) | (w <= 0)
-            if badw.any():
-                i = int(np.flatnonzero(badw)[0])
-                raise TargetError(
-                    f"spot {i} has weight {w[i]:g}; weights must be finite and > 0 "
-                    "(drop a spot to switch it off)"
-                )
+            problem = weight_problem(w)
+            if problem is not None:
+                raise TargetError(problem)
+            w = w / w.max()  # relative: 1.7e308 must not overflow the sum below
         _, first, counts = np.unique(pts, axis=0, return_index=True, return_counts=True)
         if (counts > 1).any():
             i = int(first[np.flatnonzero(counts > 1)[0]])

@@ -299,7 +299,7 @@ def test_targets_keep_their_ids_through_deletes_files_and_the_log(qtbot, make_wi
     assert numbers() == [1, 3, 4]  # a file keeps its ids
     click(qtbot, win, *b)
     assert numbers() == [1, 3, 4, 5]
-    (tmp_path / "plain.csv").write_text(f"x,y\n{a[0]},{a[1]}\n{c[0]},{c[1]}\n")
+    (tmp_path / "plain.csv").write_text(f"x_camera_px,y_camera_px\n{a[0]},{a[1]}\n{c[0]},{c[1]}\n")
     win.load_targets(tmp_path / "plain.csv")  # one without ids gets new ones
     assert numbers() == [6, 7]
     (tmp_path / "dup.json").write_text(f'[{{"x": {a[0]}, "y": {a[1]}, "id": 3}}, '

@@ -25,7 +25,7 @@ def test_clicks_reach_the_opengl_slm_window(qtbot, make_window, sim_config, tmp_
     tifffile.imwrite(tmp_path / "cells.tif", stack, photometric="minisblack")
     # A camera whose pixels are SLM Fourier pixels shifted by 3 px: a calibration we know exactly.
     cal = Calibration(matrix=np.array([[1.0, 0.0, 3.0], [0.0, 1.0, -3.0]]), slm_shape=(256, 256),
-                      camera_shape=(256, 256), slm_id="slm", camera_id="replay:cells.tif")
+                      camera_shape=(256, 256), slm_id="slm", camera_id="replay:cells.tif", residual_px=0.0)
     cal_file = cal.save(tmp_path / "cal.yaml")
     screen = QGuiApplication.primaryScreen().name()
     cfg = sim_config(
@@ -68,7 +68,7 @@ def test_choosing_another_screen_moves_the_slm_window_live(qtbot, make_window, s
     stack = np.stack([blobs((256, 256), [(60.0, 70.0)])] * 2)
     tifffile.imwrite(tmp_path / "cells.tif", stack, photometric="minisblack")
     cal = Calibration(matrix=np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), slm_shape=(256, 256),
-                      camera_shape=(256, 256), slm_id="slm", camera_id="replay:cells.tif")
+                      camera_shape=(256, 256), slm_id="slm", camera_id="replay:cells.tif", residual_px=0.0)
     screen = QGuiApplication.primaryScreen()
     cfg = sim_config(
         slm={"backend": "opengl", "screen": screen.name(), "fullscreen": False},

@@ -64,13 +64,13 @@ def test_target_files_bad_input(tmp_path):
     with pytest.raises(TargetFileError, match="use a .csv or .json"):
         save_targets(tmp_path / "t.txt", [])
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(TargetFileError, match="must name columns x and y"):
+    with pytest.raises(TargetFileError, match="header 'a,b' is not a target file header.*x_camera_px"):
         load_targets(tmp_path / "bad.csv")
     (tmp_path / "neg.json").write_text('[{"x": 1, "y": 2, "weight": -1}]')
-    with pytest.raises(TargetFileError, match="target 1 weight=-1.0 must be a positive, finite number"):
+    with pytest.raises(TargetFileError, match="target 1 weight=-1 must be a positive, finite number"):
         load_targets(tmp_path / "neg.json")
-    (tmp_path / "inf.csv").write_text("x,y\ninf,2\n")
-    with pytest.raises(TargetFileError, match=r"target 1 position=\(inf, 2.0\) must be a pair of finite"):
+    (tmp_path / "inf.csv").write_text("x_camera_px,y_camera_px\ninf,2\n")
+    with pytest.raises(TargetFileError, match=r"target 1 x='inf' must be a finite number"):
         load_targets(tmp_path / "inf.csv")
     (tmp_path / "group.json").write_text('[{"x": 1, "y": 2, "group": -2}]')
     with pytest.raises(TargetFileError, match="target 1 group=-2 must be a finite number ≥ 0"):

@@ -59,7 +59,8 @@ SCRIPT = textwrap.dedent(
 def test_a_registered_backend_is_a_session_slm(tmp_path):
     (tmp_path / "recslm.py").write_text(BACKEND)
     session = tmp_path / "rig.yaml"
-    session.write_text("slm:\n  backend: recording\n  shape: [8, 16]\n  two_pi_gray: 200\n")
+    session.write_text("slm:\n  backend: recording\n  shape: [8, 16]\n  two_pi_gray: 200\n"
+                       "camera:\n  backend: opencv\n")  # a real SLM needs a real camera
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(session)],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -437,6 +437,8 @@ slm:
   pitch_um: 9.2
   wavelength_um: 1.064
   two_pi_gray: 255
+camera:
+  backend: opencv   # a real SLM needs a real camera (slm-check opens only the SLM)
 """
 
 

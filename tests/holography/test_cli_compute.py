@@ -11,7 +11,7 @@ from holostim.cli import main
 @pytest.fixture
 def spots_csv(tmp_path):
     p = tmp_path / "spots.csv"
-    p.write_text("x,y,weight\n40,30,1\n80,90,2\n70,50,1\n")
+    p.write_text("x_fourier_px,y_fourier_px,weight\n40,30,1\n80,90,2\n70,50,1\n")
     return p
 
 
@@ -41,10 +41,10 @@ def test_compute_writes_a_mask_and_prints_metrics(tmp_path, spots_csv, capsys):
         (["--shape", "0", "128"], None, "must be two positive integers"),
         (["--iterations", "-3"], None, "iterations -3"),
         (["--out", "mask.bmp"], None, "unknown mask format"),
-        ([], "x,y\n500,3\n", "outside the 128x128 grid"),
-        ([], "x,y,weight\n3,3,-1\n", "weight -1"),
-        ([], "x,y,weight\n3,3,nan\n", "weight nan"),
-        ([], "x,y\n", "no spots"),
+        ([], "x_fourier_px,y_fourier_px\n500,3\n", "outside the 128x128 grid"),
+        ([], "x_fourier_px,y_fourier_px,weight\n3,3,-1\n", "weight -1"),
+        ([], "x_fourier_px,y_fourier_px,weight\n3,3,nan\n", "weight nan"),
+        ([], "x_fourier_px,y_fourier_px\n", "no spots"),
         ([], "u,v\n1,2\n", "header"),
     ],
 )

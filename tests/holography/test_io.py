@@ -11,11 +11,11 @@ from holostim.holography.io import PhaseFileError, SpotFileError, load_spots, ph
 
 def test_load_spots_with_and_without_weights(tmp_path):
     p = tmp_path / "s.csv"
-    p.write_text("x,y\n10,20\n 30.5 , 40\n\n# comment\n")
+    p.write_text("x_fourier_px,y_fourier_px\n10,20\n 30.5 , 40\n\n# comment\n")
     xy, w = load_spots(p)
     np.testing.assert_array_equal(xy, [[10, 20], [30.5, 40]])
     assert w is None
-    p.write_text("X,Y,Weight\n1,2,0.5\n3,4,2\n")
+    p.write_text("X_Fourier_px,Y_Fourier_px,Weight\n1,2,0.5\n3,4,2\n")
     xy, w = load_spots(p)
     np.testing.assert_array_equal(w, [0.5, 2])
 
@@ -24,10 +24,11 @@ def test_load_spots_with_and_without_weights(tmp_path):
     "text,match",
     [
         ("", "is empty"),
-        ("a,b\n1,2\n", "header 'a,b'.*expected 'x,y' or 'x,y,weight'"),
-        ("x,y\n", "no spots"),
-        ("x,y\n1,2\n3\n", "line 3: 1 values, expected 2"),
-        ("x,y\n1,two\n", "line 2: '1,two' is not numeric"),
+        ("a,b\n1,2\n", "header 'a,b'.*expected 'x_fourier_px,y_fourier_px' or "
+         "'x_fourier_px,y_fourier_px,weight'"),
+        ("x_fourier_px,y_fourier_px\n", "no spots"),
+        ("x_fourier_px,y_fourier_px\n1,2\n3\n", "line 3: 1 values, expected 2"),
+        ("x_fourier_px,y_fourier_px\n1,two\n", "line 2: '1,two' is not numeric"),
     ],
 )
 def test_bad_spot_files(tmp_path, text, match):

@@ -31,39 +31,56 @@ __all__ = [
 TWO_PI = 2.0 * math.pi
 
 
-def load_flatness(path: str | Path) -> np.ndarray:
+def load_flatness(path: str | Path, shape: tuple[int, int] | None = None) -> np.ndarray:
     """Read a vendor flatness/wavefront-correction image (8-bit BMP/PNG/TIFF) as a ``uint8`` (ny, nx) array.
 
     Gray images are taken as they are; an RGB image is accepted only when its three channels are equal
-    (vendors ship gray data in RGB BMPs).
+    (vendors ship gray data in RGB BMPs). With ``shape`` (the panel's ``(ny, nx)``) the size in the
+    file's header is compared with it *before* any pixel is decoded: a header that claims 30000 × 30000
+    pixels is refused in microseconds rather than decoded into gigabytes (PIL's own decompression-bomb
+    limit is an error too, and its warning is made one, so the message stays one line).
     """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            mode = im.mode
-            if mode in ("L", "P"):
-                arr = np.asarray(im.convert("L"))
-            elif mode in ("RGB", "RGBA"):
-                rgb = np.asarray(im.convert("RGB"))
-                if not (
-                    np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])
-                ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if shape is not None and (im.size[1], im.size[0]) != tuple(shape):
                     raise SLMError(
-                        f"flatness correction {path} is a colour image with different R, G and B; "
-                        "it must be 8-bit gray (or RGB with equal channels)"
+                        f"flatness correction {path} is {im.size[1]}x{im.size[0]} (ny x nx) but the SLM is "
+                        f"{shape[0]}x{shape[1]}; use the file made for this panel"
                     )
-                arr = rgb[..., 0].copy()
-            else:
-                raise SLMError(
-                    f"flatness correction {path} has image mode {mode!r}; it must be 8-bit gray (mode 'L')"
-                )
+                arr = _gray_of(im, path)
     except FileNotFoundError:
         raise SLMFileError(f"flatness correction file {path} does not exist") from None
-    except (OSError, UnidentifiedImageError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise SLMFileError(
+            f"flatness correction file {path} claims far more pixels than any SLM; not decoded ({exc})"
+        ) from None
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, SLMError):
+            raise
         raise SLMFileError(f"flatness correction file {path} cannot be read as an image: {exc}") from None
     return arr
+
+
+def _gray_of(im: Any, path: Path) -> np.ndarray:
+    mode = im.mode
+    if mode in ("L", "P"):
+        return np.asarray(im.convert("L"))
+    if mode in ("RGB", "RGBA"):
+        rgb = np.asarray(im.convert("RGB"))
+        if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+            raise SLMError(
+                f"flatness correction {path} is a colour image with different R, G and B; "
+                "it must be 8-bit gray (or RGB with equal channels)"
+            )
+        return rgb[..., 0].copy()
+    raise SLMError(f"flatness correction {path} has image mode {mode!r}; it must be 8-bit gray (mode 'L')")
 
 
 def flatness_gray(flatness: str | Path | np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -74,7 +91,7 @@ def flatness_gray(flatness: str | Path | np.ndarray, shape: tuple[int, int]) -> 
     """
     src: Any = flatness
     if isinstance(flatness, (str, Path)):
-        arr = load_flatness(flatness)
+        arr = load_flatness(flatness, shape)
     else:
         arr = np.asarray(flatness)
         if arr.dtype.kind not in "uif" or not np.all(np.isfinite(arr)):
