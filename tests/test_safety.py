@@ -150,3 +150,27 @@ def test_gate_far_field_is_the_engines_model(padding, source):
     assert got.shape == want.shape == (64 * padding, 48 * padding)
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6 * want.max())
     assert got.sum() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_gate_far_field_with_a_planned_fft_equals_scipy_and_box_sums_equal_a_plain_loop():
+    """The session's fast gate path (planned FFTW, C box filter) against the plain implementations."""
+    from holostim.backend import get_backend
+    from holostim.safety import _box_sums, far_field_intensity
+
+    rng = np.random.default_rng(3)
+    phase = rng.uniform(0, 2 * np.pi, (48, 64)).astype(np.float32)
+    amp = rng.uniform(0.5, 1.0, (48, 64)).astype(np.float32)
+    plan = get_backend("numpy", "single").new_fft_plan((96, 128))
+    fast = far_field_intensity(phase, amp, 2, plan=plan)
+    plain = far_field_intensity(phase, amp, 2)
+    np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-9)
+    assert far_field_intensity(phase, amp, 2, plan=plan) is not fast  # a fresh array each call
+    with pytest.raises(ValueError, match="plan of shape"):
+        far_field_intensity(phase, amp, 1, plan=plan)
+
+    a = rng.uniform(0, 1, (20, 30)).astype(np.float32)
+    for p in (1, 2):
+        padded = np.pad(a.astype(np.float64), p)
+        want = np.array([[padded[i:i + 2 * p + 1, j:j + 2 * p + 1].sum() for j in range(30)]
+                         for i in range(20)])
+        np.testing.assert_allclose(_box_sums(a, p), want, rtol=1e-5, atol=1e-6)

@@ -266,7 +266,7 @@ class LogConfig(Section):
 
     directory: ResolvedPath = Path("logs")
     masks: Literal["none", "npz"] = Field(
-        "none", description="npz: also store every uint8 frame in <log>.masks beside the log (each frame a .npy)"
+        "none", description="npz: also store every uint8 frame in <log>.masks beside the log"
     )
 
 

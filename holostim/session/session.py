@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from holostim.backend import get_backend
+from holostim.backend.fft import FFTPlan
 from holostim.calibration import Calibration
 from holostim.config import SessionConfig, load_config
 from holostim.eventlog import EventLog, EventLogError
@@ -97,6 +99,7 @@ class Session:
         self.engine: HologramEngine | None = None  # type: ignore[assignment]
         self.calibration: Calibration | None = None
         self.log: EventLog | None = None  # type: ignore[assignment]
+        self._gate_plan: FFTPlan | None = None
         self.safety = SafetyGate(config.safety, self._far_field)
         self.permit = LaserPermit(config.safety.laser_power_mw)
         self._keeper = PermitKeeper(self.permit, lambda: self.log, lambda: self.safety.permit(self.slm),
@@ -464,8 +467,16 @@ class Session:
         return self.slm.gray_to_phase(frame) - self.slm.correction_phase
 
     def _far_field(self, phase: np.ndarray) -> np.ndarray:
-        """Focal-plane intensity (sums to 1) of a phase: the engine's model, with its beam and padding."""
-        return far_field_intensity(phase, self.engine.source_amplitude, self.engine.padding)
+        """Focal-plane intensity (sums to 1) of a phase: the engine's model, with its beam and padding.
+
+        The gate runs on the CPU, under the session lock, with a planned FFT of its own (made on first
+        use; FFTW's wisdom cache makes that quick after the first run on a machine).
+        """
+        p = self.engine.padding
+        shape = (p * phase.shape[0], p * phase.shape[1])
+        if self._gate_plan is None or tuple(self._gate_plan.shape) != shape:
+            self._gate_plan = get_backend("numpy", "single").new_fft_plan(shape)
+        return far_field_intensity(phase, self.engine.source_amplitude, p, plan=self._gate_plan)
 
     def _camera_frame_index(self) -> int | None:
         """The camera's latest frame counter now (``None`` before its first streamed frame)."""
