@@ -138,17 +138,35 @@ def test_bench_passes_its_arguments_through(monkeypatch, capsys):
     assert seen == [["--size", "64", "--quick"], ["--help"]]
 
 
-def test_slm_check_gets_the_session_and_seconds(monkeypatch, capsys):
+def test_slm_check_shows_through_a_camera_less_session(monkeypatch, capsys):
     import holostim.hardware.slm.opengl.check as slm_check
+    from holostim.session import Session
 
-    seen = []
-    monkeypatch.setattr(
-        slm_check, "run_slm_check", lambda config, seconds=None: seen.append((config, seconds)) or 1
-    )
+    opened, seen = [], []
+
+    class FakeSession:
+        slm = object()
+
+        def show_test_pattern(self, frame, name):  # the gate's way in
+            raise AssertionError("not called by the stub")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            opened.append("closed")
+
+    fake = FakeSession()
+    monkeypatch.setattr("holostim.cli.slm.require_display", lambda what: None)
+    monkeypatch.setattr(Session, "open",
+                        classmethod(lambda cls, config, **kw: opened.append((config, kw)) or fake))
+    monkeypatch.setattr(slm_check, "run_slm_check",
+                        lambda slm, show, seconds=None: seen.append((slm, show, seconds)) or 1)
     path = ROOT / "config" / "rig-example.yaml"
     assert cli.main(["slm-check", "--config", str(path), "--seconds", "2.5"]) == 1
-    (config, seconds), = seen
-    assert config == load_config(path) and seconds == 2.5
+    assert opened == [(path, {"camera": False}), "closed"]
+    (slm, show, seconds), = seen
+    assert slm is fake.slm and show == fake.show_test_pattern and seconds == 2.5
 
 
 def test_slm_check_on_the_simulation_session_is_a_clear_error(capsys):
