@@ -199,6 +199,38 @@ def test_calibrate_measures_saves_and_shows_progress(tmp_path, capsys):
     assert code == 0 and (tmp_path / "o.yaml").is_file()
 
 
+@pytest.mark.parametrize("where", ["directory", "proc", "notes", "session's notes", "no file"])
+def test_calibrate_refuses_an_unusable_output_before_measuring(tmp_path, capsys, monkeypatch, where):
+    data = yaml.safe_load((ROOT / "config" / "simulation.yaml").read_text())
+    data["slm"]["shape"] = [128, 128]
+    data["simulation"].update(shape=[128, 128], n_neurons=5)
+    data["calibration"]["file"] = "cal.yaml"
+    data["log"]["directory"] = "logs"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    (tmp_path / "results").mkdir()
+    out = {"directory": tmp_path / "results", "proc": Path("/proc/holostim-calibration.yaml"),
+           "notes": notes}.get(where)
+    if where == "no file":
+        data["calibration"]["file"] = None
+    session = tmp_path / "session.yaml"
+    session.write_text(yaml.safe_dump(data))
+    if where == "session's notes":  # valid when loaded, then the file is replaced by notes
+        from holostim.config import load_config
+
+        session_cfg = load_config(session)
+        (tmp_path / "cal.yaml").write_text("my notes\n")
+        monkeypatch.setattr("holostim.config.load_config", lambda path: session_cfg)
+    argv = ["calibrate", "--config", str(session), "--grid", "3"] + (["--out", str(out)] if out else [])
+    code, stdout, err = run(argv, capsys)
+    assert code == 2 and err.count("\n") == 1 and stdout == "", err
+    expected = {"directory": "is a directory", "proc": "under /proc", "notes": "refusing to overwrite",
+                "session's notes": "refusing to overwrite", "no file": "no calibration.file"}[where]
+    assert expected in err, err
+    assert notes.read_text() == "my notes\n"
+    assert not (tmp_path / "logs").exists()  # no session opened: nothing shown on the SLM, nothing logged
+
+
 def test_progress_lines_when_not_a_terminal():
     stream = io.StringIO()
     p = cli.Progress("work", stream=stream, width=10)
