@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from PyQt6.QtCore import QEventLoop, Qt, QTimer
 
 from holostim.hardware.slm.base import FrameRecord
 from holostim.hardware.slm.opengl.qt_loop import qt_application
+from holostim.hardware.slm.opengl.window import OpenGLSLM
 from holostim.hardware.slm.patterns import checkerboard, gray_ramp, orientation_marker, toggle_corner
 
 __all__ = ["ShowFn", "run_slm_check"]
@@ -30,11 +30,12 @@ ShowFn = Callable[[np.ndarray, str], FrameRecord]
 """``show(frame, name) -> FrameRecord``: put a ready uint8 test pattern on the SLM (through the gate)."""
 
 
-def run_slm_check(slm: Any, show: ShowFn, seconds: float | None = None) -> int:
+def run_slm_check(slm: OpenGLSLM, show: ShowFn, seconds: float | None = None) -> int:
     """Show the test patterns on an open :class:`OpenGLSLM` through ``show`` and prove the bytes.
 
     ``show(frame, name)`` displays every frame (the session's gated, logged ``show_test_pattern``);
-    ``slm`` is the window it shows on, read back and watched here. Call on the Qt (main) thread.
+    ``slm`` is the window it shows on, read back and watched here (the caller opens and closes it). Call
+    on the Qt (main) thread. The show→swap statistics include the gate and the log's durable append.
 
     First each pattern (gray ramp, checkerboard, orientation marker) is shown and read back; a pattern
     whose read-back differs from its bytes is reported and makes the result 1. Then the patterns cycle
