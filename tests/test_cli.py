@@ -138,17 +138,35 @@ def test_bench_passes_its_arguments_through(monkeypatch, capsys):
     assert seen == [["--size", "64", "--quick"], ["--help"]]
 
 
-def test_slm_check_gets_the_session_and_seconds(monkeypatch, capsys):
+def test_slm_check_shows_through_a_camera_less_session(monkeypatch, capsys):
     import holostim.hardware.slm.opengl.check as slm_check
+    from holostim.session import Session
 
-    seen = []
-    monkeypatch.setattr(
-        slm_check, "run_slm_check", lambda config, seconds=None: seen.append((config, seconds)) or 1
-    )
+    opened, seen = [], []
+
+    class FakeSession:
+        slm = object()
+
+        def show_test_pattern(self, frame, name):  # the gate's way in
+            raise AssertionError("not called by the stub")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            opened.append("closed")
+
+    fake = FakeSession()
+    monkeypatch.setattr("holostim.cli.slm.require_display", lambda what: None)
+    monkeypatch.setattr(Session, "open",
+                        classmethod(lambda cls, config, **kw: opened.append((config, kw)) or fake))
+    monkeypatch.setattr(slm_check, "run_slm_check",
+                        lambda slm, show, seconds=None: seen.append((slm, show, seconds)) or 1)
     path = ROOT / "config" / "rig-example.yaml"
     assert cli.main(["slm-check", "--config", str(path), "--seconds", "2.5"]) == 1
-    (config, seconds), = seen
-    assert config == load_config(path) and seconds == 2.5
+    assert opened == [(path, {"camera": False}), "closed"]
+    (slm, show, seconds), = seen
+    assert slm is fake.slm and show == fake.show_test_pattern and seconds == 2.5
 
 
 def test_slm_check_on_the_simulation_session_is_a_clear_error(capsys):
@@ -179,6 +197,38 @@ def test_calibrate_measures_saves_and_shows_progress(tmp_path, capsys):
     argv = ["calibrate", "--config", str(session), "--grid", "3", "--out", str(tmp_path / "o.yaml")]
     code, out, _ = run(argv, capsys)
     assert code == 0 and (tmp_path / "o.yaml").is_file()
+
+
+@pytest.mark.parametrize("where", ["directory", "proc", "notes", "session's notes", "no file"])
+def test_calibrate_refuses_an_unusable_output_before_measuring(tmp_path, capsys, monkeypatch, where):
+    data = yaml.safe_load((ROOT / "config" / "simulation.yaml").read_text())
+    data["slm"]["shape"] = [128, 128]
+    data["simulation"].update(shape=[128, 128], n_neurons=5)
+    data["calibration"]["file"] = "cal.yaml"
+    data["log"]["directory"] = "logs"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    (tmp_path / "results").mkdir()
+    out = {"directory": tmp_path / "results", "proc": Path("/proc/holostim-calibration.yaml"),
+           "notes": notes}.get(where)
+    if where == "no file":
+        data["calibration"]["file"] = None
+    session = tmp_path / "session.yaml"
+    session.write_text(yaml.safe_dump(data))
+    if where == "session's notes":  # valid when loaded, then the file is replaced by notes
+        from holostim.config import load_config
+
+        session_cfg = load_config(session)
+        (tmp_path / "cal.yaml").write_text("my notes\n")
+        monkeypatch.setattr("holostim.config.load_config", lambda path: session_cfg)
+    argv = ["calibrate", "--config", str(session), "--grid", "3"] + (["--out", str(out)] if out else [])
+    code, stdout, err = run(argv, capsys)
+    assert code == 2 and err.count("\n") == 1 and stdout == "", err
+    expected = {"directory": "is a directory", "proc": "under /proc", "notes": "refusing to overwrite",
+                "session's notes": "refusing to overwrite", "no file": "no calibration.file"}[where]
+    assert expected in err, err
+    assert notes.read_text() == "my notes\n"
+    assert not (tmp_path / "logs").exists()  # no session opened: nothing shown on the SLM, nothing logged
 
 
 def test_progress_lines_when_not_a_terminal():

@@ -131,6 +131,33 @@ def test_test_pattern_is_logged_and_blocks_the_laser(session_file, tmp_path):  #
         assert s.laser_permitted
 
 
+def test_a_session_without_a_camera_shows_test_patterns_through_the_gate(session_file, tmp_path):  # noqa: F811
+    """``Session.open(camera=False)`` (slm-check): SLM, gate and log; no camera, no calibration."""
+    from holostim.session import SessionError, TargetRefused
+
+    frame = checkerboard((N, N), square=8)
+    with Session.open(session_file, camera=False) as s:
+        assert s.camera is None and s.calibration is None  # the calibration file beside it is not loaded
+        rec = s.show_test_pattern(frame, "checkerboard")
+        np.testing.assert_array_equal(s.slm.last_frame, frame)
+        assert not s.laser_permitted and "test pattern" in s.permit_reason
+        with pytest.raises(TargetRefused):
+            s.apply([(30.0, 30.0)])  # no calibration: every target is refused
+        with pytest.raises(SessionError, match="without a camera"):
+            s.calibrate()
+        log_path = s.log.path
+    contents = read(log_path)
+    assert contents.header["camera"] is None and contents.header["calibration"] is None
+    (logged,) = patterns_in(log_path, "frame")
+    assert (logged["kind"], logged["frame_hash"], logged["slm_frame_index"]) == (
+        "test_pattern", frame_hash(frame), rec.index)
+    assert logged["camera_frame_index"] is None and not logged["interlock"]["laser_permitted"]
+    assert contents.records[-1]["type"] == "session_end"
+    with Session.open(session_file) as s:  # a normal session is as before
+        assert s.camera is not None and s.calibration is not None
+        assert read(s.log.path).header["camera"]["backend"] == "simulated"
+
+
 def test_unset_laser_power_never_permits(session_file, tmp_path, capsys):  # noqa: F811
     from holostim.cli import main
     from holostim.config import SafetyConfig

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from holostim.calibration import Calibration, CalibrationError
+from holostim.calibration import Calibration, CalibrationError, check_save_path
 from holostim.config import ConfigError, SessionConfig, load_config
 from holostim.hardware.slm.corrections import load_flatness
 from holostim.hardware.slm.errors import SLMError, SLMFileError
@@ -28,6 +28,12 @@ def test_save_refuses_to_overwrite_a_file_that_is_not_a_calibration(tmp_path):
     assert victim.read_text() == "my thesis, chapter 3\n"
     with pytest.raises(CalibrationError, match="directory"):
         _cal().save(tmp_path)
+    with pytest.raises(CalibrationError, match="under /proc"):  # the save rules, also asked before measuring
+        _cal().save("/proc/holostim-calibration.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("a: [")
+    with pytest.raises(CalibrationError, match="not valid YAML"):  # says why the file is not a calibration
+        check_save_path(broken)
     # An old (even outdated or damaged) calibration is replaced: that is what recalibrating is for.
     old = tmp_path / "cal.yaml"
     old.write_text(yaml.safe_dump({"format": "holostim-calibration", "version": 0}))

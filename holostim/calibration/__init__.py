@@ -11,7 +11,7 @@ Pure: numpy, scipy and yaml, never Qt.
 
 from holostim.calibration.affine import apply_affine, fit_affine, invert_affine
 from holostim.calibration.errors import CalibrationError, CalibrationFileError
-from holostim.calibration.file import FORMAT_VERSION, Calibration
+from holostim.calibration.file import FORMAT_VERSION, Calibration, check_save_path
 from holostim.calibration.procedure import grid_points, run_calibration
 from holostim.calibration.spots import detect_spots, match_points, reject_outliers
 
@@ -27,5 +27,6 @@ __all__ = [
     "invert_affine",
     "match_points",
     "reject_outliers",
+    "check_save_path",
     "run_calibration",
 ]

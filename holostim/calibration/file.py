@@ -14,13 +14,16 @@ measurement, or contradicts what the file itself says":
   refused only when the file's own ``mirrored`` key says otherwise (the matrix was edited or damaged);
   a session that knows its optics (the simulated rig) compares it too, as it compares the camera's id;
 - :meth:`Calibration.save` never replaces an existing file that is not a holostim calibration: a
-  mistyped ``calibration.file: notes.txt`` must not overwrite the notes.
+  mistyped ``calibration.file: notes.txt`` must not overwrite the notes; nor does it write to a
+  directory or under ``/proc``, ``/sys``, ``/dev`` (:func:`check_save_path`, which the session's
+  validation and ``holostim calibrate`` ask before anything is measured).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,8 @@ from holostim.calibration.errors import CalibrationError, CalibrationFileError
 from holostim.checks import shape_pair
 from holostim.files import atomic_write_text
 
-__all__ = ["FORMAT_VERSION", "MAX_RESIDUAL_PX", "Calibration", "is_calibration_file"]
+__all__ = ["FORMAT_VERSION", "MAX_RESIDUAL_PX", "SPECIAL_ROOTS", "Calibration", "check_save_path",
+           "is_calibration_file"]
 
 FORMAT_VERSION = 1
 
@@ -241,17 +245,11 @@ class Calibration:
         Written to a temporary file, fsync'd and renamed over the old one (and the folder fsync'd), so a
         crash or power cut mid-write leaves the previous calibration intact rather than a truncated file.
         """
-        p = Path(path).expanduser()
-        if p.is_dir():
-            raise CalibrationError(f"cannot save the calibration as {str(p)!r}: it is a directory")
+        p = check_save_path(path)
         if not 0 <= self.residual_px <= MAX_RESIDUAL_PX:  # NaN too: load would refuse what was saved
             raise CalibrationError(
                 f"cannot save a calibration with residual_px={self.residual_px!r}: it must be a measured fit "
                 f"residual, 0 to {MAX_RESIDUAL_PX:g} camera px")
-        if p.exists() and not is_calibration_file(p):
-            raise CalibrationError(
-                f"refusing to overwrite {str(p)!r}: it exists and is not a holostim calibration; "
-                "choose another calibration.file (or move that file away)")
         text = "# holostim camera ↔ SLM calibration: camera_to_slm maps camera px (x, y, 1) → SLM px\n"
         text += yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, allow_unicode=True)
         atomic_write_text(p, text)
@@ -270,13 +268,53 @@ class Calibration:
         return cls.from_dict(data, source=f"calibration file {str(p)!r}")
 
 
+SPECIAL_ROOTS = ("/proc", "/sys", "/dev")
+"""Kernel and device file systems: a calibration written there goes nowhere or somewhere harmful."""
+
+
+def check_save_path(path: str | Path) -> Path:
+    """``path`` (user-expanded) if :meth:`Calibration.save` may write there, else a :class:`CalibrationError`.
+
+    The rules of saving, checked before anything is measured (``holostim calibrate --out``) and when a
+    session names its ``calibration.file``: not under ``/proc``, ``/sys`` or ``/dev``; not a directory or
+    another non-regular file; in a folder that exists or can be created; and an existing file only when it
+    is a holostim calibration (possibly an outdated one), so a mistyped name never overwrites other data.
+    """
+    p = Path(path).expanduser()
+    real = os.path.realpath(p)
+    for root in SPECIAL_ROOTS:
+        if real == root or real.startswith(root + os.sep):
+            raise CalibrationError(f"cannot save the calibration as {str(p)!r}: it is under {root}, a "
+                                   "kernel/device file system; name an ordinary file (calibration.yaml)")
+    if p.is_dir():
+        raise CalibrationError(f"cannot save the calibration as {str(p)!r}: it is a directory; name a file "
+                               f"in it such as {str(p / 'calibration.yaml')!r}")
+    if p.exists() and not p.is_file():
+        raise CalibrationError(f"cannot save the calibration as {str(p)!r}: it is not a regular file")
+    folder = p.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CalibrationError(f"cannot save the calibration as {str(p)!r}: {str(folder)!r} is a file, "
+                               "not a folder")
+    why = _not_a_calibration(p) if p.exists() else None
+    if why is not None:
+        raise CalibrationError(
+            f"refusing to overwrite {str(p)!r}: it exists and is not a holostim calibration ({why}); "
+            "choose another calibration.file (or move that file away)")
+    return p
+
+
 MAX_FILE_BYTES = 1 << 20
 """A calibration file is well under a kilobyte; anything above a megabyte is not one."""
 
 
-def _read_yaml(p: Path) -> Any:
-    """The YAML content of ``p``; a binary, huge, unreadable or malformed file is a CalibrationError."""
-    where = f"calibration file {str(p)!r}"
+def _read_yaml(p: Path, where: str | None = None) -> Any:
+    """The YAML content of ``p``; a binary, huge, unreadable or malformed file is a CalibrationError.
+
+    ``where`` starts the messages (default: "calibration file '<p>'").
+    """
+    where = where or f"calibration file {str(p)!r}"
     try:
         if p.stat().st_size > MAX_FILE_BYTES:
             raise CalibrationError(f"{where} is over {MAX_FILE_BYTES >> 20} MiB: not a holostim calibration")
@@ -314,11 +352,18 @@ class _NoAliasLoader(yaml.SafeLoader):
 
 def is_calibration_file(path: str | Path) -> bool:
     """True when ``path`` is a file that says it is a holostim calibration (possibly an outdated one)."""
+    return _not_a_calibration(Path(path)) is None
+
+
+def _not_a_calibration(p: Path) -> str | None:
+    """Why ``p`` is not a file that says it is a holostim calibration, or ``None`` when it is one."""
     try:
-        data = _read_yaml(Path(path))
-    except CalibrationError:
-        return False
-    return isinstance(data, dict) and data.get("format") == "holostim-calibration"
+        data = _read_yaml(p, where="it")
+    except CalibrationError as exc:
+        return str(exc)
+    if isinstance(data, dict) and data.get("format") == "holostim-calibration":
+        return None
+    return "it has no 'format: holostim-calibration'"
 
 
 def _utc_now() -> str:

@@ -7,7 +7,7 @@ import sys
 
 from holostim.cli.defaults import default_config
 from holostim.cli.display import require_display
-from holostim.cli.errors import EXIT_OK
+from holostim.cli.errors import EXIT_OK, CLIError
 from holostim.cli.progress import Progress
 
 __all__ = ["cmd_calibrate", "cmd_check_config"]
@@ -15,11 +15,18 @@ __all__ = ["cmd_calibrate", "cmd_check_config"]
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Measure a new calibration with the session's devices and save it (``--out`` or the session's file)."""
+    from holostim.calibration import check_save_path
     from holostim.config import load_config
     from holostim.session import Session
 
     config = args.config or default_config()
     cfg = load_config(config)
+    # Where the result goes is checked before anything is shown or measured (Calibration.save's rules): a
+    # directory, a kernel file system or somebody's notes must not be found out after the whole calibration.
+    out = args.out if args.out is not None else cfg.calibration.file
+    if out is None:
+        raise CLIError("no calibration.file in the session: give a path (holostim calibrate --out FILE)")
+    check_save_path(out)
     opengl = cfg.slm.backend == "opengl"
     if cfg.calibration.laser_power_mw is None:  # the gate blocks the laser for every calibration frame
         print("holostim: warning: calibration.laser_power_mw is not set: the laser stays blocked while "
@@ -38,7 +45,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             return session.calibrate(grid=grid, progress=progress)
 
         cal = run_beside_qt_events(measure) if opengl else measure()
-        path = session.save_calibration(cal, args.out)
+        path = session.save_calibration(cal, out)
     print(f"calibration residual {cal.residual_px:.3f} camera px RMS over {cal.n_spots} spots")
     print(f"saved {path}")
     return EXIT_OK

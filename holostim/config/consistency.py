@@ -17,48 +17,34 @@ The checks that need only files and the other sections are therefore made by the
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from holostim.calibration import Calibration, CalibrationError
+from holostim.calibration import Calibration, CalibrationError, check_save_path
 
 if TYPE_CHECKING:
     from holostim.config.schema import SessionConfig
 
 __all__ = ["check_calibration_path", "check_session", "neurons_that_fit", "refuse"]
 
-SPECIAL_ROOTS = ("/proc", "/sys", "/dev")
-"""Kernel and device file systems: a calibration written there goes nowhere or somewhere harmful."""
-
 
 def check_calibration_path(path: Path | None) -> Path | None:
-    """``calibration.file`` as a place a calibration can be read from and written to (``ValueError``)."""
+    """``calibration.file`` as a place a calibration can be read from and written to (``ValueError``).
+
+    The rules of :meth:`Calibration.save` (:func:`~holostim.calibration.check_save_path`), and an existing
+    file must load as a calibration.
+    """
     if path is None:
         return None
-    real = os.path.realpath(path)
-    for root in SPECIAL_ROOTS:
-        if real == root or real.startswith(root + os.sep):
-            raise ValueError(f"{str(path)!r} is under {root}, a kernel/device file system; name an ordinary "
-                             "file such as calibration.yaml beside the session")
-    if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a directory; name a file in it such as "
-                         f"{str(path / 'calibration.yaml')!r}")
-    if path.exists() and not path.is_file():
-        raise ValueError(f"{str(path)!r} is not a regular file")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise ValueError(f"{str(path)!r} cannot be created: {str(folder)!r} is a file, not a folder")
-    if path.exists():
-        try:
+    try:
+        check_save_path(path)
+        if path.exists():
             Calibration.load(path)
-        except CalibrationError as exc:
-            raise ValueError(str(exc)) from None
+    except CalibrationError as exc:
+        raise ValueError(str(exc)) from None
     return path
 
 

@@ -117,13 +117,14 @@ def session_header(
     calibration: Mapping[str, Any] | None,
     backend: Any,
     slm: Mapping[str, Any],
-    camera_backend: str,
-    camera_shape: Sequence[int],
-    camera_name: str,
+    camera_backend: str | None,
+    camera_shape: Sequence[int] | None,
+    camera_name: str | None,
 ) -> dict[str, Any]:
     """The header fields of a session's log (the writer adds format, versions, time and machine).
 
-    ``backend`` is the engine's backend description; ``slm`` the SLM's ``describe()``.
+    ``backend`` is the engine's backend description; ``slm`` the SLM's ``describe()``. A session opened
+    without a camera (``holostim slm-check``) passes ``camera_backend=None``: its ``camera`` is ``null``.
     """
     return {
         "session_file": str(session_file) if session_file else None,
@@ -131,7 +132,8 @@ def session_header(
         "calibration": dict(calibration) if calibration is not None else None,
         "backend": backend,
         "slm": dict(slm),
-        "camera": {"backend": camera_backend, "shape": list(camera_shape), "name": str(camera_name)},
+        "camera": None if camera_backend is None else {
+            "backend": camera_backend, "shape": list(camera_shape or ()), "name": str(camera_name)},
     }
 
 

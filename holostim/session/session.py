@@ -75,7 +75,7 @@ class Session:
     path : Path or None
         The session file it was loaded from.
     camera, slm, engine
-        The devices and the hologram engine.
+        The devices and the hologram engine (``camera`` is ``None`` in a session opened without one).
     calibration : Calibration or None
         ``None`` when there is none yet (then :meth:`apply` refuses every target).
     safety : SafetyGate
@@ -122,6 +122,7 @@ class Session:
         *,
         load_calibration: bool = True,
         progress: ProgressFn | None = None,
+        camera: bool = True,
     ) -> Session:
         """Build a session from a session file or a validated config; close everything if a step fails.
 
@@ -137,6 +138,10 @@ class Session:
             calibrate`` does before measuring a new one.
         progress : callable, optional
             ``progress(done, total, what)`` during an automatic calibration.
+        camera : bool
+            ``False`` opens the SLM, engine, gate and log only (``holostim slm-check``): no camera, no
+            calibration (neither loaded nor measured), so every target is refused; test patterns go through
+            the gate and the log as always, and the log header's ``camera`` is ``null``.
         """
         if isinstance(config, SessionConfig):
             cfg, path = config, None
@@ -145,19 +150,21 @@ class Session:
             cfg = load_config(path)
         self = cls(cfg, path)
         try:
-            self._build(load_calibration, progress)
+            self._build(load_calibration, progress, camera)
         except BaseException:
             self.close()
             raise
         return self
 
-    def _build(self, load_calibration: bool = True, progress: ProgressFn | None = None) -> None:
+    def _build(self, load_calibration: bool = True, progress: ProgressFn | None = None,
+               camera: bool = True) -> None:
         cfg = self.config
         self.slm = build.make_slm(cfg)
-        self.camera = build.make_camera(cfg, self.slm)
+        if camera:
+            self.camera = build.make_camera(cfg, self.slm)
         self.engine = build.make_engine(cfg)
         measure = False
-        if load_calibration:
+        if load_calibration and camera:
             self.calibration, measure = build.load_calibration(cfg, self.slm, self.camera)
         self.log = EventLog.create(cfg.log.directory, self._log_header(), masks=cfg.log.masks)
         log.info("session %r: log %s", cfg.name, self.log.path)
@@ -169,15 +176,16 @@ class Session:
                 log.info("calibration saved to %s (residual %.3f px)", cfg.calibration.file, cal.residual_px)
 
     def _log_header(self) -> dict:
+        cam = self.camera
         return session_header(
             session_file=self.path,
             config=self.config.to_dict(),
             calibration=self.calibration.to_dict() if self.calibration is not None else None,
             backend=self.engine.backend.describe(),
             slm=self.slm.describe(),
-            camera_backend=self.config.camera.backend,
-            camera_shape=self.camera.shape,
-            camera_name=self.camera.name,
+            camera_backend=self.config.camera.backend if cam is not None else None,
+            camera_shape=cam.shape if cam is not None else None,
+            camera_name=cam.name if cam is not None else None,
         )
 
     def _subscribe_slm(self) -> None:
@@ -505,6 +513,8 @@ class Session:
         """
         with self._lock:
             self._check_open()
+            if self.camera is None:
+                raise SessionError("this session was opened without a camera: it cannot calibrate")
             return self._measure_calibration(grid or self.config.calibration.grid, progress)
 
     def _measure_calibration(self, grid: int, progress: ProgressFn | None) -> Calibration:

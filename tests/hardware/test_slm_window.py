@@ -439,6 +439,10 @@ slm:
   two_pi_gray: 255
 camera:
   backend: opencv   # a real SLM needs a real camera (slm-check opens only the SLM)
+safety:
+  laser_power_mw: 100   # stated, so only the test-pattern rule keeps the laser blocked
+log:
+  directory: logs
 """
 
 
@@ -446,6 +450,33 @@ def run_cli(display, config, seconds="0.6"):
     env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
     cmd = [sys.executable, "-m", "holostim", "slm-check", "--config", str(config), "--seconds", seconds]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def check_slm_check_log(folder, stdout):
+    """The run's log: one gated ``test_pattern`` record per frame shown, its hash that of the drawn frame."""
+    from holostim.eventlog import read
+    from holostim.eventlog.records import frame_hash
+
+    logs = sorted(folder.glob("*.jsonl"))
+    assert len(logs) == 1, logs
+    contents = read(logs[0])
+    assert not contents.damaged and contents.header["camera"] is None  # slm-check opens no camera
+    assert contents.header["calibration"] is None
+    frames = [r for r in contents.records if r["type"] in ("frame", "pattern")]
+    assert frames and all(r["kind"] == "test_pattern" for r in frames)
+    patterns = {"gray ramp": gray_ramp((512, 512)), "checkerboard": checkerboard((512, 512)),
+                "orientation marker": orientation_marker((512, 512))}
+    # the three read back exact (stdout says so) are logged with the hash of those very bytes
+    first = [(r["name"], r["frame_hash"]) for r in frames[:3]]
+    assert first == [(n, frame_hash(f)) for n, f in patterns.items()]
+    cycled = {frame_hash(toggle_corner(f, on)) for f in patterns.values() for on in (False, True)}
+    assert all(r["frame_hash"] in cycled for r in frames[3:])
+    shown = int(re.search(r"^frames (\d+),", stdout, re.M).group(1))
+    assert len(frames) == 3 + shown  # every frame of the cycle went through the gate and the log
+    assert not any(r["interlock"]["laser_permitted"] for r in frames)
+    assert not any(r.get("laser_permitted") for r in contents.records if r["type"] == "laser")
+    assert all("test pattern" in r["interlock"]["reason"] for r in frames)
+    assert contents.records[-1]["type"] == "session_end"
 
 
 @pytest.mark.slow  # starts its own X server and cycles the patterns
@@ -457,6 +488,7 @@ def test_slm_check_cli_proves_bytes(two_screen_display, tmp_path):
     for name in ("gray ramp", "checkerboard", "orientation marker"):
         assert re.search(rf"^{name}\s+exact$", p.stdout, re.M), p.stdout
     assert re.search(r"^frames \d+, show→swap median", p.stdout, re.M), p.stdout
+    check_slm_check_log(tmp_path / "logs", p.stdout)
     cfg.write_text(SESSION.format(screen="HDMI-3"))
     p = run_cli(two_screen_display, cfg)
     assert p.returncode == 2
