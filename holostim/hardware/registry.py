@@ -8,9 +8,9 @@ with a message that names the SDK and how to install it.
 Adding a camera, step by step (``tests/hardware/camera/test_registry.py`` does exactly this):
 
 1. Write ``holostim/hardware/camera/<name>.py`` with a subclass of
-   :class:`holostim.hardware.camera.Camera` that implements ``shape``, ``dtype`` and ``_grab()`` (and,
-   if the device has them, ``_set_exposure`` and ``_release``); import the vendor SDK inside its
-   methods, never at the top of the module.
+   :class:`holostim.hardware.camera.Camera` that sets ``_shape`` and ``_dtype`` when it opens the device
+   and implements ``_grab()`` (and, if the device has them, ``_set_exposure`` and ``_release``);
+   import the vendor SDK inside its methods, never at the top of the module.
 2. Give the class an ``Options`` model: a subclass of :class:`holostim.hardware.camera.CameraOptions`
    whose fields are the keys of the session's ``camera`` section for this backend (``exposure_ms`` and
    ``fps`` come with the base; a file is :data:`holostim.files.ExistingFile`, resolved against the

@@ -157,15 +157,20 @@ class Camera(abc.ABC):
         self._fps = None if fps is None else positive(fps, "fps", CameraConfigError)
 
     # ----------------------------------------------------------------- backend interface
-    @property
-    @abc.abstractmethod
-    def shape(self) -> tuple[int, int]:
-        """Frame shape ``(height, width)`` in pixels."""
+    # A backend learns its frame format when it opens the device and stores it in ``_shape`` and
+    # ``_dtype``; one that computes them (the simulated camera) overrides these properties instead.
+    _shape: tuple[int, int]
+    _dtype: np.dtype
 
     @property
-    @abc.abstractmethod
+    def shape(self) -> tuple[int, int]:
+        """Frame shape ``(height, width)`` in pixels."""
+        return self._shape
+
+    @property
     def dtype(self) -> np.dtype:
         """Pixel dtype of the frames (``uint8``, ``uint16``, ...)."""
+        return self._dtype
 
     @abc.abstractmethod
     def _grab(self) -> np.ndarray:

@@ -128,14 +128,6 @@ class MicroManagerCamera(Camera):
         self._dtype = np.dtype({1: np.uint8, 2: np.uint16, 4: np.uint32}.get(bytes_per_px, np.uint16))
         self._shape = (int(core.getImageHeight()), int(core.getImageWidth()))
 
-    @property
-    def shape(self) -> tuple[int, int]:  # noqa: D102
-        return self._shape
-
-    @property
-    def dtype(self) -> np.dtype:  # noqa: D102
-        return self._dtype
-
     def _set_exposure(self, ms: float) -> None:
         self._core.setExposure(ms)
 

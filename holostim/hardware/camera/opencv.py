@@ -80,14 +80,6 @@ class OpenCVCamera(Camera):
         self._shape = gray.shape
         self._dtype = gray.dtype
 
-    @property
-    def shape(self) -> tuple[int, int]:  # noqa: D102
-        return self._shape
-
-    @property
-    def dtype(self) -> np.dtype:  # noqa: D102
-        return self._dtype
-
     def _set_exposure(self, ms: float) -> None:
         import cv2
 

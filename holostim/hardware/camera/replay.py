@@ -141,14 +141,6 @@ class ReplayCamera(Camera):
 
     # -- Camera interface
     @property
-    def shape(self) -> tuple[int, int]:  # noqa: D102 - documented in the base
-        return self._shape
-
-    @property
-    def dtype(self) -> np.dtype:  # noqa: D102
-        return self._dtype
-
-    @property
     def n_frames(self) -> int | None:
         """Frames in the file (``None`` when a video container does not say)."""
         return self._n_frames
