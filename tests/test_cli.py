@@ -89,7 +89,7 @@ def test_default_is_the_gui_on_the_simulation_session(monkeypatch, capsys):
     assert cli.main(["gui", "--config", "x.yaml"]) == 7
     assert calls == [default_config(), default_config(), Path("x.yaml")]
     assert calls[0] == ROOT / "config" / "simulation.yaml"
-    assert PACKAGED_CONFIG == ROOT / "holostim" / "data" / "simulation.yaml"
+    assert PACKAGED_CONFIG == ROOT / "src" / "holostim" / "data" / "simulation.yaml"
 
 
 def write_spots(path: Path, rows) -> Path:

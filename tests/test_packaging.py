@@ -88,7 +88,7 @@ def test_cupy_is_excluded_unless_asked():
 def test_entry_point_matches_the_console_script():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'holostim = "holostim.cli:main"' in pyproject.split("[project.scripts]")[1].split("[")[0]
-    assert "holostim.cli" in (ROOT / "holostim" / "__main__.py").read_text()
+    assert "holostim.cli" in (ROOT / "src" / "holostim" / "__main__.py").read_text()
 
 
 def test_desktop_entry_is_valid():
@@ -140,7 +140,7 @@ def test_shipped_configs_exist(name):
 
 def test_packaged_simulation_session_is_the_one_in_config():
     # installs without the source tree fall back to holostim/data/simulation.yaml (holostim.cli)
-    shipped = ROOT / "holostim" / "data" / "simulation.yaml"
+    shipped = ROOT / "src" / "holostim" / "data" / "simulation.yaml"
     assert shipped.read_bytes() == (ROOT / "config" / "simulation.yaml").read_bytes(), (
-        "copy config/simulation.yaml to holostim/data/simulation.yaml"
+        "copy config/simulation.yaml to src/holostim/data/simulation.yaml"
     )

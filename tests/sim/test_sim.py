@@ -23,7 +23,7 @@ from holostim.sim import (
 )
 
 N = 256
-SIM = Path(__file__).resolve().parents[2] / "holostim" / "sim"
+SIM = Path(__file__).resolve().parents[2] / "src" / "holostim" / "sim"
 
 
 def _ramp(dx: int, dy: int, n: int = N) -> np.ndarray:

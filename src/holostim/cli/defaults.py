@@ -11,7 +11,7 @@ from pathlib import Path
 __all__ = ["DEFAULT_CONFIG", "PACKAGED_CONFIG", "default_config"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = _PACKAGE.parent / "config" / "simulation.yaml"
+DEFAULT_CONFIG = _PACKAGE.parent.parent / "config" / "simulation.yaml"  # src/holostim -> the repository
 PACKAGED_CONFIG = _PACKAGE / "data" / "simulation.yaml"
 
 
