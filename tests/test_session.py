@@ -465,3 +465,17 @@ def test_a_broken_listener_does_not_stop_the_others():
     assert seen == [1]
     with pytest.raises(SessionError, match="unknown session event 'b'; use one of a"):
         bus.add("b", print)
+
+
+def test_saved_session_keeps_target_ids(tmp_path):
+    from holostim.config import SessionConfig, load_config
+
+    cfg = SessionConfig(calibration={"file": None, "auto_in_simulation": False},
+                        log={"directory": str(tmp_path / "logs")})
+    with Session(cfg) as s:
+        s.targets = [Target(10.0, 20.0, 1.0, 0, id=7), Target(30.0, 40.0, 2.0, 1, id=None)]
+        path = s.save(tmp_path / "s.yaml")
+    again = load_config(path)
+    assert [(t.x, t.id) for t in again.targets] == [(10.0, 7), (30.0, None)]
+    with Session(again) as reopened:
+        assert [t.id for t in reopened.targets] == [7, None]

@@ -341,12 +341,13 @@ class SimulationConfig(Section):
 
 
 class TargetConfig(Section):
-    """A saved stimulation target in camera pixels."""
+    """A saved stimulation target in camera pixels, with its stable id (the GUI's # and the log's)."""
 
     x: float
     y: float
     weight: PositiveFloat = 1.0
     group: Annotated[int, Field(ge=0)] = 0
+    id: Annotated[int, Field(ge=1)] | None = None
 
 
 class SessionConfig(Section):

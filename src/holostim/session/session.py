@@ -105,7 +105,7 @@ class Session:
         self._keeper = PermitKeeper(self.permit, lambda: self.log, lambda: self.safety.permit(self.slm),
                                     lambda ok, why: self._emit("permit", ok, why))
         self._reshow: Callable[[], object] | None = None  # shows again what the SLM shows now
-        self.targets: list[Target] = [Target(t.x, t.y, t.weight, t.group) for t in config.targets]
+        self.targets: list[Target] = [Target(t.x, t.y, t.weight, t.group, t.id) for t in config.targets]
         self.last_result: ApplyResult | None = None
         self._lock = threading.RLock()
         self._listeners = Listeners(EVENTS, error=SessionError, name="session")
@@ -559,7 +559,7 @@ class Session:
         """Write the session (with the current target set under ``targets``) as YAML."""
         from holostim.config import TargetConfig
 
-        targets = [TargetConfig(x=t.x, y=t.y, weight=t.weight, group=t.group) for t in self.targets]
+        targets = [TargetConfig(x=t.x, y=t.y, weight=t.weight, group=t.group, id=t.id) for t in self.targets]
         cfg = self.config.model_copy(update={"targets": targets})
         return cfg.save(path)
 
