@@ -26,6 +26,13 @@ each finished 8-bit frame to the device in ``_present(record)`` and calls ``_fra
 panel shows it (the base does corrections, LUT, gray conversion, frame records and the interlock);
 override ``from_config`` if the backend has settings of its own; add its line to ``BACKENDS["slm"]``.
 The ``slm.backend`` words of a session are this table's names.
+
+Adding a DAQ: write ``holostim/hardware/daq/<name>.py`` with a subclass of
+:class:`holostim.hardware.daq.DAQ` that implements ``_write_gate``, ``_pulse_swap``, ``_wait_edge`` (and
+``_write_ao`` if it has an analog power line), calls ``self._start()`` at the end of its constructor (the
+gate starts closed) and brings an ``Options`` model (a subclass of
+:class:`holostim.hardware.daq.DAQOptions`) whose fields are its constructor's keywords; add its line to
+``BACKENDS["daq"]``. The session's ``daq`` section (:mod:`holostim.config.daq`) is built from it.
 """
 
 from __future__ import annotations
@@ -46,7 +53,10 @@ BACKENDS: dict[str, dict[str, str]] = {
         "simulated": "holostim.hardware.slm.simulated:SimulatedSLM",
         "opengl": "holostim.hardware.slm.opengl.window:OpenGLSLM",
     },
-    "daq": {},
+    "daq": {
+        "simulated": "holostim.hardware.daq.simulated:SimulatedDAQ",
+        "serial": "holostim.hardware.daq.serial:SerialDAQ",
+    },
 }
 
 
