@@ -56,6 +56,7 @@ BACKENDS: dict[str, dict[str, str]] = {
     "daq": {
         "simulated": "holostim.hardware.daq.simulated:SimulatedDAQ",
         "serial": "holostim.hardware.daq.serial:SerialDAQ",
+        "nidaqmx": "holostim.hardware.daq.nidaqmx:NIDAQmxDAQ",
     },
 }
 
