@@ -12,7 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from holostim.config.camera import CAMERA_BACKENDS, tagged_models
+from holostim.config.camera import CAMERA_BACKENDS
+from holostim.config.camera import tagged_models as camera_tagged
+from holostim.config.daq import DAQ_BACKENDS
+from holostim.config.daq import tagged_models as daq_tagged
 from holostim.config.schema import SessionConfig
 from holostim.errors import HolostimError
 
@@ -34,6 +37,11 @@ class ConfigError(HolostimError, ValueError):
             where = f"{file}:{line}" if line else file
             parts.append(f"{where}: {key}: {msg}" if key else f"{where}: {msg}")
         super().__init__("; ".join(parts))
+
+
+def tagged_models() -> dict[str, dict[str, type[BaseModel]]]:
+    """Every tagged-union section: field name -> {tag: model}."""
+    return {**camera_tagged(), **daq_tagged()}
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -96,6 +104,13 @@ def _describe(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
         close = difflib.get_close_matches(str(got), CAMERA_BACKENDS, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown camera backend {got!r}; use one of {', '.join(CAMERA_BACKENDS)}{hint}"
+    if kind == "daq_backend":
+        got = err.get("input", {}).get("backend") if isinstance(err.get("input"), dict) else err.get("input")
+        if got is None:
+            return f"daq needs a backend: one of none, {', '.join(DAQ_BACKENDS)}"
+        close = difflib.get_close_matches(str(got), DAQ_BACKENDS, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown daq backend {got!r}; use one of none, {', '.join(DAQ_BACKENDS)}{hint}"
     if kind == "missing":
         if loc and isinstance(loc[-1], int):
             return f"item {loc[-1]} is missing (too few values in this list)"
@@ -119,7 +134,7 @@ def problems(
         # Drop pydantic's union-branch and type tags from the location; keep real keys and indices.
         raw = tuple(err["loc"])
         loc = _user_loc(raw)
-        if err["type"] == "camera_backend":  # the tag decides the union: point at the backend key
+        if err["type"] in ("camera_backend", "daq_backend"):  # the tag decides the union: the backend key
             loc = (*loc, "backend")
         key_path = ".".join(str(p) for p in loc)
         parts = tuple(str(p) for p in loc)

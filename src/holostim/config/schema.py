@@ -18,6 +18,7 @@ import yaml
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from holostim.config.camera import CameraConfig, SimulatedCameraConfig
+from holostim.config.daq import DaqConfig, no_daq
 from holostim.config.types import (
     MAX_SIDE_PX,
     ExistingFile,
@@ -357,6 +358,7 @@ class SessionConfig(Section):
     name: str = "session"
     slm: SLMConfig = SLMConfig()
     camera: CameraConfig = SimulatedCameraConfig()
+    daq: DaqConfig | None = None
     optics: OpticsConfig = OpticsConfig()
     engine: EngineConfig = EngineConfig()
     calibration: CalibrationConfig = CalibrationConfig()
@@ -372,6 +374,11 @@ class SessionConfig(Section):
             raise ValueError(f"session version {v} is not supported; this holostim reads version "
                              f"{CONFIG_VERSION}")
         return v
+
+    @field_validator("daq", mode="before")
+    @classmethod
+    def _no_daq(cls, v: Any) -> Any:
+        return no_daq(v)
 
     @field_validator("targets")
     @classmethod
@@ -454,6 +461,9 @@ class SessionConfig(Section):
         data = _plain(self.model_dump(mode="python"), base)
         camera = data["camera"]  # the backend first: it decides which other keys are allowed
         data["camera"] = {"backend": camera.pop("backend"), **camera}
+        if data.get("daq") is not None:
+            daq = data["daq"]
+            data["daq"] = {"backend": daq.pop("backend"), **daq}
         return data
 
     def to_yaml(self, relative_to: str | Path | None = None) -> str:
