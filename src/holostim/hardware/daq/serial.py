@@ -65,6 +65,8 @@ class SerialDAQ(DAQ):
         self._edges: list[float] = []
         self._edge_cond = threading.Condition()
         self._sync: tuple[float, int] | None = None  # (host time, board µs) of the last heartbeat
+        self.sync_error_s = 0.0
+        """The largest error of the board → host time mapping so far (half a heartbeat's round trip)."""
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read_loop, name="holostim-daq-reader", daemon=True)
         self._reader.start()
@@ -162,7 +164,9 @@ class SerialDAQ(DAQ):
     def _heartbeat(self) -> None:
         before = self.clock()
         board = int(self._command("H"))
-        self._sync = ((before + self.clock()) / 2, board)
+        after = self.clock()
+        self._sync = ((before + after) / 2, board)
+        self.sync_error_s = max(self.sync_error_s, (after - before) / 2)
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.heartbeat_s):

@@ -5,7 +5,9 @@ DAQ's clock, line name, new value): ``gate_out`` (bool), ``swap_out`` (bool, a p
 False event ``swap_pulse_ms`` apart), ``power_ao`` (volts) and ``trigger_in`` (bool). Rising edges on
 ``trigger_in`` come from :meth:`SimulatedDAQ.inject_edge` (tests, another thread) or from a schedule
 (:meth:`SimulatedDAQ.schedule_edges`, times on the DAQ clock, delivered when the clock passes them),
-which is what the simulated rig uses as its external TTL source.
+which is what the simulated rig uses as its external TTL source. :meth:`~SimulatedDAQ.trigger_in` naps in
+real time (at most ``poll_s``) between looks at the clock, so an injected clock must advance (a test's
+fake clock: a thread that moves it, or a timeout of 0).
 """
 
 from __future__ import annotations
