@@ -63,6 +63,8 @@ def test_round_trip_and_open(tmp_path):
     serial = load_config(write(tmp_path, "daq:\n  backend: serial\n  port: /dev/ttyACM0\n"))
     assert serial.daq.port == "/dev/ttyACM0" and serial.daq.heartbeat_ms == 20
     assert load_config(serial.save(tmp_path / "serial.yaml")) == serial
+    bad = problems_of(tmp_path, "daq:\n  backend: nidaqmx\n  gate_line: a\n  ao_min_v: 5\n  ao_max_v: 1\n")
+    assert "ao_min_v (5.0) must be below ao_max_v (1.0)" in str(bad)
     ni = load_config(write(tmp_path, "daq:\n  backend: nidaqmx\n  gate_line: Dev1/port0/line0\n"))
     assert ni.daq.gate_line == "Dev1/port0/line0" and ni.daq.power_line is None
 
@@ -105,3 +107,15 @@ def test_bad_power_calibration_names_its_key(tmp_path):
     (_, line, key, msg), = err.problems
     assert key == "daq.power_calibration" and line == 4  # where its value starts
     assert "strictly monotonic" in msg
+
+
+def test_a_serial_section_opens_the_board(tmp_path):
+    pytest.importorskip("serial")
+    from holostim.hardware.daq.emulator import FirmwareEmulator
+
+    with FirmwareEmulator() as fw:
+        cfg = load_config(write(tmp_path, f"daq:\n  backend: serial\n  port: {fw.port}\n  boot_s: 1\n"))
+        with open_daq(cfg.daq.backend, **cfg.daq.options()) as daq:
+            daq.open_gate()
+            assert fw.lines["gate_out"] is True
+        assert fw.lines["gate_out"] is False

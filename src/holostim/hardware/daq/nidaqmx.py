@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from holostim.hardware.daq.base import DAQ, DaqError, DaqNotFoundError, DAQOptions
 
@@ -37,6 +37,12 @@ class NIDAQmxOptions(DAQOptions):
     ao_max_v: Annotated[float, Field(ge=-10, le=10, allow_inf_nan=False)] = 5.0
     poll_ms: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = Field(
         0.2, description="trigger_line polling period")
+
+    @model_validator(mode="after")
+    def _check_range(self) -> NIDAQmxOptions:
+        if self.ao_min_v >= self.ao_max_v:
+            raise ValueError(f"ao_min_v ({self.ao_min_v}) must be below ao_max_v ({self.ao_max_v})")
+        return self
 
 
 class NIDAQmxDAQ(DAQ):

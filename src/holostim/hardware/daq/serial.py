@@ -60,6 +60,10 @@ class SerialDAQ(DAQ):
             raise DaqNotFoundError(f"serial DAQ: cannot open {port!r} ({str(e).splitlines()[0]}); check "
                                    "daq.port (ls /dev/ttyACM* /dev/ttyUSB*, or COMn) and that the board "
                                    "runs assets/firmware/holostim_daq") from None
+        try:
+            self._port.reset_input_buffer()  # nothing a previous host left unread
+        except Exception:  # noqa: BLE001 - not every port type can
+            pass
         self._replies: queue.Queue[str] = queue.Queue()
         self._cmd_lock = threading.Lock()
         self._edges: list[float] = []
