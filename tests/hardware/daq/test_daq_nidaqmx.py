@@ -28,3 +28,13 @@ def test_missing_driver_is_one_line():
     msg = str(info.value)
     assert "\n" not in msg
     assert "NI-DAQmx driver not found" in msg and "installdriver" in msg
+
+
+def test_missing_package_is_one_line(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nidaqmx", None)  # import nidaqmx raises ImportError
+    cls = registry.backend_class("daq", "nidaqmx")
+    with pytest.raises(DaqNotFoundError, match="pip install nidaqmx") as info:
+        cls("Dev1/port0/line0")
+    assert "\n" not in str(info.value) and "NI-DAQmx" in str(info.value)

@@ -139,3 +139,23 @@ def test_watchdog_closes_the_gate_after_the_host_is_killed(fw):
     last = max(t for t, _ in fw.commands if t <= closed.t)
     tolerance = 0.02  # the emulator's poll period is 1 ms; allowance for a loaded machine's scheduler
     assert 0.1 < closed.t - last <= 0.1 + tolerance  # measured on the emulator's clock
+
+
+def test_out_of_range_power_is_refused_before_the_board_and_closes_the_gate(fw):
+    # the calibration reaches 6 V, the board only 5 V
+    with SerialDAQ(fw.port, power_calibration=PowerCalibration([(0, 0.0), (60, 6.0)])) as daq:
+        daq.open_gate()
+        with pytest.raises(DaqError, match="outside the board's 0..5.0 V"):
+            daq.set_power_mw(55)
+        assert not daq.gate_open and fw.lines["gate_out"] is False
+        assert fw.events("power_ao") == []
+        assert daq.set_power_mw(10) == pytest.approx(1.0)
+        assert fw.lines["power_ao"] == pytest.approx(1.0)
+
+
+def test_emulator_refuses_out_of_range_numbers(fw):
+    with SerialDAQ(fw.port) as daq:
+        for cmd, reply in (("P 0", "ERR pulse"), ("A 6000", "ERR ao"), ("P x", "ERR bad number")):
+            with pytest.raises(DaqError, match=reply):
+                daq._command(cmd)
+        assert fw.events("swap_out") == [] and fw.events("power_ao") == []
