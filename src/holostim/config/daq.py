@@ -1,43 +1,24 @@
 """The ``daq`` section: ``null`` (no DAQ, the default) or a tagged union by ``backend``, from the registry.
 
 As with the camera section (:mod:`holostim.config.camera`), the keys are not listed here: each
-registered DAQ class (see :mod:`holostim.hardware.registry`) brings its ``Options`` model, and this
-module adds the ``backend`` tag. ``daq: null`` or ``daq: {backend: none}`` means the session has no
-DAQ, so sessions written before DAQs existed stay valid.
+registered DAQ class (see :mod:`holostim.hardware.registry`) brings its ``Options`` model, and
+:mod:`holostim.config.backends` adds the ``backend`` tag. ``daq: null`` or ``daq: {backend: none}``
+means the session has no DAQ, so sessions written before DAQs existed stay valid.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, Discriminator, Tag, create_model, field_validator
+from pydantic import BaseModel, Discriminator, Tag
 
-from holostim.config.types import refuse_bools
+from holostim.config.backends import backend_sections
 from holostim.hardware import registry
-
-
-def _section(name: str) -> type[BaseModel]:
-    """The ``daq`` section for backend ``name``: its class's options plus the ``backend`` tag."""
-    cls = registry.backend_class("daq", name)
-
-    def no_bool_numbers(model: type[BaseModel], value: Any, info: Any) -> Any:
-        return refuse_bools(model, value, info)
-
-    return create_model(
-        f"{cls.__name__}Config",
-        __base__=cls.Options,
-        __doc__=cls.Options.__doc__,
-        __module__=__name__,
-        __validators__={
-            "_no_bool_numbers": field_validator("*", mode="before")(classmethod(no_bool_numbers))},
-        backend=(Literal[name], ...),
-    )
-
 
 DAQ_BACKENDS: tuple[str, ...] = registry.names("daq")
 """The DAQ backend names, in registry order (``none`` is not one: it is ``daq: null``)."""
 
-DAQ_SECTIONS: dict[str, type[BaseModel]] = {name: _section(name) for name in DAQ_BACKENDS}
+DAQ_SECTIONS: dict[str, type[BaseModel]] = backend_sections("daq", tag_required=True)
 """Backend name → the model of a ``daq`` section with that backend."""
 
 
