@@ -227,6 +227,31 @@ def test_log_records_session_end_camera_frame_permit_changes_and_refusals(sessio
     assert interlocks[-2:] == [True, False]
 
 
+def test_interlock_off_right_after_a_frame_blocks_even_if_the_watchdog_never_saw_it_on(
+        session_file, monkeypatch):  # noqa: F811
+    """The race CI caught: the interlock goes on (a frame) and off (window hidden) between two passes.
+
+    The permit once took "on" from the session's own look at the SLM while the watchdog, which had not
+    passed since "no frame shown yet", saw only "off" -> no change to report, and LASER PERMITTED stayed
+    on a hidden window. Here the watchdog is held still across both edges (no wakes, no polling).
+    """
+    from holostim.hardware.slm.interlock import InterlockWatchdog
+
+    monkeypatch.setattr(InterlockWatchdog, "POLL_S", 3600.0)
+    with Session.open(session_file) as s:
+        watchdog = s.slm._interlock
+        real_wake = watchdog.wake
+        monkeypatch.setattr(watchdog, "wake", lambda: None)  # the thread sleeps through both edges
+        heard = threading.Event()
+        s.apply([in_field(s, (30, 30))])
+        assert s.laser_permitted
+        s.add_listener("permit", lambda ok, why: heard.set() if not ok else None)
+        s.slm.set_visible(False)
+        real_wake()  # now the watchdog passes once: it must see "off" as a change
+        assert heard.wait(30)
+        assert s.permit_state() == (False, "simulated SLM window hidden")
+
+
 def test_holostim_calibrate_logs_its_frames_and_warns_without_a_calibration_power(tmp_path, capsys):
     from holostim.cli import main
 

@@ -466,7 +466,9 @@ class Session:
             why = f"showing a {kind} frame failed: {exc}"
             self._keeper.update(lambda p: p.fail(why))
             raise
-        self._keeper.update(lambda p: p.interlock(ok, why))
+        # The permit hears the interlock only from the SLM's watchdog, so it never holds a state the
+        # watchdog did not report (an "on" it never saw would make it miss the next "off").
+        self.slm.check_interlock()
         self._keeper.update(lambda p: p.logged(verdict))
         return rec, verdict, written
 

@@ -124,6 +124,8 @@ class SLMProtocol(Protocol):
 
     def interlock_state(self, now: float | None = None) -> tuple[bool, str]: ...  # noqa: D102
 
+    def check_interlock(self) -> tuple[bool, str]: ...  # noqa: D102
+
     def add_interlock_listener(self, callback: Callable[[bool, str], None]) -> Callable[[], None]: ...  # noqa: D102
 
     def add_frame_listener(self, callback: Callable[[FrameRecord], None]) -> Callable[[], None]: ...  # noqa: D102
@@ -520,11 +522,8 @@ class SLM:
         if t is None:
             return False, "no frame has reached the screen yet"
         now = self._clock() if now is None else now
-        age = now - t
-        if age > self.stale_s:
-            return False, (
-                f"last frame swap {1e3 * age:.0f} ms ago (limit {1e3 * self.stale_s:.0f} ms): display stalled"
-            )
+        if now - t > self.stale_s:  # a stable text: the watchdog reports every change of reason
+            return False, f"no frame swap in time (limit {1e3 * self.stale_s:.0f} ms): display stalled"
         return True, ""
 
     @property
@@ -537,13 +536,23 @@ class SLM:
         """Why the laser is not permitted ("" when it is)."""
         return self.interlock_state()[1]
 
+    def check_interlock(self) -> tuple[bool, str]:
+        """Run one watchdog pass on this thread (listeners hear a change before it returns); the state.
+
+        The one way to bring the interlock's listeners up to date on demand: a listener that took the
+        state from elsewhere could miss an edge the watchdog never saw (on, then off, before its pass).
+        """
+        self._interlock.check()
+        return self.interlock_state()
+
     def add_interlock_listener(self, callback: Callable[[bool, str], None]) -> Callable[[], None]:
         """Call ``callback(permitted, reason)`` now and on every change; returns a function that removes it.
 
         Changes are detected by a watchdog thread that wakes exactly when the last swap goes stale and
         on every display event, so a listener hears "off" within ``stale_s`` of the last swap (plus
         scheduling delay). Callbacks run on the watchdog thread: GUIs must forward them with a queued
-        signal; a DAQ output can act directly.
+        signal; a DAQ output can act directly. A callback must not wait on a lock held by a caller of
+        :meth:`check_interlock` (passes are serialised), nor block for long.
         """
         return self._interlock.add_listener(callback)
 

@@ -22,6 +22,8 @@ log = logging.getLogger("holostim.slm")
 class InterlockWatchdog:
     """Calls ``callback(permitted, reason)`` on every change of ``state()``, from its own daemon thread.
 
+    A change is a new permit or, while off, a new reason (reasons are stable texts, not running counts).
+
     Parameters
     ----------
     state : ``() -> (permitted, reason)``, safe to call from any thread.
@@ -54,8 +56,12 @@ class InterlockWatchdog:
         self._listeners: list[Callable[[bool, str], None]] = []
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        # One pass at a time, from the thread or from :meth:`check` on a caller's thread, so the
+        # listeners hear every change once and in order; reentrant, a listener may ask for a pass.
+        self._pass = threading.RLock()
         #: The permit the listeners last heard (None before the first pass).
         self.reported: bool | None = None
+        self._heard: tuple[bool, str] | None = None
 
     def add_listener(self, callback: Callable[[bool, str], None]) -> Callable[[], None]:
         """Call ``callback`` now with the current state and on every change; returns its remover."""
@@ -78,12 +84,18 @@ class InterlockWatchdog:
         self._wake.set()
 
     def check(self) -> float:
-        """One pass: evaluate, tell the listeners on a change; returns seconds until the next pass."""
-        ok, reason = self._state()
-        if ok != self.reported:
-            self.reported = ok
-            for cb in list(self._listeners):
-                self._call(cb, ok, reason)
+        """One pass: evaluate, tell the listeners on a change; returns seconds until the next pass.
+
+        Callable from any thread: a caller that must know the listeners have heard the state *now*
+        (the session after showing a frame) runs a pass itself instead of assuming what they heard.
+        """
+        with self._pass:
+            ok, reason = self._state()
+            if (ok, reason) != self._heard:  # a new reason while off is news too: the banner says why
+                self._heard = (ok, reason)
+                self.reported = ok
+                for cb in list(self._listeners):
+                    self._call(cb, ok, reason)
         timeout = self.POLL_S
         if ok:
             t = self._deadline()
