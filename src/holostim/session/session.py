@@ -21,6 +21,7 @@ GUI's); one lock serialises compute, show and log.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ from holostim.backend import get_backend
 from holostim.backend.fft import FFTPlan
 from holostim.calibration import Calibration
 from holostim.config import SessionConfig, load_config
-from holostim.eventlog import EventLog, EventLogError
+from holostim.eventlog import EventLog, EventLogError, frame_hash
 from holostim.eventlog.records import (
     calibration_record,
     metric,
@@ -51,6 +52,7 @@ from holostim.session.errors import SessionError
 from holostim.session.frame_records import MakeRecord, other_frame_maker, pattern_maker
 from holostim.session.listeners import Listeners
 from holostim.session.permit_keeper import PermitKeeper
+from holostim.session.prepared import PreparedPattern
 from holostim.session.preview import Preview
 from holostim.session.result import ApplyResult, Target
 from holostim.session.warm_start import WarmStart
@@ -409,6 +411,57 @@ class Session:
             self.targets = list(result.targets)
             self._reshow = lambda: self._show_locked(result)
 
+    # ------------------------------------------------------------------------------------------- prepared
+    def prepare_pattern(self, targets: Sequence[Target], name: str) -> PreparedPattern:
+        """Compute a pattern, make its SLM frame and judge that frame now, to show it later at once.
+
+        For protocols: each step then costs one upload and swap (:meth:`show_prepared`). Raises what
+        :meth:`apply` raises for a refused target set or a pattern over a limit; nothing is shown.
+        """
+        with self._lock:
+            result = self._compute_locked(targets, None, judge=False)
+            gray = self.slm.phase_to_gray(result.phase)
+            frame = np.array(gray.get() if hasattr(gray, "get") else gray, dtype=np.uint8, copy=True)
+            frame.flags.writeable = False
+            verdict = self.safety.decide("pattern", self._shown_phase(frame), result.targets_slm)
+            result.predicted_power_mw = verdict.predicted_power_mw
+            result.frame = frame
+            return PreparedPattern(str(name), result, frame, frame_hash(frame), verdict,
+                                   self.slm.corrections_version, id(self))
+
+    def show_prepared(self, pattern: PreparedPattern, *, request_time: float | None = None) -> ApplyResult:
+        """Show a prepared pattern through the gate, logged as a ``pattern`` record; returns this showing.
+
+        The gate's verdict is reused only for the same light: a pattern of this session, whose frame still
+        has the hash it was judged with, on an SLM whose corrections are those it was made with. The
+        session's target set (the GUI's) is left as it is.
+
+        Raises
+        ------
+        SessionError
+            The pattern belongs to another session, or the SLM's corrections changed since it was made.
+        SafetyError
+            Its frame was changed after it was judged.
+        """
+        with self._lock:
+            self._check_open()
+            if pattern.session_id != id(self):
+                raise SessionError(f"pattern {pattern.name!r} was prepared by another session")
+            if self.slm.corrections_version != pattern.corrections_version:
+                raise SessionError(f"the SLM's corrections changed since pattern {pattern.name!r} was "
+                                   "prepared: prepare it again")
+            if frame_hash(pattern.frame) != pattern.frame_sha256:
+                raise SafetyError(f"the frame of pattern {pattern.name!r} changed after the gate judged it")
+            t = time.monotonic() if request_time is None else float(request_time)
+            result = dataclasses.replace(pattern.result, t_request=t, record=None, t_swapped=None,
+                                         frame_record=None)
+            make = pattern_maker(result, self.geometry.slm_to_sample_um)
+            rec, _, record = self._show_frame("pattern", make, gray=pattern.frame,
+                                              targets_slm=result.targets_slm, judged=pattern)
+            result.frame_record, result.record = rec, record
+            self._reshow = lambda: self.show_prepared(pattern)
+            return result
+
     def show_test_pattern(self, frame: np.ndarray, name: str) -> FrameRecord:
         """Show a ready uint8 test pattern (``kind`` ``test_pattern``), logged with its hash.
 
@@ -427,20 +480,24 @@ class Session:
 
     def _show_frame(self, kind: str, make_record: MakeRecord, *, phase: object = None,
                     gray: np.ndarray | None = None, targets_slm: np.ndarray | None = None,
-                    ) -> tuple[FrameRecord, Verdict, dict]:
+                    judged: PreparedPattern | None = None) -> tuple[FrameRecord, Verdict, dict]:
         """The one way a frame reaches the SLM: make it, judge it, display it, log it, update the permit.
 
         The gate judges the phase the finished frame shows (its gray levels back to retardance, minus the
         SLM's corrections: the engine's coordinates), before it is displayed; a refused pattern leaves
         the SLM and the log as they were. A frame without light blocks the laser before it is displayed;
         one with light permits it only once its record is durable. Any failure after the frame was made
-        blocks the laser with the reason.
+        blocks the laser with the reason. ``judged``: a prepared pattern whose frame this is, already
+        judged by this gate (:meth:`show_prepared` has checked it is the same light).
         """
         self._check_open()
         rec = self.slm.load(phase) if gray is None else self.slm.load_gray(gray)
         try:
-            verdict = self.safety.decide(kind, self._shown_phase(rec.frame), targets_slm,
-                                         calibration_power_mw=self.config.calibration.laser_power_mw)
+            if judged is not None:
+                verdict = judged.verdict
+            else:
+                verdict = self.safety.decide(kind, self._shown_phase(rec.frame), targets_slm,
+                                             calibration_power_mw=self.config.calibration.laser_power_mw)
         except (SafetyError, TargetRefused):
             raise  # not shown: the permit stays with the frame the SLM still shows
         except Exception as exc:
@@ -457,6 +514,8 @@ class Session:
             ok, why = self.safety.permit(self.slm)
             record = make_record(rec, verdict, self._camera_frame_index(), verdict.light and ok,
                                  verdict.reason or why)
+            if judged is not None:
+                record["frame_hash"] = judged.frame_sha256  # checked against the frame: no second hash
             written = self.log.append(record, frame=np.asarray(rec.frame))
         except EventLogError as exc:
             why = f"log write failed, the {kind} frame is not logged: {exc}"

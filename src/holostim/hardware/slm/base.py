@@ -126,6 +126,9 @@ class SLMProtocol(Protocol):
 
     def check_interlock(self) -> tuple[bool, str]: ...  # noqa: D102
 
+    @property
+    def corrections_version(self) -> int: ...  # noqa: D102
+
     def add_interlock_listener(self, callback: Callable[[bool, str], None]) -> Callable[[], None]: ...  # noqa: D102
 
     def add_frame_listener(self, callback: Callable[[FrameRecord], None]) -> Callable[[], None]: ...  # noqa: D102
@@ -259,6 +262,7 @@ class SLM:
         self.blaze = number_pair(blaze, "blaze", SLMError)
         self.fresnel_focal_um = corrections.fresnel_focal_um(fresnel_focal_um)
         self._correction: np.ndarray | None = None
+        self._corrections_version = 0
         self._device_cache: dict[str, Any] = {}
         self._update_correction()
         gray.warm_up()
@@ -324,6 +328,12 @@ class SLM:
             fresnel_focal_um=self.fresnel_focal_um,
         )
         self._device_cache, self._correction = {}, corr
+        self._corrections_version += 1
+
+    @property
+    def corrections_version(self) -> int:
+        """Counts correction changes: a frame made at one version shows other light at another."""
+        return self._corrections_version
 
     @property
     def correction_phase(self) -> np.ndarray:
