@@ -19,6 +19,7 @@ from holostim import __version__
 from holostim.cli.compute import cmd_bench, cmd_compute
 from holostim.cli.errors import EXIT_USAGE
 from holostim.cli.gui import cmd_gui
+from holostim.cli.protocol import cmd_run_protocol
 from holostim.cli.session_cmds import cmd_calibrate, cmd_check_config
 from holostim.cli.slm import cmd_slm_check
 from holostim.errors import HolostimError
@@ -81,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", type=Path, help="session YAML naming the SLM's screen")
     s.add_argument("--seconds", type=float, default=None, help="close after this long (default: on Esc)")
     s.set_defaults(func=cmd_slm_check)
+
+    r = sub.add_parser("run-protocol", parents=[verbose],
+                       help="run a stimulation protocol headless (exit 0 done, 1 aborted, 2 bad input)")
+    r.add_argument("protocol", type=Path, help="protocol YAML (see config/protocol-*.yaml)")
+    r.add_argument("--config", type=Path, help="session YAML (default: the simulation session)")
+    r.set_defaults(func=cmd_run_protocol)
 
     v = sub.add_parser("check-config", parents=[verbose],
                        help="validate a session YAML and print it resolved (exit 0, or 2 with the errors)")

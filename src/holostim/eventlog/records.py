@@ -15,7 +15,10 @@ so the fields are fixed here, in one place, and the writer only adds the bookkee
   ``"type": "interlock"`` whenever the SLM's own interlock changes (:func:`interlock_record`);
 * ``"type": "refusal"`` for a target the user asked for and was refused (:func:`refusal_record`);
 * ``"type": "calibration"`` when the calibration changed (:func:`calibration_record`);
-* ``"type": "session_end"`` as the last record of a session closed in order (:func:`session_end_record`).
+* ``"type": "session_end"`` as the last record of a session closed in order (:func:`session_end_record`);
+* a protocol run: ``"type": "protocol"`` when it starts (:func:`protocol_record`), ``"type": "step"``
+  for each step (:func:`step_record`) and ``"type": "protocol_end"`` with its outcome
+  (:func:`protocol_end_record`).
 
 Every frame record (``pattern`` and ``frame``) carries ``kind`` (``pattern``, ``test_pattern``,
 ``calibration``), ``camera_frame_index`` (the camera's latest frame counter when the SLM swapped, so a
@@ -54,9 +57,12 @@ __all__ = [
     "metric",
     "now_iso",
     "pattern_record",
+    "protocol_end_record",
+    "protocol_record",
     "refusal_record",
     "session_end_record",
     "session_header",
+    "step_record",
 ]
 
 FORMAT = "holostim-eventlog"
@@ -261,6 +267,31 @@ def frame_record(
         "camera_frame_index": camera_frame_index,
         "interlock": {"laser_permitted": laser_permitted, "reason": interlock_reason},
     }
+
+
+def protocol_record(name: str, protocol: Mapping[str, Any], plan: Mapping[str, Any],
+                    patterns: Mapping[str, Any], source: str | Path | None = None) -> dict[str, Any]:
+    """A protocol starts: the resolved protocol, its plan (steps, seed, trigger) and its patterns."""
+    return {"type": "protocol", "time": time.time(), "time_mono": time.monotonic(), "name": str(name),
+            "source": None if source is None else str(source), "protocol": dict(protocol),
+            "plan": dict(plan), "patterns": dict(patterns)}
+
+
+def step_record(**fields: Any) -> dict[str, Any]:
+    """One protocol step done: which pattern, its frame, and requested / swapped / gate times.
+
+    The fields are the runner's (:class:`holostim.protocol.runner.StepTimes` lists them); times are
+    ``time.monotonic()`` seconds, like every ``time_mono``, so they line up with the gate's records.
+    """
+    return {"type": "step", "time": time.time(), "time_mono": time.monotonic(), **fields}
+
+
+def protocol_end_record(outcome: str, reason: str, steps_done: int, steps_total: int,
+                        **more: Any) -> dict[str, Any]:
+    """A protocol ended: ``completed`` or ``aborted`` with the reason, and how many steps ran."""
+    return {"type": "protocol_end", "time": time.time(), "time_mono": time.monotonic(),
+            "outcome": str(outcome), "reason": str(reason), "steps_done": int(steps_done),
+            "steps_total": int(steps_total), **more}
 
 
 def laser_record(permitted: bool, reason: str, interlock: tuple[bool, str] | None = None) -> dict[str, Any]:

@@ -276,6 +276,20 @@ class Session:
         self._check_open()
         return self._keeper.append(refusal_record(x, y, reason))
 
+    def append_record(self, record: dict) -> None:
+        """Make one bookkeeping record durable (a protocol's, say); on failure the laser is blocked.
+
+        Raises
+        ------
+        EventLogError
+            The record could not be written (the permit is already blocked with the reason).
+        """
+        self._check_open()
+        if not self._keeper.append(record):
+            what = record.get("type", "record")
+            raise EventLogError(f"log write failed: the {what!r} record is not logged; the laser is blocked "
+                                f"({self.permit_reason})")
+
     # ------------------------------------------------------------------------------------------- geometry
     @property
     def geometry(self) -> SLMGeometry:
