@@ -110,9 +110,9 @@ def cmd_run_protocol(args: argparse.Namespace) -> int:
     with Session.open(config, progress=Progress("calibrating the simulated rig")) as session:
         run = ProtocolRun(session, protocol, source=args.protocol)
         run.prepare(progress=Progress(f"preparing {protocol.name!r}"))
+        seed = f", seed {run.plan.seed}" if run.plan.seed is not None else ""
         print(f"protocol {protocol.name!r}: {len(run.plan.steps)} steps, {run.plan.total_ms / 1e3:.1f} s, "
-              f"trigger {run.plan.trigger}" + (f", seed {run.plan.seed}" if run.plan.seed is not None else ""),
-              file=sys.stderr)
+              f"trigger {run.plan.trigger}{seed}", file=sys.stderr)
         run.add_listener("progress", _RunBar(len(run.plan.steps), protocol.schedule.repetitions))
         if opengl:  # this thread runs the Qt events that swap the window; the run goes beside them
             outcome, reason = _run_with_signals(run, lambda: run_beside_qt_events(run.run), here=True)
