@@ -179,7 +179,9 @@ class ProtocolConfig(Section):
     @field_validator("version", mode="before")
     @classmethod
     def _known_version(cls, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool) and value != PROTOCOL_VERSION:
+        if isinstance(value, bool):  # ``true == 1`` to Python; a Literal[1] would take it
+            raise ValueError(f"true/false is not a version number; write version: {PROTOCOL_VERSION}")
+        if isinstance(value, int) and value != PROTOCOL_VERSION:
             raise ValueError(f"protocol version {value} is not supported; this holostim reads version "
                              f"{PROTOCOL_VERSION}")
         return value
