@@ -119,6 +119,7 @@ def test_a_step_naming_an_unknown_pattern_is_reported_at_that_step():
     ("seed: 7", "trigger: ttl", "schedule.trigger", "use one of timer, ttl_per_step, ttl_start"),
     ("version: 1", "version: 2", "version", "protocol version 2 is not supported"),
     ("name: test", "name: ''", "name", "at least 1"),
+    ("targets_file: targets.csv", "targets_file: ' '", "patterns.ens1.targets_file", "an empty file name"),
     ("patterns:\n  ens1:", "patterns:\n  '':", "patterns.", "at least 1"),
 ])
 def test_bad_values_name_their_key(old, new, key, words):

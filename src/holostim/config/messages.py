@@ -24,7 +24,7 @@ from holostim.errors import HolostimError
 
 
 class ConfigError(HolostimError, ValueError):
-    """A session file that cannot be used: syntax, unknown key, wrong type or value, missing file.
+    """A session (or other holostim) file that cannot be used: syntax, unknown key, wrong value, missing file.
 
     Attributes
     ----------

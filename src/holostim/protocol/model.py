@@ -89,6 +89,13 @@ class PatternSpec(Section):
     ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=10_000)] | None = None
     power_mw_per_spot: PowerPerSpot | None = None
 
+    @field_validator("targets_file", mode="before")
+    @classmethod
+    def _named_file(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():  # "" would resolve to the protocol's folder
+            raise ValueError("an empty file name; leave targets_file out to use the session's targets")
+        return value
+
     @field_validator("ids")
     @classmethod
     def _unique_ids(cls, value: list[int] | None) -> list[int] | None:
