@@ -40,7 +40,6 @@ from holostim.eventlog.records import (
     refusal_record,
     session_end_record,
     session_header,
-    trigger_record,
 )
 from holostim.geometry import SLMGeometry, target_refusal
 from holostim.hardware.camera import Camera
@@ -51,7 +50,8 @@ from holostim.safety import LaserPermit, SafetyError, SafetyGate, TargetRefused,
 from holostim.session import build
 from holostim.session.errors import SessionError
 from holostim.session.frame_records import MakeRecord, other_frame_maker, pattern_maker
-from holostim.session.laser_gate import NO_DAQ, GateError, LaserGate
+from holostim.session.gate_wiring import GateWiring
+from holostim.session.laser_gate import LaserGate
 from holostim.session.listeners import Listeners
 from holostim.session.permit_keeper import PermitKeeper
 from holostim.session.preview import Preview
@@ -67,7 +67,7 @@ EVENTS = ("result", "interlock", "frame", "permit", "gate")
 ProgressFn = Callable[[int, int, str], None]
 
 
-class Session:
+class Session(GateWiring):
     """Devices, engine, calibration and log of one rig session (see the module docstring).
 
     Use :meth:`open`; a session is a context manager.
@@ -262,38 +262,6 @@ class Session:
     def _emit(self, event: str, *args: object) -> None:
         self._listeners.emit(event, *args)
 
-    def _on_permit(self, permitted: bool, reason: str) -> None:
-        """The permit changed (told in order by the keeper): a lost permit closes the gate first, here."""
-        if not permitted:
-            self.laser_gate.close(f"laser permit lost: {reason}")
-        else:
-            self.laser_gate.wake()
-        self._emit("permit", bool(permitted), str(reason))
-
-    def _gate_log_failed(self, why: str) -> None:
-        """A gate record was not durable: the laser is blocked (and so the gate stays closed)."""
-        self._keeper.update(lambda p: p.fail(why))
-
-    def wait_trigger(self, timeout_s: float, since: float | None = None) -> float | None:
-        """Wait up to ``timeout_s`` for a TTL edge on the DAQ's ``trigger_in`` (at or after ``since``).
-
-        Returns the edge's time (monotonic s) and logs a ``trigger`` record; ``None`` at the timeout
-        (nothing logged). Not under the session lock: frames and the gate go on meanwhile.
-
-        Raises
-        ------
-        GateError
-            The session has no DAQ.
-        """
-        self._check_open()
-        if self.daq is None:
-            raise GateError(NO_DAQ.replace("the laser gate", "a trigger"))
-        t = self.daq.trigger_in(timeout_s, since)
-        if t is None:
-            return None
-        self._keeper.append(trigger_record(t))
-        return float(t)
-
     def _on_interlock(self, permitted: bool, reason: str) -> None:
         if self._closed:
             return
@@ -459,16 +427,6 @@ class Session:
             self._reshow = lambda: self._show_locked(result)
         self._open_gate_interactive(rec, verdict, {"kind": "pattern"})
 
-    def _open_gate_interactive(self, rec: FrameRecord, verdict: Verdict, context: dict) -> None:
-        """A click or calibration frame with light: open the gate once it is swapped, settled, permitted.
-
-        At the power the safety gate judged the frame with (where the DAQ has a power line). A protocol
-        runner turns this off (``laser_gate.manual()``) and opens the gate per step itself.
-        """
-        if verdict.light:
-            self.laser_gate.open_interactive(rec, verdict.laser_power_mw,
-                                             self.config.slm.frame_period_ms / 1e3, context)
-
     def show_test_pattern(self, frame: np.ndarray, name: str) -> FrameRecord:
         """Show a ready uint8 test pattern (``kind`` ``test_pattern``), logged with its hash.
 
@@ -587,11 +545,7 @@ class Session:
             rec, verdict, _ = self._show_frame("calibration", other_frame_maker("calibration", what, spots),
                                                phase=phase, targets_slm=spots)
             self._open_gate_interactive(rec, verdict, {"kind": "calibration", "name": what})
-            if (self.daq is not None and len(spots) and rec.t_swapped is not None
-                    and not self.laser_gate.is_open):  # behind a closed gate the camera sees no spot
-                why = verdict.reason or self.permit_reason or "see the log's gate records"
-                raise SessionError(f"calibration needs the laser, but the laser gate stayed closed for "
-                                   f"{what!r}: {why}")
+            self._check_calibration_light(rec, verdict, spots, what)
 
         try:
             cal = build.calibrate(self.config, self.engine, self.slm, self.camera, grid, progress, show=show)
