@@ -308,3 +308,30 @@ def test_interactive_patterns_open_the_gate_at_the_judged_power(tmp_path):
         assert last["action"] == "open" and last["kind"] == "pattern" and last["power_mw"] == 15
         assert last["mode"] == "interactive" and s.daq.gate_open
         assert s.camera.light_image().sum() > 0.1
+
+
+def test_a_power_outside_the_calibration_is_refused_before_the_line_and_logged(tmp_path):
+    from holostim.hardware.daq import PowerCalibrationError
+
+    with open_rig(tmp_path) as s, s.laser_gate.manual():
+        rec = show(s)
+        with pytest.raises(PowerCalibrationError, match="outside the power calibration's range"):
+            s.laser_gate.open_when_ready(rec, power_mw=40, deadline=None)
+        assert not any(e.value for e in s.daq.events("gate_out")) and not s.daq.events("power_ao")
+        why = records(s, "gate")[-1]
+        assert why["action"] == "not_opened" and "outside the power calibration" in why["reason"]
+
+
+def test_every_slm_backend_has_the_panels_settle_time(tmp_path):
+    from holostim.config import SessionConfig, parse_config
+    from holostim.config.load import ConfigError
+    from holostim.hardware.slm.base import SLM
+
+    cfg = SessionConfig()
+    assert cfg.slm.settle_taus == 3 and cfg.slm.slm_kwargs()["settle_tau_ms"] == cfg.slm.settle_tau_ms
+    base = SLM.from_config(cfg.slm.model_copy(update={"settle_tau_ms": 7.0}))  # what OpenGL inherits
+    assert base.settle_ms == 7.0 and base.describe()["settle_tau_ms"] == 7.0
+    with pytest.raises(ConfigError, match="slm.settle_taus"):
+        parse_config("slm:\n  settle_taus: -1\n", file="s.yaml")
+    with open_rig(tmp_path, slm={"settle_tau_ms": 2.5, "settle_taus": 4}) as s:
+        assert s.slm.settle_ms == 2.5 and s.laser_gate.settle_s() == pytest.approx(0.01)

@@ -161,7 +161,10 @@ class LaserGate:
                 with self._cond:
                     self._cond.wait(nap)
         except BaseException as exc:
-            self.close(f"error while opening: {exc}")
+            why = f"error while opening: {exc}"
+            if self.close(why) is None:  # it never opened: the log still says why not
+                with contextlib.suppress(Exception):
+                    self._not_opened(why, sha, power_mw, ctx)
             raise
 
     def _why_not(self, rec: FrameRecord, epoch: int, now: float) -> tuple[str | None, str | None]:
