@@ -233,6 +233,9 @@ class LaserGate:
             self._append(gate_record(False, self.clock(), why, action="not_opened", frame_sha256=sha,
                                      power_mw=power_mw, context=ctx))
         except EventLogError as exc:
+            if self._shut:  # the session closed meanwhile: its log is gone, and the gate stays closed
+                log.debug("the gate did not open (%s) while the session closed", why)
+                return
             log.error("the gate did not open (%s), and its record could not be written: %s", why, exc)
             self._on_log_failure(f"log write failed: {exc}")
 

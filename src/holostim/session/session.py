@@ -17,6 +17,10 @@ gate's: the SLM's interlock, the last frame's verdict and its record together; e
 A refused pattern raises :class:`~holostim.safety.TargetRefused` or :class:`~holostim.safety.SafetyError`
 with the reason and is neither shown nor logged. ``apply`` may be called from a worker thread (the
 GUI's); one lock serialises compute, show and log.
+
+With a ``daq`` section the session opens its DAQ (after the SLM; closed first): every swap pulses
+``swap_out``, and light reaches the sample only through :attr:`Session.laser_gate`
+(:mod:`holostim.session.laser_gate`), which closes at the top of every frame's way to the SLM.
 """
 
 from __future__ import annotations
