@@ -46,7 +46,7 @@ def protocol(steps=None, **schedule) -> ProtocolConfig:
     steps = steps or [{"pattern": f"g{g}", "duration_ms": 40} for g in (1, 2, 3)]
     return ProtocolConfig.model_validate({
         "version": 1, "name": "test",
-        "patterns": {f"g{g}": {"group": g} for g in (1, 2, 3)},
+        "patterns": {p: {"group": int(p[1:])} for p in dict.fromkeys(st["pattern"] for st in steps)},
         "schedule": {"steps": steps, **schedule},
     })
 

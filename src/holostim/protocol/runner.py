@@ -307,7 +307,8 @@ class ProtocolRun:
         try:
             self._record(protocol_record(self.protocol.name, self.protocol.to_dict(), self._plan_summary(),
                                          self._pattern_summary(), self.source))
-            self._run_steps()
+            with s.laser_gate.manual():  # the steps open the gate, not each frame shown
+                self._run_steps()
         except BaseException as exc:  # noqa: BLE001 - every way out closes the gate and says why
             error = exc
         reason = self._state.abort_reason or ""

@@ -97,6 +97,7 @@ class LaserGate:
         self._open_sha: str | None = None
         self._open_power: float | None = None
         self._t_open: float | None = None
+        self._t_closed: float | None = None
         self._epoch = 0  # counts frames on their way to the SLM: an opening waits for its own frame only
         self._shut = False
 
@@ -105,6 +106,11 @@ class LaserGate:
     def is_open(self) -> bool:
         """Whether the gate is open now (as this gate last set it)."""
         return self._is_open
+
+    @property
+    def last_close_t(self) -> float | None:
+        """When the line last closed (monotonic s; ``None`` before it ever closed after opening)."""
+        return self._t_closed
 
     def settle_s(self, rec: FrameRecord | None = None) -> float:
         """Seconds the gate waits after a swap: ``settle_taus`` × the SLM's τ (the same for every frame)."""
@@ -264,7 +270,7 @@ class LaserGate:
             self.daq.close_gate()
         except Exception:  # the DAQ closes the line itself on any error; the state here is closed
             log.exception("closing the laser gate failed (the DAQ forced it closed)")
-        t = self.clock()
+        t = self._t_closed = self.clock()
         record = gate_record(False, t, reason, frame_sha256=self._open_sha, power_mw=self._open_power)
         self._open_rec = self._open_sha = self._t_open = None
         self._cond.notify_all()
