@@ -16,6 +16,7 @@ from holostim.hardware.camera.base import (
     CameraOptions,
     CameraProtocol,
     Frame,
+    Grab,
 )
 from holostim.hardware.camera.factory import open_camera
 from holostim.hardware.camera.micromanager import MicroManagerCamera
@@ -32,6 +33,7 @@ __all__ = [
     "CameraOptions",
     "CameraProtocol",
     "Frame",
+    "Grab",
     "MicroManagerCamera",
     "OpenCVCamera",
     "ReplayCamera",
