@@ -441,16 +441,23 @@ class Camera(abc.ABC):
                 self._stop_event.wait(delay)
 
 
-def to_gray(img: np.ndarray, *, bgr: bool) -> np.ndarray:
-    """Colour → grey with Rec. 601 luma weights (what OpenCV's ``cvtColor`` uses), dtype kept.
+_LUMA_Q15 = (9798, 19235, 3735)
+"""Rec. 601 luma weights of R, G, B in units of 1/32768, as OpenCV's ``cvtColor`` rounds them."""
 
-    holostim works on single-channel fluorescence images; OpenCV is imported only for a colour frame.
+
+def to_gray(img: np.ndarray, *, bgr: bool) -> np.ndarray:
+    """Colour → grey with Rec. 601 luma weights, dtype kept: the numbers OpenCV's ``cvtColor`` gives.
+
+    holostim works on single-channel fluorescence images. This is plain NumPy, so a colour TIFF replays
+    without OpenCV (an optional extra); integers use OpenCV's fixed-point rule (weights in 1/32768,
+    rounded half up) and floats its float weights, so frames match what OpenCV would have made.
     """
     if img.ndim == 2:
         return img
-    import cv2
-
-    code = cv2.COLOR_BGR2GRAY if bgr else cv2.COLOR_RGB2GRAY
-    if img.shape[-1] == 4:
-        code = cv2.COLOR_BGRA2GRAY if bgr else cv2.COLOR_RGBA2GRAY
-    return cv2.cvtColor(np.ascontiguousarray(img), code)
+    c = np.asarray(img)[..., :3]
+    r, g, b = (c[..., 2], c[..., 1], c[..., 0]) if bgr else (c[..., 0], c[..., 1], c[..., 2])
+    if np.issubdtype(c.dtype, np.integer):
+        wr, wg, wb = _LUMA_Q15
+        y = (r.astype(np.int64) * wr + g.astype(np.int64) * wg + b.astype(np.int64) * wb + (1 << 14)) >> 15
+        return y.astype(c.dtype)
+    return (0.299 * r + 0.587 * g + 0.114 * b).astype(c.dtype)
