@@ -98,16 +98,24 @@ def test_streaming_is_a_sequence_acquisition_stopped_on_stop_and_close(tmp_path)
     assert proc.returncode == 0 and "streamed" in proc.stdout, (proc.returncode, proc.stderr[-3000:])
 
 
-def _module_version() -> int:
+MODULE_API = textwrap.dedent(
+    """
+    import re
     from pymmcore_plus import CMMCorePlus
-
     from holostim.hardware.camera.micromanager import release_core
 
     core = CMMCorePlus()
-    try:
-        return int(re.search(r"Module API version (\d+)", core.getAPIVersionInfo()).group(1))
-    finally:
-        release_core(core)
+    print(re.search(r"Module API version (\\d+)", core.getAPIVersionInfo()).group(1), flush=True)
+    release_core(core)
+    """
+)
+
+
+def _module_version(tmp_path: Path) -> int:
+    """MMCore's module-interface version, asked in a process of its own (a core must not outlive a test)."""
+    proc = _run(tmp_path, MODULE_API)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return int(proc.stdout.split()[-1])
 
 
 @pytest.mark.slow
@@ -117,7 +125,7 @@ def test_an_adapter_of_another_device_interface_is_one_line_naming_both(tmp_path
     adapters = tmp_path / "adapters"
     adapters.mkdir()
     src = tmp_path / "old.c"
-    src.write_text(OLD_ADAPTER_C.replace("MODULE_VERSION", str(_module_version())))
+    src.write_text(OLD_ADAPTER_C.replace("MODULE_VERSION", str(_module_version(tmp_path))))
     subprocess.run(["cc", "-shared", "-fPIC", "-o", str(adapters / "libmmgr_dal_OldCam.so.0"), str(src)],
                    check=True, timeout=120)
     (tmp_path / "old.cfg").write_text("Device,Cam,OldCam,OldCamera\nProperty,Core,Initialize,1\n"
@@ -133,3 +141,34 @@ def test_an_adapter_of_another_device_interface_is_one_line_naming_both(tmp_path
         rf"built for device interface 71, but pymmcore \S+ loads only {needs}: install the pymmcore "
         rf"release for interface 71 \(a version x\.y\.z\.71\.n\) or device adapters for {needs} .*",
         line), line
+
+
+UNDER_QT = textwrap.dedent(
+    """
+    import sys
+    from PyQt6.QtWidgets import QApplication
+    import pymmcore_plus
+    from pymmcore_plus.experimental.unicore import UniMMCore
+    pymmcore_plus.CMMCorePlus = UniMMCore
+    from holostim.hardware.camera.micromanager import MicroManagerCamera
+
+    app = QApplication([])  # what the GUI has running: pymmcore-plus would pick Qt signals (and qtpy)
+    cam = MicroManagerCamera(sys.argv[1], exposure_ms=2.0)
+    cam.start()
+    assert cam.wait_frame(0, timeout=30) is not None
+    cam.close()
+    print("closed", flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_camera_opens_while_a_qt_application_runs(tmp_path):
+    pytest.importorskip("PyQt6.QtWidgets")
+    (tmp_path / "rig.cfg").write_text(CFG)
+    (tmp_path / "fakecam.py").write_text(FAKE_CAMERA)
+    proc = subprocess.run([sys.executable, "-c", UNDER_QT, str(tmp_path / "rig.cfg")], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=300, env={
+                              **os.environ, "QT_QPA_PLATFORM": "offscreen",
+                              "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(tmp_path)])})
+    assert proc.returncode == 0 and "closed" in proc.stdout, (proc.returncode, proc.stderr[-3000:])

@@ -15,12 +15,17 @@ its own rate, frames the reader was too slow for still advance the counter, and 
 stop the sequence. Device adapters are built for one device-interface version and MMCore loads only
 those of its own; when the rig's Micro-Manager and pymmcore differ, the error says which version each
 has and what to install.
+
+holostim listens to none of the core's events, so the core is made with pymmcore-plus's plain
+(psygnal) event backend: under a running Qt application (the GUI) its default would be Qt signals, which
+need ``qtpy`` — not a holostim dependency — and would be delivered through the Qt event loop.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import re
 from importlib import metadata
 from pathlib import Path
@@ -111,6 +116,18 @@ def _adapter_interface(path: str) -> int | None:
     return int(fn())
 
 
+def _new_core(cls: Any, mm_path: str | None) -> Any:
+    """A core with the psygnal event backend (see the module docstring) unless the user chose one."""
+    chosen = os.environ.get("PYMM_SIGNALS_BACKEND")
+    if chosen is None:
+        os.environ["PYMM_SIGNALS_BACKEND"] = "psygnal"  # read once, when the core is made
+    try:
+        return cls(mm_path) if mm_path else cls()
+    finally:
+        if chosen is None:
+            os.environ.pop("PYMM_SIGNALS_BACKEND", None)
+
+
 def _binding_version() -> str:
     for dist in ("pymmcore", "pymmcore-nano"):
         try:
@@ -169,7 +186,7 @@ class MicroManagerCamera(Camera):
                 f"Micro-Manager configuration {str(path)!r} does not exist; set camera.config to the "
                 ".cfg file saved by Micro-Manager's Hardware Configuration Wizard"
             )
-        core = CMMCorePlus(mm_path) if mm_path else CMMCorePlus()
+        core = _new_core(CMMCorePlus, mm_path)
         try:
             self._load(core, path, device)
             self._core = core
