@@ -13,6 +13,8 @@ prints, in ms:
   the gate — hash check, upload, log record made durable — plus the timer's wake-up lateness);
 * ``gate - swap``: the swap → the gate opening (the settle wait, ``slm.settle_taus`` × τ, plus the
   permit check and the gate record made durable); ``gate - settled`` is the part after the settle wait;
+* ``close - end``: the step's planned end → the gate closing (the timer's wake-up lateness; negative
+  would be early);
 * how many steps swapped within one frame period (1/refresh) of their onset.
 
 p50 / p99 / max over the steps, and the preparation time (compute + judge every pattern). The simulated
@@ -71,7 +73,8 @@ def protocol(steps: int, duration_ms: float, groups: int) -> ProtocolConfig:
     return ProtocolConfig.model_validate({
         "version": 1, "name": "timing",
         "patterns": {f"ens{g}": {"group": g} for g in range(1, groups + 1)},
-        "schedule": {"steps": [{"pattern": f"ens{g}", "duration_ms": duration_ms} for g in range(1, groups + 1)],
+        "schedule": {"steps": [{"pattern": f"ens{g}", "duration_ms": duration_ms}
+                               for g in range(1, groups + 1)],
                      "repetitions": reps, "order": "random", "seed": 7, "trigger": "timer"},
     })
 
@@ -101,10 +104,15 @@ def bench(n: int, steps: int, duration_ms: float) -> None:
         swap = [1e3 * (t.t_swapped - t.t_onset) for t in times if t.t_swapped is not None]
         gate = [1e3 * (t.t_gate_open - t.t_swapped) for t in times if t.t_gate_open is not None]
         after = [g - 1e3 * settle_s for g in gate]
+        late = [1e3 * (t.t_gate_close - t.t_onset - t.step.duration_ms / 1e3) for t in times
+                if t.t_gate_close is not None]
         on_time = sum(1 for v in swap if v <= period_ms)
-        print(f"{n}x{n:<6} {'swap - onset':<16} {stats(swap)}   {on_time}/{len(times)} within {period_ms:.1f} ms")
+        print(f"{n}x{n:<6} {'swap - onset':<16} {stats(swap)}   "
+              f"{on_time}/{len(times)} within {period_ms:.1f} ms")
         print(f"{'':<11} {'gate - swap':<16} {stats(gate)}   settle {1e3 * settle_s:.1f} ms")
         print(f"{'':<11} {'gate - settled':<16} {stats(after)}   gate opened {len(gate)}/{len(times)}")
+        print(f"{'':<11} {'close - end':<16} {stats(late)}   closed after the step's end: "
+              f"{sum(1 for v in late if v > 0)}/{len(late)}")
         print(f"{'':<11} {'prepare':<16} {1e3 * prep_s:8.0f} ms for {len(run.prepared)} patterns")
 
 

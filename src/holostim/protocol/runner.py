@@ -98,6 +98,7 @@ class StepTimes:
             "swap_after_onset_ms": swap_late, "gate_after_swap_ms": ms(self.t_gate_open, self.t_swapped),
             "on_time": swap_late is not None and swap_late <= 1e3 * frame_period_s,
             "light_ms": ms(self.t_gate_close, self.t_gate_open),
+            "gate_close_after_end_ms": ms(self.t_gate_close, self.t_onset + self.step.duration_ms / 1e3),
             "power_mw_per_spot": self.step.power_mw_per_spot, "laser_power_mw": self.laser_power_mw,
             "predicted_power_mw": None if predicted is None
             else [round(float(p) * scale, 6) for p in predicted],
