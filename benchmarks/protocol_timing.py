@@ -57,15 +57,21 @@ def session_file(folder: Path, n: int) -> Path:
 
 
 def ensembles(session: Session, groups: int = 10, per_group: int = 5) -> list[Target]:
-    """``groups`` × ``per_group`` real simulated neurons that the session accepts, spread over groups."""
+    """``groups`` ensembles of ``per_group`` real simulated neurons that the session accepts.
+
+    Each ensemble's cells are distinct; ensembles may share cells (the simulated field holds ~35
+    stimulable neurons), as ``config/ensembles-targets.csv`` does.
+    """
     ok = [(float(x), float(y)) for x, y in session.camera.neuron_positions
           if session.check_target(float(x), float(y)) is None]
-    need = groups * per_group
-    if len(ok) < need:
-        raise SystemExit(f"only {len(ok)} stimulable neurons in the simulated field, need {need}")
+    if len(ok) < per_group:
+        raise SystemExit(f"only {len(ok)} stimulable neurons in the simulated field, need {per_group}")
     rng = np.random.default_rng(1)
-    pick = rng.choice(len(ok), need, replace=False)
-    return [Target(ok[j][0], ok[j][1], 1.0, 1 + i // per_group, i + 1) for i, j in enumerate(pick)]
+    out = []
+    for g in range(groups):
+        for j in rng.choice(len(ok), per_group, replace=False):
+            out.append(Target(ok[j][0], ok[j][1], 1.0, g + 1, len(out) + 1))
+    return out
 
 
 def protocol(steps: int, duration_ms: float, groups: int) -> ProtocolConfig:

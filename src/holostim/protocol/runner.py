@@ -8,7 +8,8 @@ planned, not settled, not permitted or not logged:
    new frame reaches the SLM; the frame's record is made durable);
 3. ``LaserGate.open_when_ready``: opens only once that frame has swapped and settled, the permit holds
    and the gate-open record is durable; it never opens after the step's end;
-4. at the step's end, close the gate (the line first, then its record), then the ``step`` record.
+4. at the step's end (aimed 1 ms early, so a late timer still closes inside the step), close the gate
+   (the line first, then its record), then the ``step`` record.
 
 An abort (Ctrl+C, SIGTERM, the GUI's button, an exception, a log failure) closes the gate *first*, from
 the thread that asks, then the run ends with a ``protocol_end`` record saying why. Preparation happens
@@ -50,6 +51,9 @@ ProgressFn = Callable[[int, int, str], None]
 #: late is the largest part of the onset jitter; spinning would take a core from the camera).
 _NAP_S = 0.002
 _SLICE_S = 0.0002
+#: The gate is closed this long before a step's planned end, so that the timer's lateness (0.2-0.5 ms
+#: on the 2-core development VM) still leaves it closed inside the step.
+_CLOSE_LEAD_S = 0.001
 #: The longest a wait for a TTL edge blocks before it looks at abort and pause again.
 _TRIGGER_SLICE_S = 0.05
 
@@ -436,7 +440,7 @@ class ProtocolRun:
             if times.t_gate_open is not None:
                 self._state.gate_opened += 1
             self._progress("running", step)
-            self._wait_until(end)
+            self._wait_until(end - _CLOSE_LEAD_S)
             closed = s.laser_gate.close("step end")
             times.t_gate_close = closed if closed is not None else (
                 s.laser_gate.last_close_t if times.t_gate_open is not None else None)
