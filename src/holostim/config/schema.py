@@ -407,8 +407,9 @@ class SessionConfig(Section):
 
     @property
     def simulated(self) -> bool:
-        """True when the session needs no hardware at all."""
-        return self.slm.backend == "simulated" and self.camera.backend == "simulated"
+        """True when the session needs no hardware at all (its DAQ, if any, simulated too)."""
+        return (self.slm.backend == "simulated" and self.camera.backend == "simulated"
+                and (self.daq is None or self.daq.backend == "simulated"))
 
     @property
     def fourier_pitch_um(self) -> float:
