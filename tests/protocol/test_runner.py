@@ -245,3 +245,41 @@ def test_pause_holds_the_next_step_and_the_timer_waits(rig):
         t = run.times
     assert t[1].t_onset - t[0].t_onset >= 0.3  # the second step waited for the resume
     assert t[2].t_onset - t[1].t_onset == pytest.approx(0.04, abs=1e-6)  # then the plan's spacing
+
+
+def test_ttl_per_step_with_the_serial_board_emulator(calibrated, tmp_path):  # noqa: F811
+    """The same run through the serial board (its firmware emulated on a pty): the board's own lines."""
+    pytest.importorskip("serial")
+    from holostim.hardware.daq.emulator import FirmwareEmulator
+
+    shutil.copy(calibrated / "calibration.yaml", tmp_path / "calibration.yaml")
+    with FirmwareEmulator() as fw:
+        path = write_session(tmp_path, daq={"backend": "serial", "port": fw.port, "boot_s": 2,
+                                            "power_calibration": None})
+        with Session.open(path) as s:
+            s.targets = targets(s)
+            run = ProtocolRun(s, protocol([{"pattern": g, "duration_ms": 40} for g in ("g1", "g2")],
+                                          trigger="ttl_per_step", trigger_timeout_s=10))
+            run.prepare()
+            edges: list[float] = []
+
+            def source():  # one edge per step, each after the previous step is done
+                for _ in range(2):
+                    while sum(1 for e in run.times if e.t_gate_close is not None) < len(edges):
+                        threading.Event().wait(0.005)
+                    threading.Event().wait(0.05)
+                    edges.append(fw.inject_edge())
+
+            th = threading.Thread(target=source, daemon=True)
+            th.start()
+            assert run.run()[0] == "completed"
+            th.join(5)
+            sync = s.daq.sync_error_s
+            times = run.times
+        board_gate = fw.events("gate_out")
+    assert len(times) == 2
+    for t, edge in zip(times, edges, strict=True):
+        assert abs(t.t_trigger - edge) <= sync + 2e-6  # the board's edge time, mapped to the host clock
+        assert t.t_gate_open is not None and t.t_gate_open > t.t_trigger
+    opened = [e.t for e in board_gate if e.value]
+    assert len(opened) == 2 and board_gate[-1].value is False  # the board's line opened twice, ends closed

@@ -80,7 +80,7 @@ class StepTimes:
     laser_power_mw: float | None = None
     frame_sha256: str | None = None
     slm_frame_index: int | None = None
-    trigger_t: float | None = None
+    t_trigger: float | None = None
 
     def record(self, prepared: PreparedPattern, frame_period_s: float) -> dict[str, Any]:
         """The ``step`` record's fields."""
@@ -97,7 +97,7 @@ class StepTimes:
             "slm_frame_index": self.slm_frame_index,
             "targets": [t.id for t in prepared.result.targets],
             "planned_onset_ms": self.step.onset_ms, "duration_ms": self.step.duration_ms,
-            "t_onset": self.t_onset, "t_trigger": self.trigger_t, "t_request": self.t_request,
+            "t_onset": self.t_onset, "t_trigger": self.t_trigger, "t_request": self.t_request,
             "t_swapped": self.t_swapped, "t_gate_open": self.t_gate_open, "t_gate_close": self.t_gate_close,
             "swap_after_onset_ms": swap_late, "gate_after_swap_ms": ms(self.t_gate_open, self.t_swapped),
             "on_time": swap_late is not None and swap_late <= 1e3 * frame_period_s,
@@ -423,7 +423,7 @@ class ProtocolRun:
             else:
                 onset = t0 + self._state.paused_s + step.onset_ms / 1e3
                 self._wait_until(onset)
-            times = StepTimes(step, step.pattern, onset, laser_power_mw=power.laser_mw, trigger_t=t_trig)
+            times = StepTimes(step, step.pattern, onset, laser_power_mw=power.laser_mw, t_trigger=t_trig)
             self._state.times.append(times)
             end = onset + step.duration_ms / 1e3
             times.t_request = self._clock()
