@@ -118,6 +118,24 @@ def test_a_deadline_or_a_blocked_permit_leaves_it_closed_and_says_why(tmp_path):
         assert not any(e.value for e in s.daq.events("gate_out"))
 
 
+def test_a_blocked_gate_closes_and_nothing_opens_it_until_unblocked(tmp_path):
+    """An abort blocks the gate: an opening that was already waiting, or starts after, does not open."""
+    with open_rig(tmp_path) as s, s.laser_gate.manual():
+        rec = show(s)
+        assert s.laser_gate.open_when_ready(rec, power_mw=None, deadline=None) is not None
+        waiting = {}
+        s.laser_gate.block("abort: test")
+        assert not s.daq.gate_open and not s.laser_gate.is_open
+        th = threading.Thread(target=lambda: waiting.update(
+            t=s.laser_gate.open_when_ready(rec, power_mw=None, deadline=None)))
+        th.start()
+        th.join(10)
+        assert waiting == {"t": None} and not s.daq.gate_open
+        assert records(s, "gate")[-1]["reason"] == "blocked: abort: test"
+        s.laser_gate.unblock()
+        assert s.laser_gate.open_when_ready(rec, power_mw=None, deadline=None) is not None
+
+
 # ------------------------------------------------------------------------------------------- closing
 def opened(s: Session, level: int = 10):
     rec = show(s, level)

@@ -265,8 +265,8 @@ class ProtocolRun:
             if self._state.abort_reason is None:
                 self._state.abort_reason = str(reason) or "aborted"
         try:
-            if self.session.daq is not None:
-                self.session.laser_gate.close(f"abort: {reason}")
+            if self.session.daq is not None:  # closed now, and no opening under way can slip past
+                self.session.laser_gate.block(f"abort: {reason}")
         finally:
             self._wake.set()
 
@@ -325,6 +325,7 @@ class ProtocolRun:
             outcome = "aborted"
         try:
             s.laser_gate.close(f"protocol {outcome}" + (f": {reason}" if reason else ""))
+            s.laser_gate.unblock()  # the run is over: the session's own rules again
         finally:
             st = self._state
             try:

@@ -98,6 +98,7 @@ class LaserGate:
         self._open_power: float | None = None
         self._t_open: float | None = None
         self._t_closed: float | None = None
+        self._blocked: str | None = None  # while set, nothing opens (a protocol's abort)
         self._epoch = 0  # counts frames on their way to the SLM: an opening waits for its own frame only
         self._shut = False
 
@@ -177,6 +178,8 @@ class LaserGate:
         """``(abort reason, None)``, ``(None, what it waits for)``, or ``(None, None)`` when ready."""
         if self._shut or self.daq is None:
             return "the session is closing", None
+        if self._blocked is not None:
+            return f"blocked: {self._blocked}", None
         if epoch != self._epoch:
             return "another frame is on its way to the SLM", None
         slm = self._slm()
@@ -282,6 +285,22 @@ class LaserGate:
             self._epoch += 1
             self._cond.notify_all()
         self.close(f"a new {kind} frame is coming")
+
+    def block(self, reason: str) -> float | None:
+        """Close now, and let nothing open until :meth:`unblock` (an abort: no opening may slip past it).
+
+        The block is set under the gate's lock before the line closes, so an opening in progress either
+        opened first (and this closes it) or sees the block and does not open.
+        """
+        with self._cond:
+            self._blocked = str(reason) or "blocked"
+            self._cond.notify_all()
+        return self.close(reason)
+
+    def unblock(self) -> None:
+        """Undo :meth:`block` (the gate stays closed until something opens it)."""
+        with self._cond:
+            self._blocked = None
 
     def shut(self, reason: str) -> float | None:
         """The session is closing: close, and never open again."""
