@@ -37,7 +37,7 @@ class _RunBar:
         self._last: tuple[str, int] | None = None
 
     def __call__(self, p: Any) -> None:
-        key = (p.state, p.done)
+        key = ("done", p.done) if p.done >= self.total else (p.state, p.done)
         if key == self._last or p.state in ("preparing", "ready"):
             return
         self._last = key
