@@ -15,6 +15,7 @@ import pytest
 from test_session import calibrated, in_field, write_session  # noqa: F401
 
 from holostim.eventlog import EventLogError, read
+from holostim.protocol.errors import ProtocolError
 from holostim.protocol.model import ProtocolConfig
 from holostim.protocol.runner import ProtocolRefused, ProtocolRun
 from holostim.session import Session, Target
@@ -100,6 +101,8 @@ def test_a_refused_pattern_stops_the_protocol_before_anything_is_shown(rig):
         with pytest.raises(ProtocolRefused, match="pattern 'g3'") as err:
             run.prepare()
         assert "g1" not in str(err.value) and "zero" in str(err.value)
+        with pytest.raises(ProtocolError, match="without refusals"):  # the patterns that passed do not run
+            run.run()
         assert not s.daq.gate_open and not any(e.value for e in s.daq.events("gate_out"))
 
 

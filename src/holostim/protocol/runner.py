@@ -164,6 +164,7 @@ class ProtocolRun:
         self._state = _State()
         self._listeners = Listeners(EVENTS, error=ProtocolError, name="protocol")
         self.outcome: tuple[str, str] | None = None
+        self.ready = False  # prepare() succeeded: every pattern and power of the plan is there
         self.started = False
 
     # ------------------------------------------------------------------------------------------ listeners
@@ -232,6 +233,7 @@ class ProtocolRun:
         if refused:
             raise ProtocolRefused(f"protocol {self.protocol.name!r} refused ({len(refused)}): "
                                   + "; ".join(refused))
+        self.ready = True
         self._progress("ready", message=f"{len(self.plan.steps)} steps ready")
 
     def _laser_power(self, p: PreparedPattern, per_spot_mw: float | None) -> _Power:
@@ -302,8 +304,8 @@ class ProtocolRun:
         Every way out closes the gate first and ends with a ``protocol_end`` record (when the log can
         still be written). An exception is re-raised after that, as an abort with its message.
         """
-        if not self.prepared:
-            raise ProtocolError("prepare() the protocol before running it")
+        if not self.ready:
+            raise ProtocolError("prepare() the protocol (without refusals) before running it")
         if self.started:
             raise ProtocolError("a protocol run runs once: make a new ProtocolRun to run it again")
         self.started = True
@@ -367,13 +369,15 @@ class ProtocolRun:
         if self._state.abort_reason is not None:
             raise ProtocolAborted(self._state.abort_reason)
 
-    def _wait_until(self, t: float) -> None:
-        """Sleep until clock time ``t`` (plus the time paused meanwhile is not counted here); abortable."""
+    def _wait_until(self, t: float, *, pausable: bool = False) -> bool:
+        """Sleep until clock time ``t``; abortable. ``pausable``: False as soon as a pause is asked for."""
         while True:
             self._check_abort()
+            if pausable and self._state.paused_at is not None:
+                return False
             left = t - self._clock()
             if left <= 0:
-                return
+                return True
             if left > _NAP_S:
                 self._wake.wait(left - _NAP_S)
                 self._wake.clear()
@@ -422,8 +426,11 @@ class ProtocolRun:
                 t_trig = self._wait_trigger(f"step {step.index + 1}")
                 onset = t_trig
             else:
-                onset = t0 + self._state.paused_s + step.onset_ms / 1e3
-                self._wait_until(onset)
+                while True:  # a pause while waiting for the onset holds it, and shifts it after
+                    onset = t0 + self._state.paused_s + step.onset_ms / 1e3
+                    if self._wait_until(onset, pausable=True):
+                        break
+                    self._hold_while_paused(step)
             times = StepTimes(step, step.pattern, onset, laser_power_mw=power.laser_mw, t_trigger=t_trig)
             self._state.times.append(times)
             end = onset + step.duration_ms / 1e3
