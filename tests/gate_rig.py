@@ -9,34 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import yaml
+from test_session import write_session
 
 from holostim.eventlog import frame_hash, read
 from holostim.session import Session
 
-ROOT = Path(__file__).resolve().parents[1]
 N = 64
 
 
 def write_rig(folder: Path, *, daq: dict | None | str = "simulated", **sections) -> Path:
     """config/simulation.yaml at N×N, private logs, no calibration; ``daq``: a section, None = none."""
-    data = yaml.safe_load((ROOT / "config" / "simulation.yaml").read_text())
-    data["slm"]["shape"] = [N, N]
-    data["simulation"].update(shape=[N, N], n_neurons=4)
-    data["calibration"]["file"] = None
-    data["log"]["directory"] = "logs"
-    data["engine"]["backend"] = "numpy"
-    data["safety"]["test_patterns_with_laser"] = True
-    if daq is None:
-        data.pop("daq", None)
-    elif daq != "simulated":
-        data["daq"] = daq
+    merged: dict = {"simulation": {"n_neurons": 4}, "calibration": {"file": None},
+                    "engine": {"backend": "numpy"}, "safety": {"test_patterns_with_laser": True}}
     for name, values in sections.items():
-        data.setdefault(name, {}).update(values)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "session.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+        merged.setdefault(name, {}).update(values)
+    return write_session(folder, n=N, daq=daq, **merged)
 
 
 def open_rig(folder: Path, camera: bool = False, **kw) -> Session:

@@ -52,6 +52,22 @@ def protocol(steps=None, **schedule) -> ProtocolConfig:
     })
 
 
+def edge_source(run: ProtocolRun, inject, n: int) -> tuple[list[float], threading.Thread]:
+    """A thread that sends ``n`` TTL edges, each 50 ms after the previous step closed its gate."""
+    edges: list[float] = []
+
+    def source():
+        for _ in range(n):
+            while sum(1 for e in run.times if e.t_gate_close is not None) < len(edges):
+                threading.Event().wait(0.005)
+            threading.Event().wait(0.05)
+            edges.append(inject())
+
+    th = threading.Thread(target=source, daemon=True)
+    th.start()
+    return edges, th
+
+
 def records(path, kind):
     return [r for r in read(path).records if r["type"] == kind]
 
@@ -135,17 +151,7 @@ def test_ttl_per_step_starts_each_step_at_its_trigger(rig):
         s.targets = targets(s)
         run = ProtocolRun(s, protocol(trigger="ttl_per_step", trigger_timeout_s=10))
         run.prepare()
-        edges: list[float] = []
-
-        def source():  # one edge per step, each after the previous step is done
-            for _ in range(3):
-                while sum(1 for e in run.times if e.t_gate_close is not None) < len(edges):
-                    threading.Event().wait(0.005)
-                threading.Event().wait(0.02)
-                edges.append(s.daq.inject_edge())
-
-        th = threading.Thread(target=source, daemon=True)
-        th.start()
+        edges, th = edge_source(run, s.daq.inject_edge, 3)
         assert run.run()[0] == "completed"
         th.join(5)
         path = s.log.path
@@ -257,24 +263,13 @@ def test_ttl_per_step_with_the_serial_board_emulator(calibrated, tmp_path):  # n
 
     shutil.copy(calibrated / "calibration.yaml", tmp_path / "calibration.yaml")
     with FirmwareEmulator() as fw:
-        path = write_session(tmp_path, daq={"backend": "serial", "port": fw.port, "boot_s": 2,
-                                            "power_calibration": None})
+        path = write_session(tmp_path, daq={"backend": "serial", "port": fw.port, "boot_s": 2})
         with Session.open(path) as s:
             s.targets = targets(s)
             run = ProtocolRun(s, protocol([{"pattern": g, "duration_ms": 40} for g in ("g1", "g2")],
                                           trigger="ttl_per_step", trigger_timeout_s=10))
             run.prepare()
-            edges: list[float] = []
-
-            def source():  # one edge per step, each after the previous step is done
-                for _ in range(2):
-                    while sum(1 for e in run.times if e.t_gate_close is not None) < len(edges):
-                        threading.Event().wait(0.005)
-                    threading.Event().wait(0.05)
-                    edges.append(fw.inject_edge())
-
-            th = threading.Thread(target=source, daemon=True)
-            th.start()
+            edges, th = edge_source(run, fw.inject_edge, 2)
             assert run.run()[0] == "completed"
             th.join(5)
             sync = s.daq.sync_error_s
