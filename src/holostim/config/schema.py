@@ -12,9 +12,8 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from holostim.config.camera import CameraConfig, SimulatedCameraConfig
@@ -27,9 +26,9 @@ from holostim.config.types import (
     PositiveFloat,
     ResolvedPath,
     Section,
+    YamlDocument,
 )
 from holostim.errors import HolostimError
-from holostim.files import atomic_write_text
 from holostim.hardware.registry import names
 
 CONFIG_VERSION = 1
@@ -357,8 +356,10 @@ class TargetConfig(Section):
     id: Annotated[int, Field(ge=1)] | None = None
 
 
-class SessionConfig(Section):
+class SessionConfig(YamlDocument, Section):
     """One rig session: every section with its defaults; see ``config/rig-example.yaml``."""
+
+    yaml_header: ClassVar[str] = f"# holostim session (schema version {CONFIG_VERSION})\n"
 
     version: int = CONFIG_VERSION
     name: str = "session"
@@ -472,16 +473,6 @@ class SessionConfig(Section):
             daq = data["daq"]
             data["daq"] = {"backend": daq.pop("backend"), **daq}
         return data
-
-    def to_yaml(self, relative_to: str | Path | None = None) -> str:
-        """The session as YAML text in the schema's key order (what :meth:`save` writes)."""
-        header = f"# holostim session (schema version {CONFIG_VERSION})\n"
-        return header + yaml.safe_dump(self.to_dict(relative_to), sort_keys=False, allow_unicode=True)
-
-    def save(self, path: str | Path) -> Path:
-        """Write the session to ``path`` (atomically) so that :func:`load_config` gives it back."""
-        path = Path(path)
-        return atomic_write_text(path, self.to_yaml(relative_to=path.parent))
 
 
 def _plain(value: Any, base: Path | None) -> Any:

@@ -12,14 +12,16 @@ compares false with every limit, so a NaN bound is no bound).
 from __future__ import annotations
 
 import types
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from holostim.files import ExistingFile, ResolvedPath
+from holostim.files import ExistingFile, ResolvedPath, atomic_write_text
 
 __all__ = ["ExistingFile", "GrayFor2Pi", "MAX_SIDE_PX", "NonNegativeFloat", "PositiveFloat", "ResolvedPath",
-           "Section", "bool_where_number", "refuse_bools"]
+           "Section", "YamlDocument", "bool_where_number", "refuse_bools"]
 
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -98,3 +100,27 @@ class Section(BaseModel):
     @classmethod
     def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         return refuse_bools(cls, value, info)
+
+
+class YamlDocument:
+    """A model that is a whole file (a session, a protocol): YAML in the schema's key order, saved atomically.
+
+    The model brings ``to_dict(relative_to)`` (plain values, paths relative to the file's folder) and
+    its ``yaml_header`` comment line; :meth:`save` writes what its loader reads back.
+    """
+
+    yaml_header: ClassVar[str] = ""
+
+    def to_dict(self, relative_to: str | Path | None = None) -> dict[str, Any]:  # pragma: no cover
+        """Plain values (the model's own)."""
+        raise NotImplementedError
+
+    def to_yaml(self, relative_to: str | Path | None = None) -> str:
+        """The file's text: the header comment, then the values in the schema's key order."""
+        text = yaml.safe_dump(self.to_dict(relative_to), sort_keys=False, allow_unicode=True)
+        return self.yaml_header + text
+
+    def save(self, path: str | Path) -> Path:
+        """Write the file atomically (paths relative to its folder where below it)."""
+        path = Path(path)
+        return atomic_write_text(path, self.to_yaml(relative_to=path.parent))

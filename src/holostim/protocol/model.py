@@ -25,15 +25,13 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from holostim.config.load import load_model, parse_model
 from holostim.config.messages import ConfigError
-from holostim.config.types import ResolvedPath, Section
-from holostim.files import atomic_write_text
+from holostim.config.types import ResolvedPath, Section, YamlDocument
 from holostim.protocol.errors import ProtocolFileError
 
 __all__ = [
@@ -175,8 +173,10 @@ def planned_total_ms(schedule: ScheduleSpec) -> float:
             + schedule.baseline_post_ms)
 
 
-class ProtocolConfig(Section):
+class ProtocolConfig(YamlDocument, Section):
     """A stimulation protocol (version 1): named patterns and the schedule that shows them."""
+
+    yaml_header: ClassVar[str] = f"# holostim stimulation protocol (version {PROTOCOL_VERSION})\n"
 
     version: Literal[1]
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -231,16 +231,6 @@ class ProtocolConfig(Section):
             if "targets_file" in spec:
                 spec["targets_file"] = _path_text(spec["targets_file"], base)
         return data
-
-    def to_yaml(self, relative_to: str | Path | None = None) -> str:
-        """The protocol as YAML text in the schema's key order (what :meth:`save` writes)."""
-        header = f"# holostim stimulation protocol (version {PROTOCOL_VERSION})\n"
-        return header + yaml.safe_dump(self.to_dict(relative_to), sort_keys=False, allow_unicode=True)
-
-    def save(self, path: str | Path) -> Path:
-        """Write the protocol to ``path`` atomically, so that :func:`load_protocol` gives it back."""
-        path = Path(path)
-        return atomic_write_text(path, self.to_yaml(relative_to=path.parent))
 
 
 def _path_text(path: Path, base: Path | None) -> str:
