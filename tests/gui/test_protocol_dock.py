@@ -19,6 +19,8 @@ from holostim.gui.target_store import TargetStore
 
 LONG_STEP_MS = 20_000
 """A step that is still on when the test acts on it (the test aborts it long before its end)."""
+PAUSED_STEP_MS = 1500
+"""Long enough that Pause, pressed once the first step's gate is open, lands inside that step."""
 LIT_S = 1.0
 """The stimulated neurons have brightened this long after the gate opened (their calcium rises)."""
 
@@ -125,6 +127,7 @@ def test_a_mid_run_screenshot_then_abort_closes_the_gate(qtbot, make_window, sim
 
     # Target edits are refused while the run owns the SLM, and say why.
     n = len(win.store)
+    win.show_message("something else")
     x, y = win.store.targets[0].x + 30, win.store.targets[0].y
     click(qtbot, win, x, y)
     assert len(win.store) == n and win.last_message == LOCKED
@@ -209,9 +212,9 @@ def test_pause_holds_the_next_step_until_resume(qtbot, make_window, sim_config):
     win = make_window(sim_config())
     s = win.session
     four_neurons_in_two_groups(qtbot, win)
-    dock = groups_to_patterns(qtbot, win, duration_ms=40)
+    dock = groups_to_patterns(qtbot, win, duration_ms=PAUSED_STEP_MS)
     press(qtbot, dock.run_button)
-    qtbot.waitUntil(lambda: dock.state == "running", timeout=60_000)
+    qtbot.waitUntil(lambda: s.daq.gate_open, timeout=60_000)  # the first step is on
     press(qtbot, dock.pause_button)
     assert dock.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: dock.state == "paused", timeout=30_000)
@@ -303,6 +306,20 @@ def test_save_and_load_give_back_the_same_protocol(qtbot, tmp_path):
     assert other.editor.protocol() == before
     assert other.editor.protocol().to_dict() == before.to_dict()
     assert before.schedule.trigger == "ttl_start" and before.schedule.seed == 12345
+
+
+def test_the_file_dialogs_load_and_save(qtbot, tmp_path, monkeypatch):
+    from PyQt6.QtWidgets import QFileDialog
+
+    dock = editor_with_two_groups(qtbot)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "saved"), ""))
+    press(qtbot, dock.save_button)
+    assert (tmp_path / "saved.yaml").exists()  # a bare name gets .yaml
+    other = editor_with_two_groups(qtbot)
+    other.editor.name_edit.setText("something else")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "saved.yaml"), ""))
+    press(qtbot, other.load_button)
+    assert other.editor.protocol() == dock.editor.protocol() and other.path == tmp_path / "saved.yaml"
 
 
 def test_a_bad_file_is_one_line_naming_file_and_line_and_the_editor_keeps_its_protocol(qtbot, tmp_path):
