@@ -8,6 +8,7 @@ state it then checks (a step on, the gate open, the run's end), never for a numb
 
 from __future__ import annotations
 
+import numpy as np
 from gui_helpers import pick_neurons
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QImage
@@ -119,11 +120,20 @@ def test_a_mid_run_screenshot_then_abort_closes_the_gate(qtbot, make_window, sim
     s = win.session
     four_neurons_in_two_groups(qtbot, win)
     dock = groups_to_patterns(qtbot, win, duration_ms=LONG_STEP_MS)
+    now = [1000.0]
+    dock.clock = lambda: now[0]  # the countdown's clock (the run keeps its own)
     press(qtbot, dock.run_button)
     qtbot.waitUntil(lambda: s.daq.gate_open and dock.gate_light.text() == "GATE OPEN"
                     and len(win.camera_view.highlighted()) == 2 and dock.state == "running", timeout=60_000)
     assert dock.step_label.text() == "1 / 2" and dock.pattern_label.text() == "group 1"
-    assert dock.trial_label.text() == "1" and dock.time_left_label.text().endswith(" s")
+    assert dock.trial_label.text() == "1 / 1"
+    assert dock.time_left_label.text() == f"{2 * LONG_STEP_MS / 1e3:.1f} s"
+    now[0] += 5.0
+    dock.tick()
+    assert dock.time_left_label.text() == f"{2 * LONG_STEP_MS / 1e3 - 5:.1f} s"
+    assert win.status_panel.text("spots") == "protocol pattern 'group 1'"
+    np.testing.assert_array_equal(win.mask_preview.data, dock.current_run.prepared["group 1"].frame)
+    np.testing.assert_array_equal(s.slm.last_frame, dock.current_run.prepared["group 1"].frame)
 
     # Target edits are refused while the run owns the SLM, and say why.
     n = len(win.store)

@@ -340,7 +340,7 @@ class CameraView(QWidget):
         """Draw the targets of the pattern that is on (a protocol step) distinctly; ``()`` clears."""
         self._highlight.setData([{"pos": (t.x, t.y), "size": 34, "symbol": "o",
                                   "pen": pg.mkPen(HIGHLIGHT_COLOR, width=4),
-                                  "brush": pg.mkBrush(255, 190, 0, 90)} for t in targets])
+                                  "brush": pg.mkBrush(255, 190, 0, 60)} for t in targets])
 
     def highlighted(self) -> list[tuple[float, float]]:
         """Where the highlight rings are drawn (camera px)."""

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QFileDialog,
     QGridLayout,
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 NO_DAQ = ("this session has no daq section: the laser gate needs one (add daq: {backend: simulated} "
           "to the session file for the simulated rig)")
 """What the dock says, with Run disabled, for a session without a DAQ."""
+TICK_MS = 200
+"""The time left counts down between the runner's reports at this interval (display only)."""
 JOIN_TIMEOUT_S = 60.0
 """How long closing the window waits for an aborted run to write its end record."""
 GATE_OPEN_STYLE = "background:#f9a825;color:black;font-weight:bold;padding:6px;border-radius:4px;"
@@ -97,9 +101,13 @@ class ProtocolDock(QWidget):
     _preparing = pyqtSignal(int, int, str)
     _failed = pyqtSignal(str, bool)
 
-    def __init__(self, store: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, store: Any, parent: QWidget | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
         self.store = store
+        self.clock = clock
+        """What the time-left countdown reads (display only; the run keeps its own clock)."""
+        self._left_at: tuple[float, float] | None = None  # (time left told, clock() when told)
         self.session: Any = None
         self.path: Path | None = None
         """The file last loaded or saved (the run's ``source`` while the editor still matches it)."""
@@ -132,6 +140,9 @@ class ProtocolDock(QWidget):
         self.pattern_label = QLabel("–")
         self.time_left_label = QLabel("–")
         self.gate_light = GateLight()
+        self._tick_timer = QTimer(self)
+        self._tick_timer.setInterval(TICK_MS)
+        self._tick_timer.timeout.connect(self.tick)
 
         files = QHBoxLayout()
         files.addWidget(self.load_button)
@@ -317,6 +328,10 @@ class ProtocolDock(QWidget):
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("computing patterns %v / %m")
         self._say(f"preparing {len(protocol.used_patterns())} patterns…", error=False)
+        self._left_at = None
+        for label in (self.step_label, self.trial_label, self.pattern_label, self.time_left_label):
+            label.setText("–")
+        self._tick_timer.start()
         self._update_buttons()
         self.runningChanged.emit(True)  # direct: the window stops sending before the run owns the SLM
         # The targets' light (the gate the last click opened) goes off now, not at the first step: the
@@ -428,13 +443,25 @@ class ProtocolDock(QWidget):
         self.progress_bar.setValue(p.done)
         on = p.state in ("running", "waiting", "paused") and p.pattern is not None and p.done < p.total
         self.step_label.setText(f"{p.done + 1} / {p.total}" if on else f"{p.done} / {p.total} done")
-        self.trial_label.setText("–" if p.trial is None else str(p.trial + 1))
+        reps = self.current_run.protocol.schedule.repetitions if self.current_run is not None else None
+        self.trial_label.setText("–" if p.trial is None else f"{p.trial + 1} / {reps}")
         if p.pattern is not None:
             self.pattern_label.setText(p.pattern)
         if p.time_left_s is not None:
-            self.time_left_label.setText(f"{p.time_left_s:.1f} s")
+            self._left_at = (float(p.time_left_s), self.clock())
+            self.tick()
         if p.message:
             self._say(p.message, error=p.state == "aborted")
+
+    def tick(self) -> None:
+        """Count the time left down while steps run (it holds while paused or waiting for a trigger)."""
+        if self._left_at is None:
+            return
+        left, told = self._left_at
+        if self.state == "running":
+            left = max(0.0, left - (self.clock() - told))
+            self._left_at = (left, self.clock())
+        self.time_left_label.setText(f"{left:.1f} s")
 
     def _show_step(self, times: Any, prepared: Any) -> None:
         if not self._active:
@@ -469,6 +496,7 @@ class ProtocolDock(QWidget):
 
     def _end_display(self, state: str) -> None:
         self._active = False
+        self._tick_timer.stop()
         self._set_state(state)
         self.highlightChanged.emit(())
         self._update_buttons()
