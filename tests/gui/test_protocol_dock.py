@@ -8,6 +8,8 @@ state it then checks (a step on, the gate open, the run's end), never for a numb
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from gui_helpers import pick_neurons
 from PyQt6.QtCore import Qt
@@ -18,6 +20,7 @@ from holostim.gui.protocol_dock import NO_DAQ, ProtocolDock
 from holostim.gui.run_lock import LOCKED
 from holostim.gui.target_store import TargetStore
 
+ROOT = Path(__file__).resolve().parents[2]
 LONG_STEP_MS = 20_000
 """A step that is still on when the test acts on it (the test aborts it long before its end)."""
 PAUSED_STEP_MS = 1500
@@ -316,6 +319,24 @@ def test_save_and_load_give_back_the_same_protocol(qtbot, tmp_path):
     assert other.editor.protocol() == before
     assert other.editor.protocol().to_dict() == before.to_dict()
     assert before.schedule.trigger == "ttl_start" and before.schedule.seed == 12345
+
+
+def test_a_shipped_example_loads_and_saves_unchanged(qtbot, tmp_path):
+    from holostim.protocol.model import load_protocol
+
+    example = ROOT / "config" / "protocol-single-cells.yaml"
+    dock = ProtocolDock(TargetStore())
+    qtbot.addWidget(dock)
+    assert dock.load(example), dock.error_text
+    ed = dock.editor
+    assert ed.patterns_table.item(0, 1).text() == "ids 1 of single-cells-targets.csv"
+    assert ed.patterns_table.item(0, 2).text() == "3"
+    out = dock.save(tmp_path / "copy.yaml")
+    assert out is not None
+    assert load_protocol(out) == load_protocol(example)  # the target file's path still resolves
+    ed.steps_table.selectRow(0)
+    press(qtbot, ed.remove_step_button)
+    assert "no step shows 'cell01'" in dock.error_text
 
 
 def test_the_file_dialogs_load_and_save(qtbot, tmp_path, monkeypatch):

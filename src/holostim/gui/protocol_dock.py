@@ -239,8 +239,10 @@ class ProtocolDock(QWidget):
             return
         s = p.schedule
         n = len(s.steps) * s.repetitions
+        unused = p.unused_patterns()  # worth saying: perhaps a step names the wrong pattern
+        note = f"; no step shows {', '.join(map(repr, unused))}" if unused else ""
         self._say(f"{n} steps ({len(s.steps)} × {s.repetitions}), {planned_total_ms(s) / 1e3:.1f} s planned, "
-                  f"trigger {s.trigger}", error=False)
+                  f"trigger {s.trigger}{note}", error=False)
 
     def _say(self, text: str, error: bool) -> None:
         self.check_label.setText(text)
