@@ -13,7 +13,7 @@ from holostim.config import ConfigError, SessionConfig, load_config, parse_confi
 from holostim.errors import HolostimError
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "config").glob("*.yaml"))
+EXAMPLES = sorted(p for p in (ROOT / "config").glob("*.yaml") if not p.name.startswith("protocol-"))
 
 
 def test_examples_are_found():

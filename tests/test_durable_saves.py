@@ -61,7 +61,7 @@ def test_session_save_is_durable(tmp_path, fsyncs):
 def test_gui_target_save_is_durable(tmp_path, fsyncs, name):
     from types import SimpleNamespace
 
-    from holostim.gui.target_files import save_targets
+    from holostim.session.target_files import save_targets
 
     path = save_targets(tmp_path / name, [SimpleNamespace(x=1.0, y=2.0, weight=1.0, group=0)])
     assert_durable(Path(path), fsyncs)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from holostim.cli import main
-from holostim.gui.target_files import TargetFileError, load_targets, save_targets
 from holostim.holography import SpotTarget
 from holostim.holography.io import SpotFileError, load_spots
 from holostim.holography.targets import MAX_WEIGHT_RATIO, TargetError
+from holostim.session.target_files import TargetFileError, load_targets, save_targets
 
 
 @pytest.fixture(autouse=True)

@@ -12,11 +12,11 @@ from PyQt6.QtWidgets import QApplication
 
 from holostim.errors import HolostimError
 from holostim.gui.status import StatusPanel
-from holostim.gui.target_files import TargetFileError, load_targets, save_targets
 from holostim.gui.target_store import TargetStore
 from holostim.gui.target_table import TargetTable
 from holostim.gui.workers import ComputeWorker, FramePump
 from holostim.session import Target as T
+from holostim.session.target_files import TargetFileError, load_targets, save_targets
 
 
 @pytest.fixture

@@ -32,11 +32,11 @@ from holostim.gui.run_lock import RunLock
 from holostim.gui.send import SendController
 from holostim.gui.slm_panel import SlmPanel
 from holostim.gui.status import StatusPanel
-from holostim.gui.target_files import load_targets, save_targets
 from holostim.gui.target_store import TargetStore
 from holostim.gui.target_table import TargetTable
 from holostim.gui.targets_panel import TargetsPanel
 from holostim.gui.workers import ComputeOutcome, FramePump
+from holostim.session.target_files import load_targets, save_targets
 
 MAX_RECENT = 8
 """How many recently opened or saved sessions *Open recent* lists."""

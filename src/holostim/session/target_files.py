@@ -12,6 +12,9 @@ The CSV header names the unit: ``holostim compute`` reads spot files in *Fourier
 silently, every target in the wrong place. A bare ``x,y`` header is refused with a message saying what
 this reader wants. A weight that is given must be a usable one (0 is refused, not read as the default 1);
 an empty cell means the default.
+
+The module lives with the session, below the GUI, because more than the GUI reads these files: a
+stimulation protocol's patterns name target files too (:mod:`holostim.protocol.patterns`).
 """
 
 from __future__ import annotations
