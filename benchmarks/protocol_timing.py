@@ -13,6 +13,8 @@ prints, in ms:
   the gate — hash check, upload, log record made durable — plus the timer's wake-up lateness);
 * ``gate - swap``: the swap → the gate opening (the settle wait, ``slm.settle_taus`` × τ, plus the
   permit check and the gate record made durable); ``gate - settled`` is the part after the settle wait;
+* ``close - end``: the step's planned end → the gate closing (the timer's wake-up lateness; negative
+  would be early);
 * how many steps swapped within one frame period (1/refresh) of their onset.
 
 p50 / p99 / max over the steps, and the preparation time (compute + judge every pattern). The simulated
@@ -55,15 +57,21 @@ def session_file(folder: Path, n: int) -> Path:
 
 
 def ensembles(session: Session, groups: int = 10, per_group: int = 5) -> list[Target]:
-    """``groups`` × ``per_group`` real simulated neurons that the session accepts, spread over groups."""
+    """``groups`` ensembles of ``per_group`` real simulated neurons that the session accepts.
+
+    Each ensemble's cells are distinct; ensembles may share cells (the simulated field holds ~35
+    stimulable neurons), as ``config/ensembles-targets.csv`` does.
+    """
     ok = [(float(x), float(y)) for x, y in session.camera.neuron_positions
           if session.check_target(float(x), float(y)) is None]
-    need = groups * per_group
-    if len(ok) < need:
-        raise SystemExit(f"only {len(ok)} stimulable neurons in the simulated field, need {need}")
+    if len(ok) < per_group:
+        raise SystemExit(f"only {len(ok)} stimulable neurons in the simulated field, need {per_group}")
     rng = np.random.default_rng(1)
-    pick = rng.choice(len(ok), need, replace=False)
-    return [Target(ok[j][0], ok[j][1], 1.0, 1 + i // per_group, i + 1) for i, j in enumerate(pick)]
+    out = []
+    for g in range(groups):
+        for j in rng.choice(len(ok), per_group, replace=False):
+            out.append(Target(ok[j][0], ok[j][1], 1.0, g + 1, len(out) + 1))
+    return out
 
 
 def protocol(steps: int, duration_ms: float, groups: int) -> ProtocolConfig:
@@ -71,7 +79,8 @@ def protocol(steps: int, duration_ms: float, groups: int) -> ProtocolConfig:
     return ProtocolConfig.model_validate({
         "version": 1, "name": "timing",
         "patterns": {f"ens{g}": {"group": g} for g in range(1, groups + 1)},
-        "schedule": {"steps": [{"pattern": f"ens{g}", "duration_ms": duration_ms} for g in range(1, groups + 1)],
+        "schedule": {"steps": [{"pattern": f"ens{g}", "duration_ms": duration_ms}
+                               for g in range(1, groups + 1)],
                      "repetitions": reps, "order": "random", "seed": 7, "trigger": "timer"},
     })
 
@@ -101,10 +110,15 @@ def bench(n: int, steps: int, duration_ms: float) -> None:
         swap = [1e3 * (t.t_swapped - t.t_onset) for t in times if t.t_swapped is not None]
         gate = [1e3 * (t.t_gate_open - t.t_swapped) for t in times if t.t_gate_open is not None]
         after = [g - 1e3 * settle_s for g in gate]
+        late = [1e3 * (t.t_gate_close - t.t_onset - t.step.duration_ms / 1e3) for t in times
+                if t.t_gate_close is not None]
         on_time = sum(1 for v in swap if v <= period_ms)
-        print(f"{n}x{n:<6} {'swap - onset':<16} {stats(swap)}   {on_time}/{len(times)} within {period_ms:.1f} ms")
+        print(f"{n}x{n:<6} {'swap - onset':<16} {stats(swap)}   "
+              f"{on_time}/{len(times)} within {period_ms:.1f} ms")
         print(f"{'':<11} {'gate - swap':<16} {stats(gate)}   settle {1e3 * settle_s:.1f} ms")
         print(f"{'':<11} {'gate - settled':<16} {stats(after)}   gate opened {len(gate)}/{len(times)}")
+        print(f"{'':<11} {'close - end':<16} {stats(late)}   closed after the step's end: "
+              f"{sum(1 for v in late if v > 0)}/{len(late)}")
         print(f"{'':<11} {'prepare':<16} {1e3 * prep_s:8.0f} ms for {len(run.prepared)} patterns")
 
 

@@ -273,3 +273,24 @@ def test_run_beside_qt_events_returns_and_raises(qapp):
     assert run_beside_qt_events(lambda: 42) == 42
     with pytest.raises(ZeroDivisionError):
         run_beside_qt_events(lambda: 1 / 0)
+
+
+def test_check_config_warns_when_the_power_calibration_stops_below_the_laser_power(tmp_path, capsys):
+    data = yaml.safe_load((ROOT / "config" / "simulation.yaml").read_text())
+    data["calibration"]["file"] = str(tmp_path / "cal.yaml")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    code, _, err = run(["check-config", str(path)], capsys)
+    assert code == 0 and "power_calibration" not in err  # the shipped table covers its laser
+    data["daq"]["power_calibration"] = {"table": [[0, 0], [10, 1.5]]}
+    path.write_text(yaml.safe_dump(data))
+    code, _, err = run(["check-config", str(path)], capsys)
+    assert code == 0 and "valid" in err
+    assert "daq.power_calibration reaches 10.0 mW, below safety.laser_power_mw = 15" in err
+
+
+def test_a_session_with_a_real_daq_is_not_a_simulated_rig():
+    data = yaml.safe_load((ROOT / "config" / "simulation.yaml").read_text())
+    assert parse_config(yaml.safe_dump(data)).simulated
+    data["daq"] = {"backend": "serial", "port": "/dev/ttyACM0"}
+    assert not parse_config(yaml.safe_dump(data)).simulated

@@ -31,6 +31,15 @@ def rig(folder, calibrated_folder, **sections):  # noqa: F811 - the fixture's fo
     return write_session(folder, **sections)
 
 
+def without_daq(path):
+    """The session file at ``path`` without its ``daq`` section (light follows the SLM's interlock)."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    data.pop("daq", None)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
 class Permits:
     """The session's ``"permit"`` events, as heard."""
 
@@ -83,6 +92,8 @@ def test_calibration_frames_obey_the_limits_and_are_logged(session_file, tmp_pat
         folder.mkdir()
         (folder / "calibration.yaml").write_bytes((session_file.parent / "calibration.yaml").read_bytes())
         path = write_session(folder, calibration=section, safety={"max_power_per_spot_mw": 15})
+        if reason is not None:  # the verdicts with the laser blocked; behind a DAQ's gate the camera
+            without_daq(path)   # would see no spot (tests/test_laser_gate_daq.py checks that refusal)
         with Session.open(path) as s:
             s.apply([in_field(s, (30, 30))])
             assert s.laser_permitted
@@ -256,6 +267,7 @@ def test_holostim_calibrate_logs_its_frames_and_warns_without_a_calibration_powe
     from holostim.cli import main
 
     path = write_session(tmp_path, calibration={"laser_power_mw": None})
+    without_daq(path)  # behind a DAQ's gate a calibration without light is refused (test_laser_gate_daq.py)
     assert main(["calibrate", "--config", str(path), "--grid", "3"]) == 0
     err = capsys.readouterr().err
     assert "warning: calibration.laser_power_mw is not set: the laser stays blocked while calibrating" in err

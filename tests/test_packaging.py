@@ -85,6 +85,22 @@ def test_cupy_is_excluded_unless_asked():
     assert "cupy" not in _run_spec({"HOLOSTIM_WITH_CUPY": "1"})["Analysis"][0].kwargs["excludes"]
 
 
+def test_camera_sdks_are_excluded_unless_asked():
+    default = _run_spec()["Analysis"][0].kwargs
+    assert {"cv2", "pypylon"} <= set(default["excludes"]) and default["binaries"] == []
+    assert "cv2" not in _run_spec({"HOLOSTIM_WITH_OPENCV": "1"})["Analysis"][0].kwargs["excludes"]
+
+
+def test_pypylon_is_bundled_whole_when_asked():
+    pytest.importorskip("pypylon")
+    kwargs = _run_spec({"HOLOSTIM_WITH_PYLON": "1"})["Analysis"][0].kwargs
+    assert "pypylon" not in kwargs["excludes"]
+    names = {Path(src).name for src, _ in kwargs["binaries"]}
+    assert any("TL" in n for n in names)  # the transport layers (libpylon_TL_usb.so ...), loaded at run time
+    for src, dest in kwargs["binaries"]:
+        assert Path(src).is_file() and not Path(dest).is_absolute() and dest.split(os.sep)[0] == "pypylon"
+
+
 def test_entry_point_matches_the_console_script():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'holostim = "holostim.cli:main"' in pyproject.split("[project.scripts]")[1].split("[")[0]

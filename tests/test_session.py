@@ -24,13 +24,21 @@ def _one_fft_thread(monkeypatch):
     monkeypatch.setenv("HOLOSTIM_THREADS", "1")
 
 
-def write_session(folder: Path, **sections) -> Path:
-    """The shipped simulation session, shrunk to N×N, with logs and calibration inside ``folder``."""
+def write_session(folder: Path, *, n: int = N, daq: dict | None | str = "simulated", **sections) -> Path:
+    """The shipped simulation session, shrunk to n×n, with logs and calibration inside ``folder``.
+
+    ``sections`` update the shipped sections key by key; ``daq`` replaces the whole section (None: no DAQ;
+    "simulated": the shipped one).
+    """
     data = yaml.safe_load((ROOT / "config" / "simulation.yaml").read_text())
-    data["slm"]["shape"] = [N, N]
-    data["simulation"].update(shape=[N, N], n_neurons=8)
+    data["slm"]["shape"] = [n, n]
+    data["simulation"].update(shape=[n, n], n_neurons=8)
     data["calibration"]["file"] = "calibration.yaml"
     data["log"]["directory"] = "logs"
+    if daq is None:
+        data.pop("daq", None)
+    elif daq != "simulated":
+        data["daq"] = daq
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import pytest
 from test_session import calibrated, in_field, write_session  # noqa: F401
 
 from holostim.eventlog import EventLogError, read
+from holostim.protocol.errors import ProtocolError
 from holostim.protocol.model import ProtocolConfig
 from holostim.protocol.runner import ProtocolRefused, ProtocolRun
 from holostim.session import Session, Target
@@ -46,9 +47,25 @@ def protocol(steps=None, **schedule) -> ProtocolConfig:
     steps = steps or [{"pattern": f"g{g}", "duration_ms": 40} for g in (1, 2, 3)]
     return ProtocolConfig.model_validate({
         "version": 1, "name": "test",
-        "patterns": {f"g{g}": {"group": g} for g in (1, 2, 3)},
+        "patterns": {p: {"group": int(p[1:])} for p in dict.fromkeys(st["pattern"] for st in steps)},
         "schedule": {"steps": steps, **schedule},
     })
+
+
+def edge_source(run: ProtocolRun, inject, n: int) -> tuple[list[float], threading.Thread]:
+    """A thread that sends ``n`` TTL edges, each 50 ms after the previous step closed its gate."""
+    edges: list[float] = []
+
+    def source():
+        for _ in range(n):
+            while sum(1 for e in run.times if e.t_gate_close is not None) < len(edges):
+                threading.Event().wait(0.005)
+            threading.Event().wait(0.05)
+            edges.append(inject())
+
+    th = threading.Thread(target=source, daemon=True)
+    th.start()
+    return edges, th
 
 
 def records(path, kind):
@@ -100,6 +117,8 @@ def test_a_refused_pattern_stops_the_protocol_before_anything_is_shown(rig):
         with pytest.raises(ProtocolRefused, match="pattern 'g3'") as err:
             run.prepare()
         assert "g1" not in str(err.value) and "zero" in str(err.value)
+        with pytest.raises(ProtocolError, match="without refusals"):  # the patterns that passed do not run
+            run.run()
         assert not s.daq.gate_open and not any(e.value for e in s.daq.events("gate_out"))
 
 
@@ -132,17 +151,7 @@ def test_ttl_per_step_starts_each_step_at_its_trigger(rig):
         s.targets = targets(s)
         run = ProtocolRun(s, protocol(trigger="ttl_per_step", trigger_timeout_s=10))
         run.prepare()
-        edges: list[float] = []
-
-        def source():  # one edge per step, each after the previous step is done
-            for _ in range(3):
-                while sum(1 for e in run.times if e.t_gate_close is not None) < len(edges):
-                    threading.Event().wait(0.005)
-                threading.Event().wait(0.02)
-                edges.append(s.daq.inject_edge())
-
-        th = threading.Thread(target=source, daemon=True)
-        th.start()
+        edges, th = edge_source(run, s.daq.inject_edge, 3)
         assert run.run()[0] == "completed"
         th.join(5)
         path = s.log.path
@@ -245,3 +254,30 @@ def test_pause_holds_the_next_step_and_the_timer_waits(rig):
         t = run.times
     assert t[1].t_onset - t[0].t_onset >= 0.3  # the second step waited for the resume
     assert t[2].t_onset - t[1].t_onset == pytest.approx(0.04, abs=1e-6)  # then the plan's spacing
+
+
+def test_ttl_per_step_with_the_serial_board_emulator(calibrated, tmp_path):  # noqa: F811
+    """The same run through the serial board (its firmware emulated on a pty): the board's own lines."""
+    pytest.importorskip("serial")
+    from holostim.hardware.daq.emulator import FirmwareEmulator
+
+    shutil.copy(calibrated / "calibration.yaml", tmp_path / "calibration.yaml")
+    with FirmwareEmulator() as fw:
+        path = write_session(tmp_path, daq={"backend": "serial", "port": fw.port, "boot_s": 2})
+        with Session.open(path) as s:
+            s.targets = targets(s)
+            run = ProtocolRun(s, protocol([{"pattern": g, "duration_ms": 40} for g in ("g1", "g2")],
+                                          trigger="ttl_per_step", trigger_timeout_s=10))
+            run.prepare()
+            edges, th = edge_source(run, fw.inject_edge, 2)
+            assert run.run()[0] == "completed"
+            th.join(5)
+            sync = s.daq.sync_error_s
+            times = run.times
+        board_gate = fw.events("gate_out")
+    assert len(times) == 2
+    for t, edge in zip(times, edges, strict=True):
+        assert abs(t.t_trigger - edge) <= sync + 2e-6  # the board's edge time, mapped to the host clock
+        assert t.t_gate_open is not None and t.t_gate_open > t.t_trigger
+    opened = [e.t for e in board_gate if e.value]
+    assert len(opened) == 2 and board_gate[-1].value is False  # the board's line opened twice, ends closed

@@ -37,11 +37,14 @@ class _RunBar:
         self._last: tuple[str, int] | None = None
 
     def __call__(self, p: Any) -> None:
-        key = (p.state, p.done)
+        key = ("done", p.done) if p.done >= self.total else (p.state, p.done)
         if key == self._last or p.state in ("preparing", "ready"):
             return
         self._last = key
-        parts = [f"step {min(p.done + 1, self.total)}/{self.total}" if p.done < self.total else "done"]
+        if p.done >= self.total:
+            self.bar(p.done, self.total, "done")
+            return
+        parts = [f"step {p.done + 1}/{self.total}"]
         if p.trial is not None:
             parts.append(f"trial {p.trial + 1}/{self.trials}")
         if p.pattern:

@@ -63,5 +63,24 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if cfg.safety.laser_power_mw is None:  # valid, but a session that can never permit light
         print(f"# {args.file}: warning: safety.laser_power_mw is not set: the laser will never be permitted",
               file=sys.stderr)
+    for warning in _daq_warnings(cfg):
+        print(f"# {args.file}: warning: {warning}", file=sys.stderr)
     print(f"# {args.file}: valid", file=sys.stderr)
     return EXIT_OK
+
+
+def _daq_warnings(cfg) -> list[str]:
+    """What is valid in a DAQ section but will keep the gate closed at run time."""
+    daq = cfg.daq
+    out = []
+    if daq is None:
+        return out
+    cal = getattr(daq, "power_calibration", None)
+    laser = cfg.safety.laser_power_mw
+    if cal is not None and laser is not None:
+        top = cal.build().max_mw
+        if top < laser:
+            out.append(f"daq.power_calibration reaches {top} mW, below safety.laser_power_mw = {laser} mW: "
+                       "patterns judged at the full laser power cannot be set, and the gate stays closed "
+                       "for them; calibrate up to the laser's power")
+    return out

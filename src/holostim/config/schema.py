@@ -83,7 +83,12 @@ class SLMConfig(Section):
         None, description="panel frame rate; default: the screen's (opengl) or 60 Hz (simulated)"
     )
     fullscreen: bool = Field(True, description="opengl: False only for development (a plain window)")
-    settle_tau_ms: NonNegativeFloat = Field(10.0, description="simulated liquid-crystal settle time")
+    settle_tau_ms: NonNegativeFloat = Field(
+        10.0, description="the panel's liquid-crystal response time τ (datasheet; simulated: modelled)"
+    )
+    settle_taus: NonNegativeFloat = Field(
+        3.0, description="the laser gate opens this many τ after the swap (3τ: 95 % settled)"
+    )
 
     @field_validator("lut", mode="after")
     @classmethod
@@ -158,6 +163,7 @@ class SLMConfig(Section):
             "blaze": self.blaze,
             "fresnel_focal_um": self.fresnel_focal_um,
             "refresh_hz": self.refresh_hz,
+            "settle_tau_ms": self.settle_tau_ms,
         }
         if self.lut is not None:
             kw["lut"] = self.lut
@@ -401,8 +407,9 @@ class SessionConfig(Section):
 
     @property
     def simulated(self) -> bool:
-        """True when the session needs no hardware at all."""
-        return self.slm.backend == "simulated" and self.camera.backend == "simulated"
+        """True when the session needs no hardware at all (its DAQ, if any, simulated too)."""
+        return (self.slm.backend == "simulated" and self.camera.backend == "simulated"
+                and (self.daq is None or self.daq.backend == "simulated"))
 
     @property
     def fourier_pitch_um(self) -> float:

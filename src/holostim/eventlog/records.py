@@ -15,6 +15,9 @@ so the fields are fixed here, in one place, and the writer only adds the bookkee
   ``"type": "interlock"`` whenever the SLM's own interlock changes (:func:`interlock_record`);
 * ``"type": "refusal"`` for a target the user asked for and was refused (:func:`refusal_record`);
 * ``"type": "calibration"`` when the calibration changed (:func:`calibration_record`);
+* ``"type": "gate"`` for every open and close of the laser gate (the DAQ's ``gate_out``) and every
+  opening that was asked for and refused (:func:`gate_record`), ``"type": "trigger"`` for every TTL edge
+  the session waited for (:func:`trigger_record`);
 * ``"type": "session_end"`` as the last record of a session closed in order (:func:`session_end_record`);
 * a protocol run: ``"type": "protocol"`` when it starts (:func:`protocol_record`), ``"type": "step"``
   for each step (:func:`step_record`) and ``"type": "protocol_end"`` with its outcome
@@ -51,6 +54,7 @@ __all__ = [
     "calibration_record",
     "frame_hash",
     "frame_record",
+    "gate_record",
     "interlock_record",
     "laser_record",
     "machine_info",
@@ -63,6 +67,7 @@ __all__ = [
     "session_end_record",
     "session_header",
     "step_record",
+    "trigger_record",
 ]
 
 FORMAT = "holostim-eventlog"
@@ -324,3 +329,32 @@ def session_end_record(n_records: int, reason: str = "closed") -> dict[str, Any]
 def calibration_record(calibration: Mapping[str, Any]) -> dict[str, Any]:
     """The record that says the calibration changed (its ``to_dict()``)."""
     return {"type": "calibration", "calibration": dict(calibration)}
+
+
+def gate_record(is_open: bool, t: float, reason: str = "", *, action: str | None = None,
+                frame_sha256: str | None = None, power_mw: float | None = None,
+                context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The laser gate (the DAQ's ``gate_out``) changed, or was asked to open and did not.
+
+    ``t`` is on the monotonic clock of the frame records (``time.monotonic``): an open record is written
+    and made durable *before* the line opens (so ``t`` is just before the edge), a close record right
+    after the line closed. ``action`` is ``open``, ``close`` or ``not_opened`` (then ``reason`` says
+    why); ``frame_sha256`` is the frame the light went through, ``power_mw`` the ``power_ao`` setting
+    (``None``: no analog power line, or not touched); ``context`` is the caller's (a protocol's step).
+    """
+    if action is None:
+        action = "open" if is_open else "close"
+    rec: dict[str, Any] = {"type": "gate", "time": time.time(), "t": float(t), "open": bool(is_open),
+                           "action": str(action), "reason": str(reason), "frame_sha256": frame_sha256,
+                           "power_mw": None if power_mw is None else float(power_mw)}
+    for key, value in (context or {}).items():
+        rec.setdefault(str(key), value)
+    return rec
+
+
+def trigger_record(t: float, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A TTL edge on the DAQ's ``trigger_in`` at ``t`` (monotonic clock, s), as the session waited for it."""
+    rec: dict[str, Any] = {"type": "trigger", "time": time.time(), "t": float(t)}
+    for key, value in (context or {}).items():
+        rec.setdefault(str(key), value)
+    return rec

@@ -48,6 +48,7 @@ BACKENDS: dict[str, dict[str, str]] = {
         "replay": "holostim.hardware.camera.replay:ReplayCamera",
         "opencv": "holostim.hardware.camera.opencv:OpenCVCamera",
         "micromanager": "holostim.hardware.camera.micromanager:MicroManagerCamera",
+        "pylon": "holostim.hardware.camera.pylon:PylonCamera",
     },
     "slm": {
         "simulated": "holostim.hardware.slm.simulated:SimulatedSLM",

@@ -8,7 +8,8 @@ planned, not settled, not permitted or not logged:
    new frame reaches the SLM; the frame's record is made durable);
 3. ``LaserGate.open_when_ready``: opens only once that frame has swapped and settled, the permit holds
    and the gate-open record is durable; it never opens after the step's end;
-4. at the step's end, close the gate (the line first, then its record), then the ``step`` record.
+4. at the step's end (aimed 1 ms early, so a late timer still closes inside the step), close the gate
+   (the line first, then its record), then the ``step`` record.
 
 An abort (Ctrl+C, SIGTERM, the GUI's button, an exception, a log failure) closes the gate *first*, from
 the thread that asks, then the run ends with a ``protocol_end`` record saying why. Preparation happens
@@ -50,6 +51,9 @@ ProgressFn = Callable[[int, int, str], None]
 #: late is the largest part of the onset jitter; spinning would take a core from the camera).
 _NAP_S = 0.002
 _SLICE_S = 0.0002
+#: The gate is closed this long before a step's planned end, so that the timer's lateness (0.2-0.5 ms
+#: on the 2-core development VM) still leaves it closed inside the step.
+_CLOSE_LEAD_S = 0.001
 #: The longest a wait for a TTL edge blocks before it looks at abort and pause again.
 _TRIGGER_SLICE_S = 0.05
 
@@ -76,7 +80,7 @@ class StepTimes:
     laser_power_mw: float | None = None
     frame_sha256: str | None = None
     slm_frame_index: int | None = None
-    trigger_t: float | None = None
+    t_trigger: float | None = None
 
     def record(self, prepared: PreparedPattern, frame_period_s: float) -> dict[str, Any]:
         """The ``step`` record's fields."""
@@ -93,11 +97,12 @@ class StepTimes:
             "slm_frame_index": self.slm_frame_index,
             "targets": [t.id for t in prepared.result.targets],
             "planned_onset_ms": self.step.onset_ms, "duration_ms": self.step.duration_ms,
-            "t_onset": self.t_onset, "t_trigger": self.trigger_t, "t_request": self.t_request,
+            "t_onset": self.t_onset, "t_trigger": self.t_trigger, "t_request": self.t_request,
             "t_swapped": self.t_swapped, "t_gate_open": self.t_gate_open, "t_gate_close": self.t_gate_close,
             "swap_after_onset_ms": swap_late, "gate_after_swap_ms": ms(self.t_gate_open, self.t_swapped),
             "on_time": swap_late is not None and swap_late <= 1e3 * frame_period_s,
             "light_ms": ms(self.t_gate_close, self.t_gate_open),
+            "gate_close_after_end_ms": ms(self.t_gate_close, self.t_onset + self.step.duration_ms / 1e3),
             "power_mw_per_spot": self.step.power_mw_per_spot, "laser_power_mw": self.laser_power_mw,
             "predicted_power_mw": None if predicted is None
             else [round(float(p) * scale, 6) for p in predicted],
@@ -159,6 +164,7 @@ class ProtocolRun:
         self._state = _State()
         self._listeners = Listeners(EVENTS, error=ProtocolError, name="protocol")
         self.outcome: tuple[str, str] | None = None
+        self.ready = False  # prepare() succeeded: every pattern and power of the plan is there
         self.started = False
 
     # ------------------------------------------------------------------------------------------ listeners
@@ -227,6 +233,7 @@ class ProtocolRun:
         if refused:
             raise ProtocolRefused(f"protocol {self.protocol.name!r} refused ({len(refused)}): "
                                   + "; ".join(refused))
+        self.ready = True
         self._progress("ready", message=f"{len(self.plan.steps)} steps ready")
 
     def _laser_power(self, p: PreparedPattern, per_spot_mw: float | None) -> _Power:
@@ -260,8 +267,8 @@ class ProtocolRun:
             if self._state.abort_reason is None:
                 self._state.abort_reason = str(reason) or "aborted"
         try:
-            if self.session.daq is not None:
-                self.session.laser_gate.close(f"abort: {reason}")
+            if self.session.daq is not None:  # closed now, and no opening under way can slip past
+                self.session.laser_gate.block(f"abort: {reason}")
         finally:
             self._wake.set()
 
@@ -297,8 +304,8 @@ class ProtocolRun:
         Every way out closes the gate first and ends with a ``protocol_end`` record (when the log can
         still be written). An exception is re-raised after that, as an abort with its message.
         """
-        if not self.prepared:
-            raise ProtocolError("prepare() the protocol before running it")
+        if not self.ready:
+            raise ProtocolError("prepare() the protocol (without refusals) before running it")
         if self.started:
             raise ProtocolError("a protocol run runs once: make a new ProtocolRun to run it again")
         self.started = True
@@ -307,7 +314,8 @@ class ProtocolRun:
         try:
             self._record(protocol_record(self.protocol.name, self.protocol.to_dict(), self._plan_summary(),
                                          self._pattern_summary(), self.source))
-            self._run_steps()
+            with s.laser_gate.manual():  # the steps open the gate, not each frame shown
+                self._run_steps()
         except BaseException as exc:  # noqa: BLE001 - every way out closes the gate and says why
             error = exc
         reason = self._state.abort_reason or ""
@@ -319,6 +327,7 @@ class ProtocolRun:
             outcome = "aborted"
         try:
             s.laser_gate.close(f"protocol {outcome}" + (f": {reason}" if reason else ""))
+            s.laser_gate.unblock()  # the run is over: the session's own rules again
         finally:
             st = self._state
             try:
@@ -360,13 +369,15 @@ class ProtocolRun:
         if self._state.abort_reason is not None:
             raise ProtocolAborted(self._state.abort_reason)
 
-    def _wait_until(self, t: float) -> None:
-        """Sleep until clock time ``t`` (plus the time paused meanwhile is not counted here); abortable."""
+    def _wait_until(self, t: float, *, pausable: bool = False) -> bool:
+        """Sleep until clock time ``t``; abortable. ``pausable``: False as soon as a pause is asked for."""
         while True:
             self._check_abort()
+            if pausable and self._state.paused_at is not None:
+                return False
             left = t - self._clock()
             if left <= 0:
-                return
+                return True
             if left > _NAP_S:
                 self._wake.wait(left - _NAP_S)
                 self._wake.clear()
@@ -415,9 +426,12 @@ class ProtocolRun:
                 t_trig = self._wait_trigger(f"step {step.index + 1}")
                 onset = t_trig
             else:
-                onset = t0 + self._state.paused_s + step.onset_ms / 1e3
-                self._wait_until(onset)
-            times = StepTimes(step, step.pattern, onset, laser_power_mw=power.laser_mw, trigger_t=t_trig)
+                while True:  # a pause while waiting for the onset holds it, and shifts it after
+                    onset = t0 + self._state.paused_s + step.onset_ms / 1e3
+                    if self._wait_until(onset, pausable=True):
+                        break
+                    self._hold_while_paused(step)
+            times = StepTimes(step, step.pattern, onset, laser_power_mw=power.laser_mw, t_trigger=t_trig)
             self._state.times.append(times)
             end = onset + step.duration_ms / 1e3
             times.t_request = self._clock()
@@ -434,7 +448,7 @@ class ProtocolRun:
             if times.t_gate_open is not None:
                 self._state.gate_opened += 1
             self._progress("running", step)
-            self._wait_until(end)
+            self._wait_until(end - _CLOSE_LEAD_S)
             closed = s.laser_gate.close("step end")
             times.t_gate_close = closed if closed is not None else (
                 s.laser_gate.last_close_t if times.t_gate_open is not None else None)

@@ -6,11 +6,14 @@ comes out of its loop; the refusals it raises come from the safety gate (:mod:`h
 
 from holostim.safety import SafetyError, TargetRefused
 from holostim.session.errors import SessionError
+from holostim.session.laser_gate import GateError, LaserGate
 from holostim.session.result import ApplyResult, Target
 from holostim.session.session import Session
 
 __all__ = [
     "ApplyResult",
+    "GateError",
+    "LaserGate",
     "SafetyError",
     "Session",
     "SessionError",

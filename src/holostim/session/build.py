@@ -20,12 +20,14 @@ from holostim.calibration import Calibration, run_calibration
 from holostim.calibration.procedure import ShowFn
 from holostim.config import SessionConfig
 from holostim.hardware.camera import Camera, open_camera
+from holostim.hardware.daq import DAQ
 from holostim.hardware.registry import backend_class
 from holostim.hardware.slm import SLMProtocol
 from holostim.holography import HologramEngine
 from holostim.session.errors import SessionError
 
-__all__ = ["calibrate", "calibration_mismatch", "load_calibration", "make_camera", "make_engine", "make_slm"]
+__all__ = ["calibrate", "calibration_mismatch", "describe_daq", "load_calibration", "make_camera", "make_daq",
+           "make_engine", "make_slm"]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,39 @@ def make_slm(cfg: SessionConfig) -> SLMProtocol:
     return backend_class("slm", cfg.slm.backend).from_config(cfg.slm, cfg.safety)
 
 
-def make_camera(cfg: SessionConfig, slm: SLMProtocol) -> Camera:
-    """The camera of ``cfg.camera``; the simulated one looks through the (simulated) ``slm``."""
+def make_daq(cfg: SessionConfig) -> DAQ | None:
+    """The DAQ of ``cfg.daq`` (the registry's backend of that name, with the section's keys), or ``None``.
+
+    A DAQ that is not there raises its own one-line :class:`~holostim.hardware.daq.DaqError` (which device,
+    how to fix it); its gate starts closed.
+    """
+    section = cfg.daq
+    if section is None:
+        return None
+    return backend_class("daq", section.backend)(**section.options())
+
+
+def describe_daq(daq: DAQ | None) -> dict | None:
+    """What the log header says about the session's DAQ (``None``: no DAQ, so no laser gate)."""
+    if daq is None:
+        return None
+    pc = daq.power_calibration
+    out = {"backend": type(daq).__name__, "swap_pulse_ms": daq.swap_pulse_ms,
+           "power_ao": bool(daq.has_power_ao and pc is not None),
+           "power_range_mw": None if pc is None else [pc.min_mw, pc.max_mw]}
+    for attr in ("port", "firmware_version", "watchdog_ms"):  # the serial board says which it is
+        value = getattr(daq, attr, None)
+        if isinstance(value, (str, int, float)):
+            out[attr] = value
+    return out
+
+
+def make_camera(cfg: SessionConfig, slm: SLMProtocol, daq: DAQ | None = None) -> Camera:
+    """The camera of ``cfg.camera``; the simulated one looks through the (simulated) ``slm``.
+
+    With a DAQ, the simulated laser is behind its gate: the simulated sample is lit at ``t`` only if the
+    gate was open at ``t`` (the simulated DAQ's line history; another DAQ's host-side state).
+    """
     options = cfg.camera.options()
     if cfg.camera.backend == "simulated":
         if cfg.slm.backend != "simulated":
@@ -51,6 +84,8 @@ def make_camera(cfg: SessionConfig, slm: SLMProtocol) -> Camera:
             )
         options.update(cfg.simulated_camera_kwargs())
         options["slm"] = slm
+        if daq is not None:
+            options["laser_on"] = getattr(daq, "gate_open_at", None) or (lambda t: daq.gate_open)
     return open_camera(cfg.camera.backend, **options)
 
 

@@ -17,6 +17,10 @@ gate's: the SLM's interlock, the last frame's verdict and its record together; e
 A refused pattern raises :class:`~holostim.safety.TargetRefused` or :class:`~holostim.safety.SafetyError`
 with the reason and is neither shown nor logged. ``apply`` may be called from a worker thread (the
 GUI's); one lock serialises compute, show and log.
+
+With a ``daq`` section the session opens its DAQ (after the SLM; closed first): every swap pulses
+``swap_out``, and light reaches the sample only through :attr:`Session.laser_gate`
+(:mod:`holostim.session.laser_gate`), which closes at the top of every frame's way to the SLM.
 """
 
 from __future__ import annotations
@@ -44,12 +48,15 @@ from holostim.eventlog.records import (
 )
 from holostim.geometry import SLMGeometry, target_refusal
 from holostim.hardware.camera import Camera
+from holostim.hardware.daq import DAQ
 from holostim.hardware.slm import FrameRecord, SLMProtocol
 from holostim.holography import HologramEngine, SpotTarget
 from holostim.safety import LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict, far_field_intensity
 from holostim.session import build
 from holostim.session.errors import SessionError
 from holostim.session.frame_records import MakeRecord, other_frame_maker, pattern_maker
+from holostim.session.gate_wiring import GateWiring
+from holostim.session.laser_gate import LaserGate
 from holostim.session.listeners import Listeners
 from holostim.session.permit_keeper import PermitKeeper
 from holostim.session.prepared import PreparedPattern
@@ -61,12 +68,12 @@ __all__ = ["EVENTS", "Session"]
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("result", "interlock", "frame", "permit")
+EVENTS = ("result", "interlock", "frame", "permit", "gate")
 
 ProgressFn = Callable[[int, int, str], None]
 
 
-class Session:
+class Session(GateWiring):
     """Devices, engine, calibration and log of one rig session (see the module docstring).
 
     Use :meth:`open`; a session is a context manager.
@@ -86,6 +93,10 @@ class Session:
         The laser permit (see :attr:`laser_permitted`).
     log : EventLog
         The stimulation log of this run.
+    daq : DAQ or None
+        The session's DAQ (``None`` without a ``daq`` section): trigger in, swap out, the laser gate.
+    laser_gate : LaserGate
+        The one driver of the DAQ's gate and power lines (always there; without a DAQ it cannot open).
     targets : list of Target
         The current target set (what the GUI shows; starts as the session file's ``targets``).
     last_result : ApplyResult or None
@@ -101,15 +112,20 @@ class Session:
         self.engine: HologramEngine | None = None  # type: ignore[assignment]
         self.calibration: Calibration | None = None
         self.log: EventLog | None = None  # type: ignore[assignment]
+        self.daq: DAQ | None = None
         self._gate_plan: FFTPlan | None = None
         self.safety = SafetyGate(config.safety, self._far_field)
         self.permit = LaserPermit(config.safety.laser_power_mw)
         self._keeper = PermitKeeper(self.permit, lambda: self.log, lambda: self.safety.permit(self.slm),
-                                    lambda ok, why: self._emit("permit", ok, why))
+                                    self._on_permit)
         self._reshow: Callable[[], object] | None = None  # shows again what the SLM shows now
         self.targets: list[Target] = [Target(t.x, t.y, t.weight, t.group, t.id) for t in config.targets]
         self.last_result: ApplyResult | None = None
         self._lock = threading.RLock()
+        self.laser_gate = LaserGate(None, slm=lambda: self.slm, permit=self.permit_state,
+                                    event_log=lambda: self.log, frame_lock=self._lock,
+                                    settle_taus=config.slm.settle_taus, on_log_failure=self._gate_log_failed,
+                                    emit=lambda is_open, why, t: self._emit("gate", is_open, why, t))
         self._listeners = Listeners(EVENTS, error=SessionError, name="session")
         self._unsubscribe: list[Callable[[], None]] = []
         self._preview = Preview(config)
@@ -162,8 +178,9 @@ class Session:
                camera: bool = True) -> None:
         cfg = self.config
         self.slm = build.make_slm(cfg)
+        self.daq = self.laser_gate.daq = build.make_daq(cfg)  # after the SLM; its gate starts closed
         if camera:
-            self.camera = build.make_camera(cfg, self.slm)
+            self.camera = build.make_camera(cfg, self.slm, self.daq)
         self.engine = build.make_engine(cfg)
         measure = False
         if load_calibration and camera:
@@ -179,7 +196,7 @@ class Session:
 
     def _log_header(self) -> dict:
         cam = self.camera
-        return session_header(
+        header = session_header(
             session_file=self.path,
             config=self.config.to_dict(),
             calibration=self.calibration.to_dict() if self.calibration is not None else None,
@@ -189,10 +206,13 @@ class Session:
             camera_shape=cam.shape if cam is not None else None,
             camera_name=cam.name if cam is not None else None,
         )
+        header["daq"] = build.describe_daq(self.daq)  # which laser gate, if any
+        return header
 
     def _subscribe_slm(self) -> None:
         self._unsubscribe.append(self.slm.add_interlock_listener(self._on_interlock))
         self._unsubscribe.append(self.slm.add_frame_listener(lambda rec: self._emit("frame", rec)))
+        self._unsubscribe.append(self.slm.add_frame_listener(self.laser_gate.swap_listener()))
 
     def _unsubscribe_slm(self) -> None:
         for unsubscribe in self._unsubscribe:
@@ -239,8 +259,9 @@ class Session:
         the thread that changed it).  ``"interlock"``: ``callback(ok: bool, reason: str)`` whenever the
         SLM's own display interlock changes (on the SLM's watchdog thread).  ``"frame"``:
         ``callback(record: FrameRecord)`` for every frame the SLM swaps in -- patterns, calibration
-        grids and test patterns alike (on the display's thread).  GUIs forward all of them through
-        queued signals.
+        grids and test patterns alike (on the display's thread).  ``"gate"``: ``callback(is_open: bool,
+        reason: str, t: float)`` whenever the laser gate opens or closes (``t`` monotonic; on the thread
+        that did it).  GUIs forward all of them through queued signals.
         """
         return self._listeners.add(event, callback)
 
@@ -415,8 +436,8 @@ class Session:
 
     def _show_locked(self, result: ApplyResult, remember: bool = True) -> None:
         make = pattern_maker(result, self.geometry.slm_to_sample_um)
-        rec, _, record = self._show_frame("pattern", make, phase=result.phase,
-                                          targets_slm=result.targets_slm)
+        rec, verdict, record = self._show_frame("pattern", make, phase=result.phase,
+                                                targets_slm=result.targets_slm)
         result.frame_record = rec
         result.frame = np.asarray(rec.frame)
         result.record = record
@@ -424,6 +445,7 @@ class Session:
             self.last_result = result
             self.targets = list(result.targets)
             self._reshow = lambda: self._show_locked(result)
+        self._open_gate_interactive(rec, verdict, {"kind": "pattern"})
 
     # ------------------------------------------------------------------------------------------- prepared
     def prepare_pattern(self, targets: Sequence[Target], name: str) -> PreparedPattern:
@@ -488,8 +510,9 @@ class Session:
 
     def _show_test_locked(self, frame: np.ndarray, name: str) -> FrameRecord:
         make = other_frame_maker("test_pattern", name, None)
-        rec, _, _ = self._show_frame("test_pattern", make, gray=frame)
+        rec, verdict, _ = self._show_frame("test_pattern", make, gray=frame)
         self._reshow = lambda: self._show_test_locked(frame, name)
+        self._open_gate_interactive(rec, verdict, {"kind": "test_pattern", "name": name})
         return rec
 
     def _show_frame(self, kind: str, make_record: MakeRecord, *, phase: object = None,
@@ -505,6 +528,8 @@ class Session:
         judged by this gate (:meth:`show_prepared` has checked it is the same light).
         """
         self._check_open()
+        # The laser gate closes before any new frame is loaded, and no older frame may open it again.
+        self.laser_gate.before_frame(kind)
         rec = self.slm.load(phase) if gray is None else self.slm.load_gray(gray)
         try:
             if judged is not None:
@@ -594,8 +619,10 @@ class Session:
 
     def _measure_calibration(self, grid: int, progress: ProgressFn | None) -> Calibration:
         def show(phase: np.ndarray, spots: np.ndarray, what: str) -> None:
-            self._show_frame("calibration", other_frame_maker("calibration", what, spots),
-                             phase=phase, targets_slm=spots)
+            rec, verdict, _ = self._show_frame("calibration", other_frame_maker("calibration", what, spots),
+                                               phase=phase, targets_slm=spots)
+            self._open_gate_interactive(rec, verdict, {"kind": "calibration", "name": what})
+            self._check_calibration_light(rec, verdict, spots, what)
 
         try:
             cal = build.calibrate(self.config, self.engine, self.slm, self.camera, grid, progress, show=show)
@@ -649,20 +676,26 @@ class Session:
         return self._closed
 
     def close(self) -> None:
-        """Block the laser, end the log with a ``session_end`` record, close the log, camera and SLM.
+        """Close the laser gate, block the laser, end the log, close the DAQ, log, camera and SLM.
+
+        The gate closes first of all, and the DAQ is the first device closed (its gate line stays off).
 
         Safe to call twice. A log without its ``session_end`` record was ended by a crash or power loss.
         """
         with self._lock:
             if self._closed:
                 return
+            try:
+                self.laser_gate.shut("the session is closed")
+            except Exception:  # the DAQ is closed below whatever happened here
+                log.exception("closing the laser gate failed")
             self._unsubscribe_slm()
             if self.log is not None and self.slm is not None:
                 self._keeper.update(lambda p: p.fail("the session is closed"))
                 n = self.log.n_records
                 self._keeper.append(session_end_record(n))
             self._closed = True
-            for name in ("log", "camera", "slm"):
+            for name in ("daq", "log", "camera", "slm"):
                 obj = getattr(self, name)
                 if obj is None:
                     continue

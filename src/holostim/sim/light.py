@@ -9,11 +9,16 @@ The far field is cached: it is recomputed only when the SLM shows a new frame or
 512 × 512 frame costs a few milliseconds (see ``benchmarks/camera.py``). The SLM is duck-typed (its
 ``shape``, ``pitch_um``, ``wavelength_um``, ``displayed_phase(t)``, ``laser_permitted`` and, when it has
 them, ``frames`` and ``tau_ms``): the simulated world sits below the device layer and imports no device.
+
+The laser itself: by default the light is on while the SLM's interlock permits it (``laser_permitted``).
+A rig with a laser gate passes ``laser_on(t)`` instead (the session gives the DAQ's gate history), so the
+sample is lit at ``t`` exactly when the gate was open at ``t``, as behind a real shutter or Pockels cell.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,10 +79,15 @@ class Light:
         Camera frame ``(height, width)``.
     path : LightPath
         The optics in between.
+    laser_on : callable or None
+        ``laser_on(t) -> bool``: whether the laser reaches the SLM at time ``t`` (a gate's history);
+        ``None``: while the SLM's interlock permits.
     """
 
-    def __init__(self, slm: Any, shape: tuple[int, int], path: LightPath) -> None:
+    def __init__(self, slm: Any, shape: tuple[int, int], path: LightPath,
+                 laser_on: Callable[[float], bool] | None = None) -> None:
         self.slm = slm
+        self.laser_on = laser_on
         self.path = path
         self.shape = shape
         self.slm_shape = tuple(int(v) for v in slm.shape) if slm is not None else shape
@@ -132,7 +142,10 @@ class Light:
         """Bring :attr:`image` to time ``t`` (recomputing only if the displayed phase changed); return it."""
         if self.slm is None:
             return self.image
-        permitted = bool(getattr(self.slm, "laser_permitted", True))
+        if self.laser_on is not None:
+            permitted = bool(self.laser_on(t))
+        else:
+            permitted = bool(getattr(self.slm, "laser_permitted", True))
         key, settling = self._slm_state(t)
         if not permitted:
             full_key: Any = ("laser off",)

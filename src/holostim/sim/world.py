@@ -8,6 +8,7 @@ its time ``t`` (seconds on the SLM's monotonic clock), so a test that drives the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,9 @@ class SimulatedWorld:
         :class:`LightPath` with their defaults).
     seed : int
         Seeds the sample layout and the spikes.
+    laser_on : callable or None
+        ``laser_on(t) -> bool``, the laser gate at time ``t`` (see :class:`~holostim.sim.light.Light`);
+        ``None``: the light is on while the SLM's interlock permits.
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class SimulatedWorld:
         activity: Activity | None = None,
         light_path: LightPath | None = None,
         seed: int = 0,
+        laser_on: Callable[[float], bool] | None = None,
     ) -> None:
         self.shape = camera_shape(shape)
         self.slm = slm
@@ -62,7 +67,7 @@ class SimulatedWorld:
         self.activity = activity if activity is not None else Activity()
         self.light_path = light_path if light_path is not None else LightPath()
         self.seed = int(seed)
-        self.light = Light(slm, self.shape, self.light_path)
+        self.light = Light(slm, self.shape, self.light_path, laser_on)
         self.sample = Sample(self.scene, self.shape, self.seed)
         self.calcium = Calcium(self.activity, self.sample.n_neurons, self.seed)
         self._t_last: float | None = None

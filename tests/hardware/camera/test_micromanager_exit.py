@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 FAKE_CAMERA = textwrap.dedent(
     """
+    import time
+
     import numpy as np
     from pymmcore_plus.experimental.unicore import SimpleCameraDevice
 
@@ -46,7 +48,8 @@ FAKE_CAMERA = textwrap.dedent(
         def dtype(self):
             return np.uint16
 
-        def snap(self, buffer):
+        def snap(self, buffer):  # an exposure's time, as a camera takes; the sequence calls this too
+            time.sleep(self._exposure / 1000.0)
             buffer[:] = np.arange(buffer.size, dtype=np.uint16).reshape(buffer.shape) % 4096
             return {}
     """
@@ -67,7 +70,10 @@ OPEN_AND_CLOSE = textwrap.dedent(
     frame = cam.snap()
     assert cam.shape == (48, 64) and frame.shape == (48, 64), (cam.shape, frame.shape)
     assert np.asarray(frame).max() > 0
+    cam.start()  # closing while Micro-Manager's sequence acquisition runs must exit cleanly too
+    assert cam.wait_frame(0, timeout=30) is not None and cam._core.isSequenceRunning()
     cam.close()
+    assert not cam._core.isSequenceRunning()
     print("closed", flush=True)
     """
 )
@@ -90,7 +96,7 @@ RUNS = 8
 def _run_many(tmp_path: Path, script: str, *args: str) -> list[tuple[int, str, str]]:
     """``RUNS`` processes of ``script`` side by side: (exit status, stdout, stderr) of each."""
     (tmp_path / "fakecam.py").write_text(FAKE_CAMERA)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(tmp_path)])}  # this tree
     procs = [subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path) for _ in range(RUNS)]
     results = []

@@ -122,14 +122,15 @@ def test_factory_opens_what_the_registry_names_at_call_time(monkeypatch):
 
 def test_factory_refuses_a_name_the_registry_does_not_have(monkeypatch):
     monkeypatch.delitem(registry.BACKENDS["camera"], "opencv")
-    listed = r"choose one of simulated, replay, micromanager$"
+    listed = r"choose one of simulated, replay, micromanager, pylon$"
     with pytest.raises(CameraConfigError, match=r"unknown camera backend 'opencv'.*" + listed):
         open_camera("opencv")
 
 
 def test_importing_the_cameras_imports_no_sdk():
     code = ("import sys, holostim.hardware.camera, holostim.config\n"
-            "print(sorted(m for m in ('cv2', 'tifffile', 'pymmcore_plus', 'PyQt6') if m in sys.modules))")
+            "print(sorted(m for m in ('cv2', 'tifffile', 'pymmcore_plus', 'pypylon', 'PyQt6')\n"
+            "             if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "[]"

@@ -8,13 +8,22 @@ Streaming runs an acquisition thread that keeps exactly one slot: each new frame
 one, with a frame counter and a monotonic timestamp. A slow consumer (a GUI repainting at 20 Hz while
 the camera runs at 100 Hz) therefore always sees the newest frame and never a backlog, and the counter
 tells it how many frames it skipped.
+
+A camera that streams on its own (a Basler camera's grab engine, Micro-Manager's sequence acquisition)
+plugs into the same thread through three hooks — :meth:`Camera._stream_begin`,
+:meth:`Camera._stream_next`, :meth:`Camera._stream_end` — instead of a snap loop: the device then runs at
+its own pace, frames it dropped still advance the counter, and its own clock rides along as
+``Frame.t_camera``.
 """
 
 from __future__ import annotations
 
 import abc
+import atexit
+import logging
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
@@ -25,6 +34,25 @@ from holostim.checks import positive
 from holostim.errors import HolostimError
 from holostim.threads import lower_current_thread_priority
 
+log = logging.getLogger(__name__)
+
+_OPEN: weakref.WeakSet[Camera] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_forgotten_cameras() -> None:
+    """Close every camera still open when the interpreter exits, while it can still run threads.
+
+    A forgotten streaming camera's thread sits in the vendor SDK (pylon's ``RetrieveResult``); if Python
+    finalises first, that thread is ended by a forced unwind the SDK's catch-all swallows, and glibc
+    aborts the process ("FATAL: exception not rethrown", status 134). Closing it here avoids that.
+    """
+    for camera in list(_OPEN):
+        try:
+            camera.close()
+        except Exception:  # noqa: BLE001 - exiting anyway; the next camera still gets closed
+            log.warning("closing camera %r at exit failed", camera.name, exc_info=True)
+
 __all__ = [
     "Camera",
     "CameraConfigError",
@@ -34,6 +62,7 @@ __all__ = [
     "CameraOptions",
     "CameraProtocol",
     "Frame",
+    "Grab",
     "to_gray",
 ]
 
@@ -55,14 +84,30 @@ class CameraFileError(HolostimError, OSError):
 
 
 class Frame(NamedTuple):
-    """One streamed frame: the image, its running counter (1, 2, ...) and ``time.monotonic()`` stamp.
+    """One streamed frame: the image, its running counter, its ``time.monotonic()`` stamp, its camera time.
 
-    A named tuple so ``image, counter, timestamp = camera.latest()`` works as well as attribute access.
+    ``counter`` counts the device's frames (1, 2, ...): a frame the device itself dropped (a Basler
+    camera's grab engine keeping only the latest image) still advances it, so a gap means frames lost.
+    ``t_camera`` is the camera's own clock in seconds at exposure (a Basler timestamp), or ``None`` for
+    cameras without one; it is what relates frames to each other, since the host stamp includes
+    transfer jitter. A named tuple: ``latest()[0]`` is the image, ``latest()[1]`` the counter.
     """
 
     image: np.ndarray
     counter: int
     timestamp: float
+    t_camera: float | None = None
+
+
+class Grab(NamedTuple):
+    """What a device's own stream hands the acquisition thread (see :meth:`Camera._stream_next`).
+
+    ``skipped`` is how many frames the device dropped before this one (they advance the counter).
+    """
+
+    image: np.ndarray
+    t_camera: float | None = None
+    skipped: int = 0
 
 
 class CameraOptions(BaseModel):
@@ -143,6 +188,13 @@ class Camera(abc.ABC):
     acquisition_nice = 0
     """Nice value of the acquisition thread (Linux). 0 for real cameras, whose thread mostly waits."""
 
+    stream_owns_device: ClassVar[bool] = False
+    """Whether streaming holds the device (a grab engine or sequence acquisition running): then
+    :meth:`snap` during streaming returns the next streamed frame instead of grabbing one itself."""
+
+    snap_timeout_s: float = 5.0
+    """How long :meth:`snap` waits for the next streamed frame (when ``stream_owns_device``)."""
+
     def __init__(self, *, exposure_ms: float = 20.0, fps: float | None = None, name: str = "camera") -> None:
         self._io_lock = threading.RLock()  # one grab at a time: snap() and the thread share the device
         self._slot_lock = threading.Condition()
@@ -150,11 +202,13 @@ class Camera(abc.ABC):
         self._counter = 0
         self._thread: threading.Thread | None = None
         self._stop_event = threading.Event()
+        self._begun = threading.Event()  # set by the acquisition thread once _stream_begin returned
         self._closed = False
         self._error: BaseException | None = None
         self.name = str(name)
         self._exposure_ms = positive(exposure_ms, "exposure_ms", CameraConfigError)
         self._fps = None if fps is None else positive(fps, "fps", CameraConfigError)
+        _OPEN.add(self)
 
     # ----------------------------------------------------------------- backend interface
     # A backend learns its frame format when it opens the device and stores it in ``_shape`` and
@@ -181,6 +235,34 @@ class Camera(abc.ABC):
 
     def _release(self) -> None:  # noqa: B027 - optional hook
         """Free the device (called once by :meth:`close`)."""
+
+    # A device that streams on its own overrides these three (all called in the acquisition thread with
+    # the I/O lock held); the defaults make streaming a loop of ``_grab``.
+    def _stream_begin(self) -> None:  # noqa: B027 - optional hook
+        """Start the device's own stream (a grab engine, a sequence acquisition) before the first frame."""
+
+    def _stream_next(self) -> Grab | None:
+        """The next frame of the stream, or ``None`` if none came within a short wait.
+
+        ``None`` lets the thread see a stop request while the device waits (for a trigger, say); it must
+        therefore return within a fraction of a second. A failing device raises.
+        """
+        return Grab(self._grab())
+
+    def _stream_end(self) -> None:  # noqa: B027 - optional hook
+        """Stop the device's own stream (after the last frame, also after an error)."""
+
+    def _before_stream_snap(self) -> None:  # noqa: B027 - optional hook
+        """Act for a :meth:`snap` during streaming, after it noted the counter.
+
+        A software trigger fires here, so the frame it causes is the one the snap waits for.
+        """
+
+    @property
+    def bit_depth(self) -> int:
+        """Significant bits per pixel (12 for a Mono12 camera's ``uint16`` frames): the display range."""
+        depth = getattr(self, "_bit_depth", None)
+        return int(depth) if depth else 8 * np.dtype(self.dtype).itemsize
 
     # ----------------------------------------------------------------- public API
     @property
@@ -210,8 +292,20 @@ class Camera(abc.ABC):
         return self._thread is not None and self._thread.is_alive()
 
     def snap(self) -> np.ndarray:
-        """Acquire and return one new frame (2-D array of :attr:`dtype`)."""
+        """Acquire and return one new frame (2-D array of :attr:`dtype`).
+
+        While a device that owns its stream is streaming, this is the next streamed frame (the device
+        cannot grab a second way at the same time).
+        """
         self._check_open()
+        if self.stream_owns_device and self.is_streaming:
+            with self._slot_lock:
+                after = self._counter
+            self._before_stream_snap()
+            frame = self.wait_frame(after, timeout=self.snap_timeout_s)
+            if frame is None:
+                raise CameraError(f"camera {self.name!r} delivered no frame within {self.snap_timeout_s:g} s")
+            return frame.image
         with self._io_lock:
             return self._grab()
 
@@ -222,8 +316,15 @@ class Camera(abc.ABC):
             return
         self._stop_event.clear()
         self._error = None
+        self._begun.clear()
+        self._begin_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"holostim-camera-{self.name}", daemon=True)
         self._thread.start()
+        # Return once the device streams (its grab engine started), so a trigger sent next is not lost.
+        self._begun.wait(10.0)
+        failed = self._begin_error
+        if failed is not None:
+            raise CameraError(f"camera {self.name!r} could not start streaming: {failed}") from failed
 
     def stop(self) -> None:
         """Stop the acquisition thread (the last frame stays available). Idempotent."""
@@ -286,27 +387,51 @@ class Camera(abc.ABC):
         if self._closed:
             raise CameraError(f"camera {self.name!r} is closed; open a new one with open_camera(...)")
 
-    def _publish(self, image: np.ndarray) -> Frame:
+    def _publish(self, image: np.ndarray, t_camera: float | None = None, skipped: int = 0) -> Frame:
         with self._slot_lock:
-            self._counter += 1
-            self._slot = Frame(image, self._counter, time.monotonic())
+            self._counter += 1 + int(skipped)
+            self._slot = Frame(image, self._counter, time.monotonic(), t_camera)
             self._slot_lock.notify_all()
             return self._slot
+
+    def _fail(self, exc: BaseException) -> None:
+        self._error = exc
+        with self._slot_lock:
+            self._slot_lock.notify_all()
 
     def _run(self) -> None:
         if self.acquisition_nice:  # relative to this thread's own; threads started from here inherit it
             lower_current_thread_priority(self.acquisition_nice)
+        try:
+            with self._io_lock:
+                self._stream_begin()
+        except BaseException as exc:  # noqa: BLE001 - handed to start() and the consumer's latest()
+            self._begin_error = exc
+            self._fail(exc)
+            return
+        finally:
+            self._begun.set()
+        try:
+            self._loop()
+        finally:
+            try:
+                with self._io_lock:
+                    self._stream_end()
+            except Exception:  # noqa: BLE001 - the stream is over either way; close() frees the device
+                log.warning("camera %r: stopping its stream failed", self.name, exc_info=True)
+
+    def _loop(self) -> None:
         next_due = time.monotonic()
         while not self._stop_event.is_set():
             try:
                 with self._io_lock:
-                    image = self._grab()
+                    grab = self._stream_next()
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer through latest()
-                self._error = exc
-                with self._slot_lock:
-                    self._slot_lock.notify_all()
+                self._fail(exc)
                 return
-            self._publish(image)
+            if grab is None:  # nothing yet (waiting for a trigger): look at the stop request again
+                continue
+            self._publish(grab.image, grab.t_camera, grab.skipped)
             if self._fps is not None:
                 next_due += 1.0 / self._fps
                 delay = next_due - time.monotonic()
@@ -316,16 +441,23 @@ class Camera(abc.ABC):
                 self._stop_event.wait(delay)
 
 
-def to_gray(img: np.ndarray, *, bgr: bool) -> np.ndarray:
-    """Colour → grey with Rec. 601 luma weights (what OpenCV's ``cvtColor`` uses), dtype kept.
+_LUMA_Q15 = (9798, 19235, 3735)
+"""Rec. 601 luma weights of R, G, B in units of 1/32768, as OpenCV's ``cvtColor`` rounds them."""
 
-    holostim works on single-channel fluorescence images; OpenCV is imported only for a colour frame.
+
+def to_gray(img: np.ndarray, *, bgr: bool) -> np.ndarray:
+    """Colour → grey with Rec. 601 luma weights, dtype kept: the numbers OpenCV's ``cvtColor`` gives.
+
+    holostim works on single-channel fluorescence images. This is plain NumPy, so a colour TIFF replays
+    without OpenCV (an optional extra); integers use OpenCV's fixed-point rule (weights in 1/32768,
+    rounded half up) and floats its float weights, so frames match what OpenCV would have made.
     """
     if img.ndim == 2:
         return img
-    import cv2
-
-    code = cv2.COLOR_BGR2GRAY if bgr else cv2.COLOR_RGB2GRAY
-    if img.shape[-1] == 4:
-        code = cv2.COLOR_BGRA2GRAY if bgr else cv2.COLOR_RGBA2GRAY
-    return cv2.cvtColor(np.ascontiguousarray(img), code)
+    c = np.asarray(img)[..., :3]
+    r, g, b = (c[..., 2], c[..., 1], c[..., 0]) if bgr else (c[..., 0], c[..., 1], c[..., 2])
+    if np.issubdtype(c.dtype, np.integer):
+        wr, wg, wb = _LUMA_Q15
+        y = (r.astype(np.int64) * wr + g.astype(np.int64) * wg + b.astype(np.int64) * wb + (1 << 14)) >> 15
+        return y.astype(c.dtype)
+    return (0.299 * r + 0.587 * g + 0.114 * b).astype(c.dtype)

@@ -13,8 +13,8 @@ def open_camera(backend: str = "simulated", **options: Any) -> Camera:
     """Open a camera by backend name — what the session's ``camera`` section turns into.
 
     The names are those of :mod:`holostim.hardware.registry` (``simulated``, ``replay``, ``opencv``,
-    ``micromanager`` and any backend registered there); the class is imported only now, so a vendor SDK
-    is needed only for the camera actually opened.
+    ``micromanager``, ``pylon`` and any backend registered there); the class is imported only now, so a
+    vendor SDK is needed only for the camera actually opened.
 
     Parameters
     ----------
@@ -23,7 +23,8 @@ def open_camera(backend: str = "simulated", **options: Any) -> Camera:
     **options
         The backend's keyword arguments: the keys of its ``Options`` model (the session's ``camera``
         section: ``exposure_ms``, ``fps`` and e.g. replay's ``path``/``loop``, opencv's
-        ``index``/``width``/``height``, micromanager's ``config``/``device``/``mm_path``) and, for the
+        ``index``/``width``/``height``, micromanager's ``config``/``device``/``mm_path``, pylon's ``serial``,
+        ``roi``, ``pixel_format``, ``trigger``, ...) and, for the
         ``simulated`` camera, the rig it looks at (``slm``, ``shape``, ``scene``, ``activity``,
         ``light``, ``sensor``, ``seed``, ``clock``, ``name``: see
         :class:`~holostim.hardware.camera.simulated.SimulatedCamera`).

@@ -1,8 +1,13 @@
-"""A live camera through OpenCV's ``VideoCapture``; OpenCV is imported when the camera is opened."""
+"""A live camera through OpenCV's ``VideoCapture``; OpenCV is imported when the camera is opened.
+
+OpenCV is an optional extra (``holostim[opencv]``, about a sixth of a full install) used only here and
+for video replay: :func:`import_cv2` is the one place that imports it, so a missing OpenCV is one line
+that names the extra.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field
@@ -15,6 +20,15 @@ from holostim.hardware.camera.base import (
     CameraOptions,
     to_gray,
 )
+
+
+def import_cv2(what: str) -> Any:
+    """OpenCV's ``cv2`` module, or one line saying that ``what`` needs the ``[opencv]`` extra."""
+    try:
+        import cv2
+    except ImportError as exc:
+        raise CameraConfigError(f"{what} needs OpenCV: pip install 'holostim[opencv]'") from exc
+    return cv2
 
 
 class OpenCVOptions(CameraOptions):
@@ -50,7 +64,7 @@ class OpenCVCamera(Camera):
         height: int | None = None,
         fps: float | None = None,
     ) -> None:
-        import cv2
+        cv2 = import_cv2("camera.backend 'opencv'")
 
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
             raise CameraConfigError(f"camera.index must be a non-negative integer, got {index!r}")
@@ -81,7 +95,7 @@ class OpenCVCamera(Camera):
         self._dtype = gray.dtype
 
     def _set_exposure(self, ms: float) -> None:
-        import cv2
+        cv2 = import_cv2("camera.backend 'opencv'")
 
         self._cap.set(cv2.CAP_PROP_AUTO_EXPOSURE, 1)  # V4L2 "manual"
         self._cap.set(cv2.CAP_PROP_EXPOSURE, ms * 10.0)  # V4L2 exposure_absolute: units of 100 µs

@@ -1,4 +1,7 @@
-"""Replaying a recording: frames from a multi-page TIFF or a video file, looping at a set frame rate."""
+"""Replaying a recording: frames from a multi-page TIFF or a video file, looping at a set frame rate.
+
+TIFF needs only tifffile (a base dependency); a video needs OpenCV, the optional ``[opencv]`` extra.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import numpy as np
 
 from holostim.files import ExistingFile
 from holostim.hardware.camera.base import Camera, CameraError, CameraFileError, CameraOptions, to_gray
+from holostim.hardware.camera.opencv import import_cv2
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".ome.tif", ".ome.tiff")
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".webm")
@@ -105,7 +109,7 @@ class ReplayCamera(Camera):
 
     # -- video: decode sequentially, rewind on loop
     def _open_video(self) -> None:
-        import cv2
+        cv2 = import_cv2(f"replaying the video {self.path.name!r} (a multi-page TIFF needs no OpenCV)")
 
         self._cap = cv2.VideoCapture(str(self.path))
         ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
@@ -123,7 +127,7 @@ class ReplayCamera(Camera):
         self._n_frames = count if count > 0 else None
 
     def _read_video(self) -> np.ndarray:
-        import cv2
+        cv2 = import_cv2("video replay")
 
         if self._pending is not None:
             img, self._pending = self._pending, None

@@ -51,6 +51,9 @@ class SimulatedCamera(Camera):
         Time base in seconds, shared with the SLM's frame stamps (``time.monotonic`` by default).
     name : str
         Identifier recorded with calibrations.
+    laser_on : callable or None
+        ``laser_on(t) -> bool`` on the camera's clock: the laser gate at ``t`` (a session with a DAQ
+        passes the gate's history); ``None``: the light is on while the SLM's interlock permits.
 
     Raises
     ------
@@ -78,13 +81,14 @@ class SimulatedCamera(Camera):
         seed: int = 0,
         clock: Callable[[], float] | None = None,
         name: str = "simulated",
+        laser_on: Callable[[float], bool] | None = None,
     ) -> None:
         super().__init__(exposure_ms=exposure_ms, fps=fps, name=name)
         self.slm = slm
         self.clock: Callable[[], float] = clock or time.monotonic
         try:
             self.world = SimulatedWorld(slm, shape, scene=scene, activity=activity, light_path=light_path,
-                                        seed=seed)
+                                        seed=seed, laser_on=laser_on)
         except SimulationConfigError as exc:  # a bad camera option, as the session reports it
             raise CameraConfigError(str(exc)) from exc
         self._sensor = sensor if sensor is not None else Sensor()

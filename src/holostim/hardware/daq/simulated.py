@@ -41,6 +41,8 @@ class SimulatedDAQ(DAQ):
         self.history: list[LineEvent] = []
         self.lines: dict[str, Any] = {"gate_out": False, "swap_out": False, "power_ao": 0.0,
                                       "trigger_in": False}
+        self._gate_t: list[float] = []  # gate_out changes (time, value), in time order: gate_open_at
+        self._gate_v: list[bool] = []
         self._edges: list[float] = []  # rising-edge times on the trigger line, sorted
         self._injected: set[float] = set()
         self._cond = threading.Condition(threading.RLock())
@@ -53,10 +55,25 @@ class SimulatedDAQ(DAQ):
         """The history of one line."""
         return [e for e in self.history if e.line == line]
 
+    def gate_open_at(self, t: float) -> bool:
+        """Whether ``gate_out`` was open at DAQ time ``t`` (from the line's history; closed before it).
+
+        The simulated laser asks this for the moment a camera frame is exposed, so the simulated sample is
+        lit exactly while the gate really was open, however late the camera renders the frame.
+        """
+        with self._cond:
+            i = bisect.bisect_right(self._gate_t, float(t))
+            return bool(self._gate_v[i - 1]) if i else False
+
     def _set(self, line: str, value: Any, t: float | None = None) -> None:
         with self._cond:
             self.lines[line] = value
-            self.history.append(LineEvent(self.clock() if t is None else t, line, value))
+            t = self.clock() if t is None else t
+            self.history.append(LineEvent(t, line, value))
+            if line == "gate_out":
+                i = bisect.bisect_right(self._gate_t, t)
+                self._gate_t.insert(i, t)
+                self._gate_v.insert(i, bool(value))
 
     # -- the TTL source -----------------------------------------------------------------------
     def inject_edge(self, t: float | None = None) -> float:

@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from holostim.backend import is_cupy_array
-from holostim.checks import number_pair, positive
+from holostim.checks import non_negative, number_pair, positive
 from holostim.hardware.slm import corrections, gray
 from holostim.hardware.slm.errors import SLMDisplayError, SLMError
 from holostim.hardware.slm.interlock import InterlockWatchdog
@@ -173,6 +173,8 @@ class SLM:
     refresh_hz : the panel's frame rate (for the interlock's staleness in frame periods).
     stale_frames, stale_ms : the interlock turns off when the last completed swap is older than
         ``stale_ms`` (if given) or ``stale_frames`` frame periods.
+    settle_tau_ms : the liquid crystal's response time constant τ in ms (the datasheet's value on a real
+        panel; the simulated panel models it). The laser gate waits a few τ after each swap.
     name : label for logs.
     clock : monotonic clock (seconds) for frame times and the interlock's staleness; default
         ``time.monotonic``. Tests inject a controllable one to check the staleness deadline exactly.
@@ -216,6 +218,7 @@ class SLM:
         refresh_hz: float = 60.0,
         stale_frames: float = 3.0,
         stale_ms: float | None = None,
+        settle_tau_ms: float = 0.0,
         name: str = "slm",
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -233,6 +236,7 @@ class SLM:
         self.refresh_hz = positive(refresh_hz, "refresh_hz", SLMError)
         self.stale_frames = positive(stale_frames, "stale_frames", SLMError)
         self.stale_ms = None if stale_ms is None else positive(stale_ms, "stale_ms", SLMError)
+        self.settle_tau_ms = non_negative(settle_tau_ms, "settle_tau_ms", SLMError)
 
         scale = gray_scale(self.wavelength_um, two_pi_gray, two_pi_gray_wavelength_um, lut)
         self.lut: LUT | None = scale.lut
@@ -594,8 +598,12 @@ class SLM:
 
     @property
     def settle_ms(self) -> float:
-        """How long the panel takes to settle after a new frame (0 where it is not modelled)."""
-        return 0.0
+        """The panel's liquid-crystal response time constant τ in ms (``settle_tau_ms``; 0: instantaneous).
+
+        Every backend has one, because the laser gate must not open on a half-switched panel: on a real
+        rig it is the datasheet's (or a measured) response time, not something the display can report.
+        """
+        return self.settle_tau_ms
 
     def describe(self) -> dict[str, Any]:
         """The settings that decide the frames (for the event log header)."""
@@ -612,4 +620,5 @@ class SLM:
             "blaze": list(self.blaze),
             "fresnel_focal_um": self.fresnel_focal_um,
             "stale_ms": 1e3 * self.stale_s,
+            "settle_tau_ms": self.settle_ms,
         }

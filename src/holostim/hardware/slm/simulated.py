@@ -43,7 +43,8 @@ class SimulatedSLM(SLM):
 
     Parameters
     ----------
-    tau_ms : settle time constant in ms (0: instantaneous).
+    tau_ms : settle time constant in ms (0: instantaneous); default the base's ``settle_tau_ms`` when that
+        is given, else 10 ms. The two are one number: what the panel models is what the gate waits for.
     history : how many recent frames are kept (frames older than ~14 τ before the newest one that
         matters are irrelevant anyway).
     panel_error : "auto" (minus the flatness correction), an array (ny, nx) in radians, or None.
@@ -54,15 +55,19 @@ class SimulatedSLM(SLM):
     def __init__(
         self,
         *args: Any,
-        tau_ms: float = 10.0,
+        tau_ms: float | None = None,
         history: int = 16,
         panel_error: str | np.ndarray | None = "auto",
         **kwargs: Any,
     ):
-        super().__init__(*args, **kwargs)
+        if tau_ms is None:
+            tau_ms = kwargs.pop("settle_tau_ms", 10.0)
+        else:
+            kwargs.pop("settle_tau_ms", None)
         tau = float(tau_ms)
         if not (tau >= 0 and math.isfinite(tau)):
             raise SLMError(f"tau_ms={tau_ms!r} must be >= 0")
+        super().__init__(*args, settle_tau_ms=tau, **kwargs)
         self.tau_ms = tau
         if int(history) < 1:
             raise SLMError(f"history={history!r} must be >= 1")
@@ -85,8 +90,7 @@ class SimulatedSLM(SLM):
     @classmethod
     def from_config(cls, section: Any, safety: Any = None, **kwargs: Any) -> SimulatedSLM:
         """The simulated panel of a session's ``slm`` section (its settle time is ``settle_tau_ms``)."""
-        return super().from_config(section, safety, **{"tau_ms": section.settle_tau_ms,
-                                                         "name": "simulated-slm", **kwargs})
+        return super().from_config(section, safety, **{"name": "simulated-slm", **kwargs})
 
     @property
     def settle_ms(self) -> float:
