@@ -15,7 +15,10 @@ rubber band never fight each other:
 The markers tell what the SLM lights from what is being edited: a target in the pattern on the SLM is a
 solid ring, an edit not sent yet (manual mode, or after a test pattern) a dashed ring, a refused target a
 red cross, and a target that was deleted or moved but is still lit by the SLM's pattern a violet dotted
-ghost ring, labelled "(still on SLM)", where the light is, until the next pattern replaces it.
+ghost ring, labelled "(still on SLM)", where the light is, until the next pattern replaces it. While a
+protocol runs, the targets of its step's pattern are thick filled amber rings
+(:meth:`~CameraView.set_highlight`) and target edits are refused with the reason
+(:meth:`~CameraView.set_locked`): the SLM is the protocol's.
 
 The image never moves under the cursor: the histogram has a fixed width (its axis labels change width
 with the levels), so neither a level change nor a new result reflows the layout around the view.
@@ -48,6 +51,7 @@ UNSENT_COLOR = QColor(235, 235, 235)
 GHOST_COLOR = QColor(200, 150, 255, 230)
 FIELD_COLOR = QColor(120, 255, 120, 200)
 ZERO_COLOR = QColor(255, 120, 40, 220)
+HIGHLIGHT_COLOR = QColor(255, 190, 0)
 
 
 class _Markers(pg.ScatterPlotItem):
@@ -90,6 +94,10 @@ class TargetViewBox(pg.ViewBox):
 
     # -- mouse ---------------------------------------------------------------------------------------
     def mouseClickEvent(self, ev) -> None:  # noqa: D102 - Qt override
+        if self._camera_view.refuse_edit() and ev.button() in (Qt.MouseButton.LeftButton,
+                                                              Qt.MouseButton.RightButton):
+            ev.accept()
+            return
         hit = self.marker_at(ev.scenePos())
         mods = ev.modifiers()
         toggle = bool(mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
@@ -113,8 +121,8 @@ class TargetViewBox(pg.ViewBox):
             super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: D102 - Qt override
-        if ev.button() != Qt.MouseButton.LeftButton:
-            super().mouseDragEvent(ev, axis)
+        if ev.button() != Qt.MouseButton.LeftButton or (self._camera_view.locked and self._drag is None):
+            super().mouseDragEvent(ev, axis)  # locked: a drag pans, it moves no target
             return
         if ev.isStart():
             hit = self.marker_at(ev.buttonDownScenePos())
@@ -165,6 +173,8 @@ class CameraView(QWidget):
 
     frameShown = pyqtSignal(int)
     """Emitted with the frame counter after a frame has been put on screen."""
+    editRefused = pyqtSignal(str)
+    """A click, drag or Delete that would edit the targets while :attr:`locked` (with the reason)."""
 
     def __init__(self, store: TargetStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -175,6 +185,7 @@ class CameraView(QWidget):
         self._levels_set = False
         self._drag_preview: dict[int, tuple[float, float]] | None = None
         self._on_slm: tuple = ()
+        self.locked: str | None = None
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(QColor(16, 16, 20))
@@ -218,6 +229,9 @@ class CameraView(QWidget):
         self._markers.setZValue(20)
         self.viewbox.addItem(self._markers, ignoreBounds=True)
         self._labels: list[pg.TextItem] = []
+        self._highlight = _Markers(pxMode=True)
+        self._highlight.setZValue(22)
+        self.viewbox.addItem(self._highlight, ignoreBounds=True)
 
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -311,6 +325,27 @@ class CameraView(QWidget):
         self._on_slm = tuple(targets)
         self.redraw_targets()
 
+    def set_locked(self, reason: str | None) -> None:
+        """Refuse target edits with ``reason`` (a protocol owns the SLM), or allow them (``None``)."""
+        self.locked = reason
+
+    def refuse_edit(self) -> bool:
+        """Whether an edit must be refused now (it is then announced by :attr:`editRefused`)."""
+        if self.locked is not None:
+            self.editRefused.emit(self.locked)
+            return True
+        return False
+
+    def set_highlight(self, targets: tuple) -> None:
+        """Draw the targets of the pattern that is on (a protocol step) distinctly; ``()`` clears."""
+        self._highlight.setData([{"pos": (t.x, t.y), "size": 34, "symbol": "o",
+                                  "pen": pg.mkPen(HIGHLIGHT_COLOR, width=4),
+                                  "brush": pg.mkBrush(255, 190, 0, 60)} for t in targets])
+
+    def highlighted(self) -> list[tuple[float, float]]:
+        """Where the highlight rings are drawn (camera px)."""
+        return [(float(p["x"]), float(p["y"])) for p in self._highlight.data]
+
     def marker_positions(self) -> list[tuple[float, float]]:
         """Where each marker is drawn (camera px), in target order."""
         pts = self._markers.data
@@ -385,6 +420,9 @@ class CameraView(QWidget):
 
     def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: D102 - Qt override
         if ev.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.store.selection:
+            if self.refuse_edit():
+                ev.accept()
+                return
             self.store.remove(self.store.selection)
             ev.accept()
             return

@@ -27,6 +27,8 @@ from holostim.gui.calibration_dialog import CalibrationDialog
 from holostim.gui.camera_view import CameraView
 from holostim.gui.menus import MainMenus
 from holostim.gui.previews import FocalPreview, MaskPreview
+from holostim.gui.protocol_dock import ProtocolDock
+from holostim.gui.run_lock import RunLock
 from holostim.gui.send import SendController
 from holostim.gui.slm_panel import SlmPanel
 from holostim.gui.status import StatusPanel
@@ -91,6 +93,7 @@ class MainWindow(QMainWindow):
         self.focal_preview = FocalPreview()
         self.status_panel = StatusPanel()
         self.sending = SendController(self.store, wants_preview=lambda: not self.focal_dock.isHidden())
+        self.protocol_panel = ProtocolDock(self.store)
         self._build_docks()
         self.menus = MainMenus(self)
         self._update_recent_menu()
@@ -113,6 +116,12 @@ class MainWindow(QMainWindow):
         self.store.changed.connect(self.sending.targets_changed)
         self.store.refused.connect(self._target_refused)
         self.interlockChanged.connect(self.status_panel.interlock.set_state)
+        self.run_lock = RunLock(self)  # a running protocol owns the SLM: no sending, no test pattern
+        self.protocol_panel.runningChanged.connect(self.run_lock.set_running)
+        self.protocol_panel.highlightChanged.connect(self.camera_view.set_highlight)
+        self.protocol_panel.patternShown.connect(self.run_lock.pattern_shown)
+        self.protocol_panel.message.connect(self.show_message)
+        self.camera_view.editRefused.connect(lambda why: self.show_message(why, error=True))
 
         self.attach(session)
         self.restore_window_state()
@@ -142,8 +151,11 @@ class MainWindow(QMainWindow):
         self.targets_dock = self._dock("Targets", self.targets_panel, left)
         self.mask_dock = self._dock("SLM mask", self.mask_preview, right)
         self.focal_dock = self._dock("Predicted focus", self.focal_preview, right)
+        self.protocol_dock = self._dock("Protocol", self.protocol_panel, right)
         self.splitDockWidget(self.mask_dock, self.focal_dock, Qt.Orientation.Vertical)
         self.splitDockWidget(self.status_dock, self.targets_dock, Qt.Orientation.Vertical)
+        self.tabifyDockWidget(self.focal_dock, self.protocol_dock)  # a tab beside the predicted focus
+        self.focal_dock.raise_()
         self.resizeDocks([self.status_dock, self.mask_dock], [350, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.status_dock, self.targets_dock], [330, 520], Qt.Orientation.Vertical)
 
@@ -169,6 +181,7 @@ class MainWindow(QMainWindow):
         self.focal_preview.clear("nothing sent to the SLM yet")
         self.status_panel.set_backend(self._backend_text())
         self.slm_panel.attach(session)
+        self.protocol_panel.attach(session)
         self.update_overlays()
         self.store.set_targets(list(session.targets))
         path = session.path
@@ -177,7 +190,8 @@ class MainWindow(QMainWindow):
             self._remember_recent(path)
 
     def detach(self) -> None:
-        """Stop the workers and camera and close the session."""
+        """Abort a protocol run (its gate closes first), stop the workers and camera, close the session."""
+        self.protocol_panel.detach()
         if self.pump is not None:
             self.pump.frameReady.disconnect()
             self.pump.stop()
@@ -342,7 +356,7 @@ class MainWindow(QMainWindow):
     # ====================================================================================== calibration
     def run_calibration(self, grid: int | None = None) -> None:
         """Measure the camera↔SLM calibration (off the GUI thread) with a progress dialog."""
-        if self.calibration_dialog is not None:
+        if self.calibration_dialog is not None or self.run_lock.locked:
             return
         grid = int(grid or self.session.config.calibration.grid)
         self.sending.pause()  # the SLM belongs to the calibration until it is done

@@ -56,12 +56,12 @@ class MainMenus:
         self._action(m, "&Load targets…", self.load_targets_dialog, "Ctrl+Shift+O")
         self._action(m, "Save &targets…", self.save_targets_dialog, "Ctrl+Shift+E")
         m.addSeparator()
-        self._action(m, "Run &calibration…", win.run_calibration, "Ctrl+K")
+        self.calibrate_action = self._action(m, "Run &calibration…", win.run_calibration, "Ctrl+K")
         self._action(m, "Open &log folder", win.open_log_folder, "Ctrl+Shift+L")
         m.addSeparator()
         self._action(m, "&Quit", win.close, K.Quit)
 
-        t = mb.addMenu("&Targets")
+        self.targets_menu = t = mb.addMenu("&Targets")
         self.send_action = self._action(t, "&Send to SLM", win.sending.send, "Ctrl+Return")
         self.auto_action = self._action(
             t, "&Auto send", panel.auto_check.setChecked, "Ctrl+T", checkable=True
@@ -78,14 +78,22 @@ class MainMenus:
         self._action(v, "&Auto levels", view.auto_levels, "Ctrl+L")
         self._action(v, "&Fit image", view.fit_image, "Ctrl+0")
         v.addSeparator()
-        for d in (win.status_dock, win.targets_dock, win.mask_dock, win.focal_dock):
+        for d in (win.status_dock, win.targets_dock, win.mask_dock, win.focal_dock, win.protocol_dock):
             v.addAction(d.toggleViewAction())
 
         s = mb.addMenu("S&LM")
         self.slm_window_action = self._action(
             s, "Show SLM &window", win.slm_panel.window_check.setChecked, "Ctrl+W", checkable=True
         )
-        self._action(s, "Show test &pattern", win.slm_panel.show_test_pattern, "Ctrl+P")
+        self.test_pattern_action = self._action(s, "Show test &pattern", win.slm_panel.show_test_pattern,
+                                                "Ctrl+P")
+
+        p, dock = mb.addMenu("&Protocol"), win.protocol_panel
+        self._action(p, "&Load protocol…", dock.load_dialog)
+        self._action(p, "&Save protocol…", dock.save_dialog)
+        self._action(p, "&Run protocol", dock.run, "Ctrl+R")
+        self._action(p, "&Pause / resume", dock.pause_or_resume)
+        self._action(p, "&Abort protocol", lambda: dock.abort("the user pressed Abort"), "Ctrl+.")
 
         h = mb.addMenu("&Help")
         self._action(h, "&Keyboard shortcuts", self.show_shortcuts, K.HelpContents)
