@@ -11,14 +11,21 @@ else is refused with a line saying to prepare again.
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from holostim.safety import Verdict
-from holostim.session.result import ApplyResult
+from holostim.eventlog import frame_hash
+from holostim.safety import SafetyError, Verdict
+from holostim.session.errors import SessionError
+from holostim.session.frame_records import pattern_maker
+from holostim.session.result import ApplyResult, Target
 
-__all__ = ["PreparedPattern"]
+__all__ = ["PreparedPattern", "PreparedShowing"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,3 +66,66 @@ class PreparedPattern:
         if p is None or not self.verdict.laser_power_mw:
             return None
         return np.asarray(p, dtype=float) / float(self.verdict.laser_power_mw)
+
+
+class PreparedShowing:
+    """The session's methods for prepared patterns.
+
+    A part of :class:`~holostim.session.Session`, kept apart like :mod:`~holostim.session.gate_wiring`
+    so the session's click → SLM loop stays one readable file.
+    """
+
+    slm: Any
+    safety: Any
+    _lock: Any
+    _reshow: Any
+
+    def prepare_pattern(self, targets: Sequence[Target], name: str) -> PreparedPattern:
+        """Compute a pattern, make its SLM frame and judge that frame now, to show it later at once.
+
+        For protocols: each step then costs one upload and swap (:meth:`show_prepared`). Raises what
+        :meth:`apply` raises for a refused target set or a pattern over a limit; nothing is shown.
+        """
+        with self._lock:
+            result = self._compute_locked(targets, None, judge=False)
+            gray = self.slm.phase_to_gray(result.phase)
+            frame = np.array(gray.get() if hasattr(gray, "get") else gray, dtype=np.uint8, copy=True)
+            frame.flags.writeable = False
+            verdict = self.safety.decide("pattern", self._shown_phase(frame), result.targets_slm)
+            result.predicted_power_mw = verdict.predicted_power_mw
+            result.frame = frame
+            return PreparedPattern(str(name), result, frame, frame_hash(frame), verdict,
+                                   self.slm.corrections_version, id(self))
+
+    def show_prepared(self, pattern: PreparedPattern, *, request_time: float | None = None) -> ApplyResult:
+        """Show a prepared pattern through the gate, logged as a ``pattern`` record; returns this showing.
+
+        The gate's verdict is reused only for the same light: a pattern of this session, whose frame still
+        has the hash it was judged with, on an SLM whose corrections are those it was made with. The
+        session's target set (the GUI's) is left as it is.
+
+        Raises
+        ------
+        SessionError
+            The pattern belongs to another session, or the SLM's corrections changed since it was made.
+        SafetyError
+            Its frame was changed after it was judged.
+        """
+        with self._lock:
+            self._check_open()
+            if pattern.session_id != id(self):
+                raise SessionError(f"pattern {pattern.name!r} was prepared by another session")
+            if self.slm.corrections_version != pattern.corrections_version:
+                raise SessionError(f"the SLM's corrections changed since pattern {pattern.name!r} was "
+                                   "prepared: prepare it again")
+            if frame_hash(pattern.frame) != pattern.frame_sha256:
+                raise SafetyError(f"the frame of pattern {pattern.name!r} changed after the gate judged it")
+            t = time.monotonic() if request_time is None else float(request_time)
+            result = dataclasses.replace(pattern.result, t_request=t, record=None, t_swapped=None,
+                                         frame_record=None)
+            make = pattern_maker(result, self.geometry.slm_to_sample_um)
+            rec, _, record = self._show_frame("pattern", make, gray=pattern.frame,
+                                              targets_slm=result.targets_slm, judged=pattern)
+            result.frame_record, result.record = rec, record
+            self._reshow = lambda: self.show_prepared(pattern)
+            return result

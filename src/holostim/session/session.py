@@ -25,7 +25,6 @@ With a ``daq`` section the session opens its DAQ (after the SLM; closed first): 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -38,7 +37,7 @@ from holostim.backend import get_backend
 from holostim.backend.fft import FFTPlan
 from holostim.calibration import Calibration
 from holostim.config import SessionConfig, load_config
-from holostim.eventlog import EventLog, EventLogError, frame_hash
+from holostim.eventlog import EventLog, EventLogError
 from holostim.eventlog.records import (
     calibration_record,
     metric,
@@ -59,7 +58,7 @@ from holostim.session.gate_wiring import GateWiring
 from holostim.session.laser_gate import LaserGate
 from holostim.session.listeners import Listeners
 from holostim.session.permit_keeper import PermitKeeper
-from holostim.session.prepared import PreparedPattern
+from holostim.session.prepared import PreparedPattern, PreparedShowing
 from holostim.session.preview import Preview
 from holostim.session.result import ApplyResult, Target
 from holostim.session.warm_start import WarmStart
@@ -73,7 +72,7 @@ EVENTS = ("result", "interlock", "frame", "permit", "gate")
 ProgressFn = Callable[[int, int, str], None]
 
 
-class Session(GateWiring):
+class Session(GateWiring, PreparedShowing):
     """Devices, engine, calibration and log of one rig session (see the module docstring).
 
     Use :meth:`open`; a session is a context manager.
@@ -446,57 +445,6 @@ class Session(GateWiring):
             self.targets = list(result.targets)
             self._reshow = lambda: self._show_locked(result)
         self._open_gate_interactive(rec, verdict, {"kind": "pattern"})
-
-    # ------------------------------------------------------------------------------------------- prepared
-    def prepare_pattern(self, targets: Sequence[Target], name: str) -> PreparedPattern:
-        """Compute a pattern, make its SLM frame and judge that frame now, to show it later at once.
-
-        For protocols: each step then costs one upload and swap (:meth:`show_prepared`). Raises what
-        :meth:`apply` raises for a refused target set or a pattern over a limit; nothing is shown.
-        """
-        with self._lock:
-            result = self._compute_locked(targets, None, judge=False)
-            gray = self.slm.phase_to_gray(result.phase)
-            frame = np.array(gray.get() if hasattr(gray, "get") else gray, dtype=np.uint8, copy=True)
-            frame.flags.writeable = False
-            verdict = self.safety.decide("pattern", self._shown_phase(frame), result.targets_slm)
-            result.predicted_power_mw = verdict.predicted_power_mw
-            result.frame = frame
-            return PreparedPattern(str(name), result, frame, frame_hash(frame), verdict,
-                                   self.slm.corrections_version, id(self))
-
-    def show_prepared(self, pattern: PreparedPattern, *, request_time: float | None = None) -> ApplyResult:
-        """Show a prepared pattern through the gate, logged as a ``pattern`` record; returns this showing.
-
-        The gate's verdict is reused only for the same light: a pattern of this session, whose frame still
-        has the hash it was judged with, on an SLM whose corrections are those it was made with. The
-        session's target set (the GUI's) is left as it is.
-
-        Raises
-        ------
-        SessionError
-            The pattern belongs to another session, or the SLM's corrections changed since it was made.
-        SafetyError
-            Its frame was changed after it was judged.
-        """
-        with self._lock:
-            self._check_open()
-            if pattern.session_id != id(self):
-                raise SessionError(f"pattern {pattern.name!r} was prepared by another session")
-            if self.slm.corrections_version != pattern.corrections_version:
-                raise SessionError(f"the SLM's corrections changed since pattern {pattern.name!r} was "
-                                   "prepared: prepare it again")
-            if frame_hash(pattern.frame) != pattern.frame_sha256:
-                raise SafetyError(f"the frame of pattern {pattern.name!r} changed after the gate judged it")
-            t = time.monotonic() if request_time is None else float(request_time)
-            result = dataclasses.replace(pattern.result, t_request=t, record=None, t_swapped=None,
-                                         frame_record=None)
-            make = pattern_maker(result, self.geometry.slm_to_sample_um)
-            rec, _, record = self._show_frame("pattern", make, gray=pattern.frame,
-                                              targets_slm=result.targets_slm, judged=pattern)
-            result.frame_record, result.record = rec, record
-            self._reshow = lambda: self.show_prepared(pattern)
-            return result
 
     def show_test_pattern(self, frame: np.ndarray, name: str) -> FrameRecord:
         """Show a ready uint8 test pattern (``kind`` ``test_pattern``), logged with its hash.
