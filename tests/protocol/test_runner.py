@@ -245,7 +245,7 @@ def test_pause_holds_the_next_step_and_the_timer_waits(rig):
         resumed = []
 
         def control(times, _p):
-            if times.step.index == 0 and times.t_gate_close is not None and not resumed:
+            if times.step.index == 0 and times.done and not resumed:
                 run.pause()
                 threading.Timer(0.3, lambda: (resumed.append(1), run.resume())).start()
 

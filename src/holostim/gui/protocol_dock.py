@@ -321,7 +321,10 @@ class ProtocolDock(QWidget):
             self._say(str(exc), error=True)
             return
         run.add_listener("progress", self._progressed.emit)
-        run.add_listener("step", self._stepped.emit)
+        # The runner's StepTimes is filled in as the step goes on, and the GUI thread may handle this
+        # event after the step ended: whether it was the step's start is read here, on the run's thread.
+        run.add_listener("step", lambda times, prepared: self._stepped.emit(
+            (not times.done, times.pattern), prepared))
         run.add_listener("end", self._ended.emit)
         self.current_run = run
         self._active = True
@@ -465,11 +468,12 @@ class ProtocolDock(QWidget):
             self._left_at = (left, self.clock())
         self.time_left_label.setText(f"{left:.1f} s")
 
-    def _show_step(self, times: Any, prepared: Any) -> None:
+    def _show_step(self, event: tuple[bool, str], prepared: Any) -> None:
         if not self._active:
             return
-        if times.t_gate_close is None:  # shown: its light is this pattern's until the step ends
-            self.pattern_label.setText(times.pattern)
+        started, pattern = event
+        if started:  # shown: its light is this pattern's until the step ends
+            self.pattern_label.setText(pattern)
             self.highlightChanged.emit(tuple(prepared.result.targets))
             self.patternShown.emit(prepared)
         else:

@@ -81,6 +81,7 @@ class StepTimes:
     frame_sha256: str | None = None
     slm_frame_index: int | None = None
     t_trigger: float | None = None
+    done: bool = False  # the step's end (its gate closed, its record written)
 
     def record(self, prepared: PreparedPattern, frame_period_s: float) -> dict[str, Any]:
         """The ``step`` record's fields."""
@@ -147,7 +148,8 @@ class ProtocolRun:
     :meth:`abort`, :meth:`pause` and :meth:`resume` may be called from any thread, including a signal
     handler on the main thread. Listeners (:meth:`add_listener`): ``"progress"`` with a
     :class:`RunProgress`, ``"step"`` with ``(StepTimes, PreparedPattern)`` when a step's pattern is shown
-    and again when it ends, ``"end"`` with ``(outcome, reason)``.
+    and again when it ends (``StepTimes.done``; the object fills in as the step goes on, so a listener on
+    another thread reads what it needs when it is called), ``"end"`` with ``(outcome, reason)``.
     """
 
     def __init__(self, session: Session, protocol: ProtocolConfig, *, source: str | Path | None = None,
@@ -454,6 +456,7 @@ class ProtocolRun:
                 s.laser_gate.last_close_t if times.t_gate_open is not None else None)
             self._state.steps_done += 1
             self._record(step_record(**times.record(p, frame_period)))
+            times.done = True
             self._listeners.emit("step", times, p)
             self._progress("running", step)
         post = self.protocol.schedule.baseline_post_ms / 1e3
