@@ -67,9 +67,9 @@ def assert_matches_truth(matrix, truth, camera_shape) -> None:
     The linear part (scale, rotation, shear; entries ~1) within 1 %; and over the whole camera frame the
     two maps agree to 0.35 SLM Fourier pixel, so a target lands within a third of a pixel of where the
     true optics put it. The fit reaches 0.02-0.08 px on an idle machine; under a load average of ~4.5 it
-    reached 0.26-0.29 px: the simulated neurons under the calibration spots fluoresce in real time, and a
-    slower machine lets them glow longer before the snap, pulling the spot centroids towards them (a rig
-    calibrates on a fluorescent slide). A 1 % scale error is ~2 px at the far corner and fails.
+    reached 0.26-0.29 px. The cause is not pinned down; the simulated rig runs on the real clock (its
+    neurons respond to the spots while the calibration waits), so how long each wait really lasts changes
+    the frames. A 1 % scale error is ~2 px at the far corner and still fails.
     """
     from holostim.calibration import apply_affine
 
