@@ -26,6 +26,8 @@ def test_suite2p_centroid_is_lam_weighted_and_keeps_iscell(tmp_path, suite2p_wri
     assert (r0.is_cell, r0.probability) == (True, pytest.approx(0.93))
     assert (r1.is_cell, r1.probability) == (False, pytest.approx(0.12))
     assert read_rois(folder / "stat.npy").centroids().tolist() == rois.centroids().tolist()
+    xpix, ypix, w = r0.footprint
+    assert xpix.tolist() == [20, 24] and ypix.tolist() == [10, 10] and w.tolist() == [1.0, 3.0]
 
 
 def test_suite2p_selection_by_probability_and_flag(tmp_path, suite2p_writer, stat_of):
@@ -58,6 +60,7 @@ def _message(exc_info) -> str:
     ("lengths", "same length"),
     ("outside", "outside of the 64 × 80 frame"),
     ("npix", "says npix=7 but has 1 pixels"),
+    ("npix_type", "says npix='1' but has 1 pixels"),
     ("not_dict", "ROI 0 is a list"),
     ("empty", "holds no ROIs"),
     ("iscell_rows", "has 1 rows but stat.npy has 2 ROIs"),
@@ -80,6 +83,8 @@ def test_suite2p_bad_files_are_one_line_naming_the_file(tmp_path, suite2p_writer
         suite2p_writer(folder, [stat_of([70], [2], [1.0])])
     elif case == "npix":
         suite2p_writer(folder, [{**good[0], "npix": 7}])
+    elif case == "npix_type":
+        suite2p_writer(folder, [{**good[0], "npix": "1"}])
     elif case == "not_dict":
         suite2p_writer(folder, [[1, 2, 3]])
     elif case == "empty":
@@ -135,6 +140,7 @@ def test_caiman_single_pixel_footprints_land_on_their_pixels_in_fortran_order(tm
     rois = read_rois(caiman_writer(tmp_path / "results.hdf5", images))
     assert rois.format == "caiman" and rois.image_shape == (7, 11)
     assert rois.centroids().tolist() == [[9.0, 2.0], [0.0, 6.0]]
+    assert [r.footprint[0].tolist() + r.footprint[1].tolist() for r in rois] == [[9, 2], [0, 6]]
 
 
 def test_caiman_asymmetric_footprint_centroid_is_weighted(tmp_path, caiman_writer):

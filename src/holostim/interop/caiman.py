@@ -60,7 +60,7 @@ def read_caiman(path: str | Path) -> ROISet:
         y, x = rows % dims[0], rows // dims[0]  # Fortran order over dims = (d1, d2)
         w = vals.astype(np.float64)
         rois.append(ROI(id=j, x=float(w @ x / w.sum()), y=float(w @ y / w.sum()),
-                        npix=int(np.count_nonzero(w)),
+                        npix=int(np.count_nonzero(w)), footprint=(x, y, w),
                         probability=None if probs is None else float(probs[j]),
                         is_cell=None if accepted is None else j in accepted))
     return ROISet(rois=tuple(rois), image_shape=dims, source=p, format="caiman")

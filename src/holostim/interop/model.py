@@ -19,7 +19,10 @@ import numpy as np
 
 from holostim.interop.errors import InteropError
 
-__all__ = ["ROI", "ROISet"]
+__all__ = ["ROI", "Footprint", "ROISet"]
+
+Footprint = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""``(xpix, ypix, weights)``: the pixels of an ROI and their weights (suite2p ``lam``, CaImAn ``A``)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class ROI:
         nothing was classified.
     name : str or None
         ImageJ's ROI name.
+    footprint : (xpix, ypix, weights) or None
+        The weighted pixels where the format has them (suite2p, CaImAn), for drawing the ROI as a mask.
     """
 
     id: int
@@ -56,6 +61,7 @@ class ROI:
     probability: float | None = None
     is_cell: bool | None = None
     name: str | None = None
+    footprint: Footprint | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

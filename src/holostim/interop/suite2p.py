@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from holostim.interop.errors import InteropError
-from holostim.interop.model import ROI, ROISet
+from holostim.interop.model import ROI, Footprint, ROISet
 from holostim.interop.npy import load_npy
 
 __all__ = ["read_suite2p"]
@@ -45,14 +45,14 @@ def read_suite2p(path: str | Path) -> ROISet:
     flags, probs = _iscell(folder / "iscell.npy", len(stat))
     rois = []
     for i, s in enumerate(stat):
-        x, y, npix = _centroid(s, i, what, shape)
-        rois.append(ROI(id=i, x=x, y=y, npix=npix,
+        x, y, footprint = _centroid(s, i, what, shape)
+        rois.append(ROI(id=i, x=x, y=y, npix=len(footprint[0]), footprint=footprint,
                         probability=None if probs is None else float(probs[i]),
                         is_cell=None if flags is None else bool(flags[i])))
     return ROISet(rois=tuple(rois), image_shape=shape, source=folder, format="suite2p", mean_image=mean_image)
 
 
-def _centroid(s: Any, i: int, what: str, shape: tuple[int, int] | None) -> tuple[float, float, int]:
+def _centroid(s: Any, i: int, what: str, shape: tuple[int, int] | None) -> tuple[float, float, Footprint]:
     if not isinstance(s, dict):
         raise InteropError(f"{what}: ROI {i} is a {type(s).__name__}, not a dict of ypix, xpix, lam")
     missing = [k for k in ("ypix", "xpix", "lam") if k not in s]
@@ -76,10 +76,12 @@ def _centroid(s: Any, i: int, what: str, shape: tuple[int, int] | None) -> tuple
         frame = "" if shape is None else f" of the {shape[0]} × {shape[1]} frame (ops Ly, Lx)"
         raise InteropError(f"{what}: ROI {i} has pixels outside{frame or ' the image'} (ypix "
                            f"{ypix.min()}..{ypix.max()}, xpix {xpix.min()}..{xpix.max()})")
-    if "npix" in s and int(s["npix"]) != len(ypix):
-        raise InteropError(f"{what}: ROI {i} says npix={s['npix']!r} but has {len(ypix)} pixels")
+    npix = s.get("npix", len(ypix))
+    if isinstance(npix, (bool, np.bool_)) or not isinstance(npix, (int, np.integer)) or npix != len(ypix):
+        raise InteropError(f"{what}: ROI {i} says npix={npix!r} but has {len(ypix)} pixels")
     w = lam.astype(np.float64)
-    return float(w @ xpix / w.sum()), float(w @ ypix / w.sum()), len(ypix)
+    footprint = (xpix.astype(np.int64), ypix.astype(np.int64), w)
+    return float(w @ xpix / w.sum()), float(w @ ypix / w.sum()), footprint
 
 
 def _ops(path: Path) -> tuple[tuple[int, int] | None, np.ndarray | None]:
