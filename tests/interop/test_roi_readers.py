@@ -279,3 +279,14 @@ def test_unknown_and_missing_paths(tmp_path):
         read_rois(tmp_path / "notes.txt")
     with pytest.raises(InteropError, match="does not exist"):
         read_rois(tmp_path / "nothing.hdf5")
+
+
+@pytest.mark.parametrize("module, path", [("h5py", "results.hdf5"), ("roifile", "RoiSet.zip")])
+def test_a_missing_sdk_says_what_to_install(tmp_path, monkeypatch, module, path):
+    import sys
+
+    (tmp_path / path).write_bytes(b"x")
+    monkeypatch.setitem(sys.modules, module, None)  # import now raises ImportError
+    with pytest.raises(InteropError) as exc:
+        read_rois(tmp_path / path)
+    assert f"needs the Python package {module!r}" in _message(exc) and "[interop]" in str(exc.value)

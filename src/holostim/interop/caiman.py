@@ -25,14 +25,17 @@ import numpy as np
 
 from holostim.interop.errors import InteropError
 from holostim.interop.model import ROI, ROISet
+from holostim.interop.sdk import missing_sdk
 
 __all__ = ["read_caiman"]
 
 
 def read_caiman(path: str | Path) -> ROISet:
     """The components of a CaImAn results file as ROIs at their footprint-weighted centroids."""
-    import h5py  # the [interop] extra; only when a CaImAn file is read
-
+    try:
+        import h5py  # the [interop] extra; only when a CaImAn file is read
+    except ImportError:
+        raise missing_sdk("h5py", "CaImAn results files") from None
     p = Path(path)
     what = f"CaImAn file {str(p)!r}"
     if not p.is_file():

@@ -18,6 +18,7 @@ import numpy as np
 
 from holostim.interop.errors import InteropError
 from holostim.interop.model import ROI, ROISet
+from holostim.interop.sdk import missing_sdk
 
 __all__ = ["polygon_centroid", "read_imagej"]
 
@@ -27,8 +28,10 @@ HALF_PIXEL = 0.5
 
 def read_imagej(path: str | Path) -> ROISet:
     """The area ROIs of a Fiji ``RoiSet.zip`` or ``.roi`` file."""
-    import roifile  # the [interop] extra; only when an ImageJ file is read
-
+    try:
+        import roifile  # the [interop] extra; only when an ImageJ file is read
+    except ImportError:
+        raise missing_sdk("roifile", "ImageJ ROI files") from None
     p = Path(path)
     what = f"ImageJ ROI file {str(p)!r}"
     if not p.is_file():
