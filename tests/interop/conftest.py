@@ -9,6 +9,7 @@ HDF5 layout of ``save_dict_to_hdf5`` (a CSC matrix as data/indices/indptr/shape,
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,8 @@ def write_suite2p(folder: Path, stats, iscell=None, shape=(64, 80), ops_extra=No
         np.save(folder / "iscell.npy", np.asarray(iscell, dtype=np.float64))
     if shape is not None:
         ops = {"Ly": shape[0], "Lx": shape[1], "meanImg": np.ones(shape, np.float32), "nframes": 100,
-               "fs": 30.0, "tau": 1.0, **(ops_extra or {})}
+               "fs": 30.0, "tau": 1.0, "date_proc": datetime.datetime.now(), "save_path": str(folder),
+               "filelist": ["a.tif", "b.tif"], "xrange": np.array([0, shape[1]]), **(ops_extra or {})}
         np.save(folder / "ops.npy", ops)
     return folder
 

@@ -123,6 +123,37 @@ def test_a_stat_npy_pickling_anything_but_suite2p_data_is_refused_unrun(tmp_path
     assert "not suite2p's" in _message(exc) and "system" in str(exc.value)
 
 
+class _Touch:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_ops_objects_suite2p_did_not_write_are_inert_placeholders(tmp_path, suite2p_writer, stat_of):
+    import pathlib
+
+    marker = tmp_path / "ran"
+    folder = suite2p_writer(tmp_path / "plane0", [stat_of([1], [2], [1.0])], shape=(20, 30),
+                            ops_extra={"save_folder": pathlib.PurePosixPath("/data/suite2p"),
+                                       "reg_file": pathlib.Path("/data/reg.bin"), "hook": _Touch(marker)})
+    rois = read_suite2p(folder)
+    assert rois.image_shape == (20, 30) and not marker.exists()
+
+
+def test_suite2p_1_db_npy_and_reg_outputs_give_the_frame(tmp_path, suite2p_writer, stat_of):
+    import pathlib
+
+    folder = suite2p_writer(tmp_path / "plane0", [stat_of([1], [2], [1.0])], shape=None)
+    np.save(folder / "db.npy", {"Ly": 12, "Lx": 14, "nchannels": 1, "save_path": pathlib.Path(folder)})
+    np.save(folder / "reg_outputs.npy", {"meanImg": np.full((12, 14), 3.0, np.float32)})
+    rois = read_suite2p(folder)
+    assert rois.image_shape == (12, 14) and float(rois.mean_image[0, 0]) == 3.0
+
+
 def test_a_multi_plane_folder_names_its_planes(tmp_path, suite2p_writer, stat_of):
     suite2p_writer(tmp_path / "suite2p" / "plane0", [stat_of([1], [2], [1.0])])
     suite2p_writer(tmp_path / "suite2p" / "plane1", [stat_of([1], [2], [1.0])])

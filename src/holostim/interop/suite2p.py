@@ -4,8 +4,9 @@ suite2p writes, per plane (``suite2p/plane0/``): ``stat.npy``, an object array w
 (``ypix``, ``xpix`` integer pixel indices, ``lam`` their float32 weights, ``med`` ``[y, x]`` medians,
 ``npix``, and version-dependent extras — ``footprint``, ``compact``, ``soma_crop``, ``overlap``, ...);
 ``iscell.npy``, an ``(n, 2)`` float array (flag, classifier probability); ``ops.npy``, a pickled dict
-with the frame size ``Ly``, ``Lx`` and the ``meanImg``. Only ``ypix``, ``xpix`` and ``lam`` are needed
-(the centroid is the ``lam``-weighted mean, not ``med``, which can fall outside a crescent-shaped ROI);
+with the frame size ``Ly``, ``Lx`` and the ``meanImg`` (suite2p 1.0 splits it: ``db.npy`` holds ``Ly``,
+``Lx`` and ``meanImg``, or ``reg_outputs.npy`` the ``meanImg``). Only ``ypix``, ``xpix`` and ``lam`` are
+needed (the centroid is the ``lam``-weighted mean, not ``med``, which can fall outside a crescent-shaped ROI);
 extra keys of other suite2p versions are ignored, and a missing or malformed one is named with its ROI.
 ``iscell.npy`` and ``ops.npy`` are optional: without them the ROIs have no verdict or frame size.
 """
@@ -41,7 +42,7 @@ def read_suite2p(path: str | Path) -> ROISet:
                            f"{stat.dtype} of shape {stat.shape}")
     if len(stat) == 0:
         raise InteropError(f"{what} holds no ROIs")
-    shape, mean_image = _ops(folder / "ops.npy")
+    shape, mean_image = _ops(folder / "ops.npy" if (folder / "ops.npy").is_file() else folder / "db.npy")
     flags, probs = _iscell(folder / "iscell.npy", len(stat))
     rois = []
     for i, s in enumerate(stat):
@@ -88,10 +89,7 @@ def _ops(path: Path) -> tuple[tuple[int, int] | None, np.ndarray | None]:
     if not path.is_file():
         return None, None
     what = f"suite2p {str(path)!r}"
-    ops = load_npy(path, what)
-    ops = ops.item() if ops.dtype == object and ops.shape == () else ops
-    if not isinstance(ops, dict):
-        raise InteropError(f"{what} must hold the ops dict suite2p saves, got {type(ops).__name__}")
+    ops = _dict(path, what)
     try:
         shape = (int(ops["Ly"]), int(ops["Lx"]))
     except KeyError as exc:
@@ -101,11 +99,22 @@ def _ops(path: Path) -> tuple[tuple[int, int] | None, np.ndarray | None]:
     if min(shape) <= 0:
         raise InteropError(f"{what}: Ly, Lx = {shape} must be positive")
     mean = ops.get("meanImg")
+    if mean is None and (path.parent / "reg_outputs.npy").is_file():
+        reg = path.parent / "reg_outputs.npy"
+        mean = _dict(reg, f"suite2p {str(reg)!r}").get("meanImg")
     if mean is not None:
         mean = np.asarray(mean)
         if mean.shape != shape:
             raise InteropError(f"{what}: meanImg has shape {mean.shape}, not (Ly, Lx) = {shape}")
     return shape, mean
+
+
+def _dict(path: Path, what: str) -> dict[Any, Any]:
+    ops = load_npy(path, what, lenient=True)
+    ops = ops.item() if ops.dtype == object and ops.shape == () else ops
+    if not isinstance(ops, dict):
+        raise InteropError(f"{what} must hold the dict suite2p saves, got {type(ops).__name__}")
+    return ops
 
 
 def _iscell(path: Path, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
