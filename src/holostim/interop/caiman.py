@@ -25,6 +25,7 @@ import numpy as np
 
 from holostim.interop.errors import InteropError
 from holostim.interop.model import ROI, ROISet
+from holostim.interop.outline import mask_outline
 from holostim.interop.sdk import missing_sdk
 
 __all__ = ["read_caiman"]
@@ -63,10 +64,23 @@ def read_caiman(path: str | Path) -> ROISet:
         y, x = rows % dims[0], rows // dims[0]  # Fortran order over dims = (d1, d2)
         w = vals.astype(np.float64)
         rois.append(ROI(id=j, x=float(w @ x / w.sum()), y=float(w @ y / w.sum()),
-                        npix=int(np.count_nonzero(w)), footprint=(x, y, w),
+                        npix=int(np.count_nonzero(w)), footprint=(x, y, w), outline=_outline(x, y, w),
                         probability=None if probs is None else float(probs[j]),
                         is_cell=None if accepted is None else j in accepted))
     return ROISet(rois=tuple(rois), image_shape=dims, source=p, format="caiman")
+
+
+CONTOUR_ENERGY = 0.9
+"""The outline encloses the brightest pixels holding this fraction of the footprint's energy (sum of
+squares): CaImAn's own contour rule (``get_contours``, ``thr_method='nrg'``, ``thr=0.9``)."""
+
+
+def _outline(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    order = np.argsort(w)[::-1]
+    energy = np.cumsum(w[order] ** 2)
+    n = int(np.searchsorted(energy, CONTOUR_ENERGY * energy[-1])) + 1
+    keep = order[:n]
+    return mask_outline(x[keep], y[keep])
 
 
 def _read(node: Any) -> Any:

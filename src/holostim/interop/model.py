@@ -40,7 +40,8 @@ class ROI:
     npix : int
         Pixels in the footprint (ImageJ: the area, rounded).
     outline : ndarray (K, 2) or None
-        A closed polygon ``(x, y)`` where the format stores one (ImageJ).
+        A closed polygon ``(x, y)``: ImageJ's own; for suite2p the boundary of the footprint's pixels,
+        for CaImAn that of the pixels holding 90 % of its energy (CaImAn's contour rule).
     probability : float or None
         The classifier's probability that it is a cell (suite2p ``iscell[:, 1]``, CaImAn
         ``cnn_preds``); ``None`` where the format has none.

@@ -21,6 +21,7 @@ import numpy as np
 from holostim.interop.errors import InteropError
 from holostim.interop.model import ROI, Footprint, ROISet
 from holostim.interop.npy import load_npy
+from holostim.interop.outline import mask_outline
 
 __all__ = ["read_suite2p"]
 
@@ -48,6 +49,7 @@ def read_suite2p(path: str | Path) -> ROISet:
     for i, s in enumerate(stat):
         x, y, footprint = _centroid(s, i, what, shape)
         rois.append(ROI(id=i, x=x, y=y, npix=len(footprint[0]), footprint=footprint,
+                        outline=mask_outline(footprint[0], footprint[1]),
                         probability=None if probs is None else float(probs[i]),
                         is_cell=None if flags is None else bool(flags[i])))
     return ROISet(rois=tuple(rois), image_shape=shape, source=folder, format="suite2p", mean_image=mean_image)
