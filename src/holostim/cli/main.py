@@ -19,6 +19,7 @@ from holostim import __version__
 from holostim.cli.compute import cmd_bench, cmd_compute
 from holostim.cli.errors import EXIT_USAGE
 from holostim.cli.gui import cmd_gui
+from holostim.cli.interop import cmd_import_rois
 from holostim.cli.protocol import cmd_run_protocol
 from holostim.cli.session_cmds import cmd_calibrate, cmd_check_config
 from holostim.cli.slm import cmd_slm_check
@@ -88,6 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("protocol", type=Path, help="protocol YAML (see config/protocol-*.yaml)")
     r.add_argument("--config", type=Path, help="session YAML (default: the simulation session)")
     r.set_defaults(func=cmd_run_protocol)
+
+    i = sub.add_parser("import-rois", parents=[verbose],
+                       help="ROIs from suite2p, CaImAn or ImageJ/Fiji → a target file (id = ROI id + 1)")
+    i.add_argument("path", type=Path, help="suite2p plane folder (or its stat.npy), CaImAn .hdf5, ImageJ "
+                   "RoiSet.zip or .roi")
+    i.add_argument("--out", type=Path, required=True, help="target file to write (.csv or .json)")
+    i.add_argument("--min-prob", type=float, default=None, metavar="P",
+                   help="keep ROIs whose cell probability is at least P (suite2p iscell, CaImAn cnn_preds)")
+    i.add_argument("--cells-only", action="store_true",
+                   help="keep only the analysis's cells (suite2p iscell flag, CaImAn idx_components)")
+    i.add_argument("--transform", type=Path, default=None, metavar="FILE.yaml",
+                   help="imaging → camera registration (default: imaging px are camera px)")
+    i.add_argument("--group", type=int, default=0, help="the targets' group (default 0)")
+    i.set_defaults(func=cmd_import_rois)
 
     v = sub.add_parser("check-config", parents=[verbose],
                        help="validate a session YAML and print it resolved (exit 0, or 2 with the errors)")

@@ -70,6 +70,7 @@ class MainMenus:
         self._action(t, "Select &all", self._select_all, K.SelectAll)
         self._action(t, "&Delete selected", self._delete_selected, K.Delete)
         self._action(t, "&Clear all", store.clear, "Ctrl+Shift+Delete")
+        self._action(t, "&Import ROIs…", self.import_rois_dialog)
         self.snap_action = self._action(
             t, "Snap to &soma", panel.snap_check.setChecked, "Ctrl+J", checkable=True
         )
@@ -179,6 +180,36 @@ class MainMenus:
             if not Path(path).suffix:  # a bare name: the format the dialog's filter shows
                 path += ".json" if "json" in chosen.lower() else ".csv"
             self._guard(lambda: self.win.save_targets(path))
+
+    def import_rois_dialog(self) -> None:
+        """Ask for an ROI file, then an optional registration, and import the ROIs.
+
+        The ROI file is suite2p's ``stat.npy``, CaImAn's ``.hdf5`` or ImageJ's ``.zip``/``.roi``; Cancel
+        on the registration means imaging px are camera px.
+        """
+        path, _ = QFileDialog.getOpenFileName(self.win, "Import ROIs", "",
+                                              "ROIs (stat.npy *.hdf5 *.h5 *.zip *.roi);;All files (*)")
+        if not path:
+            return
+        transform, _ = QFileDialog.getOpenFileName(self.win, "Imaging → camera registration (Cancel: none)",
+                                                   str(Path(path).parent), "Registration (*.yaml *.yml)")
+        self._guard(lambda: self.import_rois(path, transform or None))
+
+    def import_rois(self, path: str | Path, transform: str | Path | None = None) -> int:
+        """Replace the targets by the analysis's cells in ``path`` (ids = ROI id + 1); returns how many.
+
+        Cells only: suite2p's ``iscell`` flag, CaImAn's accepted components, every ImageJ ROI.
+        """
+        from holostim.interop import Registration, read_rois, to_targets
+
+        reg = Registration.load(transform) if transform is not None else None
+        rois = read_rois(path)
+        kept = rois.select(cells_only=True)
+        self.win.store.set_targets(to_targets(kept, reg))
+        frame = "imaging px as camera px" if reg is None else f"registered by {Path(transform).name}"
+        self.win.show_message(f"imported {len(kept)} of {len(rois)} {rois.format} ROIs from "
+                              f"{Path(path).name} ({frame})")
+        return len(kept)
 
     def _guard(self, fn: Callable[[], Any]) -> None:
         try:
