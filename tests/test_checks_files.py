@@ -66,3 +66,20 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path, monkeypatch):
         files.atomic_write_bytes(p, b"new")
     assert p.read_bytes() == b"old"
     assert sorted(os.listdir(tmp_path)) == ["f.bin"]
+
+
+def test_read_small_yaml_gives_key_lines_and_refuses_aliases_and_binary(tmp_path):
+    from holostim.files import read_small_yaml
+
+    class Bad(ValueError):
+        pass
+
+    p = tmp_path / "f.yaml"
+    p.write_text("# comment\na: 1\nb:\n  c: 2\n")
+    assert read_small_yaml(p, what="f", kind="a file", error=Bad) == ({"a": 1, "b": {"c": 2}}, {"a": 2, "b": 3})
+    p.write_text("a: &x [1]\nb: *x\n")
+    with pytest.raises(Bad, match="f is not valid YAML: .*aliases are not allowed"):
+        read_small_yaml(p, what="f", kind="a file", error=Bad)
+    p.write_bytes(b"a: \xff\n")
+    with pytest.raises(Bad, match="f is not UTF-8 text: not a file"):
+        read_small_yaml(p, what="f", kind="a file", error=Bad)

@@ -34,7 +34,7 @@ import yaml
 from holostim.calibration.affine import apply_affine, invert_affine
 from holostim.calibration.errors import CalibrationError, CalibrationFileError
 from holostim.checks import shape_pair
-from holostim.files import atomic_write_text
+from holostim.files import atomic_write_text, read_small_yaml
 
 __all__ = ["FORMAT_VERSION", "MAX_RESIDUAL_PX", "SPECIAL_ROOTS", "Calibration", "check_save_path",
            "is_calibration_file"]
@@ -305,49 +305,13 @@ def check_save_path(path: str | Path) -> Path:
     return p
 
 
-MAX_FILE_BYTES = 1 << 20
-"""A calibration file is well under a kilobyte; anything above a megabyte is not one."""
-
-
 def _read_yaml(p: Path, where: str | None = None) -> Any:
     """The YAML content of ``p``; a binary, huge, unreadable or malformed file is a CalibrationError.
 
     ``where`` starts the messages (default: "calibration file '<p>'").
     """
-    where = where or f"calibration file {str(p)!r}"
-    try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise CalibrationError(f"{where} is over {MAX_FILE_BYTES >> 20} MiB: not a holostim calibration")
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise CalibrationError(f"{where} is not UTF-8 text: not a holostim calibration") from None
-    except OSError as exc:
-        raise CalibrationError(f"{where} cannot be read: {exc.strerror or exc}") from None
-    loader = None
-    try:
-        loader = _NoAliasLoader(text)  # the reader refuses control characters already here
-        return loader.get_single_data()
-    except yaml.YAMLError as exc:
-        raise CalibrationError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
-    except RecursionError:
-        raise CalibrationError(f"{where} is nested too deeply: not a holostim calibration") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """The safe loader without aliases (``*name``).
-
-    A calibration never needs one, and nine lines of nested aliases expand to 10⁹ nodes; the session
-    loader refuses them for the same reason.
-    """
-
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases are not allowed in a calibration file",
-                                              self.peek_event().start_mark)
-        return super().compose_node(parent, index)
+    return read_small_yaml(p, what=where or f"calibration file {str(p)!r}", kind="a holostim calibration",
+                           error=CalibrationError)[0]
 
 
 def is_calibration_file(path: str | Path) -> bool:

@@ -32,7 +32,7 @@ import yaml
 
 from holostim.calibration.affine import apply_affine, as_xy, fit_affine, invert_affine
 from holostim.calibration.errors import CalibrationError
-from holostim.files import atomic_write_text
+from holostim.files import atomic_write_text, read_small_yaml
 from holostim.interop.errors import InteropError
 
 __all__ = ["FORMAT", "Registration", "fit_registration"]
@@ -40,8 +40,6 @@ __all__ = ["FORMAT", "Registration", "fit_registration"]
 FORMAT = "holostim-registration"
 VERSION = 1
 _KEYS = ("format", "version", "imaging_to_camera", "residual_px", "landmarks")
-MAX_FILE_BYTES = 1 << 20
-"""A registration file is well under a kilobyte; anything above a megabyte is not one."""
 
 
 @dataclass(frozen=True)
@@ -173,36 +171,5 @@ def _rms(m: np.ndarray, s: np.ndarray, d: np.ndarray) -> float:
 
 def _read_yaml(p: Path) -> tuple[Any, dict[str, int]]:
     """The YAML content of ``p`` and the line of each top-level key."""
-    where = f"registration file {str(p)!r}"
-    try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise InteropError(f"{where} is over 1 MiB: not a registration file")
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise InteropError(f"{where} is not UTF-8 text") from None
-    except OSError as exc:
-        raise InteropError(f"{where} cannot be read: {exc.strerror or exc}") from None
-    loader = _NoAliasLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        lines = ({k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
-                 if isinstance(node, yaml.MappingNode) else {})
-        return loader.construct_document(node), lines
-    except yaml.YAMLError as exc:
-        raise InteropError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
-    except RecursionError:
-        raise InteropError(f"{where} is nested too deeply") from None
-    finally:
-        loader.dispose()
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """The safe loader without aliases: a registration never needs one, and nested aliases explode."""
-
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases are not allowed in a registration file",
-                                              self.peek_event().start_mark)
-        return super().compose_node(parent, index)
+    return read_small_yaml(p, what=f"registration file {str(p)!r}", kind="a registration file",
+                           error=InteropError)
