@@ -76,7 +76,8 @@ def test_read_small_yaml_gives_key_lines_and_refuses_aliases_and_binary(tmp_path
 
     p = tmp_path / "f.yaml"
     p.write_text("# comment\na: 1\nb:\n  c: 2\n")
-    assert read_small_yaml(p, what="f", kind="a file", error=Bad) == ({"a": 1, "b": {"c": 2}}, {"a": 2, "b": 3})
+    data, lines = read_small_yaml(p, what="f", kind="a file", error=Bad)
+    assert data == {"a": 1, "b": {"c": 2}} and lines == {"a": 2, "b": 3}
     p.write_text("a: &x [1]\nb: *x\n")
     with pytest.raises(Bad, match="f is not valid YAML: .*aliases are not allowed"):
         read_small_yaml(p, what="f", kind="a file", error=Bad)
