@@ -60,3 +60,19 @@ def test_save_phase_formats(tmp_path):
         save_phase(tmp_path / "m.npy", np.zeros(3))
     with pytest.raises(PhaseFileError, match="cannot write"):
         save_phase(tmp_path / "no" / "dir" / "m.npy", ph)
+
+
+def test_a_failed_write_leaves_the_old_mask_whole(tmp_path, monkeypatch):
+    import os
+
+    ph = np.linspace(0, 6, 64, dtype=np.float32).reshape(8, 8)
+    path = save_phase(tmp_path / "m.npy", ph)
+    old = path.read_bytes()
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(PhaseFileError, match="No space left"):
+        save_phase(path, ph + 1)
+    assert path.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["m.npy"]

@@ -7,18 +7,22 @@ header names the unit because the GUI's target files hold *camera* pixels
 silently and put every spot in the wrong place, so a bare ``x,y`` header is refused with a message
 saying which kind of file is wanted. Masks: ``.npy`` keeps the float phase in
 radians; ``.png``/``.tif``/``.tiff`` store 8-bit gray with 0..255 spanning 0..2π (``round(256 φ / 2π)
-mod 256``, so 2π wraps to 0 like the phase does).
+mod 256``, so 2π wraps to 0 like the phase does). A mask file is replaced all at once (encoded in
+memory, written to a temporary file, fsync'd and renamed), so a crash or a full disk never leaves half
+of one where a rig script would load it.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from holostim.errors import HolostimError
+from holostim.files import atomic_write_bytes
 
 __all__ = ["PhaseFileError", "SpotFileError", "load_spots", "phase_to_gray", "save_phase"]
 
@@ -117,17 +121,21 @@ def save_phase(path: str | Path, phase: Any) -> Path:
         raise PhaseFileError(
             f"unknown mask format {p.suffix!r} for {str(p)!r}; use one of {', '.join(PHASE_SUFFIXES)}"
         )
+    if not p.parent.is_dir():  # the CLI's --out names a file: a missing folder is a typo, not a request
+        raise PhaseFileError(f"cannot write {str(p)!r}: the folder {str(p.parent)!r} does not exist")
+    buf = io.BytesIO()  # encoded in memory, then written all at once: a crash leaves no half mask
+    if suffix == ".npy":
+        np.save(buf, ph)
+    elif suffix == ".png":
+        from PIL import Image
+
+        Image.fromarray(phase_to_gray(ph)).save(buf, format="PNG")  # uint8 2-D -> mode "L"
+    else:
+        import tifffile
+
+        tifffile.imwrite(buf, phase_to_gray(ph))
     try:
-        if suffix == ".npy":
-            np.save(p, ph)
-        elif suffix == ".png":
-            from PIL import Image
-
-            Image.fromarray(phase_to_gray(ph)).save(p)  # uint8 2-D -> mode "L"
-        else:
-            import tifffile
-
-            tifffile.imwrite(p, phase_to_gray(ph))
+        atomic_write_bytes(p, buf.getvalue())
     except OSError as exc:
         raise PhaseFileError(f"cannot write {str(p)!r}: {exc}") from exc
     return p
