@@ -91,8 +91,9 @@ def test_a_timed_protocol_runs_every_step_with_its_light_inside_the_step(rig):
         assert r["t_request"] >= r["t_onset"]
         assert r["t_swapped"] >= r["t_request"]
         assert r["t_gate_open"] >= r["t_swapped"] + settle  # settled before light
-        assert r["t_gate_close"] <= r["t_onset"] + r["duration_ms"] / 1e3 + 0.05
         assert r["t_gate_open"] < r["t_gate_close"]
+    for r, nxt in zip(steps, steps[1:], strict=False):  # closed before the next step's frame was asked for
+        assert r["t_gate_close"] <= nxt["t_request"]
     # The line itself: opened exactly once per step, inside that step's [swap + settle, close].
     opens = [t for t, v in history if v]
     assert len(opens) == 6
