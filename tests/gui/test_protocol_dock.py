@@ -73,7 +73,7 @@ def test_a_person_runs_a_short_protocol_made_from_the_target_groups(qtbot, make_
     win = make_window(sim_config())
     s = win.session
     four_neurons_in_two_groups(qtbot, win)
-    dock = groups_to_patterns(qtbot, win, duration_ms=40, repetitions=2)
+    dock = groups_to_patterns(qtbot, win, duration_ms=80, repetitions=2)
     ed = dock.editor
     ed.inter_step_spin.setValue(20)
     assert dock.error_text.startswith("4 steps (2 × 2)"), dock.error_text
@@ -110,7 +110,15 @@ def test_a_person_runs_a_short_protocol_made_from_the_target_groups(qtbot, make_
     path = s.log.path
     steps = records(path, "step")
     assert [r["pattern"] for r in steps] == ["group 1", "group 2"] * 2
-    assert all(r["t_swapped"] <= r["t_gate_open"] < r["t_gate_close"] for r in steps)
+    # The light came on inside each step after its swap. A loaded machine can make a step's swap and
+    # settle outlast the step; its gate then stays shut, and the log must say so for that step.
+    not_opened = {r["step"]: r["reason"] for r in records(path, "gate") if r.get("action") == "not_opened"}
+    for r in steps:
+        if r["t_gate_open"] is None:
+            assert r["t_gate_close"] is None and "deadline passed" in not_opened[r["index"]], (r, not_opened)
+        else:
+            assert r["t_swapped"] <= r["t_gate_open"] < r["t_gate_close"], r
+    assert any(r["t_gate_open"] is not None for r in steps)
     (start,) = records(path, "protocol")
     assert set(start["patterns"]) == {"group 1", "group 2"}
     assert records(path, "protocol_end")[-1]["outcome"] == "completed"

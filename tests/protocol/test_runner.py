@@ -44,7 +44,7 @@ def targets(s: Session) -> list[Target]:
 
 
 def protocol(steps=None, **schedule) -> ProtocolConfig:
-    steps = steps or [{"pattern": f"g{g}", "duration_ms": 40} for g in (1, 2, 3)]
+    steps = steps or [{"pattern": f"g{g}", "duration_ms": 100} for g in (1, 2, 3)]
     return ProtocolConfig.model_validate({
         "version": 1, "name": "test",
         "patterns": {p: {"group": int(p[1:])} for p in dict.fromkeys(st["pattern"] for st in steps)},
@@ -134,7 +134,7 @@ def test_a_power_the_laser_cannot_give_is_refused(rig):
 def test_a_power_per_spot_sets_the_pockels_line_while_the_gate_is_closed(rig):
     with Session.open(rig) as s:
         s.targets = targets(s)
-        steps = [{"pattern": "g1", "duration_ms": 30, "power_mw_per_spot": 2.0}]
+        steps = [{"pattern": "g1", "duration_ms": 100, "power_mw_per_spot": 2.0}]
         run = ProtocolRun(s, protocol(steps))
         run.prepare()
         assert run.run()[0] == "completed"
@@ -254,7 +254,7 @@ def test_pause_holds_the_next_step_and_the_timer_waits(rig):
         assert run.run()[0] == "completed"
         t = run.times
     assert t[1].t_onset - t[0].t_onset >= 0.3  # the second step waited for the resume
-    assert t[2].t_onset - t[1].t_onset == pytest.approx(0.04, abs=1e-6)  # then the plan's spacing
+    assert t[2].t_onset - t[1].t_onset == pytest.approx(0.1, abs=1e-6)  # then the plan's spacing
 
 
 def test_ttl_per_step_with_the_serial_board_emulator(calibrated, tmp_path):  # noqa: F811
@@ -267,7 +267,7 @@ def test_ttl_per_step_with_the_serial_board_emulator(calibrated, tmp_path):  # n
         path = write_session(tmp_path, daq={"backend": "serial", "port": fw.port, "boot_s": 2})
         with Session.open(path) as s:
             s.targets = targets(s)
-            run = ProtocolRun(s, protocol([{"pattern": g, "duration_ms": 40} for g in ("g1", "g2")],
+            run = ProtocolRun(s, protocol([{"pattern": g, "duration_ms": 100} for g in ("g1", "g2")],
                                           trigger="ttl_per_step", trigger_timeout_s=10))
             run.prepare()
             edges, th = edge_source(run, fw.inject_edge, 2)
