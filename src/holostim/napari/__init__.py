@@ -1,0 +1,1 @@
+"""napari integration: a dock and a reader for choosing stimulation targets on napari layers."""
