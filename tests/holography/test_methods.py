@@ -12,7 +12,6 @@ import pytest
 from holostim.holography.methods import (
     GS_STEP,
     KIM_STEP,
-    WGS_SPOT_UPDATE_CUDA,
     WGS_STEP,
     MethodError,
     check_method,
@@ -108,10 +107,13 @@ void rule(int n, const R *a_in, R mean_a, R *w_io, R *gamma_io, R *sign_io) {
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_cuda_source_of_the_rule_equals_the_python_rule(tmp_path):
-    # The CuPy kernel's weight update is C++ text; compiled here as C (double precision) on the CPU, it must
-    # give what the Python rule gives, so the GPU path is checked even on machines without a GPU.
+    # The CUDA kernel's weight update (the marked lines of loop.cu); compiled here as C (double precision) on
+    # the CPU, it must give what the Python rule gives, so the GPU path is checked even without a GPU.
+    from holostim.backend.cuda_source import marked_block, read_source
+    from holostim.holography.kernels.cupy import LOOP_SOURCE
+
     src = tmp_path / "rule.c"
-    src.write_text(_C_HARNESS % WGS_SPOT_UPDATE_CUDA)
+    src.write_text(_C_HARNESS % marked_block(read_source(LOOP_SOURCE), "wgs_spot_update"))
     lib = tmp_path / "rule.so"
     subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", str(lib), str(src), "-lm"], check=True)
     rule = ctypes.CDLL(str(lib)).rule

@@ -36,8 +36,9 @@ All of them alternate two projections:
 The per-spot rules are written once, here: :func:`wgs_spot_update` (the weight and its adaptive step) and
 :func:`kim_phase` (the frozen phase) are plain arithmetic that runs unchanged on one number (the numba
 kernel compiles exactly these functions), and on numpy or CuPy vectors (:func:`fourier_projection`, the
-plain implementation). The GPU kernel is C++: its source :data:`WGS_SPOT_UPDATE_CUDA` sits next to the
-Python rule and is tested against it. The dense reference implementation the engine is tested against is
+plain implementation). The GPU kernel is C++ (``wgs_spot_update`` in ``kernels/cuda/loop.cu``, the same
+rule line by line); tests/holography/test_methods.py compiles those lines on the CPU and compares them
+with this one. The dense reference implementation the engine is tested against is
 :func:`holostim.holography.reference.reference_retrieval`.
 """
 
@@ -56,7 +57,6 @@ __all__ = [
     "GS_STEP",
     "KIM_STEP",
     "METHODS",
-    "WGS_SPOT_UPDATE_CUDA",
     "WGS_STEP",
     "MethodError",
     "check_method",
@@ -132,19 +132,6 @@ def wgs_spot_update(a, mean_a, w, step, i) -> None:
     step[0, i] = flip * (0.8 * step[0, i]) + keep * np.minimum(2 * step[0, i], 1.0)
     step[1, i] = s
     w[i] = w[i] * f ** step[0, i]
-
-
-# The same rule in CUDA C++ for the CuPy kernel, on one spot (R: the real type; a, mean_a in; w and the
-# step exponent gamma and last sign, i.e. step[0, i] and step[1, i], in/out).
-# tests/holography/test_methods.py compiles it on the CPU and compares it with wgs_spot_update.
-WGS_SPOT_UPDATE_CUDA = """
-R f = mean_a / max(a, (R)1e-3 * mean_a);
-R s = (R)(f > (R)1) - (R)(f < (R)1);
-bool flip = s * sign < (R)0;
-gamma = flip ? (R)0.8 * gamma : min((R)2 * gamma, (R)1);
-w = w * pow(f, gamma);
-sign = s;
-"""
 
 
 def kim_phase(unit, frozen, fresh):

@@ -21,12 +21,14 @@ from __future__ import annotations
 import math
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import numba
 import numpy as np
 
 from holostim import numba_cache_dir
+from holostim.backend.cuda_source import CudaModule
 
 __all__ = ["kernel_threads", "phase_to_gray_cpu", "phase_to_gray_cupy", "phase_to_gray_reference", "warm_up"]
 
@@ -127,43 +129,31 @@ def phase_to_gray_cpu(
             numba.set_num_threads(before)
 
 
-_CUPY_KERNELS: dict[str, Any] = {}
-
-_CUPY_BODY = """
-double t = (double)({expr}) * scale;
-t = t - period * floor(t / period);
-int k = (t >= 0.0 && t <= period) ? (int)(t + 0.5) : 0;
-if (k > last) k = last;
-gray = table[k];
-"""
-
-
-def _cupy_kernel(with_corr: bool):
-    key = "corr" if with_corr else "plain"
-    if key not in _CUPY_KERNELS:
-        import cupy
-
-        params = "T phase, T corr, " if with_corr else "T phase, "
-        params += "raw uint8 table, float64 scale, float64 period, int32 last"
-        body = _CUPY_BODY.format(expr="phase + corr" if with_corr else "phase")
-        _CUPY_KERNELS[key] = cupy.ElementwiseKernel(
-            params, "uint8 gray", body, f"holostim_phase_to_gray_{key}"
-        )
-    return _CUPY_KERNELS[key]
+GRAY_SOURCE = Path(__file__).with_name("cuda") / "gray.cu"
+_GRAY_MODULE = CudaModule(GRAY_SOURCE)
 
 
 def phase_to_gray_cupy(
     phase: Any, corr: Any | None, table: Any, scale: float, period: float
 ) -> tuple[Any, int]:
-    """The uint8 CuPy frame for a float CuPy ``phase`` (+ ``corr``, same dtype) and its non-finite count."""
+    """The uint8 CuPy frame for a float CuPy ``phase`` (+ ``corr``, same dtype) and its non-finite count.
+
+    One launch of ``holostim_phase_to_gray`` (``cuda/gray.cu``: the steps of the module docstring), which
+    also counts the non-finite pixels, as the CPU kernels do; reading that count is the one host sync.
+    """
     import cupy
 
-    last = len(table) - 1
-    if corr is None:
-        gray = _cupy_kernel(False)(phase, table, scale, period, last)
-    else:
-        gray = _cupy_kernel(True)(phase, corr, table, scale, period, last)
-    return gray, int(cupy.count_nonzero(~cupy.isfinite(phase)))
+    if phase.dtype not in (cupy.float32, cupy.float64):  # the kernel has float and double versions
+        phase = phase.astype(cupy.float32)
+    phase = cupy.ascontiguousarray(phase)
+    gray = cupy.empty(phase.shape, dtype=cupy.uint8)
+    bad = cupy.zeros(1, dtype=cupy.uint64)
+    has_corr = corr is not None
+    c = cupy.ascontiguousarray(corr, dtype=phase.dtype) if has_corr else phase
+    args = (phase, c, np.int32(has_corr), table, np.float64(scale), np.float64(period),
+            np.int32(len(table) - 1), gray, bad, np.int64(phase.size))
+    _GRAY_MODULE.launch("holostim_phase_to_gray", phase.dtype, args, phase.size)
+    return gray, int(bad.get()[0])
 
 
 def phase_to_gray_reference(phase: np.ndarray, scale: float, period: float, table: np.ndarray) -> np.ndarray:

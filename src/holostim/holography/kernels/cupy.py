@@ -1,23 +1,54 @@
-"""GPU fast paths: ``cupy.ElementwiseKernel``/``ReductionKernel``s, one launch each, no host sync.
+"""GPU fast paths: the CUDA kernels of ``cuda/loop.cu``, launched with explicit grids, no host sync.
 
-Each has the meaning of the method of the same name in
+Each method has the meaning of the method of the same name in
 :class:`~holostim.holography.kernels.plain.PlainKernels` (``extract_phase``, once per compute and not in
-the loop, is inherited from it). The WGS weight rule is the CUDA source
-:data:`holostim.holography.methods.WGS_SPOT_UPDATE_CUDA`, written next to the Python rule it must equal.
-CuPy itself is imported when the kernels are built (on a GPU backend), so this module imports anywhere.
+the loop, is inherited from it); ``loop.cu`` writes, next to each kernel, the plain expression it fuses.
+The kernels are C++ templates over the real type, compiled by CuPy's NVRTC for float and double; CI
+compiles the same file with ``nvcc`` (no GPU needed) and checks that every name launched here exists
+there. The WGS weight rule inside them is :func:`holostim.holography.methods.wgs_spot_update`, tested
+against the Python rule on the CPU. CuPy itself is imported when the kernels are first launched.
+
+Nothing launched here allocates device memory inside the iteration loop (``dark_excess``, used only for
+metrics, allocates its partial sums): the loop can be captured into a CUDA graph (:mod:`..cuda_graph`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from holostim.backend.cuda_source import CudaModule, blocks_for, defines
 from holostim.holography.kernels.plain import PlainKernels
-from holostim.holography.methods import KIM_STEP, TINY, WGS_SPOT_UPDATE_CUDA, WGS_STEP
 
-__all__ = ["CupyKernels"]
+__all__ = ["LOOP_SOURCE", "CupyKernels"]
 
-# The SLM-plane projection of one value z onto amplitude a (phase 0 where z is exactly 0).
-_PROJ = "R m = abs(z); T q = (m > 0) ? z * (a / m) : T(a, 0);"
+LOOP_SOURCE = Path(__file__).with_name("cuda") / "loop.cu"
+_MODULE = CudaModule(LOOP_SOURCE)
+_DEFS = defines(_MODULE.source)
+SPOT_THREADS = int(_DEFS["HOLOSTIM_SPOT_THREADS"])
+REDUCE_THREADS = int(_DEFS["HOLOSTIM_REDUCE_THREADS"])
+REDUCE_MAX_BLOCKS = 1024
+
+
+def _i32(v) -> np.int32:
+    return np.int32(v)
+
+
+def _i64(v) -> np.int64:
+    return np.int64(v)
+
+
+def _check_spot_arrays(flat, idx, t, w, step, phase, g, a) -> None:
+    """The raw kernels read memory as the types they are written for: refuse anything else (no guessing)."""
+    real = w.dtype
+    cplx = np.dtype(np.complex64 if real == np.float32 else np.complex128)
+    bad = [name for name, arr, dt in (("flat", flat, cplx), ("idx", idx, np.int64), ("t", t, real),
+                                      ("step", step, real), ("phase", phase, cplx), ("g", g, cplx),
+                                      ("a", a, real))
+           if arr.dtype != dt or not arr.flags.c_contiguous]
+    if bad:
+        raise TypeError(f"fourier_step: {', '.join(bad)} not C-contiguous of the weights' precision ({real})")
 
 
 class CupyKernels(PlainKernels):
@@ -29,88 +60,43 @@ class CupyKernels(PlainKernels):
         import cupy
 
         super().__init__(cupy)
-        # In-place kernels take the buffer as an input *and* pass the same array as the output: CuPy requires
-        # outputs to have the broadcast shape of the inputs (the amplitude may be a (1, 1) scalar array), and
-        # does not copy an input that *is* the output.
-        self._project = cupy.ElementwiseKernel(
-            "T z, R a", "T dst", _PROJ + " dst = q;", "holostim_project_slm"
-        )
-        self._raar_start = cupy.ElementwiseKernel(
-            "T z, R a", "T buf", _PROJ + " buf = (R)2 * q - z;", "holostim_raar_start"
-        )
-        self._raar_update = cupy.ElementwiseKernel(
-            "T xin, T bin, R a, R beta",
-            "T x, T buf",
-            """
-            T z = xin;
-            R m = abs(z);
-            T q = (m > 0) ? z * (a / m) : T(a, 0);
-            T xn = beta * z + beta * bin + ((R)1 - (R)2 * beta) * q;
-            R mn = abs(xn);
-            T qn = (mn > 0) ? xn * (a / mn) : T(a, 0);
-            x = xn;
-            buf = (R)2 * qn - xn;
-            """,
-            "holostim_raar_update",
-        )
-        self._dark = cupy.ReductionKernel(
-            "T z, float64 scale, float64 eps",
-            "float64 out",
-            "fmax(((double)z.real() * z.real() + (double)z.imag() * z.imag()) * scale - eps, 0.0)",
-            "a + b",
-            "out = a",
-            "0",
-            "holostim_dark_excess",
-        )
-        self._gather = cupy.ElementwiseKernel(
-            "raw T buf, int64 idx, R t",
-            "T g, R a",
-            f"g = buf[idx]; a = max(abs(g), (R){TINY!r}) / t;",
-            "holostim_fourier_gather",
-        )
-        self._scatter = cupy.ElementwiseKernel(
-            "T g, R a, R t, raw R mean_a_in, int64 idx, int32 mode, bool fresh",
-            "R w, R gamma, R sign, T u, raw T buf",
-            f"""
-            R m = abs(g);
-            T ph = (m > 0) ? g / m : T(1, 0);
-            R amp = t;
-            if (mode >= {WGS_STEP}) {{
-                R mean_a = mean_a_in[0];
-                {WGS_SPOT_UPDATE_CUDA}
-                amp = w * t;
-            }}
-            if (mode == {KIM_STEP}) {{
-                if (fresh) u = ph;
-                ph = u;
-            }}
-            buf[idx] = amp * ph;
-            """,
-            "holostim_fourier_scatter",
-        )
 
     def fourier_step(self, flat, idx, t, w, step, phase, g, a, mode: int, fresh: bool) -> None:
-        """Same as :meth:`~holostim.holography.kernels.numba.NumbaKernels.fourier_step` in four launches.
+        """As :meth:`~holostim.holography.kernels.numba.NumbaKernels.fourier_step`: two kernels, one memset.
 
-        The weights are not renormalised to mean 1 on the GPU (that would be two more launches): the
-        projections are scale-free, so the phases are the same; the engine normalises when it keeps them.
+        ``holostim_fourier_spots`` (one block) gathers the lit pixels, updates the WGS weights and keeps
+        them at mean 1, exactly as the CPU path does; the buffer is zeroed; ``holostim_fourier_scatter``
+        writes the projection back on the lit pixels.
         """
-        self._gather(flat, idx, t, g, a)
-        mean_a = a.mean().reshape(1)
+        n = int(idx.shape[0])
+        _check_spot_arrays(flat, idx, t, w, step, phase, g, a)
+        args = (flat, idx, t, w, step, g, a, _i32(n), _i32(mode))
+        _MODULE.launch("holostim_fourier_spots", w.dtype, args, blocks=1, block=SPOT_THREADS)
         flat.fill(0)
-        self._scatter(g, a, t, mean_a, idx, np.int32(mode), bool(fresh), w, step[0], step[1], phase, flat)
+        args = (flat, idx, t, w, phase, g, _i32(n), _i32(mode), _i32(bool(fresh)))
+        _MODULE.launch("holostim_fourier_scatter", w.dtype, args, n)
 
     def project_slm(self, buf, amp) -> None:  # noqa: D102 - same meaning as PlainKernels
-        self._project(buf, amp, buf)
+        self.project_slm_into(buf, buf, amp)
 
     def project_slm_into(self, src, dst, amp) -> None:  # noqa: D102
-        self._project(src, amp, dst)
+        args = (src, dst, amp, _i32(amp.size != 1), _i64(src.size))
+        _MODULE.launch("holostim_project_slm", amp.dtype, args, src.size)
 
     def raar_start(self, x, buf, amp) -> None:  # noqa: D102
-        self._raar_start(x, amp, buf)
+        args = (x, buf, amp, _i32(amp.size != 1), _i64(x.size))
+        _MODULE.launch("holostim_raar_start", amp.dtype, args, x.size)
 
     def raar_update(self, x, buf, amp, beta: float) -> None:  # noqa: D102
-        self._raar_update(x, buf, amp, amp.dtype.type(beta), x, buf)
+        args = (x, buf, amp, _i32(amp.size != 1), amp.dtype.type(beta), _i64(x.size))
+        _MODULE.launch("holostim_raar_update", amp.dtype, args, x.size)
 
     def dark_excess(self, buf, scale, eps: float):  # noqa: D102
-        return self._dark(buf, self.xp.asarray(scale, dtype=self.xp.float64), float(eps)) / eps
+        xp = self.xp
+        blocks = min(REDUCE_MAX_BLOCKS, blocks_for(buf.size, REDUCE_THREADS))
+        partial = xp.empty(blocks, dtype=xp.float64)
+        scale_d = xp.asarray(scale, dtype=xp.float64).reshape(1)
+        real = np.dtype(np.float32 if buf.dtype == np.complex64 else np.float64)
+        args = (buf, scale_d, np.float64(eps), partial, _i64(buf.size))
+        _MODULE.launch("holostim_dark_excess", real, args, blocks=blocks, block=REDUCE_THREADS)
+        return partial.sum() / eps

@@ -1,0 +1,39 @@
+// Phase -> gray on the GPU, launched by holostim.hardware.slm.gray.phase_to_gray_cupy.
+//
+// The same per-pixel steps as the numba kernels beside it and phase_to_gray_reference:
+//   t = (phase + corr) * scale                    (in double, after the sum in the phase's type T)
+//   t = t - period * floor(t / period)            (wrap to [0, period] in gray units)
+//   level = (int)(t + 0.5), clamped to last       (nearest level; a NaN/inf phase gives level 0)
+//   gray = table[level]
+// Non-finite pixels are counted in *bad so the caller refuses the frame (one atomic per bad pixel: rare).
+// T is float or double, explicitly instantiated below so `nvcc -cubin` compiles what CuPy loads.
+
+#define HOLOSTIM_GRID_STRIDE(i, n) \
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); \
+         i += (long long)blockDim.x * gridDim.x)
+
+template <typename T>
+__global__ void holostim_phase_to_gray(const T *phase, const T *corr, int has_corr, const unsigned char *table,
+                                       double scale, double period, int last, unsigned char *gray,
+                                       unsigned long long *bad, long long n) {
+    HOLOSTIM_GRID_STRIDE(i, n) {
+        T p = has_corr ? (T)(phase[i] + corr[i]) : phase[i];
+        double t = (double)p * scale;
+        t = t - period * floor(t / period);
+        int k = 0;
+        if (t >= 0.0 && t <= period) {
+            k = (int)(t + 0.5);
+        } else {
+            atomicAdd(bad, 1ULL);
+        }
+        if (k > last) k = last;
+        gray[i] = table[k];
+    }
+}
+
+template __global__ void holostim_phase_to_gray<float>(const float *, const float *, int, const unsigned char *,
+                                                       double, double, int, unsigned char *,
+                                                       unsigned long long *, long long);
+template __global__ void holostim_phase_to_gray<double>(const double *, const double *, int,
+                                                        const unsigned char *, double, double, int,
+                                                        unsigned char *, unsigned long long *, long long);
