@@ -241,3 +241,11 @@ def test_rig_example_documents_every_key():
     # The other camera backends' keys are documented in comments.
     for backend_key in ("path:", "loop:", "config:", "device:", "mm_path:"):
         assert backend_key in text
+
+
+def test_engine_cuda_graph_key(tmp_path):
+    cfg = parse_config("engine:\n  cuda_graph: true\n", base_dir=tmp_path)
+    assert cfg.engine.cuda_graph is True and cfg.engine_kwargs()["cuda_graph"] is True
+    assert parse_config("", base_dir=tmp_path).engine_kwargs()["cuda_graph"] is False  # off by default
+    _, line, key, msg = only(problems_of("engine:\n  method: wgs\n  cuda_graph: maybe\n", tmp_path))
+    assert (line, key) == (3, "engine.cuda_graph") and "'maybe'" in msg

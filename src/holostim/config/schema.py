@@ -202,6 +202,10 @@ class EngineConfig(Section):
     warm_start_max_shift_px: NonNegativeFloat = Field(
         5.0, description="largest spot move (Fourier px) that still warm-starts"
     )
+    cuda_graph: bool = Field(
+        False, description="GPU: replay a fixed-iteration loop as one CUDA graph (a tolerance, budget or "
+        "numpy backend runs the plain loop)"
+    )
 
 
 class CalibrationConfig(Section):
@@ -460,6 +464,7 @@ class SessionConfig(YamlDocument, Section):
             "backend": self.engine.backend,
             "precision": self.engine.precision,
             "padding": self.engine.padding,
+            "cuda_graph": self.engine.cuda_graph,
             "source": "uniform" if waist is None else ("gaussian", waist / self.slm.pitch_um),
         }
 

@@ -27,6 +27,7 @@ the budget without further syncs (:mod:`.stopping`). The finished phase comes ba
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +65,18 @@ from holostim.holography.targets import ImageTarget, SpotTarget, TargetError
 __all__ = ["METHODS", "EngineError", "HologramEngine", "HologramResult", "MethodError", "Timings"]
 
 _INITS = ("target", "random")
+
+
+def _graph_loop(engine: HologramEngine):
+    """The CUDA-graph runner of ``engine`` (:mod:`.cuda_graph`), or None (one log line) off the GPU."""
+    if not (engine.backend.is_gpu and engine.fast):
+        logging.getLogger(__name__).info(
+            "cuda_graph=True needs the cupy backend with fast kernels (this engine: %s, fast=%s); "
+            "running the plain loop", engine.backend.name, engine.fast)
+        return None
+    from holostim.holography.cuda_graph import GraphLoop
+
+    return GraphLoop()
 
 
 class EngineError(HolostimError, ValueError):
@@ -130,6 +143,11 @@ class HologramEngine:
     clock : callable, optional
         Seconds, like (and by default) :func:`time.perf_counter`: what ``budget_ms`` and the timings are
         measured with. Tests pass a fake clock to check the budget logic exactly.
+    cuda_graph : bool
+        On the GPU, capture the loop of a fixed-iteration compute into a CUDA graph once and replay it
+        (one launch for all iterations; :mod:`.cuda_graph`). Graph mode is a fixed iteration count: a
+        compute with a tolerance, a budget or a history runs the plain loop. Off the GPU, or if the capture
+        fails, the plain loop runs (one log line).
 
     Notes
     -----
@@ -149,6 +167,7 @@ class HologramEngine:
         padding: int = 1,
         fast: bool = True,
         clock: Callable[[], float] | None = None,
+        cuda_graph: bool = False,
     ):
         self.shape = shape_pair(shape, "engine shape", EngineError)
         self.backend = get_backend(backend, precision)
@@ -178,6 +197,8 @@ class HologramEngine:
         self._last_weights = None
         self._iter_ms: dict[str, float] = {}
         self._lock = threading.RLock()
+        self.cuda_graph = bool(cuda_graph)
+        self._graph = _graph_loop(self) if self.cuda_graph else None
         self._warm_up()
 
     def _new_plan(self):
@@ -357,7 +378,11 @@ class HologramEngine:
             if budget_ms is not None:
                 budget = Budget(budget_ms, t_start, timer, self._iter_ms.get(method))
             timer.start()
-            k, stopped_by = self._loop(run, stop, budget)
+            k = None
+            if self._graph is not None and self._graph.fits(run, stop, budget):
+                k, stopped_by = self._graph.run(self, run, stop.max_iterations), "iterations"
+            if k is None:
+                k, stopped_by = self._loop(run, stop, budget)
             return self._finish(run, k, stopped_by, timer.elapsed_ms(), t_start)
 
     @staticmethod

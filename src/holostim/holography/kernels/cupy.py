@@ -61,6 +61,11 @@ class CupyKernels(PlainKernels):
 
         super().__init__(cupy)
 
+    def preload(self, dtype) -> None:
+        """Load every kernel of ``dtype`` now (a CUDA-graph capture must not load modules)."""
+        for name in sorted(_MODULE.names):
+            _MODULE.kernel(name, dtype)
+
     def fourier_step(self, flat, idx, t, w, step, phase, g, a, mode: int, fresh: bool) -> None:
         """As :meth:`~holostim.holography.kernels.numba.NumbaKernels.fourier_step`: two kernels, one memset.
 
