@@ -154,7 +154,7 @@ def bench_session(backend: str, size: int, args, tmp: Path) -> dict:
         count = min(args.session_spots, len(ok))
         click_ms, compute_ms = [], []
         for rep in range(args.repeats + 1):
-            pick = ok[rep % len(ok):][:count] if len(ok) > count else ok
+            pick = [ok[(rep + j) % len(ok)] for j in range(count)]  # a new set each time (no coalescing)
             targets = [Target(float(x), float(y)) for x, y in pick]
             t0 = time.perf_counter()
             res = session.apply(targets)
