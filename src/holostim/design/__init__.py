@@ -1,1 +1,4 @@
-"""Gradient-based hologram design through a realistic, differentiable model of the rig (JAX, imported lazily)."""
+"""Gradient-based hologram design through a realistic, differentiable model of the rig.
+
+JAX is imported lazily, only inside this package.
+"""
