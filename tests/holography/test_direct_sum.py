@@ -141,6 +141,7 @@ def test_the_engine_chooses(spots128):
     deep = SpotTarget.from_pixels([[40, 50, 3.0], [70, 60, -2.0]], shape=(N, N))
     assert choose_spot_algorithm("fft", deep, "wgs", (N, N)) == "direct"  # 3-D: always the direct sum
     assert choose_spot_algorithm("auto", spots128, "raar", (N, N)) == "fft"
+    assert choose_spot_algorithm("auto", spots128, "wgs", (N, N), tolerance=0.01) == "fft"  # dark pixels
     assert direct_sum_crossover((1024, 1024)) == 40 and direct_sum_crossover((1024, 1024), 2) == 176
     many = random_spots(N, direct_sum_crossover((N, N)) + 1, seed=2)
     assert choose_spot_algorithm("auto", spots128, "wgs", (N, N)) == "direct"

@@ -356,7 +356,7 @@ class HologramEngine:
         t_start = self.clock()
         self._check_args(method, iterations, tolerance, budget_ms, beta, fix_after, eps_r, eps_a, check_every)
         if isinstance(target, SpotTarget) and choose_spot_algorithm(
-                self.spot_algorithm, target, method, self.shape, self.padding) == "direct":
+                self.spot_algorithm, target, method, self.shape, self.padding, tolerance) == "direct":
             return self._direct_sum().compute(
                 target, method, iterations, tolerance, budget_ms, warm_start, history=history,
                 fix_after=fix_after, init=init, seed=seed, eps_r=eps_r, eps_a=eps_a, check_every=check_every,

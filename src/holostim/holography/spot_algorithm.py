@@ -12,7 +12,9 @@ precision, the 2-core development VM): the crossover was about 30 spots at 512²
 (the rule says 36 and 40: it leans towards the FFT engine, whose cost does not depend on ``N``). The
 session's ``engine.spot_algorithm`` (``auto|fft|direct``) overrides it for 2-D targets. 3-D targets
 (any ``z != 0``) always use the direct sum: a far-field grid has no depth. RAAR exists only on the FFT
-engine, so ``auto`` keeps a 2-D RAAR target there.
+engine, so ``auto`` keeps a 2-D RAAR target there; and so does a tolerance stop: the tolerance error's
+dark-pixel part (stray light, ghost orders) needs the whole far field, which only the FFT engine has (the
+direct sum counts the spots alone, where a few spots are often within tolerance before any iteration).
 """
 
 from __future__ import annotations
@@ -51,13 +53,13 @@ def direct_sum_crossover(shape: tuple[int, int], padding: int = 1) -> int:
 
 
 def choose_spot_algorithm(setting: str, target: SpotTarget, method: str, shape: tuple[int, int],
-                          padding: int = 1) -> str:
+                          padding: int = 1, tolerance: float | None = None) -> str:
     """``"fft"`` or ``"direct"`` for ``target`` under ``setting`` (module docstring)."""
     check_spot_algorithm(setting)
     if target.is_3d:
         return "direct"
     if setting != "auto":
         return setting
-    if method not in DIRECT_METHODS:
+    if method not in DIRECT_METHODS or tolerance is not None:
         return "fft"
     return "direct" if len(target) <= direct_sum_crossover(shape, padding) else "fft"
