@@ -231,7 +231,9 @@ class DirectSumEngine:
             weights /= xp.mean(weights)
         self._last_key, self._last_weights = (key, weights) if weights is not None else (None, None)
         t_down = self.clock()
-        phase = to_numpy(xp.mod(xp.angle(u), 2 * np.pi)).astype(np.float32, copy=False)
+        phase_d = xp.empty(self.shape, dtype=be.real_dtype)
+        self._kern.extract_phase(u, phase_d, (0, 0))  # u is centred already: no shift, wrapped to [0, 2π)
+        phase = to_numpy(phase_d).astype(np.float32, copy=False)
         vals = to_numpy(final)
         transfer_ms += (self.clock() - t_down) * 1e3 if be.is_gpu else 0.0
         mh = None
