@@ -199,7 +199,7 @@ def test_pattern_record_schema_from_typed_inputs():
                            "request_mono": 10.0, "computed_mono": 10.5, "uploaded_mono": 10.75,
                            "swapped_mono": None}
     assert rec["targets"] == [{"id": 17, "camera_px": [1.0, 2.0], "slm_px": [40.0, 41.0],
-                               "sample_um": [-5.0, 6.5], "weight": 2.0, "group": 3}]
+                               "sample_um": [-5.0, 6.5], "z_um": 0.0, "weight": 2.0, "group": 3}]
     # Every metric name is there; one the engine did not give, or not a number, is None.
     assert list(rec["metrics"]) == list(METRIC_NAMES)
     assert rec["metrics"]["efficiency"] == 0.5 and rec["metrics"]["gap"] is None

@@ -34,7 +34,7 @@ def test_padding_places_spots_on_the_finer_grid():
         ([[3, 70]], None, "outside"),
         ([[np.nan, 3]], None, "non-finite position"),
         (np.zeros((0, 2)), None, "no spots"),
-        ([[1, 2, 3]], None, r"need \(N, 2\)"),
+        ([[1, 2, 3, 4]], None, r"need \(N, 2\) columns \(x, y\) or \(N, 3\)"),
         ([[1, 2], [3, 4]], [1, np.nan], "weight nan"),
         ([[1, 2], [3, 4]], [1, -2], "weight -2"),
         ([[1, 2], [3, 4]], [1, 0], "weight 0"),

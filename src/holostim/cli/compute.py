@@ -15,7 +15,7 @@ __all__ = ["cmd_bench", "cmd_compute"]
 
 
 _FLAGS = {"iterations": "--iterations", "tolerance": "--tolerance", "budget_ms": "--budget-ms",
-          "padding": "--padding"}
+          "padding": "--padding", "spot_algorithm": "--spot-algorithm"}
 """The numeric engine arguments, checked by the session schema (method and backend by the engine)."""
 
 
@@ -56,6 +56,42 @@ def _check_spots(path: Path, xy, shape: tuple[int, int]) -> None:  # type: ignor
             "default calibration.zero_order_radius_px): unmodulated light lands there")
 
 
+def _settings(args: argparse.Namespace) -> dict:
+    """The engine settings: the flags given, else the ``--config`` session's, else the schema defaults.
+
+    A session also brings its SLM shape, its source beam and its defocus model (what a ``z_um`` column
+    needs: wavelength, focal length, magnification, NA, medium index).
+    """
+    from holostim.config import EngineConfig, load_config
+
+    if args.config is not None:
+        cfg = load_config(args.config)
+        engine, shape = cfg.engine, tuple(cfg.slm.shape)
+        kw = cfg.engine_kwargs()
+        source, defocus = kw["source"], kw["defocus"]
+    else:
+        cfg, engine, shape, source, defocus = None, EngineConfig(), (1024, 1024), "uniform", None
+    pick = {k: getattr(args, k) if getattr(args, k) is not None else getattr(engine, k)
+            for k in ("method", "iterations", "backend", "precision", "padding", "spot_algorithm")}
+    if args.shape is not None:
+        shape = (int(args.shape[0]), int(args.shape[1]))
+    return {**pick, "shape": shape, "source": source, "defocus": defocus, "config": cfg}
+
+
+def _depths_usable(path: Path, z, settings: dict) -> None:  # type: ignore[no-untyped-def]
+    """A ``z_um`` column needs a session's optics; refuse it, with the fix, when there are none."""
+    if z is None or not (z != 0).any() or settings["defocus"] is not None:
+        return
+    if settings["config"] is None:
+        raise CLIError(f"spot file {str(path)!r} has spot depths (z_um): they need the rig's optics "
+                       "(wavelength, focal length, magnification, NA, medium index); "
+                       "give --config SESSION.yaml")
+    optics = settings["config"].optics
+    raise CLIError(f"spot file {str(path)!r} has spot depths (z_um), but optics.objective_na "
+                   f"{optics.objective_na:g} is not below the medium index {optics.index:g}: set "
+                   "optics.medium_index in the session (oil 1.518)")
+
+
 def cmd_compute(args: argparse.Namespace) -> int:
     """Compute one mask per ``--spots`` file, print the metrics and timings, save to ``--out``.
 
@@ -66,10 +102,12 @@ def cmd_compute(args: argparse.Namespace) -> int:
     from holostim.holography import HologramEngine, SpotTarget
     from holostim.holography.io import load_spots, save_phase
     from holostim.holography.metrics import METRIC_NAMES
+    from holostim.holography.spot_algorithm import choose_spot_algorithm
 
     spots: list[Path] = list(args.spots)
-    shape = (int(args.shape[0]), int(args.shape[1]))
     _check_engine_args(args)
+    st = _settings(args)
+    shape = st["shape"]
     outs: list[Path | None] = [None] * len(spots)
     if len(spots) > 1:
         if args.out is None:
@@ -87,36 +125,42 @@ def cmd_compute(args: argparse.Namespace) -> int:
         outs = [args.out]
     targets = []
     for path in spots:
-        xy, weights = load_spots(path)
+        xy, weights, z = load_spots(path, depth=True)
         _check_spots(path, xy, shape)
-        targets.append((len(xy), SpotTarget.from_pixels(xy, shape=shape, weights=weights)))
+        _depths_usable(path, z, st)
+        targets.append((len(xy), SpotTarget.from_pixels(xy, shape=shape, weights=weights, z=z)))
     if len(spots) > 1:
         args.out.mkdir(parents=True, exist_ok=True)
-    engine = HologramEngine(shape=shape, backend=args.backend, precision=args.precision,
-                            padding=args.padding)
+    engine = HologramEngine(shape=shape, backend=st["backend"], precision=st["precision"],
+                            padding=st["padding"], source=st["source"], spot_algorithm=st["spot_algorithm"],
+                            defocus=st["defocus"])
     progress = Progress("compute") if len(spots) > 1 else None
     results = []
     for i, (path, out, (n, target)) in enumerate(zip(spots, outs, targets, strict=True)):
         result = engine.compute(
             target,
-            method=args.method,
-            iterations=args.iterations,
+            method=st["method"],
+            iterations=st["iterations"],
             tolerance=args.tolerance,
             budget_ms=args.budget_ms,
         )
         if out is not None:
             save_phase(out, result.phase)
-        results.append((path, n, result, out))
+        algorithm = choose_spot_algorithm(engine.spot_algorithm, target, st["method"], shape, engine.padding,
+                                          args.tolerance)
+        results.append((path, n, result, out, algorithm, target.is_3d))
         if progress is not None:
             progress(i + 1, len(spots), path.name)
 
     print(f"backend      {engine.backend.describe()}")
-    for path, n, result, out in results:
+    for path, n, result, out, algorithm, is_3d in results:
         m, t = result.metrics, result.timings
         if len(results) > 1:
             print(f"\n{path}")
         size = f"{shape[0]}x{shape[1]}"
-        print(f"method       {args.method}, {result.iterations} iterations, {n} spots on {size}")
+        depth = " in 3-D" if is_3d else ""
+        print(f"method       {st['method']}, {result.iterations} iterations, {n} spots{depth} on {size}")
+        print(f"algorithm    {algorithm}")
         for name in METRIC_NAMES:
             print(f"{name:<16} {float(getattr(m, name)):.6g}")
         print(f"total_ms     {t.total_ms:.2f}")

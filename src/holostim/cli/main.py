@@ -53,15 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compute", parents=[verbose],
                        help="compute phase masks from CSV files of Fourier-plane spots")
     c.add_argument("--spots", type=Path, nargs="+", required=True, metavar="CSV",
-                   help="CSV with columns x, y[, weight] in pixels; several files: a batch")
-    c.add_argument("--shape", type=int, nargs=2, metavar=("NY", "NX"), default=(1024, 1024))
-    c.add_argument("--method", default="wgs", help="gs, wgs, wgs-kim or raar")
-    c.add_argument("--iterations", type=int, default=20)
+                   help="CSV with columns x_fourier_px, y_fourier_px[, weight][, z_um]; several: a batch")
+    c.add_argument("--config", type=Path, default=None,
+                   help="session YAML: its SLM shape, engine settings and optics (needed for a z_um column)")
+    c.add_argument("--shape", type=int, nargs=2, metavar=("NY", "NX"), default=None,
+                   help="SLM pixels (default: the session's, else 1024 1024)")
+    c.add_argument("--method", default=None, help="gs, wgs, wgs-kim or raar (default: the session's, wgs)")
+    c.add_argument("--iterations", type=int, default=None, help="(default: the session's, 20)")
     c.add_argument("--tolerance", type=float, default=None, help="stop when tolerance_error falls below")
     c.add_argument("--budget-ms", type=float, default=None, help="stop when this time is spent")
-    c.add_argument("--backend", default="auto", help="auto, numpy or cupy")
-    c.add_argument("--precision", default="single", help="single or double")
-    c.add_argument("--padding", type=int, default=1, help="far-field oversampling factor")
+    c.add_argument("--backend", default=None, help="auto, numpy or cupy (default: the session's, auto)")
+    c.add_argument("--precision", default=None, help="single or double (default: the session's, single)")
+    c.add_argument("--padding", type=int, default=None, help="far-field oversampling factor (default 1)")
+    c.add_argument("--spot-algorithm", default=None,
+                   help="auto, fft or direct (default: the session's, auto); 3-D spots always direct")
     c.add_argument("--out", type=Path,
                    help="mask file (.npy radians, .png or .tif 8-bit 0..2π); a folder for several --spots")
     c.add_argument("--format", choices=("npy", "png", "tif"), default="npy",

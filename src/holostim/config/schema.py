@@ -186,6 +186,25 @@ class OpticsConfig(Section):
     beam_waist_um: PositiveFloat | None = Field(
         None, description="1/e² intensity radius of the source beam on the SLM; none = flat illumination"
     )
+    medium_index: Annotated[float, Field(ge=1.0, le=2.0)] | None = Field(
+        None, description="refractive index of the sample medium (spot depths are in it); none = water 1.33"
+    )
+    defocus_model: Literal["paraxial", "high_na"] = Field(
+        "high_na", description="how a spot depth z_um becomes SLM defocus: thin-lens term or exact high-NA"
+    )
+
+    @model_validator(mode="after")
+    def _na_below_index(self) -> OpticsConfig:
+        if self.medium_index is not None and self.objective_na >= self.medium_index:
+            raise ValueError(f"objective_na {self.objective_na:g} must be below medium_index "
+                             f"{self.medium_index:g}: an objective's NA cannot exceed its medium's index "
+                             "(water 1.33, glycerol 1.47, oil 1.518)")
+        return self
+
+    @property
+    def index(self) -> float:
+        """The medium index in use: ``medium_index``, or water's 1.33 when it is not given."""
+        return 1.33 if self.medium_index is None else self.medium_index
 
 
 class EngineConfig(Section):
@@ -198,6 +217,9 @@ class EngineConfig(Section):
     tolerance: PositiveFloat | None = Field(None, description="stop when tolerance_error falls below")
     budget_ms: PositiveFloat | None = Field(None, description="stop when this much time is spent")
     padding: Annotated[int, Field(ge=1, le=4)] = Field(1, description="far-field oversampling factor")
+    spot_algorithm: Literal["auto", "fft", "direct"] = Field(
+        "auto", description="2-D spots by FFT or direct sum (auto: by spot count); 3-D always direct"
+    )
     warm_start: bool = Field(True, description="start from the last phase when targets changed little")
     warm_start_max_shift_px: NonNegativeFloat = Field(
         5.0, description="largest spot move (Fourier px) that still warm-starts"
@@ -456,6 +478,20 @@ class SessionConfig(YamlDocument, Section):
         kw["name"] = f"simulated-{digest}"
         return kw
 
+    def defocus_model(self) -> Any:
+        """The :class:`~holostim.holography.defocus.DefocusModel` of this rig (spot depths → SLM phase).
+
+        ``None`` when the objective's NA is not below the medium index in use (an oil objective with
+        no ``optics.medium_index``): such a session stays valid, but its 3-D targets are refused.
+        """
+        from holostim.holography.defocus import DefocusModel
+
+        o = self.optics
+        if o.objective_na >= o.index:
+            return None
+        return DefocusModel(o.defocus_model, self.slm.wavelength_um, o.focal_length_um, o.magnification,
+                            self.slm.pitch_um, o.objective_na, o.index)
+
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :class:`~holostim.holography.HologramEngine` (shape, backend, ...)."""
         waist = self.optics.beam_waist_um
@@ -466,6 +502,8 @@ class SessionConfig(YamlDocument, Section):
             "padding": self.engine.padding,
             "cuda_graph": self.engine.cuda_graph,
             "source": "uniform" if waist is None else ("gaussian", waist / self.slm.pitch_um),
+            "spot_algorithm": self.engine.spot_algorithm,
+            "defocus": self.defocus_model(),
         }
 
     def to_dict(self, relative_to: str | Path | None = None) -> dict[str, Any]:

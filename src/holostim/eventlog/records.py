@@ -186,6 +186,7 @@ class _Target(Protocol):
     weight: float
     group: int
     id: int | None
+    z_um: float
 
 
 def pattern_record(
@@ -207,7 +208,7 @@ def pattern_record(
     camera_frame_index: int | None = None,
     peak_power_mw: float | None = None,
 ) -> dict[str, Any]:
-    """One shown pattern: when, where (camera px, SLM px, sample µm), how, how well, and the interlock.
+    """One shown pattern: when, where (camera px, SLM px, sample µm, depth), how, how well, the interlock.
 
     ``metrics`` is the engine's metrics object (or ``None``: no pattern computed); every name of
     :data:`~holostim.holography.metrics.METRIC_NAMES` is written, ``None`` where it has none.
@@ -222,6 +223,7 @@ def pattern_record(
                 "camera_px": [t.x, t.y],
                 "slm_px": [float(v) for v in targets_slm[i]],
                 "sample_um": [float(v) for v in targets_sample_um[i]],
+                "z_um": float(getattr(t, "z_um", 0.0)),
                 "weight": t.weight,
                 "group": t.group,
             }

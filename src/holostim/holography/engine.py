@@ -38,7 +38,7 @@ import numpy as np
 
 from holostim.backend import Backend, PlainFFT, get_backend, to_numpy
 from holostim.checks import non_negative, positive, shape_pair
-from holostim.errors import HolostimError
+from holostim.holography.errors import EngineError
 from holostim.holography.kernels import fast_kernels, plain_kernels
 from holostim.holography.methods import (
     DEFAULT_BETA,
@@ -59,6 +59,7 @@ from holostim.holography.metrics import (
     tolerance_scale,
 )
 from holostim.holography.result import HologramResult, Timings
+from holostim.holography.spot_algorithm import check_spot_algorithm, choose_spot_algorithm
 from holostim.holography.stopping import Budget, LoopTimer, StopRule
 from holostim.holography.targets import ImageTarget, SpotTarget, TargetError
 
@@ -77,10 +78,6 @@ def _graph_loop(engine: HologramEngine):
     from holostim.holography.cuda_graph import GraphLoop
 
     return GraphLoop()
-
-
-class EngineError(HolostimError, ValueError):
-    """A bad engine setting or compute argument (shape, source, padding, iterations, budget...)."""
 
 
 @dataclass
@@ -148,6 +145,13 @@ class HologramEngine:
         (one launch for all iterations; :mod:`.cuda_graph`). Graph mode is a fixed iteration count: a
         compute with a tolerance, a budget or a history runs the plain loop. Off the GPU, or if the capture
         fails, the plain loop runs (one log line).
+    spot_algorithm : {"auto", "fft", "direct"}
+        Who computes a 2-D spot target: this FFT loop or the direct sum (:mod:`.direct_sum`, exact
+        sub-pixel positions); "auto" picks by the cost rule of :mod:`.spot_algorithm` (what sessions use,
+        ``engine.spot_algorithm``). The default "fft" keeps a library engine on this loop for 2-D spots;
+        3-D targets always use the direct sum.
+    defocus : DefocusModel, optional
+        How a spot depth ``z`` (sample µm) becomes an SLM phase (:mod:`.defocus`); needed for 3-D targets.
 
     Notes
     -----
@@ -168,8 +172,13 @@ class HologramEngine:
         fast: bool = True,
         clock: Callable[[], float] | None = None,
         cuda_graph: bool = False,
+        spot_algorithm: str = "fft",
+        defocus: Any = None,
     ):
         self.shape = shape_pair(shape, "engine shape", EngineError)
+        self.spot_algorithm = check_spot_algorithm(spot_algorithm)
+        self.defocus = defocus
+        self._direct = None  # the direct-sum engine, made on first use
         self.backend = get_backend(backend, precision)
         if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 1:
             raise EngineError(f"padding {padding!r} must be an integer >= 1 (1 = no padding)")
@@ -367,6 +376,12 @@ class HologramEngine:
         """
         t_start = self.clock()
         self._check_args(method, iterations, tolerance, budget_ms, beta, fix_after, eps_r, eps_a, check_every)
+        if isinstance(target, SpotTarget) and choose_spot_algorithm(
+                self.spot_algorithm, target, method, self.shape, self.padding, tolerance) == "direct":
+            return self._direct_sum().compute(
+                target, method, iterations, tolerance, budget_ms, warm_start, history=history,
+                fix_after=fix_after, init=init, seed=seed, eps_r=eps_r, eps_a=eps_a, check_every=check_every,
+                t_start=t_start)
         if check_every is None:
             check_every = 5 if self.backend.is_gpu else 1
         stop = StopRule(iterations, tolerance, budget_ms, int(check_every))
@@ -384,6 +399,15 @@ class HologramEngine:
             if k is None:
                 k, stopped_by = self._loop(run, stop, budget)
             return self._finish(run, k, stopped_by, timer.elapsed_ms(), t_start)
+
+    def _direct_sum(self):
+        """The direct-sum engine on this engine's SLM, backend, source and clock (made once)."""
+        if self._direct is None:
+            from holostim.holography.direct_sum import DirectSumEngine
+
+            self._direct = DirectSumEngine(self.shape, self.backend, source_amplitude=self.source_amplitude,
+                                           defocus=self.defocus, fast=self.fast, clock=self.clock)
+        return self._direct
 
     @staticmethod
     def _check_args(method, iterations, tolerance, budget_ms, beta, fix_after, eps_r, eps_a, check_every):

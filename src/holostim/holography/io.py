@@ -1,7 +1,8 @@
 """Reading spot lists and writing phase masks (what ``holostim compute`` reads and writes).
 
-Spots: a CSV with a header row ``x_fourier_px,y_fourier_px`` or ``x_fourier_px,y_fourier_px,weight``
-(Fourier-plane pixels, zero order at ``N//2``; extra whitespace allowed, ``#`` starts a comment). The
+Spots: a CSV with a header row ``x_fourier_px,y_fourier_px`` and then, optionally and in any order,
+``weight`` and ``z_um`` (Fourier-plane pixels, zero order at ``N//2``; ``z_um`` the depth in sample µm
+from the focal plane, positive deeper; extra whitespace allowed, ``#`` starts a comment). The
 header names the unit because the GUI's target files hold *camera* pixels
 (``x_camera_px,y_camera_px,...``): with a shared ``x,y`` header either file loaded into the other
 silently and put every spot in the wrong place, so a bare ``x,y`` header is refused with a message
@@ -27,8 +28,8 @@ from holostim.files import atomic_write_bytes
 __all__ = ["PhaseFileError", "SpotFileError", "load_spots", "phase_to_gray", "save_phase"]
 
 PHASE_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
-SPOT_COLUMNS = ("x_fourier_px", "y_fourier_px", "weight")
-"""The columns of a spot file; ``weight`` is optional."""
+SPOT_COLUMNS = ("x_fourier_px", "y_fourier_px", "weight", "z_um")
+"""The columns of a spot file; ``weight`` and ``z_um`` are optional (in either order)."""
 
 
 class SpotFileError(HolostimError, ValueError):
@@ -39,8 +40,11 @@ class PhaseFileError(HolostimError, ValueError):
     """A phase mask that cannot be written (unknown format, bad array, unwritable path)."""
 
 
-def load_spots(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+def load_spots(path: str | Path, depth: bool = False) -> tuple:
     """Read a spot CSV: ``xy`` (N, 2) float64 and ``weights`` (N,), or ``None`` without a weight column.
+
+    With ``depth=True`` a third item, the ``z_um`` column (N,) or ``None`` without one. A file with a
+    ``z_um`` column read with ``depth=False`` is refused, so that no caller drops the depths silently.
 
     Raises
     ------
@@ -63,11 +67,13 @@ def load_spots(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         ]
     except csv.Error as exc:  # e.g. a field over the csv module's 128 kB limit
         raise SpotFileError(f"spot file {str(p)!r} is not a spot CSV: {exc}") from None
-    wanted = "'x_fourier_px,y_fourier_px' or 'x_fourier_px,y_fourier_px,weight'"
+    wanted = "'x_fourier_px,y_fourier_px' or 'x_fourier_px,y_fourier_px,weight' (each may add ,z_um)"
     if not rows:
         raise SpotFileError(f"spot file {str(p)!r} is empty; expected a header {wanted} and rows")
     header = [c.lower() for c in rows[0][1]]
-    if header not in (list(SPOT_COLUMNS[:2]), list(SPOT_COLUMNS)):
+    extra = header[2:]
+    if header[:2] != list(SPOT_COLUMNS[:2]) or len(set(extra)) != len(extra) or not set(extra) <= {"weight",
+                                                                                                 "z_um"}:
         got = _short(",".join(rows[0][1]))
         if header[:2] == ["x", "y"]:
             why = ("does not say its units: a spot file for `holostim compute` holds Fourier-plane pixels; "
@@ -94,7 +100,14 @@ def load_spots(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             ) from exc
     if data.shape[0] == 0:
         raise SpotFileError(f"spot file {str(p)!r} has a header but no spots")
-    return data[:, :2].copy(), (data[:, 2].copy() if ncol == 3 else None)
+    weights = data[:, header.index("weight")].copy() if "weight" in header else None
+    z = data[:, header.index("z_um")].copy() if "z_um" in header else None
+    if depth:
+        return data[:, :2].copy(), weights, z
+    if z is not None:
+        raise SpotFileError(f"spot file {str(p)!r} has a z_um column, which this reader would drop; "
+                            "read it with depth=True")
+    return data[:, :2].copy(), weights
 
 
 def _short(text: str, n: int = 60) -> str:

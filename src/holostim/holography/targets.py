@@ -11,6 +11,13 @@ computational padding ``p``: its far-field grid is ``p`` times finer, a position
 pixels) lands at ``p * (x - N//2)`` pixels from the zero order, and the placement error drops from
 half a pixel to ``1 / (2 p)`` pixels.
 
+Depth: a spot also has a depth ``z`` in sample-plane µm from the imaging focal plane (positive deeper,
+away from the objective; 0 by default), given as a third column of ``from_pixels``' positions or as its
+``z`` argument. An engine turns it into an SLM-plane defocus with its
+:class:`~holostim.holography.defocus.DefocusModel` (wavelength, focal length, magnification, NA, medium
+index). A target with any ``z != 0`` has no pixels on a 2-D far-field grid and is computed by the
+direct sum (:mod:`.direct_sum`), which also places ``(x, y)`` exactly, without rounding.
+
 Duplicates: two spots at the same position are an error in :meth:`SpotTarget.from_pixels`. Two distinct
 spots that land on the same pixel of the engine's computational grid would compete for one sample; the
 engine refuses that (:class:`TargetError` naming both, suggesting padding) rather than merging them with
@@ -61,6 +68,24 @@ def _round_half_up(v: np.ndarray) -> np.ndarray:
     return np.floor(v + 0.5).astype(np.int64)
 
 
+def _depths(pts: np.ndarray, z: Any) -> np.ndarray:
+    """The per-spot depths of ``from_pixels``: the third column of ``pts``, ``z``, or zeros."""
+    n = pts.shape[0]
+    if z is None:
+        return pts[:, 2].copy() if pts.shape[1] == 3 else np.zeros(n)
+    if pts.shape[1] == 3:
+        raise TargetError("spot depths given twice: (N, 3) positions and z; give one of them")
+    try:
+        zs = np.asarray(z, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise TargetError(f"spot depths z {z!r} are not numbers (µm)") from exc
+    if zs.size == 1 and n > 1:
+        zs = np.full(n, zs[0])
+    if zs.shape[0] != n:
+        raise TargetError(f"{zs.shape[0]} depths for {n} spots; give one z (µm) per spot")
+    return zs
+
+
 @dataclass(frozen=True, eq=False)
 class SpotTarget:
     """Point-like spots in the Fourier plane with relative intensities.
@@ -74,22 +99,44 @@ class SpotTarget:
         Relative target intensities, normalised to sum 1.
     shape : (ny, nx)
         The SLM grid the positions refer to.
+    z : ndarray, shape (N,), float64
+        Each spot's depth in sample-plane µm relative to the imaging focal plane (positive: deeper,
+        away from the objective); all 0 for a 2-D target. An engine turns it into an SLM-plane defocus
+        with its :class:`~holostim.holography.defocus.DefocusModel`.
     """
 
     xy: np.ndarray
     weights: np.ndarray
     shape: tuple[int, int]
+    z: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.z is None:
+            object.__setattr__(self, "z", np.zeros(self.xy.shape[0]))
+
+    @property
+    def is_3d(self) -> bool:
+        """Whether any spot is off the focal plane (such a target needs the direct-sum engine)."""
+        return bool(np.any(self.z != 0))
+
+    @property
+    def xyz(self) -> np.ndarray:
+        """Positions ``(x, y, z)``: Fourier pixels and µm of depth, shape (N, 3)."""
+        return np.column_stack([self.xy, self.z])
 
     @classmethod
-    def from_pixels(cls, xy: Any, shape: Any, weights: Any = None) -> SpotTarget:
+    def from_pixels(cls, xy: Any, shape: Any, weights: Any = None, z: Any = None) -> SpotTarget:
         """Spots at Fourier-plane pixel positions ``xy`` (N, 2) = (x, y) on a grid of ``shape`` (ny, nx).
+
+        Depth: ``xy`` may be (N, 3) = (x, y, z), or ``z`` given as N depths (sample µm from the focal
+        plane, positive deeper); not both. Without either every spot is at z = 0.
 
         Raises
         ------
         TargetError
             For an empty or malformed ``xy``, non-finite positions, positions outside
-            ``0 <= x <= nx - 1``, ``0 <= y <= ny - 1``, two spots on the same pixel, or weights that are
-            not finite and positive (one per spot).
+            ``0 <= x <= nx - 1``, ``0 <= y <= ny - 1``, two spots at the same (x, y, z), or weights that
+            are not finite and positive (one per spot).
         """
         ny, nx = shape_pair(shape, "shape", TargetError)
         try:
@@ -98,12 +145,19 @@ class SpotTarget:
             raise TargetError(
                 f"spot positions {xy!r} are not numbers: give an (N, 2) array of (x, y)"
             ) from exc
-        if pts.ndim == 1 and pts.size == 2:
+        if pts.ndim == 1 and pts.size in (2, 3):
             pts = pts[None, :]
-        if pts.ndim != 2 or pts.shape[1] != 2:
-            raise TargetError(f"spot positions have shape {pts.shape}; need (N, 2) columns (x, y)")
+        if pts.ndim != 2 or pts.shape[1] not in (2, 3):
+            raise TargetError(f"spot positions have shape {pts.shape}; need (N, 2) columns (x, y) "
+                              "or (N, 3) columns (x, y, z)")
+        zs = _depths(pts, z)
+        pts = pts[:, :2]
         if pts.shape[0] == 0:
             raise TargetError("the target has no spots; give at least one (x, y)")
+        bad_z = ~np.isfinite(zs)
+        if bad_z.any():
+            i = int(np.flatnonzero(bad_z)[0])
+            raise TargetError(f"spot {i} has a non-finite depth z = {zs[i]:g} µm; depths must be finite")
         bad = ~np.isfinite(pts).all(axis=1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -130,17 +184,17 @@ class SpotTarget:
             if problem is not None:
                 raise TargetError(problem)
             w = w / w.max()  # relative: 1.7e308 must not overflow the sum below
-        _, first, counts = np.unique(pts, axis=0, return_index=True, return_counts=True)
+        full = np.column_stack([pts, zs])
+        _, first, counts = np.unique(full, axis=0, return_index=True, return_counts=True)
         if (counts > 1).any():
             i = int(first[np.flatnonzero(counts > 1)[0]])
-            j = int(np.flatnonzero((pts == pts[i]).all(axis=1))[1])
-            raise TargetError(
-                f"spots {i} and {j} are both at (x, y) = ({pts[i, 0]:g}, {pts[i, 1]:g}); "
-                "give each position once (add their weights)"
-            )
+            j = int(np.flatnonzero((full == full[i]).all(axis=1))[1])
+            where = f"(x, y) = ({pts[i, 0]:g}, {pts[i, 1]:g})" + (f", z = {zs[i]:g} µm" if zs[i] else "")
+            raise TargetError(f"spots {i} and {j} are both at {where}; give each position once "
+                              "(add their weights)")
         # Spots that are distinct but round to the same pixel are refused by the engine, on its own
         # (possibly padded, finer) grid: see lit_pixels.
-        return cls(pts.copy(), w / w.sum(), (ny, nx))
+        return cls(pts.copy(), w / w.sum(), (ny, nx), zs.copy())
 
     def __len__(self) -> int:
         return int(self.xy.shape[0])
@@ -149,8 +203,12 @@ class SpotTarget:
         """Centred pixel indices ``(iy, ix)`` of the spots on a computational grid (possibly padded).
 
         The grid ``grid_shape`` must be an integer multiple ``p`` of :attr:`shape`; a spot at ``x``
-        lands on ``round(Nx//2 + p (x - nx//2))`` (round half up), likewise for ``y``.
+        lands on ``round(Nx//2 + p (x - nx//2))`` (round half up), likewise for ``y``. Only for 2-D
+        targets: a far-field grid has no depth (3-D targets go to the direct-sum engine).
         """
+        if self.is_3d:
+            raise TargetError("a 3-D target (spots with z != 0) has no pixels on a 2-D far-field grid; "
+                              "compute it with the direct-sum engine (spot_algorithm 'direct' or 'auto')")
         ny, nx = self.shape
         big_y, big_x = grid_shape
         py, px = big_y // ny, big_x // nx

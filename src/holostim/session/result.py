@@ -20,7 +20,8 @@ class Target:
 
     ``id`` is the target's stable identity (the GUI numbers targets once and never renumbers them), so a
     log record names the same neuron across patterns even when others were deleted; ``None`` when the
-    caller has no identity for it.
+    caller has no identity for it. ``z_um`` is the spot's depth (a 3-D target, computed by the direct
+    sum with the session's defocus model); 0, the focal plane, by default.
     """
 
     x: float
@@ -28,6 +29,7 @@ class Target:
     weight: float = 1.0
     group: int = 0
     id: int | None = None
+    z_um: float = 0.0  # depth in the sample, µm from the imaging focal plane (positive: deeper)
 
 
 @dataclass

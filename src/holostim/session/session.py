@@ -375,8 +375,8 @@ class Session(GateWiring, PreparedShowing):
                                t_computed=time.monotonic())
         xy_cam = np.array([[t.x, t.y] for t in targets], dtype=np.float64)
         xy_slm = self.calibration.camera_to_slm(xy_cam)
-        weights = np.array([t.weight for t in targets], dtype=np.float64)
-        spot_target = SpotTarget.from_pixels(xy_slm, shape=shape, weights=weights)
+        weights, z = np.array([[t.weight, t.z_um] for t in targets], dtype=np.float64).T
+        spot_target = SpotTarget.from_pixels(xy_slm, shape=shape, weights=weights, z=z)
         warm = self._warm.ok(xy_slm)
         kwargs = dict(method=cfg.method, iterations=cfg.iterations, tolerance=cfg.tolerance,
                       budget_ms=cfg.budget_ms)
