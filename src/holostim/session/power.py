@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from holostim.calibration.power_map import efficiency
+from holostim.calibration.power_map import efficiency, pixel_envelope
 
 if TYPE_CHECKING:
     from holostim.calibration import Calibration
@@ -75,11 +75,13 @@ class PowerModel:
             by, bx = big_shape
             p = int(padding)
             # grid pixel (i, j) is SLM Fourier pixel (N//2 + (j - bx//2)/p, N//2 + (i - by//2)/p)
-            xs = shape[1] // 2 + (np.arange(bx) - bx // 2) / p
-            ys = shape[0] // 2 + (np.arange(by) - by // 2) / p
-            gx, gy = np.meshgrid(xs, ys)
-            eff = efficiency(np.column_stack([gx.ravel(), gy.ravel()]), shape, self.fill_factor,
-                             zero_order=zero, power_map=pm)
-            self._grid = eff.reshape(by, bx).astype(np.float32)
+            xn = (shape[1] // 2 + (np.arange(bx) - bx // 2) / p - zero[0]) / shape[1]
+            yn = (shape[0] // 2 + (np.arange(by) - by // 2) / p - zero[1]) / shape[0]
+            # the envelope is separable: an outer product of its two axes; the map broadcasts
+            f = self.fill_factor
+            eff = pixel_envelope(0 * yn, yn, f)[:, None] * pixel_envelope(xn, 0 * xn, f)[None, :]
+            if pm is not None:
+                eff = eff * pm(xn[None, :], yn[:, None])
+            self._grid = eff.astype(np.float32)
             self._grid_key = key
         return self._grid
