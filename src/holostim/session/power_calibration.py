@@ -1,7 +1,9 @@
-"""The session's power calibration: measure the diffraction-efficiency map through its own gate and log.
+"""The session's power per spot: its efficiency model, and measuring the map through its gate and log.
 
-A mixin of :class:`~holostim.session.Session`, like :mod:`holostim.session.prepared`: every frame of the
-measurement is a ``calibration`` frame through :meth:`Session._show_frame` (judged at
+:attr:`PowerCalibrating.power` is the session's :class:`~holostim.session.power.PowerModel` (made on first
+use from ``slm.fill_factor`` and ``engine.power_compensation``; it reads the session's geometry and
+calibration live). A mixin of :class:`~holostim.session.Session`, like :mod:`holostim.session.prepared`:
+every frame of the measurement is a ``calibration`` frame through :meth:`Session._show_frame` (judged at
 ``calibration.laser_power_mw``, logged with its hash), and afterwards the SLM shows again what it showed
 before. The measured map is installed in the session's calibration (the session's power model reads it
 at once) and a ``calibration`` record says so.
@@ -18,6 +20,7 @@ from holostim.calibration.power_procedure import PowerMeasurement, measure_power
 from holostim.eventlog.records import calibration_record
 from holostim.session.errors import SessionError
 from holostim.session.frame_records import other_frame_maker
+from holostim.session.power import PowerModel
 
 if TYPE_CHECKING:
     from holostim.session.session import ProgressFn
@@ -26,9 +29,19 @@ __all__ = ["PowerCalibrating"]
 
 
 class PowerCalibrating:
-    """:meth:`calibrate_power` for :class:`~holostim.session.Session`."""
+    """:attr:`power` and :meth:`calibrate_power` for :class:`~holostim.session.Session`."""
 
     last_power_measurement: PowerMeasurement | None = None
+    _power: PowerModel | None = None
+
+    @property
+    def power(self) -> PowerModel:
+        """The efficiency per spot (compensation and prediction; ``power.compensate`` may be switched)."""
+        if self._power is None:
+            cfg = self.config
+            self._power = PowerModel(cfg.slm.fill_factor, cfg.engine.power_compensation,
+                                     lambda: self.geometry, lambda: self.calibration)
+        return self._power
 
     def calibrate_power(self, grid: int | None = None, progress: ProgressFn | None = None, *,
                         degree: int = 4) -> Calibration:

@@ -58,7 +58,6 @@ from holostim.session.gate_wiring import GateWiring
 from holostim.session.laser_gate import LaserGate
 from holostim.session.listeners import Listeners
 from holostim.session.permit_keeper import PermitKeeper
-from holostim.session.power import PowerModel
 from holostim.session.power_calibration import PowerCalibrating
 from holostim.session.prepared import PreparedPattern, PreparedShowing
 from holostim.session.preview import Preview
@@ -116,8 +115,6 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
         self.daq: DAQ | None = None
         self._gate_plan: FFTPlan | None = None
         self.safety = SafetyGate(config.safety, self._far_field)
-        self.power = PowerModel(config.slm.fill_factor, config.engine.power_compensation,
-                                lambda: self.geometry, lambda: self.calibration)  # efficiency per spot
         self.permit = LaserPermit(config.safety.laser_power_mw)
         self._keeper = PermitKeeper(self.permit, lambda: self.log, lambda: self.safety.permit(self.slm),
                                     self._on_permit)
@@ -538,7 +535,7 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
         if self._gate_plan is None or tuple(self._gate_plan.shape) != shape:
             self._gate_plan = get_backend("numpy", "single").new_fft_plan(shape)
         far = far_field_intensity(phase, self.engine.source_amplitude, p, plan=self._gate_plan)
-        return far * self.power.grid(far.shape, p)  # what reaches the sample: the pixels' envelope too
+        return far * self.power.grid(shape, p)  # what reaches the sample: the pixels' envelope too
 
     def _camera_frame_index(self) -> int | None:
         """The camera's latest frame counter now (``None`` before its first streamed frame)."""
