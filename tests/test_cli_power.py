@@ -45,6 +45,10 @@ def test_calibrate_power_measures_and_saves_the_map(tmp_path, capsys):
     assert cal.power_map is not None and cal.power_map.n_spots >= 12
     assert cal.residual_px < 0.5  # the geometric part is kept
     assert "measuring power (5x5 spots)" in err
+    # a new geometric calibration says that it does not keep the map
+    code, _, err = run(["calibrate", "--config", str(path), "--grid", "3"], capsys)
+    assert code == 0 and "power map was not kept" in err
+    assert Calibration.load(tmp_path / "cal.yaml").power_map is None
 
 
 def one_line_error(err: str, *words: str) -> None:

@@ -40,6 +40,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise CLIError(f"--grid {args.grid}: spots per side must be 3 to 7")  # before anything is opened
     if getattr(args, "power", False):
         return _calibrate_power(args, config, out, opengl)
+    had_power_map = _has_power_map(out)
     # Open without the old calibration: it may belong to devices that changed, which is why we measure.
     with Session.open(config, load_calibration=False) as session:
         grid = args.grid or session.config.calibration.grid
@@ -52,7 +53,21 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         path = session.save_calibration(cal, out)
     print(f"calibration residual {cal.residual_px:.3f} camera px RMS over {cal.n_spots} spots")
     print(f"saved {path}")
+    if had_power_map:  # a new geometry may mean a new panel or new optics: the map is measured again
+        print("holostim: note: the old file's power map was not kept; run `holostim calibrate --power` to "
+              "measure it for these devices (until then the pixel envelope alone sets the power per spot)",
+              file=sys.stderr)
     return EXIT_OK
+
+
+def _has_power_map(path) -> bool:
+    """Whether the calibration file about to be replaced holds a power map (any unreadable file: no)."""
+    from holostim.calibration import Calibration, CalibrationError
+
+    try:
+        return Calibration.load(path).power_map is not None
+    except (CalibrationError, OSError):
+        return False
 
 
 def _calibrate_power(args: argparse.Namespace, config, out, opengl: bool) -> int:
