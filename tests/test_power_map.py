@@ -84,6 +84,8 @@ def test_map_fit_recovers_a_smooth_truth_and_round_trips():
     np.testing.assert_allclose(again(gx, gy), pm(gx, gy))
     with pytest.raises(CalibrationError, match="depth"):
         pm(0.1, 0.1, z=5.0)
+    wild = PowerMap(degree=1, coefficients=(40.0, 0.0), fill_factor=1.0)  # extrapolated far too steeply
+    assert wild(0.5, 0.0) == pytest.approx(2.0) and wild(-0.5, 0.0) == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -32,6 +32,10 @@ __all__ = ["PowerMap", "efficiency", "fill_factor_pair", "fit_fill_factor", "fit
            "normalised_coordinates", "pixel_envelope"]
 
 MAX_DEGREE = 6
+MAX_MAP_FACTOR = 2.0
+"""The map corrects the envelope by at most this factor either way: a polynomial extrapolated beyond the
+measured spots (to the field's corners) must not make the compensation send a spot many times the
+light, or promise it none."""
 
 
 def fill_factor_pair(fill_factor: float | Sequence[float]) -> tuple[float, float]:
@@ -113,14 +117,18 @@ class PowerMap:
             object.__setattr__(self, "fitted_fill_factor", fill_factor_pair(self.fitted_fill_factor))
 
     def __call__(self, xn: Any, yn: Any, z: Any = 0.0) -> np.ndarray:
-        """The map's factor at ``(x_n, y_n)`` (1 at the zero order); ``z`` must be 0 (no depth axis yet)."""
+        """The map's factor at ``(x_n, y_n)`` (1 at the zero order; within ×/÷ :data:`MAX_MAP_FACTOR`).
+
+        ``z`` must be 0 (no depth axis yet).
+        """
         _no_depth(z)
         x = np.asarray(xn, np.float64)
         y = np.asarray(yn, np.float64)
         out = np.zeros(np.broadcast(x, y).shape)
         for c, (i, j) in zip(self.coefficients, _terms(self.degree), strict=True):
             out = out + c * x**i * y**j
-        return np.exp(out)
+        bound = math.log(MAX_MAP_FACTOR)
+        return np.exp(np.clip(out, -bound, bound))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types for the calibration file."""
