@@ -155,6 +155,10 @@ def test_with_auto_send_off_the_gui_shows_what_the_slm_shows_apart_from_the_edit
     settled(qtbot, win)
     assert [k for _, _, k in view.marker_states()] == ["on SLM", "on SLM"]  # the ghost is gone
     assert [m.data(m.index(r, 5)) for r in range(m.rowCount())] == ["on SLM", "on SLM"]
+    # the mW column: the gate's predicted power at the sample per spot (what the per-spot limit checks)
+    shown = s.last_result
+    want = [f"{p:.2f}" for p in shown.predicted_power_mw]
+    assert [m.data(m.index(r, 6)) for r in range(m.rowCount())] == want
     np.testing.assert_array_equal(win.mask_preview.data, s.slm.last_frame)
     assert not np.array_equal(s.slm.last_frame, on_slm)
     assert win.status_panel.text("spots") == "2" and not panel.send_button.isEnabled()

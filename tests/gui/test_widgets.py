@@ -53,6 +53,25 @@ def test_table_edits_and_selection_follow_the_store(qtbot, store):
     assert m.data(m.index(0, 5)) == "on SLM"
 
 
+def test_power_column_shows_the_prediction_of_the_pattern_on_the_slm(qtbot, store):
+    table = TargetTable(store)
+    qtbot.addWidget(table)
+    store.add(10, 20)
+    store.add(30, 40)
+    m = table.table_model
+    a, b = store.targets
+    m.set_power([a, b], [1.234, 5.0])
+    assert [m.data(m.index(r, 6)) for r in range(2)] == ["", ""]  # not on the SLM: no prediction shown
+    m.set_on_slm([a, b])
+    assert [m.data(m.index(r, 6)) for r in range(2)] == ["1.23", "5.00"]
+    assert "max_power_per_spot_mw" in m.data(m.index(0, 6), Qt.ItemDataRole.ToolTipRole)
+    m.set_on_slm([b])  # a test pattern or another pattern replaced it: the old numbers go
+    assert [m.data(m.index(r, 6)) for r in range(2)] == ["", "5.00"]
+    m.set_power([a], None)
+    m.set_on_slm([a])
+    assert m.data(m.index(0, 6)) == "?"  # safety.laser_power_mw not stated
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".json"])
 def test_target_files_round_trip(tmp_path, suffix):
     ts = [T(1.5, 2.25, 1.0, 0, id=4), T(300.0, 40.0, 0.5, 2), T(5.0, 6.0, id=1)]

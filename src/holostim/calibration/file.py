@@ -33,13 +33,16 @@ import yaml
 
 from holostim.calibration.affine import apply_affine, invert_affine
 from holostim.calibration.errors import CalibrationError, CalibrationFileError
+from holostim.calibration.power_map import PowerMap
 from holostim.checks import shape_pair
 from holostim.files import atomic_write_text, read_small_yaml
 
 __all__ = ["FORMAT_VERSION", "MAX_RESIDUAL_PX", "SPECIAL_ROOTS", "Calibration", "check_save_path",
            "is_calibration_file"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 2 added the optional ``power_map`` (``holostim calibrate --power``); version 1 files still load."""
+READ_VERSIONS = (1, 2)
 
 MAX_RESIDUAL_PX = 10.0
 """The largest fit residual (camera px RMS) a loaded calibration may have: about one soma across at a
@@ -64,6 +67,9 @@ class Calibration:
         RMS distance in camera pixels between detected spots and the fitted grid.
     n_spots : int
         Spots used in the fit (after outlier rejection).
+    power_map : PowerMap or None
+        The measured diffraction-efficiency map (:mod:`~holostim.calibration.power_map`); ``None``: not
+        measured, the session uses the analytic pixel envelope alone.
     """
 
     matrix: np.ndarray
@@ -74,6 +80,7 @@ class Calibration:
     camera_id: str = ""
     residual_px: float = float("nan")
     n_spots: int = 0
+    power_map: PowerMap | None = None
 
     def __post_init__(self) -> None:
         m = np.asarray(self.matrix, dtype=np.float64)
@@ -180,6 +187,7 @@ class Calibration:
             "mirrored": self.mirrored,
             "residual_px": float(self.residual_px),
             "n_spots": int(self.n_spots),
+            **({"power_map": self.power_map.to_dict()} if self.power_map is not None else {}),
         }
 
     @classmethod
@@ -194,10 +202,10 @@ class Calibration:
             raise CalibrationError(
                 f"{source}: not a holostim calibration (key 'format' must be 'holostim-calibration')"
             )
-        if data.get("version") != FORMAT_VERSION:
+        if data.get("version") not in READ_VERSIONS:
             raise CalibrationError(
                 f"{source}: calibration version {data.get('version')!r} is not supported "
-                f"(expected {FORMAT_VERSION})"
+                f"(this holostim reads versions {', '.join(map(str, READ_VERSIONS))})"
             )
 
         def need(path: str) -> Any:
@@ -225,6 +233,8 @@ class Calibration:
                 camera_id=str(data["camera"].get("id", "")),
                 residual_px=float(residual),
                 n_spots=int(need("n_spots")),
+                power_map=(PowerMap.from_dict(data["power_map"], source)
+                           if data.get("power_map") is not None else None),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, CalibrationError):

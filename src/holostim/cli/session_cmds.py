@@ -36,6 +36,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         from holostim.hardware.slm.opengl.qt_loop import qt_application, run_beside_qt_events
 
         _app = qt_application()  # noqa: F841 - keep it alive while the window is shown
+    if args.grid is not None and (isinstance(args.grid, bool) or not 3 <= args.grid <= 7):
+        raise CLIError(f"--grid {args.grid}: spots per side must be 3 to 7")  # before anything is opened
+    if getattr(args, "power", False):
+        return _calibrate_power(args, config, out, opengl)
+    had_power_map = _has_power_map(out)
     # Open without the old calibration: it may belong to devices that changed, which is why we measure.
     with Session.open(config, load_calibration=False) as session:
         grid = args.grid or session.config.calibration.grid
@@ -47,6 +52,50 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         cal = run_beside_qt_events(measure) if opengl else measure()
         path = session.save_calibration(cal, out)
     print(f"calibration residual {cal.residual_px:.3f} camera px RMS over {cal.n_spots} spots")
+    print(f"saved {path}")
+    if had_power_map:  # a new geometry may mean a new panel or new optics: the map is measured again
+        print("holostim: note: the old file's power map was not kept; run `holostim calibrate --power` to "
+              "measure it for these devices (until then the pixel envelope alone sets the power per spot)",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def _has_power_map(path) -> bool:
+    """Whether the calibration file about to be replaced holds a power map (any unreadable file: no)."""
+    from holostim.calibration import Calibration, CalibrationError
+
+    try:
+        return Calibration.load(path).power_map is not None
+    except (CalibrationError, OSError):
+        return False
+
+
+def _calibrate_power(args: argparse.Namespace, config, out, opengl: bool) -> int:
+    """``calibrate --power``: measure the efficiency map with the session's calibration, save both."""
+    from holostim.session import Session
+
+    if opengl:
+        from holostim.hardware.slm.opengl.qt_loop import run_beside_qt_events
+    with Session.open(config, progress=Progress("calibrating the simulated rig")) as session:
+        if session.calibration is None:
+            where = session.config.calibration.file or "calibration.file not set"
+            raise CLIError(f"no camera↔SLM calibration ({where}): run `holostim calibrate --config {config}` "
+                           "first; the power calibration needs to know where each spot lands on the camera")
+        grid = args.grid or 7
+        progress = Progress(f"measuring power ({grid}x{grid} spots)")
+
+        def measure():
+            return session.calibrate_power(grid=grid, progress=progress)
+
+        cal = run_beside_qt_events(measure) if opengl else measure()
+        path = session.save_calibration(cal, out)
+        ff = session.config.slm.fill_factor
+    pm = cal.power_map
+    fy, fx = pm.fitted_fill_factor or (float("nan"), float("nan"))
+    print(f"power map: degree {pm.degree} over {pm.n_spots} spots, fit residual {100 * pm.residual:.2f} % "
+          "RMS")
+    print(f"the measurements alone imply a pixel fill factor of {fx:.3f} (x) × {fy:.3f} (y); "
+          f"slm.fill_factor = {ff:g}")
     print(f"saved {path}")
     return EXIT_OK
 

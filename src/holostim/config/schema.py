@@ -228,6 +228,10 @@ class EngineConfig(Section):
         False, description="GPU: replay a fixed-iteration loop as one CUDA graph (a tolerance, budget or "
         "numpy backend runs the plain loop)"
     )
+    power_compensation: bool = Field(
+        True, description="divide each spot's weight by its diffraction efficiency (slm.fill_factor and "
+        "the calibration's power map), so far spots get the power asked for"
+    )
 
 
 class CalibrationConfig(Section):
@@ -310,6 +314,10 @@ class GroundTruthConfig(Section):
     shear: float = 0.02
     mirror: bool = False
     offset_px: tuple[float, float] = (7.5, -4.25)
+    fill_factor: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None, description="the panel's true pixel fill factor; none = slm.fill_factor (as stated)")
+    power_falloff: Annotated[float, Field(ge=0, lt=2)] = Field(
+        0.0, description="a further smooth loss 1 - a (x_n² + y_n²) across the field")
 
 
 class SimulationConfig(Section):
@@ -454,7 +462,8 @@ class SessionConfig(YamlDocument, Section):
         from holostim.sim import Activity, GroundTruth, LightPath, Scene, Sensor
 
         sim = self.simulation.model_dump()
-        ground_truth = GroundTruth(**{k: v for k, v in sim.pop("ground_truth").items() if v is not None})
+        truth = {k: v for k, v in sim.pop("ground_truth").items() if v is not None}
+        ground_truth = GroundTruth(**{"fill_factor": self.slm.fill_factor, **truth})
 
         def part(cls: type, **more: Any) -> Any:  # the keys of one rig part; None leaves its default
             names = {f.name for f in dataclasses.fields(cls)}

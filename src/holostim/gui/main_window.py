@@ -108,6 +108,8 @@ class MainWindow(QMainWindow):
         self.sending.resultShown.connect(self.status_panel.set_result)
         self.sending.slmChanged.connect(self.camera_view.set_on_slm)
         self.sending.slmChanged.connect(self.table.table_model.set_on_slm)
+        self.sending.outcome.connect(lambda o: self.table.table_model.set_power(o.result.targets,
+                                                                                o.result.predicted_power_mw))
         self.sending.message.connect(self._send_message)
         self.sending.unsentChanged.connect(panel.send_button.setEnabled)
         self.sending.busyChanged.connect(self._busy_changed)

@@ -2,7 +2,10 @@
 
 The # column is the target's stable id (deleting one does not renumber the rest); the status column
 says whether the target is on the SLM now or is an edit not sent yet, so the table, like the markers,
-tells what is lit from what is being edited.
+tells what is lit from what is being edited. The mW column is the power the session predicts at the
+sample for each target of the pattern on the SLM (the safety gate's number: the laser power × the
+spot's share of the light × its diffraction efficiency — what the per-spot limit checks); it is empty
+for a target the SLM does not light, and "?" while ``safety.laser_power_mw`` is not stated.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from holostim.gui.target_store import TargetStore
 
-COLUMNS = ("#", "x", "y", "weight", "group", "status")
+COLUMNS = ("#", "x", "y", "weight", "group", "status", "mW")
+POWER_COLUMN = 6
 ON_SLM, NOT_SENT = "on SLM", "not sent"
 _EDITABLE = {1: "x", 2: "y", 3: "weight", 4: "group"}
 
@@ -39,11 +43,20 @@ class TargetTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.store = store
         self.on_slm: frozenset = frozenset()
+        self.power_mw: dict[Any, float | None] = {}
         store.changed.connect(self._reset)
 
     def set_on_slm(self, targets: Any) -> None:
         """The targets the SLM's pattern lights now (the rows that say "on SLM")."""
         self.on_slm = frozenset(targets)
+        self.power_mw = {t: p for t, p in self.power_mw.items() if t in self.on_slm}
+        self._reset()
+
+    def set_power(self, targets: Any, power_mw: Any) -> None:
+        """The predicted power (mW) at each target of the pattern shown; ``power_mw`` None: not stated."""
+        targets = list(targets)
+        values = [None] * len(targets) if power_mw is None else [float(p) for p in power_mw]
+        self.power_mw = dict(zip(targets, values, strict=True))
         self._reset()
 
     def _reset(self) -> None:
@@ -77,16 +90,24 @@ class TargetTableModel(QAbstractTableModel):
                 return f"{t.weight:g}" if role == Qt.ItemDataRole.DisplayRole else float(t.weight)
             if col == 4:
                 return int(t.group)
+            if col == POWER_COLUMN:
+                if t not in self.power_mw or t not in self.on_slm:
+                    return ""
+                p = self.power_mw[t]
+                return "?" if p is None else f"{p:.2f}"
             if reason is not None:
                 return f"refused: {short_reason(reason)}"
             return ON_SLM if t in self.on_slm else NOT_SENT
+        if role == Qt.ItemDataRole.ToolTipRole and col == POWER_COLUMN:
+            return ("predicted power at the sample: safety.laser_power_mw × this spot's share × its "
+                    "diffraction efficiency (what safety.max_power_per_spot_mw checks)")
         if role == Qt.ItemDataRole.ForegroundRole and reason is not None:
             return QBrush(QColor(200, 30, 30))
         if role == Qt.ItemDataRole.ToolTipRole and reason is not None:
             return f"not sent to the SLM: {reason}"
         if role == Qt.ItemDataRole.ToolTipRole and t not in self.on_slm:
             return "an edit the SLM does not show yet: Send (Ctrl+Return) puts it there"
-        if role == Qt.ItemDataRole.TextAlignmentRole and col < 5:
+        if role == Qt.ItemDataRole.TextAlignmentRole and col != 5:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 

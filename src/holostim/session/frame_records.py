@@ -34,7 +34,7 @@ def pattern_maker(result: ApplyResult, sample_um: Callable[[np.ndarray], np.ndar
              reason: str) -> dict:
         result.predicted_power_mw = verdict.predicted_power_mw
         result.t_swapped = rec.t_swapped
-        return pattern_record(
+        record = pattern_record(
             times=RecordTimes(request=result.t_request, computed=result.t_computed,
                               uploaded=rec.t_uploaded, swapped=rec.t_swapped, wall_offset=rec.wall_offset),
             targets=result.targets,
@@ -53,6 +53,10 @@ def pattern_maker(result: ApplyResult, sample_um: Callable[[np.ndarray], np.ndar
             laser_permitted=permitted,
             interlock_reason=reason,
         )
+        # the modelled diffraction efficiency per spot: predicted_power_mw already includes it
+        eff = result.efficiency
+        record["spot_efficiency"] = None if eff is None else [round(float(e), 5) for e in eff]
+        return record
 
     return make
 

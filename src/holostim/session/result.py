@@ -50,8 +50,12 @@ class ApplyResult:
         From the engine (``timings.total_ms`` is the compute time).
     predicted_power_mw : ndarray (N,) or None
         Power per spot expected at the sample, from the far field of the phase (the safety gate's:
-        ``safety.laser_power_mw`` × the light within one Fourier pixel of each spot); once shown, of the
-        frame actually shown. ``None`` when the laser power is not stated or there are no targets.
+        ``safety.laser_power_mw`` × the light within one Fourier pixel of each spot × the diffraction
+        efficiency there); once shown, of the frame actually shown. ``None`` when the laser power is not
+        stated or there are no targets.
+    efficiency : ndarray (N,) or None
+        The modelled diffraction efficiency at each spot (1 at the zero order); with
+        ``engine.power_compensation`` the engine was asked for the weights divided by it.
     record : dict or None
         The log record written when it was shown.
     t_request, t_computed, t_swapped : float
@@ -78,6 +82,7 @@ class ApplyResult:
     record: dict[str, Any] | None = None
     t_swapped: float | None = None
     frame_record: FrameRecord | None = None
+    efficiency: np.ndarray | None = None
 
     @property
     def compute_ms(self) -> float:

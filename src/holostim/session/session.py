@@ -58,6 +58,7 @@ from holostim.session.gate_wiring import GateWiring
 from holostim.session.laser_gate import LaserGate
 from holostim.session.listeners import Listeners
 from holostim.session.permit_keeper import PermitKeeper
+from holostim.session.power_calibration import PowerCalibrating
 from holostim.session.prepared import PreparedPattern, PreparedShowing
 from holostim.session.preview import Preview
 from holostim.session.result import ApplyResult, Target
@@ -72,7 +73,7 @@ EVENTS = ("result", "interlock", "frame", "permit", "gate")
 ProgressFn = Callable[[int, int, str], None]
 
 
-class Session(GateWiring, PreparedShowing):
+class Session(GateWiring, PreparedShowing, PowerCalibrating):
     """Devices, engine, calibration and log of one rig session (see the module docstring).
 
     Use :meth:`open`; a session is a context manager.
@@ -375,7 +376,8 @@ class Session(GateWiring, PreparedShowing):
                                t_computed=time.monotonic())
         xy_cam = np.array([[t.x, t.y] for t in targets], dtype=np.float64)
         xy_slm = self.calibration.camera_to_slm(xy_cam)
-        weights, z = np.array([[t.weight, t.z_um] for t in targets], dtype=np.float64).T
+        weights, eff = self.power.engine_weights(xy_slm, np.array([t.weight for t in targets], np.float64))
+        z = np.array([t.z_um for t in targets], dtype=np.float64)
         spot_target = SpotTarget.from_pixels(xy_slm, shape=shape, weights=weights, z=z)
         warm = self._warm.ok(xy_slm)
         kwargs = dict(method=cfg.method, iterations=cfg.iterations, tolerance=cfg.tolerance,
@@ -398,6 +400,7 @@ class Session(GateWiring, PreparedShowing):
             t_request=t_request,
             t_computed=time.monotonic(),
             warm_started=warm,
+            efficiency=eff,
         )
         if judge:  # a preview is judged like a frame; apply judges the frame it shows instead
             result.predicted_power_mw = self.safety.decide("pattern", result.phase, xy_slm).predicted_power_mw
@@ -532,7 +535,8 @@ class Session(GateWiring, PreparedShowing):
         shape = (p * phase.shape[0], p * phase.shape[1])
         if self._gate_plan is None or tuple(self._gate_plan.shape) != shape:
             self._gate_plan = get_backend("numpy", "single").new_fft_plan(shape)
-        return far_field_intensity(phase, self.engine.source_amplitude, p, plan=self._gate_plan)
+        far = far_field_intensity(phase, self.engine.source_amplitude, p, plan=self._gate_plan)
+        return far * self.power.grid(shape, p)  # what reaches the sample: the pixels' envelope too
 
     def _camera_frame_index(self) -> int | None:
         """The camera's latest frame counter now (``None`` before its first streamed frame)."""

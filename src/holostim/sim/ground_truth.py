@@ -1,4 +1,4 @@
-"""The hidden SLM → camera map of the simulated rig: what calibration has to find."""
+"""The simulated rig's hidden SLM → camera map and its panel's true pixels: what calibration must find."""
 
 from __future__ import annotations
 
@@ -33,6 +33,15 @@ class GroundTruth:
         The optics flip the image once (an odd number of mirrors).
     offset_px : (float, float)
         Where the zero order lands relative to the camera centre (pixel ``(W//2, H//2)``), camera px.
+    fill_factor : float or None
+        The SLM pixels' true linear fill factor: the far field is weighted by the pixel aperture's
+        envelope ``sinc²(π x_n F) sinc²(π y_n F)`` (``x_n`` in cycles per pixel from the zero order),
+        which ``holostim calibrate --power`` has to measure. ``None``: fully filled pixels (``F = 1``);
+        a session gives its ``slm.fill_factor`` unless ``simulation.ground_truth.fill_factor`` says
+        otherwise.
+    power_falloff : float
+        A further smooth loss across the field, ``1 − a (x_n² + y_n²)`` (phase flicker, vignetting),
+        that no analytic model knows; 0: none.
     """
 
     rotation_deg: float = 3.0
@@ -40,6 +49,28 @@ class GroundTruth:
     shear: float = 0.02
     mirror: bool = False
     offset_px: tuple[float, float] = (7.5, -4.25)
+    fill_factor: float | None = None
+    power_falloff: float = 0.0
+
+    def __post_init__(self) -> None:
+        f = self.fill_factor
+        if f is not None and not (isinstance(f, (int, float)) and 0 < float(f) <= 1):
+            raise SimulationConfigError(f"ground_truth.fill_factor={f!r} must be in (0, 1]")
+        a = self.power_falloff
+        if not (isinstance(a, (int, float)) and 0 <= float(a) < 2):
+            raise SimulationConfigError(f"ground_truth.power_falloff={a!r} must be in [0, 2) (the loss at "
+                                        "the field's corner, 1 - a/2, must stay positive)")
+
+    def efficiency(self, shape: tuple[int, int]) -> np.ndarray | None:
+        """The true fraction of the light kept at each centred Fourier pixel, ``shape``; ``None``: all."""
+        ny, nx = shape
+        xn = (np.arange(nx) - nx // 2) / nx
+        yn = (np.arange(ny) - ny // 2) / ny
+        f = 1.0 if self.fill_factor is None else float(self.fill_factor)
+        eff = np.sinc(yn[:, None] * f) ** 2 * np.sinc(xn[None, :] * f) ** 2
+        if self.power_falloff:
+            eff = eff * (1.0 - self.power_falloff * (yn[:, None] ** 2 + xn[None, :] ** 2))
+        return eff.astype(np.float32)
 
     @classmethod
     def from_any(cls, value: GroundTruth | Mapping[str, Any] | None) -> GroundTruth:

@@ -2,7 +2,9 @@
 
 The light pattern is the SLM's *displayed* phase (with its liquid-crystal settling) on the illumination
 beam, through :func:`holostim.optics.fourier_lens` (SLM pitch, configured focal length), as a fraction
-of the laser power per Fourier-plane pixel. It reaches camera pixels through the hidden ground-truth
+of the laser power per Fourier-plane pixel, weighted by the true pixel envelope of the panel
+(:meth:`~holostim.sim.ground_truth.GroundTruth.efficiency`: light a pixel aperture sends to higher
+orders never reaches the sample). It reaches camera pixels through the hidden ground-truth
 affine map (:class:`~holostim.sim.ground_truth.GroundTruth`), blurred by the camera's imaging PSF.
 
 The far field is cached: it is recomputed only when the SLM shows a new frame or is still settling, so a
@@ -97,6 +99,7 @@ class Light:
         self.camera_to_slm = np.hstack([inv, -(inv @ self.slm_to_camera[:, 2])[:, None]])
         self.image = np.zeros(shape, np.float32)  # fraction of the laser power per camera pixel
         self._key: Any = None
+        self._efficiency: np.ndarray | None = None
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -186,6 +189,9 @@ class Light:
         inten = np.asarray(intensity(far), dtype=np.float32)
         total = float(inten.sum())
         frac = inten / total if total > 0 else inten  # fraction of the laser power per Fourier pixel
+        if self._efficiency is None or self._efficiency.shape != frac.shape:
+            self._efficiency = self.path.ground_truth.efficiency(frac.shape)
+        frac = frac * self._efficiency  # the pixels' envelope: what the first order really gets
         self.image = self.map_slm_image(frac, blur=True)
 
     def _illumination(self, ny: int, nx: int, pitch: float) -> np.ndarray | None:

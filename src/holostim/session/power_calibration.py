@@ -1,0 +1,87 @@
+"""The session's power per spot: its efficiency model, and measuring the map through its gate and log.
+
+:attr:`PowerCalibrating.power` is the session's :class:`~holostim.session.power.PowerModel` (made on first
+use from ``slm.fill_factor`` and ``engine.power_compensation``; it reads the session's geometry and
+calibration live). A mixin of :class:`~holostim.session.Session`, like :mod:`holostim.session.prepared`:
+every frame of the measurement is a ``calibration`` frame through :meth:`Session._show_frame` (judged at
+``calibration.laser_power_mw``, logged with its hash), and afterwards the SLM shows again what it showed
+before. The measured map is installed in the session's calibration (the session's power model reads it
+at once) and a ``calibration`` record says so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from holostim.calibration import Calibration
+from holostim.calibration.power_procedure import PowerMeasurement, measure_power_map
+from holostim.eventlog.records import calibration_record
+from holostim.session.errors import SessionError
+from holostim.session.frame_records import other_frame_maker
+from holostim.session.power import PowerModel
+
+if TYPE_CHECKING:
+    from holostim.session.session import ProgressFn
+
+__all__ = ["PowerCalibrating"]
+
+
+class PowerCalibrating:
+    """:attr:`power` and :meth:`calibrate_power` for :class:`~holostim.session.Session`."""
+
+    last_power_measurement: PowerMeasurement | None = None
+    _power: PowerModel | None = None
+
+    @property
+    def power(self) -> PowerModel:
+        """The efficiency per spot (compensation and prediction; ``power.compensate`` may be switched)."""
+        if self._power is None:
+            cfg = self.config
+            self._power = PowerModel(cfg.slm.fill_factor, cfg.engine.power_compensation,
+                                     lambda: self.geometry, lambda: self.calibration)
+        return self._power
+
+    def calibrate_power(self, grid: int | None = None, progress: ProgressFn | None = None, *,
+                        degree: int = 4) -> Calibration:
+        """Measure the efficiency map across the field and install it in the session's calibration.
+
+        Needs the camera ↔ SLM calibration. ``grid`` spots per side (3 to 7; default 7) over 85 % of
+        the field; ``degree`` of the smooth map. Returns the calibration with its new ``power_map``
+        (save it with :meth:`save_calibration`); the spots and their measured efficiencies are kept in
+        :attr:`last_power_measurement`.
+        """
+        s = self  # the Session
+        with s._lock:
+            s._check_open()
+            if s.camera is None:
+                raise SessionError("this session was opened without a camera: it cannot calibrate")
+            if s.calibration is None:
+                raise SessionError("no camera ↔ SLM calibration: run `holostim calibrate` first (the power "
+                                   "calibration needs to know where each spot lands on the camera)")
+
+            def show(phase: np.ndarray, spots: np.ndarray, what: str) -> None:
+                rec, verdict, _ = s._show_frame("calibration", other_frame_maker("calibration", what, spots),
+                                                phase=phase, targets_slm=spots)
+                s._open_gate_interactive(rec, verdict, {"kind": "calibration", "name": what})
+                s._check_calibration_light(rec, verdict, spots, what)
+
+            cfg = s.config
+            try:
+                m = measure_power_map(
+                    s.engine, s.slm, s.camera, s.calibration, fill_factor=cfg.slm.fill_factor,
+                    zero_order=s.geometry.zero_order_slm, grid=grid or 7,
+                    zero_order_radius_px=cfg.calibration.zero_order_radius_px, degree=degree,
+                    progress=progress, show=show)
+            finally:
+                s._restore_frame()
+            cal = s.calibration
+            cal = Calibration(matrix=cal.matrix, slm_shape=cal.slm_shape, camera_shape=cal.camera_shape,
+                              date=cal.date, slm_id=cal.slm_id, camera_id=cal.camera_id,
+                              residual_px=cal.residual_px, n_spots=cal.n_spots, power_map=m.power_map)
+            s.calibration = cal
+            s._warm.forget()  # the engine now holds a calibration pattern, and the weights change
+            s.last_power_measurement = m
+            s.log.append(calibration_record(cal.to_dict()))
+            return cal
