@@ -162,11 +162,18 @@ class SafetyGate:
         ``far_field(phase) -> intensity``: the focal-plane intensity (summing to at most 1) of an SLM
         phase in the engine's coordinates, on a grid ``p`` times the SLM's (padding ``p``). Default
         :func:`far_field_intensity` of a flat beam; a session passes its engine's beam profile and padding.
+    spot_power : callable, optional
+        ``spot_power(phase, spots) -> (N,)``: the fraction of the light each spot ``(x, y, z)`` gets,
+        evaluated at the spot's own position and depth (the direct sum's projection). The Fourier-plane
+        box of ``far_field`` sees only part of a spot between grid pixels or at another depth (its light
+        is spread there), so where this is given each spot is judged by the larger of the two.
     """
 
-    def __init__(self, limits: SafetyLimits, far_field: Callable[[np.ndarray], np.ndarray] | None = None):
+    def __init__(self, limits: SafetyLimits, far_field: Callable[[np.ndarray], np.ndarray] | None = None,
+                 spot_power: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None):
         self.limits = limits
         self.far_field = far_field or far_field_intensity
+        self.spot_power = spot_power
 
     def check_targets(self, targets: Sequence[_Spot], refusal: Callable[[float, float], str | None]) -> None:
         """Raise unless every target may be stimulated; ``refusal(x, y)`` says why one may not.
@@ -197,7 +204,9 @@ class SafetyGate:
         """Fractions of the light at each target and in the brightest spot anywhere, from ``phase``.
 
         Returns ``(at_targets (N,), peak, peak_xy)``: ``peak_xy`` is where the brightest spot is, in SLM
-        Fourier pixels ``(x, y)``. A spot's light is the light in a box of ±1 SLM pixel around it.
+        Fourier pixels ``(x, y)``. A spot's light is the light in a box of ±1 SLM pixel around it, or
+        (where ``spot_power`` is given and says more) the light at its own sub-pixel position and depth.
+        ``targets_slm``: ``(N, 2)`` Fourier pixels, or ``(N, 3)`` with each spot's depth (sample µm).
         """
         phase = np.asarray(phase)
         ny, nx = phase.shape
@@ -212,10 +221,18 @@ class SafetyGate:
         di, dj = np.unravel_index(int(np.argmax(win)), win.shape)
         i, j = max(0, i - p) + di, max(0, j - p) + dj
         peak_xy = (nx // 2 + (j - big_x // 2) / p, ny // 2 + (i - big_y // 2) / p)
-        xy = np.zeros((0, 2)) if targets_slm is None else np.asarray(targets_slm, np.float64).reshape(-1, 2)
+        spots = _spots(targets_slm)
+        xy = spots[:, :2]
         iy = np.clip(np.floor(big_y // 2 + p * (xy[:, 1] - ny // 2) + 0.5).astype(int), 0, big_y - 1)
         ix = np.clip(np.floor(big_x // 2 + p * (xy[:, 0] - nx // 2) + 0.5).astype(int), 0, big_x - 1)
-        return box[iy, ix].astype(np.float64), peak, (float(peak_xy[0]), float(peak_xy[1]))
+        at = box[iy, ix].astype(np.float64)
+        if self.spot_power is not None and len(spots):
+            own = np.asarray(self.spot_power(phase, spots), dtype=np.float64).reshape(-1)
+            at = np.maximum(at, own)
+            k = int(np.argmax(own))
+            if own[k] > peak:  # a focus off the Fourier grid or at another depth is the brightest spot
+                peak, peak_xy = float(own[k]), (float(xy[k, 0]), float(xy[k, 1]))
+        return at, peak, (float(peak_xy[0]), float(peak_xy[1]))
 
     def _over_limit(self, at_targets_mw: np.ndarray, peak_mw: float, peak_xy: tuple[float, float],
                     power_key: str) -> str | None:
@@ -249,7 +266,7 @@ class SafetyGate:
         """
         if kind not in FRAME_KINDS:
             raise SafetyError(f"unknown frame kind {kind!r}; use one of {', '.join(FRAME_KINDS)}")
-        n = 0 if targets_slm is None else len(np.asarray(targets_slm).reshape(-1, 2))
+        n = len(_spots(targets_slm))
         if kind == "pattern" and n == 0:
             return Verdict(kind, False, "no targets")
         if kind == "test_pattern" and not self.limits.test_patterns_with_laser:
@@ -274,6 +291,15 @@ class SafetyGate:
         """``(ok, reason)`` of the SLM's interlock: whether its display really shows our frames."""
         permitted, reason = slm.interlock_state()
         return bool(permitted), str(reason)
+
+
+def _spots(targets_slm: np.ndarray | None) -> np.ndarray:
+    """Targets as ``(N, 3)``: Fourier pixels ``(x, y)`` and depth (sample µm; 0 where not given)."""
+    if targets_slm is None:
+        return np.zeros((0, 3))
+    a = np.asarray(targets_slm, np.float64)
+    a = a.reshape(-1, a.shape[-1] if a.ndim == 2 and a.shape[-1] in (2, 3) else 2)
+    return a if a.shape[1] == 3 else np.column_stack([a, np.zeros(len(a))])
 
 
 def _box_sums(a: np.ndarray, p: int) -> np.ndarray:

@@ -12,6 +12,10 @@ calibration, if it has one — for two uses that must agree:
   light that reaches the sample — including the extra light compensation sends to far spots.
 
 The zero order (and so the envelope's centre) follows the SLM's blaze.
+
+:func:`spot_power_fractions` gives the gate each spot's light at its own sub-pixel position and depth:
+the Fourier-plane grid sees only part of a spot that falls between its pixels, and a spot focused at
+another depth is spread out there, so judging by the grid alone would under-predict exactly those spots.
 """
 
 from __future__ import annotations
@@ -27,7 +31,39 @@ if TYPE_CHECKING:
     from holostim.calibration import Calibration
     from holostim.geometry import SLMGeometry
 
-__all__ = ["PowerModel"]
+__all__ = ["PowerModel", "spot_power_fractions"]
+
+
+def spot_power_fractions(phase: np.ndarray, spots: np.ndarray, amplitude: np.ndarray | None,
+                         defocus: object, efficiency_at: np.ndarray) -> np.ndarray:
+    """The share of the light each spot ``(x, y, z)`` gets, from the phase shown (for the gate).
+
+    The SLM field ``A·exp(i φ)`` projected on each spot's own wave (tilt and defocus: the direct sum's
+    :class:`~holostim.holography.spot_basis.SpotBasis`, exact at sub-pixel positions and any depth) is
+    the field at that spot's focus. A spot that is one focused copy of the beam carries
+    ``|g|² · Nx·Ny / (Σ A)²`` of the light (1 for a single perfect spot, whatever the beam profile),
+    times the pixel envelope ``efficiency_at`` of its position. Spots without a depth model (``z`` all 0
+    and no ``defocus``) still get their sub-pixel projection.
+    """
+    from holostim.backend import get_backend
+    from holostim.holography.spot_basis import SpotBasis
+    from holostim.holography.targets import SpotTarget
+
+    ph = np.asarray(phase, dtype=np.float64)
+    ny, nx = ph.shape
+    spots = np.asarray(spots, dtype=np.float64).reshape(-1, 3)
+    if not len(spots):
+        return np.zeros(0)
+    z = spots[:, 2]
+    if defocus is None:
+        z = np.zeros(len(spots))  # no optics to place a depth: the gate's grid and this agree at z = 0
+    amp = np.ones((ny, nx)) if amplitude is None else np.asarray(amplitude, dtype=np.float64)
+    target = SpotTarget.from_pixels(spots[:, :2], shape=(ny, nx), z=z)
+    basis = SpotBasis(target, get_backend("numpy", "single"), defocus if np.any(z) else None)
+    u = (amp * np.exp(1j * ph)).astype(np.complex64)
+    g = np.asarray(basis.values(u))
+    share = np.abs(g) ** 2 * (nx * ny) / float(np.sum(amp)) ** 2
+    return share * np.asarray(efficiency_at, dtype=np.float64).reshape(-1)
 
 
 class PowerModel:

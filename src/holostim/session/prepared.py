@@ -91,7 +91,7 @@ class PreparedShowing:
             gray = self.slm.phase_to_gray(result.phase)
             frame = np.array(gray.get() if hasattr(gray, "get") else gray, dtype=np.uint8, copy=True)
             frame.flags.writeable = False
-            verdict = self.safety.decide("pattern", self._shown_phase(frame), result.targets_slm)
+            verdict = self.safety.decide("pattern", self._shown_phase(frame), result.spots_slm)
             result.predicted_power_mw = verdict.predicted_power_mw
             result.frame = frame
             return PreparedPattern(str(name), result, frame, frame_hash(frame), verdict,

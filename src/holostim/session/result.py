@@ -85,6 +85,13 @@ class ApplyResult:
     efficiency: np.ndarray | None = None
 
     @property
+    def spots_slm(self) -> np.ndarray:
+        """``(N, 3)``: each target's engine Fourier pixel ``(x, y)`` and depth (sample µm), for the gate."""
+        z = np.array([float(getattr(t, "z_um", 0.0)) for t in self.targets], dtype=np.float64)
+        xy = np.asarray(self.targets_slm, np.float64).reshape(-1, 2)
+        return np.column_stack([xy, z if len(z) == len(xy) else np.zeros(len(xy))])
+
+    @property
     def compute_ms(self) -> float:
         """Engine compute time in ms (what the engine measured)."""
         return float(self.timings.total_ms) if self.timings is not None else 0.0

@@ -58,6 +58,7 @@ from holostim.session.gate_wiring import GateWiring
 from holostim.session.laser_gate import LaserGate
 from holostim.session.listeners import Listeners
 from holostim.session.permit_keeper import PermitKeeper
+from holostim.session.power import spot_power_fractions
 from holostim.session.power_calibration import PowerCalibrating
 from holostim.session.prepared import PreparedPattern, PreparedShowing
 from holostim.session.preview import Preview
@@ -114,7 +115,7 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
         self.log: EventLog | None = None  # type: ignore[assignment]
         self.daq: DAQ | None = None
         self._gate_plan: FFTPlan | None = None
-        self.safety = SafetyGate(config.safety, self._far_field)
+        self.safety = SafetyGate(config.safety, self._far_field, self._spot_power)
         self.permit = LaserPermit(config.safety.laser_power_mw)
         self._keeper = PermitKeeper(self.permit, lambda: self.log, lambda: self.safety.permit(self.slm),
                                     self._on_permit)
@@ -403,7 +404,8 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
             efficiency=eff,
         )
         if judge:  # a preview is judged like a frame; apply judges the frame it shows instead
-            result.predicted_power_mw = self.safety.decide("pattern", result.phase, xy_slm).predicted_power_mw
+            result.predicted_power_mw = self.safety.decide("pattern", result.phase,
+                                                           result.spots_slm).predicted_power_mw
         return result
 
     def show(self, result: ApplyResult) -> ApplyResult:
@@ -439,7 +441,7 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
     def _show_locked(self, result: ApplyResult, remember: bool = True) -> None:
         make = pattern_maker(result, self.geometry.slm_to_sample_um)
         rec, verdict, record = self._show_frame("pattern", make, phase=result.phase,
-                                                targets_slm=result.targets_slm)
+                                                targets_slm=result.spots_slm)
         result.frame_record = rec
         result.frame = np.asarray(rec.frame)
         result.record = record
@@ -537,6 +539,11 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
             self._gate_plan = get_backend("numpy", "single").new_fft_plan(shape)
         far = far_field_intensity(phase, self.engine.source_amplitude, p, plan=self._gate_plan)
         return far * self.power.grid(shape, p)  # what reaches the sample: the pixels' envelope too
+
+    def _spot_power(self, phase: np.ndarray, spots: np.ndarray) -> np.ndarray:
+        """Each spot's share of the light at the sample, at its own position and depth (for the gate)."""
+        return spot_power_fractions(phase, spots, self.engine.source_amplitude, self.engine.defocus,
+                                    self.power.at(spots[:, :2]))
 
     def _camera_frame_index(self) -> int | None:
         """The camera's latest frame counter now (``None`` before its first streamed frame)."""
