@@ -21,7 +21,7 @@ def cmd_import_rois(args: argparse.Namespace) -> int:
     from holostim.session.target_files import save_targets
 
     reg = Registration.load(args.transform) if args.transform is not None else None  # before any work
-    rois = read_rois(args.path)
+    rois = read_rois(args.path, plane=getattr(args, "plane", None))
     kept = rois.select(min_prob=args.min_prob, cells_only=args.cells_only)
     if len(kept) == 0:
         raise InteropError(f"{rois.source}: none of its {len(rois)} ROIs pass the selection "

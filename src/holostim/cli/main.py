@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import-rois", parents=[verbose],
                        help="ROIs from suite2p, CaImAn or ImageJ/Fiji → a target file (id = ROI id + 1)")
     i.add_argument("path", type=Path, help="suite2p plane folder (or its stat.npy), CaImAn .hdf5, ImageJ "
-                   "RoiSet.zip or .roi")
+                   "RoiSet.zip or .roi, NWB .nwb")
     i.add_argument("--out", type=Path, required=True, help="target file to write (.csv or .json)")
     i.add_argument("--min-prob", type=float, default=None, metavar="P",
                    help="keep ROIs whose cell probability is at least P (suite2p iscell, CaImAn cnn_preds)")
@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--transform", type=Path, default=None, metavar="FILE.yaml",
                    help="imaging → camera registration (default: imaging px are camera px)")
     i.add_argument("--group", type=int, default=0, help="the targets' group (default 0)")
+    i.add_argument("--plane", default=None, metavar="NAME",
+                   help="the NWB plane segmentation to read, when the file has several")
     i.set_defaults(func=cmd_import_rois)
 
     v = sub.add_parser("check-config", parents=[verbose],
