@@ -9,6 +9,7 @@ not with the exporter's own reading of them.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import statistics
 
@@ -129,3 +130,36 @@ def test_cli_export_nwb_one_line(protocol_log, tmp_path, capsys):
     assert main(["export-nwb", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_protocol_asking_for_nwb_is_exported_when_it_ends(calibrated, tmp_path, capsys):  # noqa: F811
+    from holostim.session.target_files import save_targets
+
+    shutil.copy(calibrated / "calibration.yaml", tmp_path / "calibration.yaml")
+    session = write_session(tmp_path)
+    with Session.open(session) as s:
+        save_targets(tmp_path / "cells.csv", [Target(t.x, t.y, 1.0, 0, i + 1)
+                                              for i, t in enumerate(in_field(s, xy) for xy in CELLS[:2])])
+    (tmp_path / "out").mkdir()
+    proto = tmp_path / "p.yaml"
+    proto.write_text("version: 1\nname: export\npatterns:\n  a: {targets_file: cells.csv}\n"
+                     "schedule:\n  steps:\n    - {pattern: a, duration_ms: 50}\nexport_nwb: out/run.nwb\n")
+    assert main(["run-protocol", str(proto), "--config", str(session)]) == 0
+    assert "exported to NWB" in capsys.readouterr().err
+    with pynwb.NWBHDF5IO(str(tmp_path / "out" / "run.nwb"), "r") as io:
+        table = io.read().intervals[TABLE]
+        assert len(table) == 1 and table["pattern_name"][0] == "a"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("run.h5", "'run.h5' must end in .nwb"),
+    ("missing/run.nwb", "the folder .* does not exist"),
+])
+def test_the_export_key_is_checked_before_any_light(tmp_path, value, message, capsys):
+    proto = tmp_path / "p.yaml"
+    proto.write_text("version: 1\nname: export\npatterns:\n  a: {group: 0}\n"
+                     f"schedule:\n  steps:\n    - {{pattern: a, duration_ms: 50}}\nexport_nwb: {value}\n")
+    assert main(["run-protocol", str(proto), "--config", str(write_session(tmp_path / "rig"))]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "p.yaml:8: export_nwb:" in err
+    assert re.search(message, err)
