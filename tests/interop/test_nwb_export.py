@@ -163,3 +163,25 @@ def test_the_export_key_is_checked_before_any_light(tmp_path, value, message, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "p.yaml:8: export_nwb:" in err
     assert re.search(message, err)
+
+
+def test_an_interactive_session_exports_each_gate_opening_on_a_pattern(calibrated, tmp_path):  # noqa: F811
+    shutil.copy(calibrated / "calibration.yaml", tmp_path / "calibration.yaml")
+    with Session.open(write_session(tmp_path)) as s:
+        first = [in_field(s, xy) for xy in CELLS[:2]]
+        s.apply(first)
+        s.apply([in_field(s, CELLS[3])])
+        log = s.log.path
+    _, recs, t0 = _raw(log)
+    opens = [r for r in recs
+             if r["type"] == "gate" and r["action"] == "open" and r.get("kind") != "calibration"]
+    closes = [r for r in recs if r["type"] == "gate" and r["action"] == "close"][-len(opens):]
+    assert len(opens) == 2
+    out = export_nwb(log, tmp_path / "live.nwb")
+    assert list(pynwb.validate(path=str(out))) == []
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        table = io.read().intervals[TABLE]
+        np.testing.assert_allclose(table["start_time"][:], [o["t"] - t0 for o in opens], atol=1e-6)
+        np.testing.assert_allclose(table["stop_time"][:], [c["t"] - t0 for c in closes], atol=1e-6)
+        assert list(table["step"][:]) == [-1, -1]
+        assert [len(table["targets"][i].targeted_rois.data[:]) for i in range(2)] == [2, 1]

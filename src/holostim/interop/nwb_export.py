@@ -152,6 +152,9 @@ def build_nwbfile(stim: Stimulation, *, effector: str | None = None, location: s
         pattern_objs[name] = (tgt, pobj)
 
     intervals = c[TABLE](name=TABLE, description="each time the laser gate opened on a holostim pattern")
+    # Patterns have different numbers of spots: the per-spot power is a ragged (indexed) column.
+    intervals.add_column(name="power_per_roi", index=True,
+                         description="predicted power per spot (W), from the frame shown")
     for col, doc in (("swap_time", "when the pattern's frame swapped onto the SLM (s)"),
                      ("step", "the protocol step (-1: interactive)"), ("trial", "the protocol trial (-1)"),
                      ("pattern_name", "the holostim pattern"), ("frame_sha256", "the SLM frame's hash")):
