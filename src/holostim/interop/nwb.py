@@ -100,7 +100,15 @@ def _read_table(ps: Any, path: Path, what: str) -> ROISet:
             footprints.append((xx.astype(np.int64), yy.astype(np.int64), masks[k][yy, xx]))
     elif "pixel_mask" in cols or "voxel_mask" in cols:
         key = "pixel_mask" if "pixel_mask" in cols else "voxel_mask"
-        footprints = [_ragged(ps[key][k], key, what, k) for k in range(n)]
+        # The whole ragged column at once (data + index): row by row, hdmf costs ~10 ms per ROI.
+        index = ps[key + "_index"] if key + "_index" in ps else None
+        flat = np.asarray(getattr(ps, key).data[:]) if index is None else np.asarray(index.target.data[:])
+        ends = np.asarray(index.data[:], dtype=np.int64) if index is not None else np.array([len(flat)])
+        if len(ends) != n:
+            raise InteropError(f"{what}: {key} has {len(ends)} rows but the table has {n} ROIs")
+        starts = np.concatenate([[0], ends[:-1]])
+        footprints = [_ragged(flat[a:b], key, what, k)
+                      for k, (a, b) in enumerate(zip(starts, ends, strict=True))]
     else:
         raise InteropError(f"{what} has no image_mask, pixel_mask or voxel_mask column (columns: "
                            f"{', '.join(sorted(cols)) or 'none'})")
@@ -120,7 +128,9 @@ def _read_table(ps: Any, path: Path, what: str) -> ROISet:
 
 def _ragged(rows: Any, key: str, what: str, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(x, y[, z], weight)`` rows → pixels; voxels at several depths of one pixel add up."""
-    arr = np.asarray([tuple(r) for r in rows], dtype=np.float64)
+    arr = (np.stack([rows[f] for f in rows.dtype.names], axis=-1).astype(np.float64)
+           if getattr(rows, "dtype", None) is not None and rows.dtype.names
+           else np.asarray([tuple(r) for r in rows], dtype=np.float64))
     width = 4 if key == "voxel_mask" else 3
     if arr.ndim != 2 or arr.shape[1] != width:
         raise InteropError(f"{what}: {key} of ROI row {k} must hold ({'x, y, z' if width == 4 else 'x, y'}, "
