@@ -108,3 +108,12 @@ def test_import_rois_cli_reads_nwb(tmp_path, capsys):
                                                   pytest.approx(20.0, abs=1e-6))
     assert main(["import-rois", str(tmp_path / "missing.nwb"), "--out", str(out)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_volumetric_image_masks_are_projected(tmp_path):
+    vol = np.zeros((1, 20, 30, 3))
+    vol[0, 5, 10, 0] = vol[0, 5, 10, 2] = 1.0  # one pixel at two depths: weight 2
+    vol[0, 5, 13, 1] = 1.0
+    f = write_segmentation(tmp_path / "vol.nwb", {"vol": ("image_mask", vol)})
+    (roi,) = read_rois(f).rois
+    assert (roi.x, roi.y, roi.npix) == (pytest.approx(11.0), pytest.approx(5.0), 2)

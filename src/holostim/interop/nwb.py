@@ -88,16 +88,19 @@ def _read_table(ps: Any, path: Path, what: str) -> ROISet:
     cols = set(ps.colnames)
     shape: tuple[int, int] | None = None
     if "image_mask" in cols:
-        masks = np.asarray(ps["image_mask"][:], dtype=np.float64)
-        if masks.ndim == 4:  # (n, h, w, d) volumes: project onto the plane
-            masks = masks.sum(axis=3)
-        if masks.ndim != 3 or masks.shape[0] != n:
-            raise InteropError(f"{what}: image_mask must be (n_rois, height, width), got shape {masks.shape}")
-        shape = (int(masks.shape[1]), int(masks.shape[2]))
+        # One ROI's mask at a time from the file (a stack of 1000 masks of 512² is 1 GB as float32).
+        masks = getattr(ps["image_mask"], "data", ps["image_mask"])
+        dims = tuple(np.shape(masks))
+        if len(dims) not in (3, 4) or dims[0] != n:
+            raise InteropError(f"{what}: image_mask must be (n_rois, height, width), got shape {dims}")
+        shape = (int(dims[1]), int(dims[2]))
         footprints = []
         for k in range(n):
-            yy, xx = np.nonzero(masks[k])
-            footprints.append((xx.astype(np.int64), yy.astype(np.int64), masks[k][yy, xx]))
+            m = np.asarray(masks[k], dtype=np.float64)
+            if m.ndim == 3:  # (h, w, depth) volumes: projected onto the plane
+                m = m.sum(axis=2)
+            yy, xx = np.nonzero(m)
+            footprints.append((xx.astype(np.int64), yy.astype(np.int64), m[yy, xx]))
     elif "pixel_mask" in cols or "voxel_mask" in cols:
         key = "pixel_mask" if "pixel_mask" in cols else "voxel_mask"
         # The whole ragged column at once (data + index): row by row, hdmf costs ~10 ms per ROI.
