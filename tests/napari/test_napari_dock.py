@@ -78,6 +78,9 @@ def test_camera_and_targets_are_layers_kept_in_sync_both_ways(dock, qtbot):
     dock.send_button.click()
     qtbot.waitUntil(lambda: dock.status.text().startswith("sent"), timeout=30_000)
     assert "sent 1 spots" in dock.status.text() and len(s.slm.frames) > frames
+    # The session shows only what it accepts, and its targets are then the shown ones: so are the points.
+    qtbot.waitUntil(lambda: len(points.data) == 1, timeout=10_000)
+    assert [t.id for t in s.targets] == [1] and list(points.features["id"]) == [1]
     # session → napari
     s.targets = [b]
     dock.pull_targets()

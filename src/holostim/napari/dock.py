@@ -3,10 +3,11 @@
 Labs that analyse in napari pick cells there; this dock lets them do it on the rig. It opens a session
 file (the simulation by default), shows the live camera as an Image layer and the session's targets as a
 Points layer ``holostim targets``: adding, moving or deleting points (napari's own tools) becomes the
-session's target list, each point keeping its target id (a feature), and every point is coloured by the
-session's own check — cyan accepted, red refused (outside the SLM's field, in the zero order) with the
-reason in the dock. *Send* computes and shows the accepted targets through the session's one path
-(``Session.apply``: the safety gate and the log), on a worker thread. ROI files import as Labels and
+session's target list, each point keeping its target id (a feature); whenever the session shows a
+pattern (from this dock or any other caller) the points become its targets again. Every point is
+coloured by the session's own check — cyan accepted, red refused (outside the SLM's field, in the zero
+order) with the reason in the dock. *Send* computes and shows the accepted targets through the
+session's one path (``Session.apply``: the safety gate and the log), on a worker thread. ROI files import as Labels and
 Shapes layers; *Targets from outlines* turns the selected outlines (or every cell) into targets at
 their centroids, id = ROI id + 1.
 
@@ -46,6 +47,7 @@ class HolostimDock(QWidget):
     """Session file · Connect · Send · Import ROIs · Targets from outlines, and one status line."""
 
     _sent = pyqtSignal(str, bool)  # message, is_error: from the send thread to napari's
+    _shown = pyqtSignal()  # the session showed a pattern (from any thread): its targets are the truth
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +82,8 @@ class HolostimDock(QWidget):
         self.import_button.clicked.connect(self._import_dialog)
         self.outline_button.clicked.connect(lambda: self._guard(self.targets_from_outlines))
         self._sent.connect(self._show)
+        self._shown.connect(self.pull_targets)
+        self._unlisten: Any = None
         self._timer = QTimer(self)
         self._timer.setInterval(CAMERA_POLL_MS)
         self._timer.timeout.connect(self._poll_camera)
@@ -98,6 +102,7 @@ class HolostimDock(QWidget):
         self.viewer.add_image(np.zeros((h, w), dtype=np.float32), name=CAMERA, colormap="gray")
         points = self._points()
         points.events.data.connect(self._points_changed)
+        self._unlisten = self.session.add_listener("result", lambda _result: self._shown.emit())
         self.pull_targets()
         self._timer.start()
         self.send_button.setEnabled(True)
@@ -108,6 +113,9 @@ class HolostimDock(QWidget):
         self._timer.stop()
         if self._send_thread is not None:
             self._send_thread.join(timeout=30)
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         if self.session is not None and not self.session.closed:
             self.session.close()
         self.session = None
