@@ -8,8 +8,8 @@ pattern (from this dock or any other caller) the points become its targets again
 coloured by the session's own check — cyan accepted, red refused (outside the SLM's field, in the zero
 order) with the reason in the dock. *Send* computes and shows the accepted targets through the
 session's one path (``Session.apply``: the safety gate and the log), on a worker thread. ROI files
-import as Labels and Shapes layers; *Targets from outlines* turns the selected outlines (or every cell) into targets at
-their centroids, id = ROI id + 1.
+import as Labels and Shapes layers; *Targets from outlines* turns the selected outlines (or every cell)
+into targets at their centroids, id = ROI id + 1.
 
 The camera is polled on napari's thread with ``Camera.latest()`` (the acquisition runs on the camera's
 own thread; only new frames are drawn), so napari stays responsive.
