@@ -19,7 +19,7 @@ from holostim import __version__
 from holostim.cli.compute import cmd_bench, cmd_compute
 from holostim.cli.errors import EXIT_USAGE
 from holostim.cli.gui import cmd_gui
-from holostim.cli.interop import cmd_import_rois
+from holostim.cli.interop import cmd_export_nwb, cmd_import_rois
 from holostim.cli.protocol import cmd_run_protocol
 from holostim.cli.session_cmds import cmd_calibrate, cmd_check_config
 from holostim.cli.slm import cmd_slm_check
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import-rois", parents=[verbose],
                        help="ROIs from suite2p, CaImAn or ImageJ/Fiji → a target file (id = ROI id + 1)")
     i.add_argument("path", type=Path, help="suite2p plane folder (or its stat.npy), CaImAn .hdf5, ImageJ "
-                   "RoiSet.zip or .roi")
+                   "RoiSet.zip or .roi, NWB .nwb")
     i.add_argument("--out", type=Path, required=True, help="target file to write (.csv or .json)")
     i.add_argument("--min-prob", type=float, default=None, metavar="P",
                    help="keep ROIs whose cell probability is at least P (suite2p iscell, CaImAn cnn_preds)")
@@ -111,7 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--transform", type=Path, default=None, metavar="FILE.yaml",
                    help="imaging → camera registration (default: imaging px are camera px)")
     i.add_argument("--group", type=int, default=0, help="the targets' group (default 0)")
+    i.add_argument("--plane", default=None, metavar="NAME",
+                   help="the NWB plane segmentation to read, when the file has several")
     i.set_defaults(func=cmd_import_rois)
+
+    x = sub.add_parser("export-nwb", parents=[verbose],
+                       help="a stimulation log (JSONL) → NWB (ndx-patterned-ogen): targets, patterns, times")
+    x.add_argument("log", type=Path, help="the session's event log (.jsonl)")
+    x.add_argument("--out", type=Path, required=True, help="NWB file to write (.nwb; replaced whole)")
+    x.add_argument("--effector", default=None, help="the opsin expressed (e.g. ChRmine), for the NWB site")
+    x.add_argument("--location", default=None, help="the brain area (e.g. VISp), for the NWB site")
+    x.set_defaults(func=cmd_export_nwb)
 
     v = sub.add_parser("check-config", parents=[verbose],
                        help="validate a session YAML and print it resolved (exit 0, or 2 with the errors)")

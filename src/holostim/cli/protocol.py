@@ -1,5 +1,8 @@
 """``holostim run-protocol``: run a stimulation protocol headless, with a progress bar and a safe abort.
 
+With the protocol's ``export_nwb: FILE.nwb`` the log is exported to NWB once the session has closed
+(its last record written), completed or aborted, when any light went.
+
 Exit statuses: 0 when every step ran; 2 for bad input (the protocol or session file, a refused pattern:
 nothing was shown); 1 when the run was aborted (Ctrl+C, SIGTERM, a missing trigger, a log or device
 failure), with the reason printed. An abort closes the laser gate first, from the signal handler itself,
@@ -123,6 +126,10 @@ def cmd_run_protocol(args: argparse.Namespace) -> int:
             outcome, reason = _run_with_signals(run, run.run)
         log_path = session.log.path
     opened = sum(1 for t in run.times if t.t_gate_open is not None)
+    if protocol.export_nwb is not None and opened:  # also after an abort: the light that went is recorded
+        from holostim.interop.nwb_export import export_nwb
+
+        print(f"protocol: exported to NWB {export_nwb(log_path, protocol.export_nwb)}", file=sys.stderr)
     if outcome == "completed":
         print(f"protocol completed: {len(run.times)} steps, gate opened {opened} times; log {log_path}")
         return EXIT_OK

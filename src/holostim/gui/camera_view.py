@@ -8,7 +8,8 @@ rubber band never fight each other:
 * left click on empty image: add a target (optionally snapped to the local intensity centroid);
 * left click on a marker: select it (Ctrl/Shift toggles);
 * left drag on a marker: move it (all selected markers move together);
-* Shift + left drag on empty image: rubber-band selection;
+* Shift + left drag on empty image: rubber-band selection (and picks the ROI outlines inside it);
+* left click inside an imported ROI outline: pick or unpick it (:mod:`holostim.gui.roi_overlay`);
 * left drag elsewhere: pan; wheel: zoom;
 * right click on a marker, or Delete/Backspace: remove.
 
@@ -33,6 +34,7 @@ from PyQt6.QtGui import QColor, QFont, QKeyEvent, QPen
 from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsRectItem, QHBoxLayout, QWidget
 
 from holostim.gui.centroid import snap_to_centroid
+from holostim.gui.roi_overlay import RoiOverlay
 from holostim.gui.target_store import TargetStore
 
 pg.setConfigOptions(imageAxisOrder="row-major")
@@ -112,7 +114,8 @@ class TargetViewBox(pg.ViewBox):
                 self._store.set_selection(sel)
             else:
                 p = self.mapSceneToView(ev.scenePos())
-                self._camera_view.add_target_at(p.x(), p.y())
+                if not self._camera_view.rois.click(p.x(), p.y()):
+                    self._camera_view.add_target_at(p.x(), p.y())
         elif ev.button() == Qt.MouseButton.RightButton:
             ev.accept()
             if hit is not None:
@@ -162,6 +165,7 @@ class TargetViewBox(pg.ViewBox):
             if ev.isFinish():
                 self._band.hide()
                 self._band_start = None
+                self._camera_view.rois.band(rect)
                 inside = [i for i, t in enumerate(self._store.targets) if rect.contains(QPointF(t.x, t.y))]
                 self._store.set_selection(inside)
             return
@@ -232,6 +236,7 @@ class CameraView(QWidget):
         self._highlight = _Markers(pxMode=True)
         self._highlight.setZValue(22)
         self.viewbox.addItem(self._highlight, ignoreBounds=True)
+        self.rois = RoiOverlay(self.viewbox, store)
 
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

@@ -124,6 +124,9 @@ class MainWindow(QMainWindow):
         self.protocol_panel.patternShown.connect(self.run_lock.pattern_shown)
         self.protocol_panel.message.connect(self.show_message)
         self.camera_view.editRefused.connect(lambda why: self.show_message(why, error=True))
+        self.camera_view.rois.changed.connect(panel.roi_bar.show_counts)
+        panel.roi_bar.pickRequested.connect(self.camera_view.rois.pick_probability)
+        panel.roi_bar.hideRequested.connect(lambda: self.camera_view.rois.set_rois([]))
 
         self.attach(session)
         self.restore_window_state()

@@ -184,11 +184,11 @@ class MainMenus:
     def import_rois_dialog(self) -> None:
         """Ask for an ROI file, then an optional registration, and import the ROIs.
 
-        The ROI file is suite2p's ``stat.npy``, CaImAn's ``.hdf5`` or ImageJ's ``.zip``/``.roi``; Cancel
-        on the registration means imaging px are camera px.
+        The ROI file is suite2p's ``stat.npy``, CaImAn's ``.hdf5``, ImageJ's ``.zip``/``.roi`` or an NWB
+        file's plane segmentation; Cancel on the registration means imaging px are camera px.
         """
         path, _ = QFileDialog.getOpenFileName(self.win, "Import ROIs", "",
-                                              "ROIs (stat.npy *.hdf5 *.h5 *.zip *.roi);;All files (*)")
+                                              "ROIs (stat.npy *.hdf5 *.h5 *.zip *.roi *.nwb);;All files (*)")
         if not path:
             return
         transform, _ = QFileDialog.getOpenFileName(self.win, "Imaging → camera registration (Cancel: none)",
@@ -198,14 +198,17 @@ class MainMenus:
     def import_rois(self, path: str | Path, transform: str | Path | None = None) -> int:
         """Replace the targets by the analysis's cells in ``path`` (ids = ROI id + 1); returns how many.
 
-        Cells only: suite2p's ``iscell`` flag, CaImAn's accepted components, every ImageJ ROI.
+        Cells only: suite2p's ``iscell`` flag, CaImAn's accepted components, every ImageJ ROI. Every
+        ROI's outline is drawn on the camera view, where the user picks more or fewer of them.
         """
+        from holostim.gui.roi_overlay import shown_rois
         from holostim.interop import Registration, read_rois, to_targets
 
         reg = Registration.load(transform) if transform is not None else None
         rois = read_rois(path)
         kept = rois.select(cells_only=True)
         self.win.store.set_targets(to_targets(kept, reg))
+        self.win.camera_view.rois.set_rois(shown_rois(rois, reg))
         frame = "imaging px as camera px" if reg is None else f"registered by {Path(transform).name}"
         self.win.show_message(f"imported {len(kept)} of {len(rois)} {rois.format} ROIs from "
                               f"{Path(path).name} ({frame})")

@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from holostim.gui.roi_bar import RoiBar
 from holostim.gui.target_table import TargetTable
 
 METHODS = ("wgs", "gs", "wgs-kim", "raar")
@@ -64,6 +65,8 @@ class TargetsPanel(QWidget):
         eng.addWidget(self.iter_spin)
         eng.addStretch(1)
         lay.addLayout(eng)
+        self.roi_bar = RoiBar()  # shown once ROIs are imported
+        lay.addWidget(self.roi_bar)
         lay.addWidget(self.table, 1)
 
     def show_engine_settings(self, method: str, iterations: int) -> None:

@@ -11,6 +11,11 @@ move together; whether a target file exists and holds the selected targets is ch
 are resolved against a session (:mod:`holostim.protocol.patterns`), the last step before the masks are
 computed.
 
+``export_nwb`` (optional) names an NWB file the stimulation is exported to when the run ends (relative to
+the protocol's folder; it must end in ``.nwb`` and its folder must exist, checked here so a typo fails
+before any light, not after the experiment). The export itself is the caller's (``holostim
+run-protocol``): the interop room that writes NWB sits beside this one, not below it.
+
 Bounds (each says why):
 
 - :data:`MAX_PATTERNS` patterns: every pattern's mask is computed and held ready before the first step
@@ -182,6 +187,18 @@ class ProtocolConfig(YamlDocument, Section):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     patterns: Annotated[dict[PatternName, PatternSpec], Field(min_length=1, max_length=MAX_PATTERNS)]
     schedule: ScheduleSpec
+    export_nwb: ResolvedPath | None = None
+
+    @field_validator("export_nwb")
+    @classmethod
+    def _nwb_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return value
+        if value.suffix.lower() != ".nwb":
+            raise ValueError(f"{value.name!r} must end in .nwb (the NWB file the run is exported to)")
+        if not value.parent.is_dir():
+            raise ValueError(f"the folder {str(value.parent)!r} does not exist; create it or name another")
+        return value
 
     @field_validator("version", mode="before")
     @classmethod
@@ -230,6 +247,8 @@ class ProtocolConfig(YamlDocument, Section):
         for spec in data["patterns"].values():
             if "targets_file" in spec:
                 spec["targets_file"] = _path_text(spec["targets_file"], base)
+        if "export_nwb" in data:
+            data["export_nwb"] = _path_text(data["export_nwb"], base)
         return data
 
 
