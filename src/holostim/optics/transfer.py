@@ -69,7 +69,7 @@ def asm_rows(xp: Any, fy: Any, fx: Any, inv_wl: Any, z: Any, window: tuple[float
         keep, cut = prop, None
     zero = xp.zeros_like(h)
     if evanescent == "decay":
-        kappa = 2 * math.pi * _sqrt_where(~prop, -arg, xp)
+        kappa = 2 * math.pi * _sqrt_where(arg < 0, -arg, xp)  # at arg = 0 exactly: κ = 0, a finite slope
         h = xp.where(keep, h, xp.where(prop, zero, xp.astype(xp.exp(-kappa * xp.abs(z)), h.dtype)))
     else:
         h = xp.where(keep, h, zero)

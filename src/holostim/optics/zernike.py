@@ -157,7 +157,7 @@ def _coefficient_items(coefficients: Any) -> list[tuple[int, Any]]:
         return items
     if isinstance(coefficients, Mapping):
         items = [(int(j), float(c)) for j, c in coefficients.items()]
-    elif isinstance(coefficients, (Sequence, np.ndarray)):
+    elif isinstance(coefficients, (Sequence, np.ndarray)) or hasattr(coefficients, "__array__"):
         items = [(j, float(c)) for j, c in enumerate(np.asarray(coefficients, dtype=float).ravel())]
     else:
         raise FieldError(
