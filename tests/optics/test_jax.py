@@ -245,7 +245,8 @@ def test_grad_focal_stack_distances(beam, weights):
     def loss(zs):
         return jnp.sum(weights * intensity(focal_stack(jfield(beam), zs)))
 
-    check_array_grad(loss, np.array([-5.0, 3.0, 11.0]), h=1e-5)  # (at z = 12 the band edge sits on a grid frequency)
+    # (not 12 µm: there the band limit's edge sits exactly on a grid frequency, a jump in the loss)
+    check_array_grad(loss, np.array([-5.0, 3.0, 11.0]), h=1e-5)
 
 
 def test_grad_camera_input(beam):
@@ -303,6 +304,7 @@ def test_sources_build_on_jax_and_jit():
     like = jnp.zeros((1, 1), dtype=jnp.complex128)
     p = plane_wave((16, 16), 1.0, WL, angle=(0.01, 0.0), like=like)
     assert np.allclose(np.asarray(p.u), plane_wave((16, 16), 1.0, WL, angle=(0.01, 0.0)).u, atol=1e-14)
-    out = jax.jit(lambda a: intensity(propagate(gaussian_beam((16, 16), 1.0, WL, 3.0, like=like), 5.0)) * a)(2.0)
+    src = gaussian_beam((16, 16), 1.0, WL, 3.0, like=like)
+    out = jax.jit(lambda a: intensity(propagate(src.with_u(src.u * a), 5.0)))(jnp.sqrt(2.0))
     ref = 2.0 * intensity(propagate(gaussian_beam((16, 16), 1.0, WL, 3.0), 5.0))
     assert np.allclose(np.asarray(out), ref, atol=1e-13)
