@@ -63,7 +63,7 @@ def main() -> None:
             out_mib = n * n * np.dtype(dtype).itemsize / 2**20
             for method, z in (("asm", 50.0), ("fresnel-tf", 50.0)):
                 prop.clear_kernel_cache()
-                peak, dt = _measure(lambda m=method, z=z: prop.transfer_function(
+                peak, dt = _measure(lambda m=method, z=z, n=n, like=like: prop.transfer_function(
                     (n, n), (0.5, 0.5), 1.04, z, method=m, like=like))
                 rows.append(dict(what=f"transfer_function {method}", n=n, dtype=np.dtype(dtype).name,
                                  peak_mib=peak, output_mib=out_mib, seconds=dt))
