@@ -151,3 +151,14 @@ def test_row_blocks_equal_one_whole_grid_build(method, single, monkeypatch):
     assert rows.shape == (2, 96, 80)
     assert np.array_equal(rows, whole)
     assert (cut_w is None and cut_r is None) or np.array_equal(cut_w, cut_r)
+
+
+def test_options_on_array_api_strict_match_numpy():
+    xps = pytest.importorskip("array_api_strict")
+    g = _fine_field()
+    s = Field(xps.asarray(g.u), g.spacing, WL)
+    for kw in (dict(evanescent="decay"), dict(band_limit=False), dict(band_limit=False, pad=1)):
+        a = propagate(g, 0.3, **kw)
+        b = propagate(s, 0.3, **kw)
+        assert type(b.u).__module__.startswith("array_api_strict")
+        assert np.max(np.abs(np.from_dlpack(b.u) - a.u)) < 1e-12 * np.max(np.abs(a.u))
