@@ -86,7 +86,7 @@ def _cached(key: tuple | None, build: Callable[[], Any]) -> Any:
 
 def _key(field: Field, *params: Any) -> tuple | None:
     wl = field.wavelength
-    if is_traced(wl, *params):
+    if is_traced(wl, *field.spacing, *params):
         return None
     wl_key = tuple(np.ravel(wl).tolist()) + (np.shape(wl),)
     dev = _device_kw(field.u).get("device")
