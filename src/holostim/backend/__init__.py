@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from holostim.backend.backend import BACKENDS, PRECISIONS, Backend, BackendError, get_backend, gpu_available
 from holostim.backend.fft import FFTPlan, PlainFFT
-from holostim.backend.namespace import array_module, array_namespace, is_cupy_array, to_numpy
+from holostim.backend.namespace import (
+    array_module,
+    array_namespace,
+    is_cupy_array,
+    is_traced,
+    place,
+    to_numpy,
+)
 
 __all__ = [
     "BACKENDS",
@@ -30,5 +37,7 @@ __all__ = [
     "get_backend",
     "gpu_available",
     "is_cupy_array",
+    "is_traced",
+    "place",
     "to_numpy",
 ]

@@ -39,7 +39,17 @@ from holostim.optics.propagation import (
 from holostim.optics.sensors import CameraModel, add_camera_noise, resample_to_camera
 from holostim.optics.sources import gaussian_beam, gaussian_beam_parameters, plane_wave, point_source
 from holostim.optics.system import OpticalSystem, Step, free_space, objective, relay_4f, step
-from holostim.optics.zernike import ansi_to_nm, nm_to_ansi, zernike_phase, zernike_polynomial
+from holostim.optics.zernike import (
+    ansi_to_nm,
+    ansi_to_noll,
+    nm_to_ansi,
+    nm_to_noll,
+    noll_to_ansi,
+    noll_to_nm,
+    radial_polynomial,
+    zernike_phase,
+    zernike_polynomial,
+)
 
 __all__ = [
     "CameraModel",
@@ -51,6 +61,7 @@ __all__ = [
     "add_camera_noise",
     "amplitude_mask",
     "ansi_to_nm",
+    "ansi_to_noll",
     "circular_aperture",
     "clear_kernel_cache",
     "coordinates",
@@ -64,6 +75,9 @@ __all__ = [
     "grid",
     "intensity",
     "nm_to_ansi",
+    "nm_to_noll",
+    "noll_to_ansi",
+    "noll_to_nm",
     "objective",
     "phase_mask",
     "plane_wave",
@@ -71,6 +85,7 @@ __all__ = [
     "power",
     "propagate",
     "quantize_phase",
+    "radial_polynomial",
     "rectangular_aperture",
     "relay_4f",
     "resize",

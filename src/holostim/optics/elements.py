@@ -8,6 +8,10 @@ masks are built with the field's own array namespace in float64 and cast, and ca
 Hard-edged apertures are anti-aliased by their exact (rectangle) or supersampled (circle) pixel
 coverage: a binary mask on a coarse grid moves the edge by up to half a pixel and adds spurious
 high-frequency power, which shows up as wrong ring positions and energy in the far field.
+
+Under ``jax.jit``/``grad``/``vmap`` a parameter (focal length, radius, coefficients, the field's
+wavelength) or a mask may be traced: then its checks cannot run and what is built from it is neither
+cached nor checked (:func:`~holostim.backend.is_traced` decides, in one place per element).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from holostim.backend import array_namespace
+from holostim.backend import array_namespace, is_traced
 from holostim.checks import positive
 from holostim.optics.field import (
     Field,
@@ -57,13 +61,21 @@ def _nbytes(a: Any) -> int:
     return size * (16 if "complex128" in name else 8 if ("complex64" in name or "float64" in name) else 4)
 
 
-def _cached(key: tuple, build: Callable[[], Any]) -> Any:
+def _cached(key: tuple | None, build: Callable[[], Any]) -> Any:
+    """``build()``, remembered under ``key``.
+
+    Not kept for ``key=None`` (traced parameters) or a traced result (built inside ``jax.jit``).
+    """
+    if key is None:
+        return build()
     with _MASK_LOCK:
         hit = _MASKS.get(key)
         if hit is not None:
             _MASKS.move_to_end(key)
             return hit
     value = build()
+    if is_traced(value):  # built inside jit: a tracer must never outlive its trace
+        return value
     with _MASK_LOCK:
         _MASKS[key] = value
         while len(_MASKS) > 1 and (len(_MASKS) > _MASK_CACHE_SIZE
@@ -72,8 +84,10 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
     return value
 
 
-def _key(field: Field, *params: Any) -> tuple:
+def _key(field: Field, *params: Any) -> tuple | None:
     wl = field.wavelength
+    if is_traced(wl, *field.spacing, *params):
+        return None
     wl_key = tuple(np.ravel(wl).tolist()) + (np.shape(wl),)
     dev = _device_kw(field.u).get("device")
     return (tuple(field.u.shape[-2:]), field.spacing, wl_key, field.n, str(field.dtype), field.xp.__name__,
@@ -125,7 +139,7 @@ def phase_mask(field: Field, phase: Any) -> Field:
     _check_mask_shape(phase, field, "phase mask")
     if xp.isdtype(phase.dtype, "complex floating"):
         raise FieldError("phase mask is complex; give the phase in radians (real), or use amplitude_mask")
-    if not bool(xp.all(xp.isfinite(phase))):
+    if not is_traced(phase) and not bool(xp.all(xp.isfinite(phase))):
         raise FieldError("phase mask contains NaN or infinity; every phase value must be finite (radians)")
     return field.with_u(field.u * _expi(phase, xp, field.dtype))
 
@@ -135,7 +149,7 @@ def amplitude_mask(field: Field, transmission: Any) -> Field:
     xp = field.xp
     t = _to_field_namespace(transmission, field, "transmission")
     _check_mask_shape(t, field, "transmission")
-    if not bool(xp.all(xp.isfinite(t))):
+    if not is_traced(t) and not bool(xp.all(xp.isfinite(t))):
         raise FieldError("transmission contains NaN or infinity; every value must be finite")
     if xp.isdtype(t.dtype, "complex floating"):
         t = xp.astype(t, field.dtype)
@@ -148,12 +162,16 @@ def amplitude_mask(field: Field, transmission: Any) -> Field:
 def _wl_column(field: Field) -> Any:
     """Medium wavelength as a float64 array broadcasting against the field (shape (..., 1, 1))."""
     xp = field.xp
+    if is_traced(field.wavelength):
+        return field.medium_wavelength  # a traced scalar broadcasts as it is
     wl = np.asarray(field.medium_wavelength, dtype=np.float64)
     return xp.asarray(wl.reshape(wl.shape + (1, 1)), **_device_kw(field.u))
 
 
 def _check_lens_sampling(field: Field, f: float, center: tuple[float, float]) -> None:
     """Warn when the lens chirp's local frequency r / (λ f) passes Nyquist 1/(2 d) inside the grid."""
+    if is_traced(f, field.wavelength, *field.spacing):
+        return  # no numbers to compare inside a trace
     wl = float(np.min(np.asarray(field.medium_wavelength)))
     for axis, (d, npx, c) in enumerate(((field.spacing[1], field.u.shape[-1], center[0]),
                                         (field.spacing[0], field.u.shape[-2], center[1]))):
@@ -179,14 +197,7 @@ def thin_lens(field: Field, f: float, *, center: tuple[float, float] = (0.0, 0.0
     FieldError
         For ``f`` zero, infinite or not a number.
     """
-    try:
-        fv = float(f)
-    except (TypeError, ValueError):
-        raise FieldError(f"focal length f={f!r} is not a number (µm)") from None
-    if not math.isfinite(fv) or fv == 0:
-        raise FieldError(
-            f"focal length f={f!r} must be finite and non-zero (µm; negative for a diverging lens)"
-        )
+    fv = f if is_traced(f) else _focal_length(f)
     xp = field.xp
     _check_lens_sampling(field, fv, center)
 
@@ -198,6 +209,23 @@ def thin_lens(field: Field, f: float, *, center: tuple[float, float] = (0.0, 0.0
 
     t = _cached(_key(field, "lens", fv, tuple(map(float, center))), build)
     return field.with_u(field.u * t)
+
+
+def _focal_length(f: Any) -> float:
+    try:
+        fv = float(f)
+    except (TypeError, ValueError):
+        raise FieldError(f"focal length f={f!r} is not a number (µm)") from None
+    if not math.isfinite(fv) or fv == 0:
+        raise FieldError(
+            f"focal length f={f!r} must be finite and non-zero (µm; negative for a diverging lens)"
+        )
+    return fv
+
+
+def _size(value: Any, name: str) -> Any:
+    """A positive length in µm; a traced one (differentiated, mapped) passes unchecked."""
+    return value if is_traced(value) else positive(value, name, FieldError)
 
 
 def _interval_coverage(c: Any, d: float, lo: float, hi: float, xp: Any) -> Any:
@@ -213,8 +241,8 @@ def rectangular_aperture(field: Field, wx: float, wy: float | None = None, *,
 
     With ``antialias`` each pixel transmits the exact fraction of its area inside the rectangle.
     """
-    wx = positive(wx, "aperture width wx", FieldError)
-    wy = wx if wy is None else positive(wy, "aperture height wy", FieldError)
+    wx = _size(wx, "aperture width wx")
+    wy = wx if wy is None else _size(wy, "aperture height wy")
     xp = field.xp
     cx, cy = float(center[0]), float(center[1])
 
@@ -240,7 +268,7 @@ def circular_aperture(field: Field, radius: float, *, center: tuple[float, float
     With ``antialias`` a pixel transmits its covered area fraction: the disc's chord is intersected
     exactly with the pixel in x on ``supersample`` sub-rows per pixel in y (error ~ 1/supersample²).
     """
-    radius = positive(radius, "aperture radius", FieldError)
+    radius = _size(radius, "aperture radius")
     if not isinstance(supersample, (int, np.integer)) or supersample < 1:
         raise FieldError(f"supersample={supersample!r} must be a positive integer")
     xp = field.xp
@@ -256,7 +284,9 @@ def circular_aperture(field: Field, radius: float, *, center: tuple[float, float
         s = int(supersample)
         for k in range(s):
             yk = y - cy + dy * ((k + 0.5) / s - 0.5)
-            half = xp.sqrt(xp.clip(radius**2 - yk**2, 0.0, None))
+            h2 = radius**2 - yk**2
+            inside = h2 > 0  # "double where": sqrt's infinite slope at 0 would make a radius gradient NaN
+            half = xp.where(inside, xp.sqrt(xp.where(inside, h2, xp.ones_like(h2))), xp.zeros_like(h2))
             left = xp.maximum(x - cx - dx / 2, -half)
             right = xp.minimum(x - cx + dx / 2, half)
             cov = cov + xp.clip(right - left, 0.0, dx)
@@ -274,15 +304,20 @@ def zernike(field: Field, coefficients: Sequence[float] | Mapping[int, float], r
     outside the pupil the field is left unchanged (combine with :func:`circular_aperture` to clip it).
     """
     xp = field.xp
-    coeff_key = (tuple(sorted(coefficients.items())) if isinstance(coefficients, Mapping)
-                 else tuple(np.asarray(coefficients, dtype=float).ravel().tolist()))
+    if is_traced(coefficients) or (isinstance(coefficients, Mapping) and is_traced(*coefficients.values())):
+        coeff_key = None
+    else:
+        coeff_key = (tuple(sorted(coefficients.items())) if isinstance(coefficients, Mapping)
+                     else tuple(np.asarray(coefficients, dtype=float).ravel().tolist()))
 
     def build():
         ph = zernike_phase(coefficients, field.u.shape[-2:], field.spacing, radius, center=center,
                            like=field.u)
         return _expi(ph, xp, field.dtype)
 
-    t = _cached(_key(field, "zernike", coeff_key, float(radius), tuple(map(float, center))), build)
+    key = None if coeff_key is None else _key(field, "zernike", coeff_key, float(radius),
+                                              tuple(map(float, center)))
+    t = _cached(key, build)
     return field.with_u(field.u * t)
 
 
@@ -356,7 +391,7 @@ def slm(field: Field, phase: Any, *, pitch: float | tuple[float, float],
             f"illumination spacing {field.spacing} µm does not match pitch/supersample = {want} µm; "
             "sample the source at the SLM sub-pixel spacing"
         )
-    if not bool(xp.all(xp.isfinite(phase))):
+    if not is_traced(phase) and not bool(xp.all(xp.isfinite(phase))):
         raise FieldError("SLM phase contains NaN or infinity; every pixel phase must be finite (radians)")
     rdt = real_dtype_of(xp, field.dtype)
     q = quantize_phase(xp.astype(phase, xp.float64), levels)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from holostim.backend import array_namespace
+from holostim.backend import array_namespace, is_traced, place
 from holostim.checks import positive
 from holostim.errors import HolostimError
 
@@ -55,6 +55,10 @@ def warn_sampling(message: str, stacklevel: int = 3) -> None:
 
 
 def _as_spacing(spacing: Any) -> tuple[float, float]:
+    if is_traced(spacing):  # e.g. the focal-plane pitch λf/(N d) under jax.grad in f: no check possible
+        return (spacing, spacing) if np.ndim(spacing) == 0 else (spacing[0], spacing[1])
+    if isinstance(spacing, (tuple, list)) and len(spacing) == 2 and is_traced(*spacing):
+        return (spacing[0], spacing[1])
     if np.ndim(spacing) == 0:
         d = positive(spacing, "spacing", FieldError)
         return (d, d)
@@ -65,6 +69,13 @@ def _as_spacing(spacing: Any) -> tuple[float, float]:
 
 
 def _as_wavelength(wavelength: Any) -> float | np.ndarray:
+    if is_traced(wavelength):
+        if np.ndim(wavelength) != 0:
+            raise FieldError(
+                f"a traced wavelength must be a scalar, got shape {tuple(wavelength.shape)}; "
+                "map over wavelengths with jax.vmap, or give a concrete wavelength array"
+            )
+        return wavelength  # inside jit/grad/vmap: no value to check
     if np.ndim(wavelength) == 0:
         return positive(wavelength, "wavelength", FieldError)
     wl = np.asarray(wavelength, dtype=np.float64)
@@ -116,6 +127,11 @@ class Field:
     FieldError
         For a non-positive or non-finite spacing, wavelength or index, ``u`` with fewer than two axes,
         a wavelength array that does not broadcast against the leading axes, or NaN in ``u``.
+
+    Notes
+    -----
+    Under ``jax.jit``/``grad``/``vmap`` ``u``, a scalar ``wavelength`` and the spacing may be traced:
+    their values cannot be checked there, so the checks run only on concrete inputs.
     """
 
     u: Any
@@ -164,7 +180,7 @@ class Field:
                     f"the wavelength array {wl_shape}"
                 )
             object.__setattr__(self, "weights", w)
-        if bool(xp.any(xp.isnan(u))):
+        if not is_traced(u) and bool(xp.any(xp.isnan(u))):
             raise FieldError(
                 "field u contains NaN; check the phase/amplitude arrays it was built from "
                 "(NaN propagates through every FFT and ruins the whole field)"
@@ -204,7 +220,7 @@ class Field:
     @property
     def is_monochromatic(self) -> bool:
         """True for a scalar wavelength."""
-        return not isinstance(self.wavelength, np.ndarray)
+        return np.ndim(self.wavelength) == 0
 
     def grid(self) -> tuple[Any, Any]:
         """Centred coordinates ``(y, x)`` in µm, shapes ``(Ny, 1)`` and ``(1, Nx)``, float64."""
@@ -252,12 +268,13 @@ def _device_kw(like: Any) -> dict:
 def coordinates(n: int, d: float, *, xp: Any = np, like: Any = None) -> Any:
     """Centred sample positions ``(i - n//2) * d`` for ``i = 0..n-1`` (float64), origin at index n//2."""
     kw = _device_kw(like)
-    return (xp.astype(xp.arange(int(n), **kw), xp.float64) - float(int(n) // 2)) * float(d)
+    return (xp.astype(xp.arange(int(n), **kw), xp.float64) - float(int(n) // 2)) * (
+        d if is_traced(d) else float(d))
 
 
 def frequencies(n: int, d: float, *, xp: Any = np, like: Any = None) -> Any:
     """Centred spatial frequencies ``(i - n//2) / (n d)`` in cycles/µm; zero frequency at index n//2."""
-    return coordinates(n, 1.0 / (int(n) * float(d)), xp=xp, like=like)
+    return coordinates(n, 1.0 / (int(n) * (d if is_traced(d) else float(d))), xp=xp, like=like)
 
 
 def grid(shape: tuple[int, int], spacing: Any, *, xp: Any = np, like: Any = None) -> tuple[Any, Any]:
@@ -293,7 +310,7 @@ def resize(field: Field, shape: tuple[int, int]) -> Field:
     sy0, dy0 = max(0, ny // 2 - my // 2), max(0, my // 2 - ny // 2)
     sx0, dx0 = max(0, nx // 2 - mx // 2), max(0, mx // 2 - nx // 2)
     hy, hx = min(ny - sy0, my - dy0), min(nx - sx0, mx - dx0)
-    out[..., dy0:dy0 + hy, dx0:dx0 + hx] = u[..., sy0:sy0 + hy, sx0:sx0 + hx]
+    out = place(out, (..., slice(dy0, dy0 + hy), slice(dx0, dx0 + hx)), u[..., sy0:sy0 + hy, sx0:sx0 + hx])
     return field.with_u(out)
 
 

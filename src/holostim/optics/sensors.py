@@ -6,7 +6,8 @@ Two steps, usable separately:
    pixel's footprint (area-weighted box integration, exact for piecewise-constant samples), so a
    camera pixel holds *power*, power is conserved where the camera covers the field, and camera
    pixels larger, smaller or misaligned with the field samples are all handled the same way.
-   It runs on the field's array namespace (two small matrix products).
+   It runs on the field's array namespace (two small matrix products), so it is differentiable under
+   JAX with respect to the image.
 2. :func:`add_camera_noise` turns expected photons into counts: Poisson shot noise on the
    photo-electrons, full-well saturation, Gaussian read noise, gain, offset, rounding and clipping
    to the ADC's bit depth.  It is seeded and returns a host (numpy) integer image, since camera
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from holostim.backend import array_namespace, to_numpy
+from holostim.backend import array_namespace, is_traced, to_numpy
 from holostim.checks import positive
 from holostim.optics.field import (
     Field,
@@ -142,6 +143,11 @@ def add_camera_noise(photons: Any, *, quantum_efficiency: float = 1.0, read_nois
     gain = positive(gain, "gain (electrons per count)", FieldError)
     if full_well is not None:
         full_well = positive(full_well, "full_well (electrons)", FieldError)
+    if is_traced(photons):
+        raise FieldError(
+            "add_camera_noise draws its noise on the host and cannot run under jax.jit/grad/vmap; "
+            "differentiate CameraModel.expected_photons (the noise-free image) instead"
+        )
     p = np.asarray(to_numpy(photons), dtype=np.float64)
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise FieldError(

@@ -141,6 +141,9 @@ class OpticalSystem:
         return f"OpticalSystem({' -> '.join(self.names)})"
 
 
-def free_space(z: float, method: str = "asm", *, pad: float = 2.0, name: str | None = None) -> Step:
-    """Propagation over ``z`` µm as a step."""
-    return Step(name or f"propagate {z:g} µm", lambda field: propagate(field, z, method, pad=pad))
+def free_space(z: float, method: str = "asm", *, pad: float = 2.0, name: str | None = None,
+               band_limit: bool = True, evanescent: str = "drop") -> Step:
+    """Propagation over ``z`` µm as a step (options as in :func:`~holostim.optics.propagate`)."""
+    return Step(name or f"propagate {z:g} µm",
+                lambda field: propagate(field, z, method, pad=pad, band_limit=band_limit,
+                                        evanescent=evanescent))
