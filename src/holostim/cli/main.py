@@ -20,6 +20,7 @@ from holostim.cli.compute import cmd_bench, cmd_compute
 from holostim.cli.errors import EXIT_USAGE
 from holostim.cli.gui import cmd_gui
 from holostim.cli.interop import cmd_import_rois
+from holostim.cli.library import add_library_parser
 from holostim.cli.protocol import cmd_run_protocol
 from holostim.cli.session_cmds import cmd_calibrate, cmd_check_config
 from holostim.cli.slm import cmd_slm_check
@@ -103,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="imaging → camera registration (default: imaging px are camera px)")
     i.add_argument("--group", type=int, default=0, help="the targets' group (default 0)")
     i.set_defaults(func=cmd_import_rois)
+
+    add_library_parser(sub, [verbose])
 
     v = sub.add_parser("check-config", parents=[verbose],
                        help="validate a session YAML and print it resolved (exit 0, or 2 with the errors)")
