@@ -32,6 +32,7 @@ def _plan(rig, name="library.yaml", **over):
     return plan_library(load_spec(write_spec(rig.parent, name, **over)), load_config(rig))
 
 
+@pytest.mark.slow
 def test_a_200_set_library_equals_each_set_computed_alone(rig, client, tmp_path):
     plan = _plan(rig, sets={"random": {"count": 200, "k": 4, "seed": 5}}, chunk_sets=16)
     report = build_library(plan, tmp_path / "lib.zarr", client=client)
