@@ -94,3 +94,13 @@ def test_a_protocol_pattern_names_a_library_and_a_set(tmp_path):
                      ("{library: l.zarr, set: r1, group: 2}", "leave out targets_file")]:
         with pytest.raises(ProtocolFileError, match=f":4: patterns.a: .*{msg}"):
             parse_protocol(head + f"  a: {bad}\n" + tail, base_dir=tmp_path)
+
+
+def test_the_shipped_example_spec_reads_and_resolves():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "config" / "library-ensembles.yaml"
+    spec = load_spec(path)
+    sets = resolve_sets(spec)
+    assert (spec.sets.kind, len(sets), spec.output) == ("random", 1000, "frames")
+    assert sets[0].id == "r000" and len(sets[0].target_ids) == 5 and sets[0].power_mw_per_spot == 1.5
