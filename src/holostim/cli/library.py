@@ -42,7 +42,7 @@ def add_library_parser(sub: Any, parents: list) -> None:
 def cmd_library_build(args: argparse.Namespace) -> int:
     """Plan (and check) the library against the session, then compute the missing chunks on Dask."""
     from holostim.config import load_config
-    from holostim.library.build import build_library, plan_library
+    from holostim.library.build import build_library, plan_library, text_progress
     from holostim.library.spec import load_spec
 
     if args.workers is not None and args.workers < 1:
@@ -56,9 +56,9 @@ def cmd_library_build(args: argparse.Namespace) -> int:
     sys.stdout.flush()
 
     def show_progress(futures: list) -> None:
-        from distributed import progress
-
-        progress(futures)  # Dask's text progress bar; returns when every chunk is done
+        if args.dashboard and futures:
+            print(f"dashboard    {futures[0].client.dashboard_link}")
+        text_progress(futures)  # Dask's text progress bar; returns when every chunk is done
         print()
 
     report = build_library(plan, args.out, scheduler=args.scheduler, workers=args.workers or 2,

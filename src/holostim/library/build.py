@@ -36,7 +36,7 @@ from holostim.library.sets import TargetSet, resolve_sets
 from holostim.library.spec import LibrarySpec, LibrarySpecError, set_seed
 from holostim.library.worker import ChunkJob, run_chunk
 
-__all__ = ["BuildReport", "LibraryPlan", "build_library", "plan_library", "slm_fingerprint"]
+__all__ = ["BuildReport", "LibraryPlan", "build_library", "plan_library", "slm_fingerprint", "text_progress"]
 
 
 @dataclass(frozen=True)
@@ -222,3 +222,9 @@ def build_library(plan: LibraryPlan, out: str | Path, *, scheduler: str | None =
     computed = sum(1 for r in records if r["computed"])
     return BuildReport(out, len(plan.sets), len(jobs), computed, len(jobs) - computed)
 
+
+def text_progress(futures: list) -> None:
+    """Dask's text progress bar over the build's futures; returns when all are done."""
+    from distributed import progress
+
+    progress(futures)
