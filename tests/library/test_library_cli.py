@@ -16,7 +16,7 @@ from holostim.cli.main import main
 from holostim.config import load_config
 from holostim.library.build import build_library, plan_library
 from holostim.library.spec import load_spec
-from holostim.library.store import RECORDS, read_chunk_record
+from holostim.library.store import RECORDS, open_manifest, read_chunk_record
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -90,3 +90,25 @@ def test_info_lists_every_set_with_its_metrics(rig, client, tmp_path, capsys):
     assert all(0 < float(r.split()[2]) <= 1 for r in rows)
     assert main(["library", "info", str(tmp_path / "none.zarr")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_library_phase_is_byte_identical_to_holostim_compute_with_the_sets_seed(rig, client, tmp_path):
+    import numpy as np
+    import zarr
+
+    spec = write_spec(rig.parent, "phases.yaml", sets={"random": {"count": 3, "k": 3, "seed": 8}},
+                      output="phases", compute={"method": "wgs", "iterations": 7, "seed": 3})
+    plan = plan_library(load_spec(spec), load_config(rig))
+    build_library(plan, tmp_path / "ph.zarr", client=client)
+    phases = zarr.open_array(store=str(tmp_path / "ph.zarr"), path="phases", mode="r")
+    env = {**os.environ, "PYTHONPATH": str(SRC), "HOLOSTIM_THREADS": "1"}
+    for i, entry in enumerate(open_manifest(tmp_path / "ph.zarr")["sets"]):
+        csv = tmp_path / f"{entry['id']}.csv"
+        csv.write_text("x_fourier_px,y_fourier_px,weight\n" + "".join(
+            f"{x!r},{y!r},{w!r}\n" for (x, y), w in zip(entry["slm_px"], entry["weights"], strict=True)))
+        out = tmp_path / f"{entry['id']}.npy"
+        done = subprocess.run(_cli("compute", "--spots", str(csv), "--shape", "128", "128", "--method", "wgs",
+                                   "--iterations", "7", "--backend", "numpy", "--seed", str(entry["seed"]),
+                                   "--out", str(out)), env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert np.load(out).tobytes() == np.asarray(phases[i]).tobytes(), entry["id"]

@@ -70,6 +70,9 @@ def cmd_compute(args: argparse.Namespace) -> int:
     spots: list[Path] = list(args.spots)
     shape = (int(args.shape[0]), int(args.shape[1]))
     _check_engine_args(args)
+    seed = int(getattr(args, "seed", 0) or 0)
+    if seed < 0 or seed >= 2**63:
+        raise CLIError(f"--seed {seed}: give a whole number from 0 to 2**63 - 1")
     outs: list[Path | None] = [None] * len(spots)
     if len(spots) > 1:
         if args.out is None:
@@ -103,6 +106,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
             iterations=args.iterations,
             tolerance=args.tolerance,
             budget_ms=args.budget_ms,
+            seed=seed,
         )
         if out is not None:
             save_phase(out, result.phase)

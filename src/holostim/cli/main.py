@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", default="auto", help="auto, numpy or cupy")
     c.add_argument("--precision", default="single", help="single or double")
     c.add_argument("--padding", type=int, default=1, help="far-field oversampling factor")
+    c.add_argument("--seed", type=int, default=0,
+                   help="seed of the starting phase (default 0; `holostim library info` shows each set's)")
     c.add_argument("--out", type=Path,
                    help="mask file (.npy radians, .png or .tif 8-bit 0..2π); a folder for several --spots")
     c.add_argument("--format", choices=("npy", "png", "tif"), default="npy",
