@@ -109,3 +109,16 @@ def test_another_spec_into_the_same_store_is_refused(rig, client, tmp_path):
     other = _plan(rig, compute={"method": "gs", "iterations": 5, "seed": 11})
     with pytest.raises(LibraryStoreError, match="another spec"):
         build_library(other, tmp_path / "lib.zarr", client=client)
+
+
+def test_a_store_killed_while_being_created_is_completed_by_the_rerun(rig, client, tmp_path):
+    import shutil
+
+    out = tmp_path / "lib.zarr"
+    plan = _plan(rig)
+    build_library(plan, out, client=client)
+    want = np.asarray(zarr.open_array(store=str(out), path="frames", mode="r")[:])
+    shutil.rmtree(out / "frames")
+    shutil.rmtree(out / RECORDS)  # only the group and its manifest were written
+    assert build_library(plan, out, client=client).computed_chunks == 5
+    assert np.asarray(zarr.open_array(store=str(out), path="frames", mode="r")[:]).tobytes() == want.tobytes()

@@ -63,6 +63,9 @@ def create_store(path: Path, manifest: dict[str, Any], shape: tuple[int, int, in
                  output: str) -> None:
     """Make the store (or check an existing one is this library's) and write its first manifest.
 
+    Idempotent: the manifest is written first, then the array and the records folder are made where
+    missing, so a build killed while it created the store resumes like any other.
+
     Raises
     ------
     LibraryStoreError
@@ -76,16 +79,17 @@ def create_store(path: Path, manifest: dict[str, Any], shape: tuple[int, int, in
             raise LibraryStoreError(
                 f"{path} holds library {old.get('name')!r} built from another spec, session or calibration; "
                 "give a new --out, or delete it to rebuild")
-        return
-    group = zarr.open_group(str(path), mode="w")
-    dtype = np.uint8 if output == "frames" else np.float32
-    chunks = (chunk_sets, shape[1], shape[2])
-    if hasattr(group, "create_array"):  # zarr >= 3
-        group.create_array(output, shape=shape, chunks=chunks, dtype=dtype, fill_value=0)
-    else:  # pragma: no cover - zarr 2.18
-        group.create_dataset(output, shape=shape, chunks=chunks, dtype=dtype, fill_value=0)
-    (path / RECORDS).mkdir()
-    write_manifest(path, manifest)
+    else:
+        zarr.open_group(str(path), mode="w").attrs[MANIFEST_KEY] = manifest
+    group = zarr.open_group(str(path), mode="r+")
+    if output not in group:
+        dtype = np.uint8 if output == "frames" else np.float32
+        chunks = (chunk_sets, shape[1], shape[2])
+        if hasattr(group, "create_array"):  # zarr >= 3
+            group.create_array(output, shape=shape, chunks=chunks, dtype=dtype, fill_value=0)
+        else:  # pragma: no cover - zarr 2.18
+            group.create_dataset(output, shape=shape, chunks=chunks, dtype=dtype, fill_value=0)
+    (path / RECORDS).mkdir(exist_ok=True)
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
