@@ -108,6 +108,9 @@ def cmd_compute(args: argparse.Namespace) -> int:
     _check_engine_args(args)
     st = _settings(args)
     shape = st["shape"]
+    seed = int(getattr(args, "seed", 0) or 0)
+    if seed < 0 or seed >= 2**63:
+        raise CLIError(f"--seed {seed}: give a whole number from 0 to 2**63 - 1")
     outs: list[Path | None] = [None] * len(spots)
     if len(spots) > 1:
         if args.out is None:
@@ -143,6 +146,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
             iterations=st["iterations"],
             tolerance=args.tolerance,
             budget_ms=args.budget_ms,
+            seed=seed,
         )
         if out is not None:
             save_phase(out, result.phase)

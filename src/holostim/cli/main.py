@@ -20,6 +20,7 @@ from holostim.cli.compute import cmd_bench, cmd_compute
 from holostim.cli.errors import EXIT_USAGE
 from holostim.cli.gui import cmd_gui
 from holostim.cli.interop import cmd_export_nwb, cmd_import_rois
+from holostim.cli.library import add_library_parser
 from holostim.cli.protocol import cmd_run_protocol
 from holostim.cli.session_cmds import cmd_calibrate, cmd_check_config
 from holostim.cli.slm import cmd_slm_check
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--padding", type=int, default=None, help="far-field oversampling factor (default 1)")
     c.add_argument("--spot-algorithm", default=None,
                    help="auto, fft or direct (default: the session's, auto); 3-D spots always direct")
+    c.add_argument("--seed", type=int, default=0,
+                   help="seed of the starting phase (default 0; `holostim library info` shows each set's)")
     c.add_argument("--out", type=Path,
                    help="mask file (.npy radians, .png or .tif 8-bit 0..2π); a folder for several --spots")
     c.add_argument("--format", choices=("npy", "png", "tif"), default="npy",
@@ -115,13 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the NWB plane segmentation to read, when the file has several")
     i.set_defaults(func=cmd_import_rois)
 
-    x = sub.add_parser("export-nwb", parents=[verbose],
-                       help="a stimulation log (JSONL) → NWB (ndx-patterned-ogen): targets, patterns, times")
-    x.add_argument("log", type=Path, help="the session's event log (.jsonl)")
-    x.add_argument("--out", type=Path, required=True, help="NWB file to write (.nwb; replaced whole)")
-    x.add_argument("--effector", default=None, help="the opsin expressed (e.g. ChRmine), for the NWB site")
-    x.add_argument("--location", default=None, help="the brain area (e.g. VISp), for the NWB site")
-    x.set_defaults(func=cmd_export_nwb)
+from holostim.cli.interop import cmd_export_nwb, cmd_import_rois
+from holostim.cli.library import add_library_parser
 
     v = sub.add_parser("check-config", parents=[verbose],
                        help="validate a session YAML and print it resolved (exit 0, or 2 with the errors)")

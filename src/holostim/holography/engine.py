@@ -28,6 +28,7 @@ the budget without further syncs (:mod:`.stopping`). The finished phase comes ba
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +67,34 @@ from holostim.holography.targets import ImageTarget, SpotTarget, TargetError
 __all__ = ["METHODS", "EngineError", "HologramEngine", "HologramResult", "MethodError", "Timings"]
 
 _INITS = ("target", "random")
+
+_BUILT_IN_PID: int | None = None
+"""The process that built an engine (``None``: none yet). A forked child inherits this value, not the FFT
+and kernel threads it implies, which is how a child knows it is one (:func:`_refuse_forked`)."""
+
+
+def _refuse_forked() -> None:
+    """Refuse engines in a process forked after an engine existed: they could hang, never compute.
+
+    FFTW's thread pool and numba's parallel kernels keep worker threads; ``fork`` copies the process
+    without them, so the first FFT or kernel launch in the child can wait forever on a thread that is
+    not there. A spawned process starts clean (Dask's worker processes are spawned).
+    """
+    if _BUILT_IN_PID is not None and _BUILT_IN_PID != os.getpid():
+        raise EngineError(
+            f"this process (pid {os.getpid()}) was forked from one that had built a HologramEngine (pid "
+            f"{_BUILT_IN_PID}); FFTW's and numba's worker threads do not survive a fork, so an engine "
+            "here could hang: start worker processes with 'spawn' (multiprocessing.get_context('spawn'))"
+        )
+
+
+def _rebuild(kwargs: dict[str, Any], backend: tuple[str, str, int]) -> HologramEngine:
+    """Unpickle an engine: a new one from the same arguments (new plans and buffers, same results)."""
+    name, precision, threads = backend
+    be = get_backend(name, precision)
+    if be.threads != threads:
+        be = Backend(name, precision, threads)
+    return HologramEngine(backend=be, **kwargs)
 
 
 def _graph_loop(engine: HologramEngine):
@@ -175,6 +204,10 @@ class HologramEngine:
         spot_algorithm: str = "fft",
         defocus: Any = None,
     ):
+        global _BUILT_IN_PID
+        _refuse_forked()
+        self._init_args = {"shape": shape, "precision": precision, "source": source, "padding": padding,
+                           "fast": fast, "clock": clock}
         self.shape = shape_pair(shape, "engine shape", EngineError)
         self.spot_algorithm = check_spot_algorithm(spot_algorithm)
         self.defocus = defocus
@@ -209,6 +242,18 @@ class HologramEngine:
         self.cuda_graph = bool(cuda_graph)
         self._graph = _graph_loop(self) if self.cuda_graph else None
         self._warm_up()
+        _BUILT_IN_PID = os.getpid()
+
+    def __reduce__(self):
+        """Pickle as the constructor's arguments: plans and buffers are rebuilt where it is unpickled.
+
+        So an engine (or a task holding one) can be sent to a worker process; the copy computes the same
+        masks but starts without the last hologram (no warm start carried over).
+        """
+        kwargs = {k: v for k, v in self._init_args.items() if k != "clock" or v is not None}
+        kwargs.pop("precision")
+        be = self.backend
+        return _rebuild, (kwargs, (be.name, be.precision, int(be.threads)))
 
     def _new_plan(self):
         """A private in-place FFT over the grid: planned (fast) or plain ``xp.fft`` (the reference)."""
@@ -374,6 +419,7 @@ class HologramEngine:
             ``phase`` (numpy float32 in [0, 2π), SLM shape), ``iterations`` run, ``metrics`` of the
             returned phase, ``timings``, ``stopped_by``.
         """
+        _refuse_forked()
         t_start = self.clock()
         self._check_args(method, iterations, tolerance, budget_ms, beta, fix_after, eps_r, eps_a, check_every)
         if isinstance(target, SpotTarget) and choose_spot_algorithm(

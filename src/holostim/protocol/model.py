@@ -83,13 +83,22 @@ class PatternSpec(Section):
     ids : list of int or None
         Only the targets with these ids (the GUI's ``#`` column, ROI ids). ``group`` and ``ids`` are
         exclusive; neither selects every target of the source.
+    library : Path or None
+        A mask library (``holostim library build``'s Zarr store), relative to the protocol's folder: the
+        pattern is its set ``set``, played from the stored frame (nothing is computed). Exclusive with
+        ``targets_file``, ``group`` and ``ids``.
+    set : str or None
+        The library's set id (``holostim library info`` lists them).
     power_mw_per_spot : float or None
-        Power at the sample per spot; ``None``: the laser at ``safety.laser_power_mw``.
+        Power at the sample per spot; ``None``: the library set's power if it has one, else the laser at
+        ``safety.laser_power_mw``.
     """
 
     targets_file: ResolvedPath | None = None
     group: Annotated[int, Field(ge=0)] | None = None
     ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=10_000)] | None = None
+    library: ResolvedPath | None = None
+    set: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     power_mw_per_spot: PowerPerSpot | None = None
 
     @field_validator("targets_file", mode="before")
@@ -111,6 +120,11 @@ class PatternSpec(Section):
     def _one_selection(self) -> PatternSpec:
         if self.group is not None and self.ids is not None:
             raise ValueError("give either group or ids, not both (a pattern selects its targets one way)")
+        if (self.library is None) != (self.set is None):
+            raise ValueError("a library pattern names both library (the .zarr store) and set (its set id)")
+        if self.library is not None and (self.targets_file, self.group, self.ids) != (None, None, None):
+            raise ValueError("a library pattern plays its set's stored targets; leave out targets_file, "
+                             "group and ids")
         return self
 
 
@@ -245,8 +259,9 @@ class ProtocolConfig(YamlDocument, Section):
         base = Path(relative_to).resolve() if relative_to is not None else None
         data = self.model_dump(mode="python", exclude_none=True)
         for spec in data["patterns"].values():
-            if "targets_file" in spec:
-                spec["targets_file"] = _path_text(spec["targets_file"], base)
+            for key in ("targets_file", "library"):
+                if key in spec:
+                    spec[key] = _path_text(spec[key], base)
         if "export_nwb" in data:
             data["export_nwb"] = _path_text(data["export_nwb"], base)
         return data

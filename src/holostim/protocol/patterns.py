@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from holostim.protocol.errors import ProtocolError
 from holostim.protocol.model import PatternSpec, ProtocolConfig
@@ -45,6 +46,8 @@ class ResolvedPattern:
     name: str
     targets: list[Target]
     power_mw_per_spot: float | None
+    library: Any = None
+    """The :class:`~holostim.library.playback.LibrarySet` a library pattern plays (``None``: computed)."""
 
 
 def resolve_patterns(
@@ -71,6 +74,11 @@ def resolve_patterns(
     out: dict[str, ResolvedPattern] = {}
     for name in protocol.used_patterns():
         spec = protocol.patterns[name]
+        if spec.library is not None:
+            lib = _read_library(name, spec.library, spec.set)
+            power = spec.power_mw_per_spot if spec.power_mw_per_spot is not None else lib.power_mw_per_spot
+            out[name] = ResolvedPattern(name=name, targets=lib.targets, power_mw_per_spot=power, library=lib)
+            continue
         if spec.targets_file is None:
             source, where = list(session_targets), "the session's targets"
         else:
@@ -80,6 +88,17 @@ def resolve_patterns(
         out[name] = ResolvedPattern(name=name, targets=_select(name, spec, source, where),
                                     power_mw_per_spot=spec.power_mw_per_spot)
     return out
+
+
+def _read_library(name: str, path: Path, set_id: str):  # type: ignore[no-untyped-def]
+    """One set of a mask library: only its frame is read (zarr is imported only here, lazily)."""
+    from holostim.errors import HolostimError
+    from holostim.library.playback import load_library_set
+
+    try:
+        return load_library_set(path, set_id)
+    except HolostimError as exc:
+        raise ProtocolError(f"pattern {name!r}: {exc}") from None
 
 
 def _read_file(name: str, path: Path) -> list[Target]:

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from holostim.eventlog.records import protocol_end_record, protocol_record, step_record
+from holostim.library.playback import prepare_library_pattern
+from holostim.library.store import LibraryStoreError
 from holostim.protocol.errors import ProtocolError
 from holostim.protocol.model import ProtocolConfig
 from holostim.protocol.patterns import resolve_patterns
@@ -211,7 +213,13 @@ class ProtocolRun:
         self._progress("preparing", message=f"computing {len(used)} patterns")
         for i, name in enumerate(used):
             try:
-                p = s.prepare_pattern(resolved[name].targets, name)
+                if resolved[name].library is not None:  # a mask library's frame, judged by the same gate
+                    try:
+                        p = prepare_library_pattern(s, resolved[name].library, name)
+                    except LibraryStoreError as exc:
+                        raise ProtocolError(str(exc)) from None
+                else:
+                    p = s.prepare_pattern(resolved[name].targets, name)
             except (SafetyError, TargetRefused) as exc:
                 refused.append(f"pattern {name!r}: {exc}")
             else:

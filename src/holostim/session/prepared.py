@@ -97,6 +97,35 @@ class PreparedShowing:
             return PreparedPattern(str(name), result, frame, frame_hash(frame), verdict,
                                    self.slm.corrections_version, id(self))
 
+    def prepare_frame(self, frame: np.ndarray, targets: Sequence[Target], targets_slm: np.ndarray, name: str,
+                      *, metrics: Any = None, method: str = "library",
+                      iterations: int = 0) -> PreparedPattern:
+        """Judge a frame made elsewhere (a mask library's) for these targets, to show it later at once.
+
+        The same checks as :meth:`prepare_pattern` on the frame itself: the targets pass the session's
+        target rules, and the gate's verdict is computed from the light this very frame shows (its gray
+        levels through the SLM's retardance, minus the corrections), never from what its maker claimed.
+        Shown by :meth:`show_prepared` like any prepared pattern.
+        """
+        with self._lock:
+            self._check_open()
+            targets = self._check_targets(targets)
+            frame = np.array(frame, dtype=np.uint8, copy=True)
+            if frame.shape != tuple(self.slm.shape):
+                raise SessionError(f"pattern {name!r}: frame {frame.shape} is not the SLM's "
+                                   f"{tuple(self.slm.shape)}")
+            frame.flags.writeable = False
+            xy_slm = np.asarray(targets_slm, dtype=np.float64).reshape(-1, 2)
+            shown = self._shown_phase(frame)
+            verdict = self.safety.decide("pattern", shown, xy_slm)
+            t = time.monotonic()
+            phase = np.mod(shown, 2 * np.pi).astype(np.float32)
+            result = ApplyResult(targets=list(targets), targets_slm=xy_slm, phase=phase, metrics=metrics,
+                                 timings=None, iterations=int(iterations), method=str(method), t_request=t,
+                                 t_computed=t, predicted_power_mw=verdict.predicted_power_mw, frame=frame)
+            return PreparedPattern(str(name), result, frame, frame_hash(frame), verdict,
+                                   self.slm.corrections_version, id(self))
+
     def show_prepared(self, pattern: PreparedPattern, *, request_time: float | None = None) -> ApplyResult:
         """Show a prepared pattern through the gate, logged as a ``pattern`` record; returns this showing.
 
