@@ -20,7 +20,8 @@ from holostim.eventlog import read
 from holostim.session import SafetyError, Session, Target
 
 N = 128
-ENGINE = {"tolerance": None, "iterations": 60, "warm_start": False, "spot_algorithm": "fft"}  # converged, even patterns
+ENGINE = {"tolerance": None, "iterations": 60, "warm_start": False,  # converged, even patterns
+          "spot_algorithm": "fft"}
 SLIDE = {"n_neurons": 0, "sample": "slide"}  # a fluorescent slide: the camera sees only the light
 
 

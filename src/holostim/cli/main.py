@@ -118,8 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the NWB plane segmentation to read, when the file has several")
     i.set_defaults(func=cmd_import_rois)
 
-from holostim.cli.interop import cmd_export_nwb, cmd_import_rois
-from holostim.cli.library import add_library_parser
+    x = sub.add_parser("export-nwb", parents=[verbose],
+                       help="a stimulation log (JSONL) → NWB (ndx-patterned-ogen): targets, patterns, times")
+    x.add_argument("log", type=Path, help="the session's event log (.jsonl)")
+    x.add_argument("--out", type=Path, required=True, help="NWB file to write (.nwb; replaced whole)")
+    x.add_argument("--effector", default=None, help="the opsin expressed (e.g. ChRmine), for the NWB site")
+    x.add_argument("--location", default=None, help="the brain area (e.g. VISp), for the NWB site")
+    x.set_defaults(func=cmd_export_nwb)
+
+    add_library_parser(sub, [verbose])
 
     v = sub.add_parser("check-config", parents=[verbose],
                        help="validate a session YAML and print it resolved (exit 0, or 2 with the errors)")
