@@ -18,6 +18,7 @@ differently). dask and distributed are imported here only, when a build runs.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -80,6 +81,8 @@ def _plain(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # the engine's DefocusModel
+        return _plain(dataclasses.asdict(value))
     return value
 
 

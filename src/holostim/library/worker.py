@@ -65,6 +65,10 @@ def engine_for(settings: dict[str, Any]):  # type: ignore[no-untyped-def]
                 be = Backend("numpy", be.precision, threads)
             source = kw.pop("source")
             kw["source"] = tuple(source) if isinstance(source, list) else source
+            if isinstance(kw.get("defocus"), dict):  # sent as plain data (build._plain)
+                from holostim.holography.defocus import DefocusModel
+
+                kw["defocus"] = DefocusModel(**kw["defocus"])
             _CACHE[key] = HologramEngine(backend=be, **kw)
         return _CACHE[key]
 
