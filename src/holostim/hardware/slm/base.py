@@ -107,6 +107,8 @@ class SLMProtocol(Protocol):
     @property
     def settle_ms(self) -> float: ...  # noqa: D102
 
+    def settle_time_s(self, taus: float = 3.0) -> float: ...  # noqa: D102
+
     last_record: FrameRecord | None
 
     def show_phase(self, phase: Any) -> FrameRecord: ...  # noqa: D102
@@ -604,6 +606,14 @@ class SLM:
         rig it is the datasheet's (or a measured) response time, not something the display can report.
         """
         return self.settle_tau_ms
+
+    def settle_time_s(self, taus: float = 3.0) -> float:
+        """Seconds after a swap until the panel has settled: ``taus`` × τ for a plain first-order panel.
+
+        The one place the laser gate's settle wait comes from; a backend whose model settles otherwise
+        (the simulated panel with overdrive, :mod:`.response`) overrides it with its model's figure.
+        """
+        return float(taus) * self.settle_ms / 1e3
 
     def describe(self) -> dict[str, Any]:
         """The settings that decide the frames (for the event log header)."""
