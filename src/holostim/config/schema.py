@@ -18,6 +18,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from holostim.config.camera import CameraConfig, SimulatedCameraConfig
 from holostim.config.daq import DaqConfig, no_daq
+from holostim.config.slm_devices import HoloeyeOptions, MeadowlarkOptions, SimulatedSLMOptions
 from holostim.config.types import (
     MAX_SIDE_PX,
     ExistingFile,
@@ -88,6 +89,9 @@ class SLMConfig(Section):
     settle_taus: NonNegativeFloat = Field(
         3.0, description="the laser gate opens this many τ after the swap (3τ: 95 % settled)"
     )
+    simulated: SimulatedSLMOptions = SimulatedSLMOptions()
+    meadowlark: MeadowlarkOptions = MeadowlarkOptions()
+    holoeye: HoloeyeOptions = HoloeyeOptions()
 
     @field_validator("lut", mode="after")
     @classmethod

@@ -53,6 +53,8 @@ BACKENDS: dict[str, dict[str, str]] = {
     "slm": {
         "simulated": "holostim.hardware.slm.simulated:SimulatedSLM",
         "opengl": "holostim.hardware.slm.opengl.window:OpenGLSLM",
+        "meadowlark": "holostim.hardware.slm.meadowlark:MeadowlarkSLM",
+        "holoeye": "holostim.hardware.slm.holoeye:HoloeyeSLM",
     },
     "daq": {
         "simulated": "holostim.hardware.daq.simulated:SimulatedDAQ",

@@ -180,6 +180,10 @@ class SLM:
     name : label for logs.
     clock : monotonic clock (seconds) for frame times and the interlock's staleness; default
         ``time.monotonic``. Tests inject a controllable one to check the staleness deadline exactly.
+    device_lut, device_flatness : set by backends whose vendor SDK applies its own phase LUT or flatness
+        (wavefront) correction in the device (a Meadowlark hardware LUT, a Holoeye wavefront file): a
+        short description of it. holostim then refuses its own ``lut`` / ``flatness`` — the same
+        correction applied twice is a wrong phase, not a better one.
 
     Notes
     -----
@@ -223,6 +227,8 @@ class SLM:
         settle_tau_ms: float = 0.0,
         name: str = "slm",
         clock: Callable[[], float] = time.monotonic,
+        device_lut: str | None = None,
+        device_flatness: str | None = None,
     ):
         try:
             ny, nx = (int(s) for s in shape)
@@ -240,6 +246,19 @@ class SLM:
         self.stale_ms = None if stale_ms is None else positive(stale_ms, "stale_ms", SLMError)
         self.settle_tau_ms = non_negative(settle_tau_ms, "settle_tau_ms", SLMError)
 
+        self.device_lut = device_lut
+        self.device_flatness = device_flatness
+        if device_lut and lut is not None:
+            raise SLMError(
+                f"the SLM's SDK already applies its own LUT ({device_lut}); holostim's lut would apply a "
+                "second one — remove slm.lut (keep two_pi_gray for the device's linearised scale) or the "
+                "SDK's LUT"
+            )
+        if device_flatness and flatness is not None:
+            raise SLMError(
+                f"the SLM's SDK already applies its own flatness correction ({device_flatness}); "
+                "holostim's flatness would add it twice — remove slm.flatness or the SDK's file"
+            )
         scale = gray_scale(self.wavelength_um, two_pi_gray, two_pi_gray_wavelength_um, lut)
         self.lut: LUT | None = scale.lut
         self.two_pi_gray = scale.two_pi_gray
@@ -631,4 +650,6 @@ class SLM:
             "fresnel_focal_um": self.fresnel_focal_um,
             "stale_ms": 1e3 * self.stale_s,
             "settle_tau_ms": self.settle_ms,
+            "device_lut": self.device_lut,
+            "device_flatness": self.device_flatness,
         }
