@@ -74,6 +74,21 @@ def test_pcie_deeper_images_are_16_bit_words(pcie, depth):
     slm.close()
 
 
+def test_pcie_twelve_bit_frames_keep_every_level(pcie):
+    path, rec = pcie
+    rec.lib.standin_geometry(8, 4, 16, 1, 1)
+    slm = MeadowlarkSLM(None, 9.2, 1.064, sdk_path=path, bits=12, two_pi_gray=4096)
+    frame = (np.arange(32, dtype=np.uint16).reshape(4, 8) * 127) % 4096
+    slm.show_gray(frame)
+    assert np.array_equal(rec.image().view("<u2").reshape(4, 8), frame << 4)
+    slm.close()
+    rec.lib.standin_geometry(8, 4, 8, 1, 1)
+    shallow = MeadowlarkSLM(None, 9.2, 1.064, sdk_path=path, bits=10, two_pi_gray=1024)
+    with pytest.raises(SDKError, match="10-bit frames need an image depth of at least 10"):
+        shallow.show_gray(np.zeros((4, 8), np.uint16))
+    shallow.close()
+
+
 def test_sdk_failures_are_one_line_and_latch_a_fault(pcie, tmp_path):
     path, rec = pcie
     slm = MeadowlarkSLM(None, 9.2, 1.064, sdk_path=path)

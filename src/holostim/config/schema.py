@@ -89,6 +89,9 @@ class SLMConfig(Section):
     settle_taus: NonNegativeFloat = Field(
         3.0, description="the laser gate opens this many τ after the swap (3τ: 95 % settled)"
     )
+    bits: Literal[8, 10, 12] = Field(
+        8, description="gray depth of the frames: 8, or 10/12 (LUT of 1024/4096 entries; OpenGL: RGB-encoded)"
+    )
     simulated: SimulatedSLMOptions = SimulatedSLMOptions()
     meadowlark: MeadowlarkOptions = MeadowlarkOptions()
     holoeye: HoloeyeOptions = HoloeyeOptions()
@@ -142,7 +145,7 @@ class SLMConfig(Section):
         kw = self.slm_kwargs()
         try:
             gray_scale(self.wavelength_um, kw.get("two_pi_gray"), kw.get("two_pi_gray_wavelength_um"),
-                       kw.get("lut"))
+                       kw.get("lut"), bits=self.bits)
         except HolostimError as exc:
             refuse(("lut",) if self.lut is not None else ("two_pi_gray",), str(exc), None)
         return self
@@ -167,6 +170,7 @@ class SLMConfig(Section):
             "fresnel_focal_um": self.fresnel_focal_um,
             "refresh_hz": self.refresh_hz,
             "settle_tau_ms": self.settle_tau_ms,
+            "bits": self.bits,
         }
         if self.lut is not None:
             kw["lut"] = self.lut

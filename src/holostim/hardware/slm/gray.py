@@ -115,7 +115,10 @@ def phase_to_gray_cpu(
     out: np.ndarray,
     threads: int,
 ) -> int:
-    """Fill ``out`` (uint8) from a C-contiguous float ``phase`` (+ ``corr``); returns the non-finite count."""
+    """Fill ``out`` (the table's uint8/uint16) from a C-contiguous float ``phase`` (+ ``corr``).
+
+    Returns the count of non-finite phases.
+    """
     with _KERNEL_LOCK:
         before = numba.get_num_threads()  # a per-thread setting: restore it for other numba code
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
@@ -138,16 +141,16 @@ gray = table[k];
 """
 
 
-def _cupy_kernel(with_corr: bool):
-    key = "corr" if with_corr else "plain"
+def _cupy_kernel(with_corr: bool, gray_type: str = "uint8"):
+    key = ("corr" if with_corr else "plain") + "_" + gray_type
     if key not in _CUPY_KERNELS:
         import cupy
 
         params = "T phase, T corr, " if with_corr else "T phase, "
-        params += "raw uint8 table, float64 scale, float64 period, int32 last"
+        params += f"raw {gray_type} table, float64 scale, float64 period, int32 last"
         body = _CUPY_BODY.format(expr="phase + corr" if with_corr else "phase")
         _CUPY_KERNELS[key] = cupy.ElementwiseKernel(
-            params, "uint8 gray", body, f"holostim_phase_to_gray_{key}"
+            params, f"{gray_type} gray", body, f"holostim_phase_to_gray_{key}"
         )
     return _CUPY_KERNELS[key]
 
@@ -159,10 +162,11 @@ def phase_to_gray_cupy(
     import cupy
 
     last = len(table) - 1
+    gray_type = "uint16" if table.dtype == cupy.uint16 else "uint8"
     if corr is None:
-        gray = _cupy_kernel(False)(phase, table, scale, period, last)
+        gray = _cupy_kernel(False, gray_type)(phase, table, scale, period, last)
     else:
-        gray = _cupy_kernel(True)(phase, corr, table, scale, period, last)
+        gray = _cupy_kernel(True, gray_type)(phase, corr, table, scale, period, last)
     return gray, int(cupy.count_nonzero(~cupy.isfinite(phase)))
 
 

@@ -79,6 +79,9 @@ class HoloeyeSLM(HeldFrameSLM):
         wavefront_file: str | Path | None = None,
         **kwargs: Any,
     ):
+        if int(kwargs.get("bits", 8)) != 8:
+            raise SLMError("the Holoeye SDK's heds_show_data_grayscale_uchar takes 8-bit frames; "
+                           "set slm.bits to 8")
         self._lib = load_sdk(sdk_path, LIBRARY_NAMES, SDK, "slm.holoeye.sdk_path")
         c = ctypes
         self._c = {name: bind(self._lib, name, res, args, SDK) for name, res, args in (

@@ -209,8 +209,14 @@ class MeadowlarkSLM(HeldFrameSLM):
         """The bytes the SDK is given for an 8-bit frame (C order, row 0 first).
 
         Depth 8: the frame. Depth 10/12/16: little-endian 16-bit words, the gray in the top bits
-        (``gray << (depth - 8)``). HDMI depth 24: RGB with the gray in all three channels.
+        (``gray << (depth - bits)``; frames of ``bits`` 10/12 keep all their levels). HDMI depth 24: RGB
+        with the gray in all three channels.
         """
+        if self.bits > 8:
+            if self.depth < self.bits or self.depth == 24:
+                raise SDKError(f"{SDK}: {self.bits}-bit frames need an image depth of at least {self.bits} "
+                               f"bits; the controller has {self.depth} — set slm.bits to 8")
+            return (np.asarray(frame).astype("<u2") << (self.depth - self.bits)).view(np.uint8)
         f = np.ascontiguousarray(frame, dtype=np.uint8)
         if self.depth == 8:
             return f

@@ -148,7 +148,7 @@ class SimulatedSLM(SLM):
         if not self.phase_change_reduction or self.lut is not None:
             return None
         g = self.two_pi_gray
-        if abs(g - round(g)) > 1e-9 or round(g) >= 256:
+        if abs(g - round(g)) > 1e-9 or round(g) >= 2**self.bits:
             return None
         return int(round(g))
 
@@ -157,7 +157,7 @@ class SimulatedSLM(SLM):
         pog = self._phase_of_gray
         idx = np.clip(np.searchsorted(pog, phase), 1, pog.size - 1)
         lower = np.abs(phase - pog[idx - 1]) <= np.abs(pog[idx] - phase)
-        return np.where(lower, idx - 1, idx).astype(np.uint8)
+        return np.where(lower, idx - 1, idx).astype(self.gray_dtype)
 
     def _present(self, record: FrameRecord) -> None:
         t = self._clock()
@@ -173,8 +173,8 @@ class SimulatedSLM(SLM):
                 period = self._reduction_period()
                 if period is not None:
                     frame = reduce_phase_change(
-                        state * period / (2 * math.pi), frame.astype(np.float64), period, 255.0
-                    ).astype(np.uint8)
+                        state * period / (2 * math.pi), frame.astype(np.float64), period, 2.0**self.bits - 1
+                    ).astype(self.gray_dtype)
                 if self.overdrive and not self.response.instantaneous:
                     pog = self._phase_of_gray
                     target = pog[frame]
