@@ -6,8 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from gate_rig import N, open_rig, records
 
 from holostim.config import ConfigError, parse_config
+from holostim.eventlog import frame_hash
 from holostim.hardware.slm import LUT, SimulatedSLM, load_lut
 from holostim.hardware.slm.errors import LUTError, SLMError
 from holostim.hardware.slm.gray import phase_to_gray_reference
@@ -99,3 +101,14 @@ def test_opengl_window_shows_deep_frames_exactly(qapp, bits):
         assert slm.wait_swapped(rec, 5.0) and np.array_equal(slm.read_back(), rec.frame)
     finally:
         slm.close()
+
+
+def test_a_session_on_a_ten_bit_panel_logs_its_exact_frames(tmp_path):
+    with open_rig(tmp_path, slm={"bits": 10, "two_pi_gray": 1000}) as s:
+        assert s.slm.bits == 10
+        frame = np.full((N, N), 700, np.uint16)
+        rec = s.show_test_pattern(frame, "ten-bit")
+        assert rec.frame.dtype == np.uint16 and np.array_equal(rec.frame, frame)
+        shown = [r for r in records(s) if r.get("frame_hash")]
+        assert shown and shown[-1]["frame_hash"] == frame_hash(frame)
+    assert frame_hash(frame) != frame_hash(frame.astype(np.uint8))  # the depth is part of the digest
