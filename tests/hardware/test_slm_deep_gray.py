@@ -10,7 +10,7 @@ from gate_rig import N, open_rig, records
 
 from holostim.config import ConfigError, parse_config
 from holostim.eventlog import frame_hash
-from holostim.hardware.slm import LUT, SimulatedSLM, load_lut
+from holostim.hardware.slm import LUT, SimulatedSLM, gray_ramp, load_lut
 from holostim.hardware.slm.errors import LUTError, SLMError
 from holostim.hardware.slm.gray import phase_to_gray_reference
 from holostim.hardware.slm.opengl.encoding import decode_rgb, encode_rgb
@@ -112,3 +112,27 @@ def test_a_session_on_a_ten_bit_panel_logs_its_exact_frames(tmp_path):
         shown = [r for r in records(s) if r.get("frame_hash")]
         assert shown and shown[-1]["frame_hash"] == frame_hash(frame)
     assert frame_hash(frame) != frame_hash(frame.astype(np.uint8))  # the depth is part of the digest
+
+
+@pytest.mark.gui
+def test_slm_check_proves_a_ten_bit_panels_bytes(qapp, capsys):
+    pytest.importorskip("PyQt6.QtOpenGL")
+    from holostim.hardware.slm.opengl.check import run_slm_check
+    from holostim.hardware.slm.opengl.window import OpenGLSLM
+
+    g = qapp.primaryScreen().geometry()
+    slm = OpenGLSLM((96, 128), 8.0, 1.064, screen=f"{g.width()}x{g.height()}+{g.x()}+{g.y()}",
+                    fullscreen=False, two_pi_gray=1024, bits=10)
+    try:
+        shown = []
+
+        def show(frame, name):
+            shown.append(frame)
+            return slm.show_gray(frame)
+
+        assert run_slm_check(slm, show, seconds=0.3) == 0
+        ramp8 = gray_ramp((96, 128))
+        assert shown[0].dtype == np.uint16 and np.array_equal(shown[0], ramp8.astype(np.uint16) << 2)
+        assert capsys.readouterr().out.count("exact") == 3
+    finally:
+        slm.close()

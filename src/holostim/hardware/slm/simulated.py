@@ -50,7 +50,8 @@ class SimulatedSLM(SLM):
         matters are irrelevant anyway).
     panel_error : "auto" (minus the flatness correction), an array (ny, nx) in radians, or None.
     tau_table : optional ``[(retardance_rad, tau_ms), ...]``: τ as a function of the commanded
-        retardance (:class:`~.response.LCResponse`); ``tau_ms`` is then unused by the model.
+        retardance (:class:`~.response.LCResponse`); ``tau_ms`` (and ``settle_ms``) then report the
+        slowest τ of the table, which bounds how long a frame is still settling.
     overdrive : command, for the first frame period after each new frame, the value that brings every
         pixel exactly to its new retardance at the end of that period (Thalhammer et al. 2013), then
         the frame itself. The settle figure the laser gate waits for (:meth:`settle_time_s`) is the
@@ -86,6 +87,8 @@ class SimulatedSLM(SLM):
             raise SLMError(f"history={history!r} must be >= 1")
         self.frames: deque[FrameRecord] = deque(maxlen=int(history))
         self.response = LCResponse.of(tau, tau_table)
+        if self.response.tau_table is not None:  # the slowest τ bounds "still settling" (sim camera)
+            self.tau_ms = max(x for _, x in self.response.tau_table)
         self.overdrive = bool(overdrive)
         self.phase_change_reduction = bool(phase_change_reduction)
         #: What the panel was commanded, oldest first: ``(record, delay_s, uint8 frame)``, starting at
