@@ -68,7 +68,7 @@ class SLMConfig(Section):
         None, description="wavelength two_pi_gray was measured at; default: the working wavelength"
     )
     lut: ExistingFile | dict[PositiveFloat, ExistingFile] | None = Field(
-        None, description="8-bit phase LUT file, or {wavelength_um: file}; overrides two_pi_gray"
+        None, description="phase LUT file (2^bits entries), or {wavelength_um: file}; overrides two_pi_gray"
     )
     flatness: ExistingFile | None = Field(None, description="vendor wavefront-correction image (BMP/PNG)")
     flatness_wavelength_um: PositiveFloat | None = None
