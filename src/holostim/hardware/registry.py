@@ -24,7 +24,8 @@ Adding an SLM (``tests/hardware/test_slm_registry.py`` does this): write
 ``holostim/hardware/slm/<name>.py`` with a subclass of :class:`holostim.hardware.slm.SLM` that pushes
 each finished frame (uint8, or uint16 with ``slm.bits`` 10/12) to the device in ``_present(record)`` and
 calls ``_frame_swapped`` when the panel shows it (a vendor SDK through ctypes: see
-:mod:`holostim.hardware.slm.vendor`, :mod:`~holostim.hardware.slm.meadowlark`) (the base does corrections, LUT, gray conversion, frame records and the interlock);
+:mod:`holostim.hardware.slm.vendor`, :mod:`~holostim.hardware.slm.meadowlark`); the base does
+corrections, LUT, gray conversion, frame records and the interlock;
 override ``from_config`` if the backend has settings of its own; add its line to ``BACKENDS["slm"]``.
 The ``slm.backend`` words of a session are this table's names.
 
