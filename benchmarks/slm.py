@@ -17,6 +17,8 @@ Prints a table:
   Under Xvfb there is no vertical blank and rendering is Mesa's software rasteriser: this is the
   software path's cost, not the latency of a real SLM (add up to one refresh period plus the panel's
   own liquid-crystal response there).
+* the LC settle after a pattern change, plain / overdrive / overdrive + phase-change reduction, in
+  simulated time (``slm_settle.py``, next to this file; ``--no-settle`` skips it).
 """
 
 from __future__ import annotations
@@ -224,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=20, help="timed conversions per row")
     p.add_argument("--frames", type=int, default=30, help="frames for show_phase -> swap")
     p.add_argument("--no-window", action="store_true", help="skip the OpenGL window part")
+    p.add_argument("--no-settle", action="store_true", help="skip the LC settle / overdrive part")
+    p.add_argument("--settle-json", help="write the settle rows to this JSON file")
     args = p.parse_args(argv)
     if not args.no_window and not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
         # no screen: run again on a private Xvfb screen of exactly the SLM's size, so the window is fullscreen
@@ -234,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     bench_interlock(min(args.repeats, 10))
     if not args.no_window:
         bench_window(args.frames)
+    if not args.no_settle:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import slm_settle
+
+        slm_settle.main(["--json", args.settle_json] if args.settle_json else [])
     return 0
 
 

@@ -27,7 +27,11 @@ def test_frame_hash_is_sha256_of_shape_and_bytes():
     big = np.arange(64, dtype=np.uint8).reshape(8, 8)
     assert frame_hash(big[::2, ::2]) == frame_hash(np.ascontiguousarray(big[::2, ::2]))
     with pytest.raises(EventLogError, match="uint8"):
-        frame_hash(frame.astype(np.uint16))
+        frame_hash(frame.astype(np.float32))
+    # a 10/12-bit panel's uint16 frame: its little-endian bytes, the depth mixed in
+    deep = frame.astype(np.uint16) * 300
+    want = hashlib.sha256(b"3x4;u16;" + deep.astype("<u2").tobytes()).hexdigest()
+    assert frame_hash(deep) == "sha256:" + want
 
 
 def test_header_then_records_round_trip(tmp_path):

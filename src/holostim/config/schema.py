@@ -18,6 +18,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from holostim.config.camera import CameraConfig, SimulatedCameraConfig
 from holostim.config.daq import DaqConfig, no_daq
+from holostim.config.slm_devices import HoloeyeOptions, MeadowlarkOptions, SimulatedSLMOptions
 from holostim.config.types import (
     MAX_SIDE_PX,
     ExistingFile,
@@ -67,7 +68,7 @@ class SLMConfig(Section):
         None, description="wavelength two_pi_gray was measured at; default: the working wavelength"
     )
     lut: ExistingFile | dict[PositiveFloat, ExistingFile] | None = Field(
-        None, description="8-bit phase LUT file, or {wavelength_um: file}; overrides two_pi_gray"
+        None, description="phase LUT file (2^bits entries), or {wavelength_um: file}; overrides two_pi_gray"
     )
     flatness: ExistingFile | None = Field(None, description="vendor wavefront-correction image (BMP/PNG)")
     flatness_wavelength_um: PositiveFloat | None = None
@@ -88,6 +89,12 @@ class SLMConfig(Section):
     settle_taus: NonNegativeFloat = Field(
         3.0, description="the laser gate opens this many τ after the swap (3τ: 95 % settled)"
     )
+    bits: Literal[8, 10, 12] = Field(
+        8, description="gray depth of the frames: 8, or 10/12 (LUT of 1024/4096 entries; OpenGL: RGB-encoded)"
+    )
+    simulated: SimulatedSLMOptions = SimulatedSLMOptions()
+    meadowlark: MeadowlarkOptions = MeadowlarkOptions()
+    holoeye: HoloeyeOptions = HoloeyeOptions()
 
     @field_validator("lut", mode="after")
     @classmethod
@@ -138,7 +145,7 @@ class SLMConfig(Section):
         kw = self.slm_kwargs()
         try:
             gray_scale(self.wavelength_um, kw.get("two_pi_gray"), kw.get("two_pi_gray_wavelength_um"),
-                       kw.get("lut"))
+                       kw.get("lut"), bits=self.bits)
         except HolostimError as exc:
             refuse(("lut",) if self.lut is not None else ("two_pi_gray",), str(exc), None)
         return self
@@ -163,6 +170,7 @@ class SLMConfig(Section):
             "fresnel_focal_um": self.fresnel_focal_um,
             "refresh_hz": self.refresh_hz,
             "settle_tau_ms": self.settle_tau_ms,
+            "bits": self.bits,
         }
         if self.lut is not None:
             kw["lut"] = self.lut

@@ -26,7 +26,7 @@ __all__ = ["ExistingFile", "GrayFor2Pi", "MAX_SIDE_PX", "NonNegativeFloat", "Pos
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-GrayFor2Pi = Annotated[float, Field(ge=2, le=256)]
+GrayFor2Pi = Annotated[float, Field(ge=2, le=4096)]  # the depth's own bound: slm.bits (gray_scale)
 
 MAX_SIDE_PX = 8192
 """The largest SLM or camera side a session accepts.

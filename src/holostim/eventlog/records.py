@@ -82,13 +82,17 @@ def frame_hash(frame: np.ndarray) -> str:
     """``"sha256:<hex>"`` of the exact bytes of a uint8 frame (row-major), with its shape mixed in.
 
     The shape is part of the digest so that two frames with the same bytes but different geometry
-    (1152 × 1920 versus 1920 × 1152) never compare equal.
+    (1152 × 1920 versus 1920 × 1152) never compare equal. A 10/12-bit panel's uint16 frame is hashed
+    as its little-endian bytes with ``u16`` mixed in (uint8 digests are unchanged).
     """
     a = np.ascontiguousarray(frame)
-    if a.dtype != np.uint8:
-        raise EventLogError(f"frame_hash expects a uint8 frame, got dtype {a.dtype}")
+    if a.dtype not in (np.uint8, np.uint16):
+        raise EventLogError(f"frame_hash expects a uint8 (or 10/12-bit uint16) frame, got dtype {a.dtype}")
     h = hashlib.sha256()
     h.update(("x".join(str(n) for n in a.shape) + ";").encode())
+    if a.dtype == np.uint16:
+        a = np.ascontiguousarray(a.astype("<u2"))
+        h.update(b"u16;")
     h.update(a.data)
     return "sha256:" + h.hexdigest()
 

@@ -22,8 +22,10 @@ its keys checked and misspellings suggested, and :func:`holostim.hardware.camera
 
 Adding an SLM (``tests/hardware/test_slm_registry.py`` does this): write
 ``holostim/hardware/slm/<name>.py`` with a subclass of :class:`holostim.hardware.slm.SLM` that pushes
-each finished 8-bit frame to the device in ``_present(record)`` and calls ``_frame_swapped`` when the
-panel shows it (the base does corrections, LUT, gray conversion, frame records and the interlock);
+each finished frame (uint8, or uint16 with ``slm.bits`` 10/12) to the device in ``_present(record)`` and
+calls ``_frame_swapped`` when the panel shows it (a vendor SDK through ctypes: see
+:mod:`holostim.hardware.slm.vendor`, :mod:`~holostim.hardware.slm.meadowlark`); the base does
+corrections, LUT, gray conversion, frame records and the interlock;
 override ``from_config`` if the backend has settings of its own; add its line to ``BACKENDS["slm"]``.
 The ``slm.backend`` words of a session are this table's names.
 
@@ -53,6 +55,8 @@ BACKENDS: dict[str, dict[str, str]] = {
     "slm": {
         "simulated": "holostim.hardware.slm.simulated:SimulatedSLM",
         "opengl": "holostim.hardware.slm.opengl.window:OpenGLSLM",
+        "meadowlark": "holostim.hardware.slm.meadowlark:MeadowlarkSLM",
+        "holoeye": "holostim.hardware.slm.holoeye:HoloeyeSLM",
     },
     "daq": {
         "simulated": "holostim.hardware.daq.simulated:SimulatedDAQ",

@@ -114,8 +114,17 @@ class LaserGate:
         return self._t_closed
 
     def settle_s(self, rec: FrameRecord | None = None) -> float:
-        """Seconds the gate waits after a swap: ``settle_taus`` × the SLM's τ (the same for every frame)."""
-        return self.settle_taus * float(self._slm().settle_ms) / 1e3
+        """Seconds the gate waits after a swap: the SLM's model for ``settle_taus`` time constants.
+
+        A plain panel settles in ``settle_taus`` × τ; one that overdrives (the simulated panel with
+        ``overdrive``) reports its model's shorter figure (:meth:`~holostim.hardware.slm.SLM.settle_time_s`,
+        the one place the figure comes from). An SLM-like object without that method: ``settle_taus`` × τ.
+        """
+        slm = self._slm()
+        model = getattr(slm, "settle_time_s", None)
+        if model is not None:
+            return float(model(self.settle_taus))
+        return self.settle_taus * float(slm.settle_ms) / 1e3
 
     @contextlib.contextmanager
     def manual(self) -> Iterator[LaserGate]:

@@ -89,7 +89,8 @@ class PreparedShowing:
         with self._lock:
             result = self._compute_locked(targets, None, judge=False)
             gray = self.slm.phase_to_gray(result.phase)
-            frame = np.array(gray.get() if hasattr(gray, "get") else gray, dtype=np.uint8, copy=True)
+            frame = np.array(gray.get() if hasattr(gray, "get") else gray,
+                             dtype=getattr(self.slm, "gray_dtype", np.uint8), copy=True)
             frame.flags.writeable = False
             verdict = self.safety.decide("pattern", self._shown_phase(frame), result.spots_slm)
             result.predicted_power_mw = verdict.predicted_power_mw

@@ -7,7 +7,10 @@ One file per idea:
 * :mod:`.interlock` — the watchdog that tells listeners when the laser permit changes;
 * :mod:`.gray` — the fused phase→gray kernels (numba, CuPy) and their numpy reference;
 * :mod:`.lut` — LUT files and the gray scale; :mod:`.corrections` — flatness, Zernike, blaze, Fresnel;
-* :mod:`.simulated` — :class:`SimulatedSLM`; :mod:`.patterns` — test patterns (numpy);
+* :mod:`.simulated` — :class:`SimulatedSLM`; :mod:`.response` — the LC response, overdrive and
+  phase-change reduction it models; :mod:`.patterns` — test patterns (numpy);
+* :mod:`.meadowlark`, :mod:`.holoeye` — vendor SDKs through ctypes (:mod:`.vendor`: loading, a held
+  frame); imported only through the registry, so their SDKs are needed only when opened;
 * :mod:`.opengl` — the OpenGL backend (window, screen finding, ``holostim slm-check``): the only
   modules here that import Qt, so this package does not import them (import
   ``holostim.hardware.slm.opengl.window`` for :class:`OpenGLSLM`).

@@ -107,6 +107,8 @@ class SLMProtocol(Protocol):
     @property
     def settle_ms(self) -> float: ...  # noqa: D102
 
+    def settle_time_s(self, taus: float = 3.0) -> float: ...  # noqa: D102
+
     last_record: FrameRecord | None
 
     def show_phase(self, phase: Any) -> FrameRecord: ...  # noqa: D102
@@ -178,6 +180,13 @@ class SLM:
     name : label for logs.
     clock : monotonic clock (seconds) for frame times and the interlock's staleness; default
         ``time.monotonic``. Tests inject a controllable one to check the staleness deadline exactly.
+    bits : gray depth of the frames: 8 (uint8, the default), 10 or 12 (uint16 frames; ``two_pi_gray`` up to
+        2^bits, a LUT of 2^bits entries). A backend shows them as its panel takes them (the OpenGL window
+        encodes them into RGB, :mod:`.opengl.encoding`).
+    device_lut, device_flatness : set by backends whose vendor SDK applies its own phase LUT or flatness
+        (wavefront) correction in the device (a Meadowlark hardware LUT, a Holoeye wavefront file): a
+        short description of it. holostim then refuses its own ``lut`` / ``flatness`` — the same
+        correction applied twice is a wrong phase, not a better one.
 
     Notes
     -----
@@ -221,6 +230,9 @@ class SLM:
         settle_tau_ms: float = 0.0,
         name: str = "slm",
         clock: Callable[[], float] = time.monotonic,
+        device_lut: str | None = None,
+        device_flatness: str | None = None,
+        bits: int = 8,
     ):
         try:
             ny, nx = (int(s) for s in shape)
@@ -238,7 +250,22 @@ class SLM:
         self.stale_ms = None if stale_ms is None else positive(stale_ms, "stale_ms", SLMError)
         self.settle_tau_ms = non_negative(settle_tau_ms, "settle_tau_ms", SLMError)
 
-        scale = gray_scale(self.wavelength_um, two_pi_gray, two_pi_gray_wavelength_um, lut)
+        self.device_lut = device_lut
+        self.device_flatness = device_flatness
+        if device_lut and lut is not None:
+            raise SLMError(
+                f"the SLM's SDK already applies its own LUT ({device_lut}); holostim's lut would apply a "
+                "second one — remove slm.lut (keep two_pi_gray for the device's linearised scale) or the "
+                "SDK's LUT"
+            )
+        if device_flatness and flatness is not None:
+            raise SLMError(
+                f"the SLM's SDK already applies its own flatness correction ({device_flatness}); "
+                "holostim's flatness would add it twice — remove slm.flatness or the SDK's file"
+            )
+        scale = gray_scale(self.wavelength_um, two_pi_gray, two_pi_gray_wavelength_um, lut, bits=int(bits))
+        self.bits = scale.bits
+        self.gray_dtype = np.dtype(scale.table.dtype)
         self.lut: LUT | None = scale.lut
         self.two_pi_gray = scale.two_pi_gray
         self._period = scale.period
@@ -362,7 +389,7 @@ class SLM:
             ph = ph.astype(np.float32)
         ph = np.ascontiguousarray(ph)
         if out is None:
-            out = np.empty(self.shape, dtype=np.uint8)
+            out = np.empty(self.shape, dtype=self.gray_dtype)
         corr = self._correction  # read once: set_corrections() may swap it from another thread
         bad = gray.phase_to_gray_cpu(
             ph, corr, self._scale, self._period, self._table, out, self.kernel_threads
@@ -389,7 +416,7 @@ class SLM:
 
     def gray_to_phase(self, frame: np.ndarray) -> np.ndarray:
         """The retardance (float32 radians, not wrapped) the panel applies for a uint8 frame."""
-        return self._phase_of_gray.astype(np.float32)[np.asarray(frame, dtype=np.uint8)]
+        return self._phase_of_gray.astype(np.float32)[np.asarray(frame, dtype=self.gray_dtype)]
 
     # ------------------------------------------------------------------------------- load and display
     def _new_record(self, frame: np.ndarray, t_request: float) -> FrameRecord:
@@ -420,8 +447,14 @@ class SLM:
         """Queue a ready uint8 frame (test patterns, replay) as given, bypassing the phase pipeline."""
         t0 = self._clock()
         arr = np.asarray(frame)
-        if arr.shape != self.shape or arr.dtype != np.uint8:
-            raise SLMError(f"frame must be uint8 of shape {self.shape}, got {arr.dtype} {arr.shape}")
+        if arr.shape != self.shape or arr.dtype != self.gray_dtype:
+            raise SLMError(
+                f"frame must be {self.gray_dtype} of shape {self.shape}, got {arr.dtype} {arr.shape}"
+            )
+        if self.bits > 8 and arr.size and int(arr.max()) >= 2**self.bits:
+            raise SLMError(
+                f"frame holds gray {int(arr.max())}, beyond the {self.bits}-bit range 0..{2**self.bits - 1}"
+            )
         rec = self._new_record(np.ascontiguousarray(arr).copy(), t0)
         rec.t_loaded = self._clock()
         with self._lock:
@@ -605,6 +638,14 @@ class SLM:
         """
         return self.settle_tau_ms
 
+    def settle_time_s(self, taus: float = 3.0) -> float:
+        """Seconds after a swap until the panel has settled: ``taus`` × τ for a plain first-order panel.
+
+        The one place the laser gate's settle wait comes from; a backend whose model settles otherwise
+        (the simulated panel with overdrive, :mod:`.response`) overrides it with its model's figure.
+        """
+        return float(taus) * self.settle_ms / 1e3
+
     def describe(self) -> dict[str, Any]:
         """The settings that decide the frames (for the event log header)."""
         return {
@@ -621,4 +662,7 @@ class SLM:
             "fresnel_focal_um": self.fresnel_focal_um,
             "stale_ms": 1e3 * self.stale_s,
             "settle_tau_ms": self.settle_ms,
+            "bits": self.bits,
+            "device_lut": self.device_lut,
+            "device_flatness": self.device_flatness,
         }

@@ -117,7 +117,10 @@ def phase_to_gray_cpu(
     out: np.ndarray,
     threads: int,
 ) -> int:
-    """Fill ``out`` (uint8) from a C-contiguous float ``phase`` (+ ``corr``); returns the non-finite count."""
+    """Fill ``out`` (the table's uint8/uint16) from a C-contiguous float ``phase`` (+ ``corr``).
+
+    Returns the count of non-finite phases.
+    """
     with _KERNEL_LOCK:
         before = numba.get_num_threads()  # a per-thread setting: restore it for other numba code
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
@@ -136,9 +139,9 @@ _GRAY_MODULE = CudaModule(GRAY_SOURCE)
 def phase_to_gray_cupy(
     phase: Any, corr: Any | None, table: Any, scale: float, period: float
 ) -> tuple[Any, int]:
-    """The uint8 CuPy frame for a float CuPy ``phase`` (+ ``corr``, same dtype) and its non-finite count.
+    """The CuPy frame (uint8, or uint16 for a 16-bit table) of a float CuPy ``phase`` (+ ``corr``) and its bad count.
 
-    One launch of ``holostim_phase_to_gray`` (``cuda/gray.cu``: the steps of the module docstring), which
+    One launch of ``holostim_phase_to_gray`` or ``..._gray16`` (``cuda/gray.cu``: the steps of the module docstring), which
     also counts the non-finite pixels, as the CPU kernels do; reading that count is the one host sync.
     """
     import cupy
@@ -146,13 +149,15 @@ def phase_to_gray_cupy(
     if phase.dtype not in (cupy.float32, cupy.float64):  # the kernel has float and double versions
         phase = phase.astype(cupy.float32)
     phase = cupy.ascontiguousarray(phase)
-    gray = cupy.empty(phase.shape, dtype=cupy.uint8)
+    deep = table.dtype == cupy.uint16  # a 10/12-bit panel: 16-bit words
+    gray = cupy.empty(phase.shape, dtype=cupy.uint16 if deep else cupy.uint8)
     bad = cupy.zeros(1, dtype=cupy.uint64)
     has_corr = corr is not None
     c = cupy.ascontiguousarray(corr, dtype=phase.dtype) if has_corr else phase
     args = (phase, c, np.int32(has_corr), table, np.float64(scale), np.float64(period),
             np.int32(len(table) - 1), gray, bad, np.int64(phase.size))
-    _GRAY_MODULE.launch("holostim_phase_to_gray", phase.dtype, args, phase.size)
+    name = "holostim_phase_to_gray16" if deep else "holostim_phase_to_gray"
+    _GRAY_MODULE.launch(name, phase.dtype, args, phase.size)
     return gray, int(bad.get()[0])
 
 

@@ -20,24 +20,33 @@ import numpy as np
 from holostim.checks import positive
 from holostim.hardware.slm.errors import LUTError, SLMError, SLMFileError
 
-__all__ = ["LEVELS_8BIT", "LUT", "GrayScale", "gray_scale", "load_lut", "pick_wavelength"]
+__all__ = ["BITS", "LEVELS_8BIT", "LUT", "GrayScale", "gray_dtype", "gray_scale", "load_lut",
+           "pick_wavelength"]
 
 TWO_PI = 2.0 * math.pi
 LEVELS_8BIT = 256
+#: Gray depths a frame can have: 8-bit frames are uint8, 10- and 12-bit frames uint16.
+BITS = (8, 10, 12)
+
+
+def gray_dtype(bits: int) -> np.dtype:
+    """The frame dtype for ``bits``-deep gray levels (uint8 up to 8 bits, else uint16)."""
+    return np.dtype(np.uint8 if bits <= 8 else np.uint16)
 #: Two wavelengths closer than this (µm, 0.5 nm) are the same laser line.
 WAVELENGTH_TOLERANCE_UM = 5e-4
 
 
 @dataclass(frozen=True)
 class LUT:
-    """An 8-bit phase lookup table for one wavelength.
+    """A phase lookup table for one wavelength: 256 entries (8-bit), 1024 (10-bit) or 4096 (12-bit).
 
-    ``gray[i]`` is the gray value that gives the phase ``2π i / 256`` at ``wavelength_um``; this is the
-    meaning of the common two-column vendor format (``level gray`` per line, 256 lines).
+    ``gray[i]`` is the gray value that gives the phase ``2π i / N`` at ``wavelength_um`` (N entries);
+    this is the meaning of the common two-column vendor format (``level gray`` per line, N lines). A
+    table of N = 2^b entries holds b-bit gray values and drives b-bit frames (``bits``).
 
     Parameters
     ----------
-    gray : array of 256 integers in 0..255, non-decreasing (a decreasing table cannot be inverted, so
+    gray : array of N integers in 0..N-1, non-decreasing (a decreasing table cannot be inverted, so
         the panel's phase would be ambiguous).
     wavelength_um : the wavelength the table was measured at (``None``: the working wavelength).
     source : where it came from, for messages and the event log.
@@ -49,18 +58,19 @@ class LUT:
 
     def __post_init__(self):
         g = np.asarray(self.gray)
-        if g.ndim != 1 or g.size != LEVELS_8BIT:
+        sizes = {2**b: b for b in BITS}
+        if g.ndim != 1 or g.size not in sizes:
             raise LUTError(
-                f"LUT {self.source} has {g.size} entries (shape {g.shape}); an 8-bit LUT needs exactly "
-                f"{LEVELS_8BIT}, one gray value per phase level 0..255"
+                f"LUT {self.source} has {g.size} entries (shape {g.shape}); a LUT needs exactly 256 (8-bit), "
+                "1024 (10-bit) or 4096 (12-bit), one gray value per phase level"
             )
+        bits = sizes[g.size]
         if not np.all(np.isfinite(g)) or np.any(g != np.round(g)):
             raise LUTError(f"LUT {self.source}: gray values must be whole numbers")
-        if g.min() < 0 or g.max() > 255:
+        if g.min() < 0 or g.max() > g.size - 1:
             raise LUTError(
-                f"LUT {self.source}: gray values span {g.min():g}..{g.max():g}; holostim drives 8-bit "
-                "frames, "
-                "so they must lie in 0..255 (a 10/12-bit vendor table needs the vendor's 8-bit version)"
+                f"LUT {self.source}: gray values span {g.min():g}..{g.max():g}; a {bits}-bit table "
+                f"({g.size} entries) drives {bits}-bit frames, so they must lie in 0..{g.size - 1}"
             )
         d = np.diff(g.astype(np.int64))
         if np.any(d < 0):
@@ -71,22 +81,28 @@ class LUT:
             )
         if self.wavelength_um is not None and not (self.wavelength_um > 0):
             raise LUTError(f"LUT {self.source}: wavelength_um={self.wavelength_um!r} must be > 0")
-        object.__setattr__(self, "gray", g.astype(np.uint8))
+        object.__setattr__(self, "gray", g.astype(gray_dtype(bits)))
+
+    @property
+    def bits(self) -> int:
+        """Gray depth of the frames this table drives (8, 10 or 12)."""
+        return int(round(math.log2(self.gray.size)))
 
     def phase_of_gray(self) -> np.ndarray:
-        """Retardance (radians, float64, length 256) the panel applies for each gray value 0..255.
+        """Retardance (radians, float64, one per gray value 0..N-1) the panel applies for each gray value.
 
         The inverse of the table, linearly interpolated between the measured points (gray values that
         several levels share take their mean phase); beyond the table's range the end slope is continued.
         Used by the simulated panel to turn frames back into phase.
         """
-        levels = np.arange(LEVELS_8BIT, dtype=np.float64) * (TWO_PI / LEVELS_8BIT)
+        n = self.gray.size
+        levels = np.arange(n, dtype=np.float64) * (TWO_PI / n)
         g = self.gray.astype(np.float64)
         ug, inv = np.unique(g, return_inverse=True)
         up = np.bincount(inv, weights=levels) / np.bincount(inv)
-        grays = np.arange(256, dtype=np.float64)
+        grays = np.arange(n, dtype=np.float64)
         if ug.size == 1:
-            return np.full(256, up[0])
+            return np.full(n, up[0])
         out = np.interp(grays, ug, up)
         lo, hi = grays < ug[0], grays > ug[-1]
         out[lo] = up[0] + (grays[lo] - ug[0]) * (up[1] - up[0]) / (ug[1] - ug[0])
@@ -124,13 +140,13 @@ def _parse_rows(path: Path) -> list[list[float]]:
 
 
 def load_lut(path: str | Path, wavelength_um: float | None = None) -> LUT:
-    """Read an 8-bit phase LUT from a CSV or a two-column vendor text file.
+    """Read a phase LUT (256, 1024 or 4096 entries) from a CSV or a two-column vendor text file.
 
     Accepted layouts (``#`` comments and one header line are skipped):
 
-    * two columns ``level gray`` (whitespace- or comma-separated), levels 0..255 in order — the common
+    * two columns ``level gray`` (whitespace- or comma-separated), levels 0..N-1 in order — the common
       vendor ``.lut``/``.txt`` format;
-    * one column of 256 gray values (level = line number).
+    * one column of N gray values (level = line number).
 
     Raises :class:`SLMFileError` if the file is missing/unreadable and :class:`LUTError` for a wrong
     number of entries, levels out of order, values outside 0..255 or a non-monotonic table.
@@ -144,10 +160,11 @@ def load_lut(path: str | Path, wavelength_um: float | None = None) -> LUT:
         gray = np.array([r[0] for r in rows])
     elif widths == {2}:
         arr = np.array(rows)
-        if arr.shape[0] == LEVELS_8BIT and not np.array_equal(arr[:, 0], np.arange(LEVELS_8BIT)):
-            bad = int(np.argmax(arr[:, 0] != np.arange(LEVELS_8BIT)))
+        n = arr.shape[0]
+        if n in (2**b for b in BITS) and not np.array_equal(arr[:, 0], np.arange(n)):
+            bad = int(np.argmax(arr[:, 0] != np.arange(n)))
             raise LUTError(
-                f"LUT file {path}: the first column must be the levels 0..255 in order, "
+                f"LUT file {path}: the first column must be the levels 0..{n - 1} in order, "
                 f"but line {bad + 1} has level {arr[bad, 0]:g}"
             )
         gray = arr[:, 1]
@@ -178,11 +195,13 @@ class GrayScale:
     Attributes
     ----------
     lut : the LUT in use, or None for a linear ``two_pi_gray``.
-    two_pi_gray : gray levels per 2π (256 with a LUT: its 256 phase levels).
+    two_pi_gray : gray levels per 2π (N with a LUT of N entries: its phase levels).
     period : levels per 2π the kernels wrap at (= ``two_pi_gray``).
     scale : ``period / 2π``: phase in radians → levels.
-    table : level → gray value (uint8); the entry at or beyond 2π is the gray of 0 (2π ≡ 0).
-    phase_of_gray : retardance (radians, float64, 256) of each gray value, the table's inverse.
+    table : level → gray value (uint8 for 8 bits, uint16 deeper); the entry at or beyond 2π is the gray
+        of 0 (2π ≡ 0).
+    phase_of_gray : retardance (radians, float64, 2^bits) of each gray value, the table's inverse.
+    bits : the frames' gray depth.
     """
 
     lut: LUT | None
@@ -191,6 +210,7 @@ class GrayScale:
     scale: float
     table: np.ndarray
     phase_of_gray: np.ndarray
+    bits: int = 8
 
 
 def gray_scale(
@@ -198,13 +218,19 @@ def gray_scale(
     two_pi_gray: float | Mapping[float, float] | None = None,
     two_pi_gray_wavelength_um: float | None = None,
     lut: LUT | str | Path | Mapping[float, LUT | str | Path] | None = None,
+    bits: int = 8,
 ) -> GrayScale:
     """The gray scale at ``wavelength_um`` from ``two_pi_gray`` or ``lut`` (see :class:`~.base.SLM`).
 
     One ``two_pi_gray`` number is scaled linearly from the wavelength it was measured at,
     ``G(λ) = G(λ0) · λ / λ0`` (retardance ∝ 1/λ; liquid-crystal dispersion neglected), and must stay
-    within 2..256; a LUT is never rescaled (it is not linear), so its wavelength must be the working one.
+    within 2..2^bits; a LUT is never rescaled (it is not linear), so its wavelength must be the working
+    one, and its size must match ``bits`` (256 entries for 8, 1024 for 10, 4096 for 12).
     """
+    if bits not in BITS:
+        raise SLMError(f"bits={bits!r}: frames are 8, 10 or 12 bits deep")
+    n_levels = 2**bits
+    dtype = gray_dtype(bits)
     if two_pi_gray is not None and lut is not None:
         raise SLMError("give either two_pi_gray or lut, not both (the LUT already fixes the gray for 2π)")
     entry: LUT | None = None
@@ -221,10 +247,15 @@ def gray_scale(
                 f"{wavelength_um:g} µm; a LUT is not linear and is not rescaled — give the LUT "
                 "measured at the working wavelength"
             )
-        g = float(LEVELS_8BIT)
-        table = np.empty(LEVELS_8BIT + 1, dtype=np.uint8)
-        table[:LEVELS_8BIT] = entry.gray
-        table[LEVELS_8BIT] = entry.gray[0]  # level 256 is 2π ≡ level 0
+        if entry.bits != bits:
+            raise SLMError(
+                f"LUT {entry.source} has {entry.gray.size} entries ({entry.bits}-bit) but the frames are "
+                f"{bits}-bit; set slm.bits to {entry.bits} or give a {bits}-bit LUT ({n_levels} entries)"
+            )
+        g = float(n_levels)
+        table = np.empty(n_levels + 1, dtype=dtype)
+        table[:n_levels] = entry.gray
+        table[n_levels] = entry.gray[0]  # level N is 2π ≡ level 0
         phase_of_gray = entry.phase_of_gray()
     else:
         if two_pi_gray is None:
@@ -240,17 +271,18 @@ def gray_scale(
                 else positive(two_pi_gray_wavelength_um, "two_pi_gray_wavelength_um", SLMError)
             )
             g = g * wavelength_um / ref
-        if g > LEVELS_8BIT or g < 2:
+        if g > n_levels or g < 2:
             raise SLMError(
-                f"two_pi_gray at {wavelength_um:g} µm is {g:.4g}; an 8-bit panel needs 2..256 "
-                "(a value above 256 means the panel cannot reach 2π at this wavelength)"
+                f"two_pi_gray at {wavelength_um:g} µm is {g:.4g}; a {bits}-bit panel needs 2..{n_levels} "
+                f"(a value above {n_levels} means the panel cannot reach 2π at this wavelength)"
             )
         g = float(g)
         n = int(math.floor(g + 0.5)) + 1
         levels = np.arange(n, dtype=np.int64)
         levels[levels >= g] = 0  # levels at or beyond 2π are 2π ≡ 0
-        table = levels.astype(np.uint8)
-        phase_of_gray = np.arange(256, dtype=np.float64) * (TWO_PI / g)
+        table = levels.astype(dtype)
+        phase_of_gray = np.arange(n_levels, dtype=np.float64) * (TWO_PI / g)
     return GrayScale(
-        lut=entry, two_pi_gray=g, period=g, scale=g / TWO_PI, table=table, phase_of_gray=phase_of_gray
+        lut=entry, two_pi_gray=g, period=g, scale=g / TWO_PI, table=table, phase_of_gray=phase_of_gray,
+        bits=bits,
     )

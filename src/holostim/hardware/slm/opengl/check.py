@@ -48,10 +48,15 @@ def run_slm_check(slm: OpenGLSLM, show: ShowFn, seconds: float | None = None) ->
     if not slm.wait_ready(10.0):
         print("SLM window did not appear within 10 s")
         return 1
+    bits = int(getattr(slm, "bits", 8))
+
+    def deep(frame: np.ndarray) -> np.ndarray:  # an 8-bit pattern on a 10/12-bit panel: the same levels
+        return frame if bits == 8 else frame.astype(np.uint16) << (bits - 8)
+
     patterns = {
-        "gray ramp": gray_ramp(slm.shape),
-        "checkerboard": checkerboard(slm.shape),
-        "orientation marker": orientation_marker(slm.shape),
+        "gray ramp": deep(gray_ramp(slm.shape)),
+        "checkerboard": deep(checkerboard(slm.shape)),
+        "orientation marker": deep(orientation_marker(slm.shape)),
     }
     for name, frame in patterns.items():
         rec = show(frame, name)

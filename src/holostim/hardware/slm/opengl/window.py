@@ -46,6 +46,7 @@ from PyQt6.QtOpenGL import QOpenGLWindow
 
 from holostim.hardware.slm.base import SLM, FrameRecord
 from holostim.hardware.slm.errors import ScreenError, SLMDisplayError
+from holostim.hardware.slm.opengl.encoding import decode_rgb, encode_rgb
 from holostim.hardware.slm.opengl.screens import find_screen, geometry_string
 from holostim.hardware.slm.opengl.stacking import XcbStacking
 
@@ -65,13 +66,14 @@ void main() {
 _FRAG = """
 #version 330 core
 uniform sampler2D frame;
+uniform int rgb;  // 0: one 8-bit gray channel, replicated; 1: a ready RGB encoding (10/12-bit frames)
 out vec4 color;
 void main() {
     // Exactly one texel per screen pixel; texture row 0 (array row 0) goes to the top of the screen.
     ivec2 size = textureSize(frame, 0);
     ivec2 p = ivec2(gl_FragCoord.xy);
-    float g = texelFetch(frame, ivec2(p.x, size.y - 1 - p.y), 0).r;
-    color = vec4(g, g, g, 1.0);
+    vec4 t = texelFetch(frame, ivec2(p.x, size.y - 1 - p.y), 0);
+    color = (rgb == 1) ? vec4(t.rgb, 1.0) : vec4(t.r, t.r, t.r, 1.0);
 }
 """
 
@@ -329,19 +331,21 @@ class SLMWindow(QOpenGLWindow):
             GL.glTexParameteri(GL.GL_TEXTURE_2D, p, GL.GL_CLAMP_TO_EDGE)
         GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAX_LEVEL, 0)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+        deep = self._slm.bits > 8
         GL.glTexImage2D(
             GL.GL_TEXTURE_2D,
             0,
-            GL.GL_R8,
+            GL.GL_RGB8 if deep else GL.GL_R8,
             nx,
             ny,
             0,
-            GL.GL_RED,
+            GL.GL_RGB if deep else GL.GL_RED,
             GL.GL_UNSIGNED_BYTE,
-            np.zeros((ny, nx), np.uint8),
+            np.zeros((ny, nx, 3) if deep else (ny, nx), np.uint8),
         )
         GL.glUseProgram(prog)
         GL.glUniform1i(GL.glGetUniformLocation(prog, "frame"), 0)
+        GL.glUniform1i(GL.glGetUniformLocation(prog, "rgb"), int(deep))
 
     def resizeGL(self, w, h):  # noqa: N802
         """Nothing to do: the viewport is set every paint."""
@@ -389,6 +393,8 @@ class SLMWindow(QOpenGLWindow):
         ny, nx = self._shape
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._tex)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+        deep = self._slm.bits > 8
+        data = encode_rgb(record.frame, self._slm.bits) if deep else np.ascontiguousarray(record.frame)
         GL.glTexSubImage2D(
             GL.GL_TEXTURE_2D,
             0,
@@ -396,9 +402,9 @@ class SLMWindow(QOpenGLWindow):
             0,
             nx,
             ny,
-            GL.GL_RED,
+            GL.GL_RGB if deep else GL.GL_RED,
             GL.GL_UNSIGNED_BYTE,
-            np.ascontiguousarray(record.frame),
+            np.ascontiguousarray(data),
         )
 
     def _raw_state(self) -> None:
@@ -444,9 +450,10 @@ class SLMWindow(QOpenGLWindow):
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
         raw = GL.glReadPixels(0, 0, nx, ny, GL.GL_RGB, GL.GL_UNSIGNED_BYTE)
         rgb = np.frombuffer(raw, dtype=np.uint8).reshape(ny, nx, 3)[::-1]  # GL row 0 is the bottom
-        if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
-            raise SLMDisplayError("read-back has different R, G and B: the frame is not drawn as gray")
-        return rgb[..., 0].copy()
+        try:
+            return decode_rgb(rgb, self._slm.bits)
+        except ValueError as exc:
+            raise SLMDisplayError(f"read-back is not the frame's encoding ({exc})") from None
 
     def _fault(self, where: str, exc: BaseException) -> None:
         msg = f"{where}: {type(exc).__name__}: {exc}"
