@@ -94,7 +94,8 @@ def test_cuda_phase_to_gray_matches_the_reference(gray_module, monkeypatch, dtyp
 
     monkeypatch.setattr(gray, "_GRAY_MODULE", gray_module)
     # phase_to_gray_cupy imports cupy for its allocations: numpy stands in for it here
-    fake = types.SimpleNamespace(float32=np.float32, float64=np.float64, uint8=np.uint8, uint64=np.uint64,
+    fake = types.SimpleNamespace(float32=np.float32, float64=np.float64, uint8=np.uint8, uint16=np.uint16,
+                                 uint64=np.uint64,
                                  ascontiguousarray=np.ascontiguousarray, empty=np.empty, zeros=np.zeros)
     monkeypatch.setitem(sys.modules, "cupy", fake)
     rng = np.random.default_rng(5)

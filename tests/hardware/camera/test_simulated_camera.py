@@ -56,8 +56,10 @@ def test_spot_lands_where_the_ground_truth_says(truth):
         light = cam.light_image()
         expected = cam.true_slm_to_camera @ np.array([N // 2 + dx, N // 2 + dy, 1.0])
         np.testing.assert_allclose(_centroid(light), expected, atol=0.15)
-        # power preserving: a single spot well inside the frame carries (almost) all the laser power
-        assert light.sum() == pytest.approx(1.0, abs=0.02)
+        # power preserving: a single spot well inside the frame carries (almost) all the light its
+        # Fourier pixel gets, which the panel's pixel envelope (the hidden truth's) lowers off axis
+        kept = truth.efficiency((N, N))[N // 2 + dy, N // 2 + dx]
+        assert kept < 0.99 and light.sum() == pytest.approx(kept, abs=0.02)
     np.testing.assert_allclose(cam.true_camera_to_slm[:, :2] @ cam.true_slm_to_camera[:, :2], np.eye(2),
                                atol=1e-12)
 

@@ -139,10 +139,11 @@ _GRAY_MODULE = CudaModule(GRAY_SOURCE)
 def phase_to_gray_cupy(
     phase: Any, corr: Any | None, table: Any, scale: float, period: float
 ) -> tuple[Any, int]:
-    """The CuPy frame (uint8, or uint16 for a 16-bit table) of a float CuPy ``phase`` (+ ``corr``) and its bad count.
+    """The CuPy frame (uint8; uint16 for a 16-bit table) of a float ``phase`` (+ ``corr``), and its bad count.
 
-    One launch of ``holostim_phase_to_gray`` or ``..._gray16`` (``cuda/gray.cu``: the steps of the module docstring), which
-    also counts the non-finite pixels, as the CPU kernels do; reading that count is the one host sync.
+    One launch of ``holostim_phase_to_gray`` or ``holostim_phase_to_gray16`` (``cuda/gray.cu``: the steps
+    of the module docstring), which also counts the non-finite pixels, as the CPU kernels do; reading that
+    count is the one host sync.
     """
     import cupy
 
@@ -156,8 +157,10 @@ def phase_to_gray_cupy(
     c = cupy.ascontiguousarray(corr, dtype=phase.dtype) if has_corr else phase
     args = (phase, c, np.int32(has_corr), table, np.float64(scale), np.float64(period),
             np.int32(len(table) - 1), gray, bad, np.int64(phase.size))
-    name = "holostim_phase_to_gray16" if deep else "holostim_phase_to_gray"
-    _GRAY_MODULE.launch(name, phase.dtype, args, phase.size)
+    if deep:
+        _GRAY_MODULE.launch("holostim_phase_to_gray16", phase.dtype, args, phase.size)
+    else:
+        _GRAY_MODULE.launch("holostim_phase_to_gray", phase.dtype, args, phase.size)
     return gray, int(bad.get()[0])
 
 
