@@ -93,11 +93,11 @@ def test_no_light_reaches_a_cell_while_the_gate_is_closed():
 def test_a_connection_passes_spikes_on_after_its_delay():
     gate = light_on(0.0, 0.0)
     slm, world = rig(gate, connections=[[0, 4, 1.0]], synaptic_delay_ms=5.0)
-    world.network._pending.append((0.2, 0, "opsin"))  # a spike of neuron 0 at t = 0.2 s
+    world.network.inject(0.2, 0)  # a spike of neuron 0 at t = 0.2 s
     world.expected_rate(0.0)
     run(world, 0.0, 0.4)
     spikes = [(s.neuron, s.cause) for s in world.network.spikes]
-    assert spikes == [(0, "opsin"), (4, "synaptic")]
+    assert spikes == [(0, "injected"), (4, "synaptic")]
     t0, t4 = (s.t for s in world.network.spikes)
     assert t4 - t0 == pytest.approx(5e-3, abs=0.6e-3)
 
@@ -106,7 +106,7 @@ def test_gcamp6f_kinetics_are_fitted_back_from_the_simulated_trace():
     ind = Indicator()
     assert peak_time(ind.tau_rise_s, ind.tau_decay_s) == pytest.approx(0.045, rel=1e-6)
     slm, world = rig(lambda t: False)
-    world.network._pending.append((0.1, 3, "opsin"))
+    world.network.inject(0.1, 3)
     world.expected_rate(0.0)
     times, dff = run(world, 0.0, 1.5, fps=500.0)
     trace = dff[:, 3]

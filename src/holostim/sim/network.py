@@ -35,7 +35,7 @@ from holostim.checks import non_negative, positive
 from holostim.sim.errors import SimulationConfigError
 from holostim.sim.indicator import Indicator, IndicatorState
 
-CAUSES = ("spontaneous", "synaptic", "opsin")
+CAUSES = ("spontaneous", "synaptic", "opsin", "injected")
 MAX_SPIKES_KEPT = 200_000
 
 
@@ -130,6 +130,7 @@ class Network:
         self._slot = 0
         self._last_spike = np.full(self.n, -np.inf)
         self._pending: list[tuple[float, int, str]] = []  # spikes due later (latency, synaptic delay)
+        self._injected: deque[tuple[float, int, str]] = deque()  # from other threads (inject)
         self.spikes: deque[Spike] = deque(maxlen=MAX_SPIKES_KEPT)
         self.drive = np.zeros(self.n)
         self.t: float | None = None
@@ -143,6 +144,15 @@ class Network:
     def stimulated(self) -> np.ndarray:
         """Which somata had light on them at the last sub-step (bool, (N,))."""
         return self.drive > 0
+
+    def inject(self, t: float, neuron: int) -> None:
+        """Make ``neuron`` spike at time ``t`` (cause ``"injected"``): a known event for tests and benchmarks.
+
+        Safe from another thread than the one that steps the network.
+        """
+        if not 0 <= int(neuron) < self.n:
+            raise SimulationConfigError(f"neuron {neuron} is not in the sample (0 to {self.n - 1})")
+        self._injected.append((float(t), int(neuron), "injected"))
 
     def window_energy_uj(self) -> np.ndarray:
         """Light energy on each soma within the opsin's window, µJ."""
@@ -186,6 +196,8 @@ class Network:
         if p.spontaneous_hz > 0:
             for i in np.nonzero(self._rng.random(n) < -math.expm1(-p.spontaneous_hz * h))[0]:
                 fired.append((int(i), "spontaneous"))
+        while self._injected:
+            self._pending.append(self._injected.popleft())
         if self._pending:
             due = [s for s in self._pending if s[0] <= t]
             if due:
