@@ -1,4 +1,4 @@
-"""The closed loop's parts on their own: the file section's errors, ΔF/F, the rules' limits, the trace file."""
+"""The closed loop's parts alone: the file section's errors, ΔF/F, the rules' limits, the trace file."""
 
 from __future__ import annotations
 
@@ -46,9 +46,11 @@ def test_a_closed_loop_protocol_reads_with_its_defaults():
 @pytest.mark.parametrize(("old", "new", "where"), [
     ("do: {show: b, duration_ms: 10}", "do: {show: bb, duration_ms: 10}",
      "p.yaml:11: closed_loop.rules.0.do.show: unknown pattern 'bb'; did you mean 'b'?"),
-    ("do: {show: b, duration_ms: 10}", "do: {show: b}", "p.yaml:11: closed_loop.rules.0.do: showing 'b' needs"),
+    ("do: {show: b, duration_ms: 10}", "do: {show: b}",
+     "p.yaml:11: closed_loop.rules.0.do: showing 'b' needs"),
     ("when: {roi: 1, dff_above: 0.2}", "when: {roi: 1}", "p.yaml:10: closed_loop.rules.0.when: give one of"),
-    ("when: {roi: 1, dff_above: 0.2}", "when: {roi: 7, dff_above: 0.2}", "p.yaml:6: closed_loop: rules.0.when.roi: ROI 7 is not among rois.ids"),
+    ("when: {roi: 1, dff_above: 0.2}", "when: {roi: 7, dff_above: 0.2}",
+     "p.yaml:6: closed_loop: rules.0.when.roi: ROI 7 is not among rois.ids"),
     ("duration_ms: 5000", "duration_ms: -1", "p.yaml:6: closed_loop.duration_ms"),
     ("rules:\n", "duty_cycle: {max_fraction: 1.5}\n  rules:\n", "closed_loop.duty_cycle.max_fraction"),
 ])
