@@ -164,3 +164,31 @@ def test_a_stop_action_ends_the_run(rig):
     assert outcome == ("aborted", "rule 'halt' stopped the run")
     assert time.monotonic() - t0 < 60  # it ended on the rule, not at the planned minute
     assert [x.outcome for x in run.actions] == ["stop"]
+
+
+def test_run_protocol_runs_a_closed_loop_headless(rig, capsys):
+    import yaml
+
+    from holostim.cli import main
+
+    with Session.open(rig) as s:
+        cells = targets_on_cells(s)
+    data = yaml.safe_load(rig.read_text())
+    data["targets"] = [{"x": t.x, "y": t.y, "id": t.id} for t in cells]
+    data["simulation"]["spontaneous_hz"] = 0.0
+    session = rig.with_name("session-targets.yaml")
+    session.write_text(yaml.safe_dump(data, sort_keys=False))
+    proto = rig.with_name("loop.yaml")
+    proto.write_text(yaml.safe_dump(protocol(A_DRIVES_B, duration_ms=600).to_dict(), sort_keys=False))
+    assert main(["run-protocol", str(proto), "--config", str(session)]) == 0
+    out = capsys.readouterr()
+    assert "closed loop, 1 rules on 2 ROIs" in out.err
+    assert "closed loop completed: 0 actions, 0 shown" in out.out and "dropped" in out.out
+    logs = sorted((rig.parent / "logs").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    end = [r for r in read(logs[-1]).records if r["type"] == "protocol_end"]
+    assert end[-1]["outcome"] == "completed" and end[-1]["frames"] > 10
+    assert read_traces(str(logs[-1]) + ".traces")["dff"].shape == (end[-1]["frames"], 2)
+    proto.write_text(proto.read_text().replace("show: b", "show: c"))
+    assert main(["run-protocol", str(proto), "--config", str(session)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "closed_loop.rules.0.do.show: unknown pattern 'c'" in err[0]
