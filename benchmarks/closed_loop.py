@@ -98,7 +98,7 @@ def one_size(n: int, events: int, fps: float) -> dict:
                         net.inject(sample.t + 0.3 + 0.4 * k, a)
 
             run.add_listener("sample", on_sample)
-            run.run()
+            outcome = run.run()
             spikes = list(net.spikes)
     t_a = sorted(sp.t for sp in spikes if sp.neuron == a)
     t_b = sorted(sp.t for sp in spikes if sp.neuron == b and sp.cause == "opsin")
@@ -119,7 +119,7 @@ def one_size(n: int, events: int, fps: float) -> dict:
         for k in range(6):
             rows[STAGES[k]].append(1e3 * (stamps[k + 1] - stamps[k]))
         rows[STAGES[6]].append(1e3 * (after_open[0] - ts))
-    return {"slm": n, "events": events, "answered": len(rows[STAGES[0]]), "frames": run.worker.frames,
+    return {"slm": n, "events": events, "outcome": list(outcome), "answered": len(rows[STAGES[0]]), "frames": run.worker.frames,
             "dropped": run.worker.dropped,
             "stages_ms": {k: {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99)),
                               "max": float(np.max(v))} if v else None for k, v in rows.items()}}
@@ -146,7 +146,7 @@ def main() -> None:
         r["wall_s"] = round(time.perf_counter() - t0, 1)
         results.append(r)
         print(f"\nSLM {n}²: {r['answered']}/{events} events answered, {r['frames']} frames read out, "
-              f"{r['dropped']} dropped ({r['wall_s']} s)")
+              f"{r['dropped']} dropped ({r['wall_s']} s); run {' '.join(r['outcome'])}")
         print(f"  {'stage':<22}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
         for k, v in r["stages_ms"].items():
             if v is None:
