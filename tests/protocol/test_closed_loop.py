@@ -37,7 +37,7 @@ def rig(tmp_path_factory):
     return path
 
 
-def protocol(rules, duration_ms=1500, duty=None) -> ProtocolConfig:
+def protocol(rules, duration_ms=120_000, duty=None) -> ProtocolConfig:
     cl = {"duration_ms": duration_ms, "rois": {"ids": [1, 2]}, "readout": {"init_frames": 5},
           "rules": rules}
     if duty is not None:
@@ -50,8 +50,12 @@ A_DRIVES_B = [{"name": "a_drives_b", "when": {"roi": 1, "dff_above": 0.1},
                "do": {"show": "b", "duration_ms": 10}, "refractory_ms": 300, "max_rate_hz": 5}]
 
 
-def start(s: Session, run: ClosedLoopRun, spikes_at_s: list[float]):
-    """Neuron 0 (ROI 1) spikes at these times after the first frame is read out."""
+def start(s: Session, run: ClosedLoopRun, spikes_at_s: list[float], *, until_actions: int | None = None):
+    """Cell A (ROI 1) spikes at these times after the first frame is read out.
+
+    ``until_actions``: the run is finished once that many actions are done (and 0.2 s of frames more),
+    so a loaded machine's slow frames cannot end it before the events it is about.
+    """
     net = s.camera.network
     state = {"t0": None}
 
@@ -62,6 +66,17 @@ def start(s: Session, run: ClosedLoopRun, spikes_at_s: list[float]):
                 net.inject(sample.t + dt, s.cell_a)
 
     run.add_listener("sample", on_sample)
+    if until_actions is not None:
+        def on_action(_action):
+            if len(run.actions) >= until_actions:
+                state["end"] = True
+
+        def on_late_sample(sample):
+            if state.get("end") and state.setdefault("t_end", sample.t + 0.2) <= sample.t:
+                run.finish()
+
+        run.add_listener("action", on_action)
+        run.add_listener("sample", on_late_sample)
 
 
 def cells_in_field(s: Session) -> list[int]:
@@ -86,7 +101,7 @@ def test_when_a_fires_the_rule_lights_b_and_b_fires_after_a(rig):
         s.targets = targets_on_cells(s)
         run = ClosedLoopRun(s, protocol(A_DRIVES_B))
         run.prepare()
-        start(s, run, [0.3, 0.9])
+        start(s, run, [0.3, 0.9], until_actions=2)
         assert run.run() == ("completed", "")
         spikes = list(s.camera.network.spikes)
         log_path = s.log.path
@@ -107,7 +122,7 @@ def test_when_a_fires_the_rule_lights_b_and_b_fires_after_a(rig):
     assert [r["outcome"] for r in records] == ["shown", "shown"]
     assert all(r["gate_after_frame_ms"] > 0 and r["light_ms"] > 0 for r in records)
     end = [r for r in read(log_path).records if r["type"] == "protocol_end"][-1]
-    assert end["outcome"] == "completed" and end["frames"] > 50
+    assert end["outcome"] == "completed" and end["frames"] > 5
     traces = read_traces(str(log_path) + ".traces")
     assert traces["roi_ids"] == [1, 2] and len(traces["t"]) == end["frames"]
     assert np.all(np.diff(traces["t"]) > 0)
@@ -118,9 +133,9 @@ def test_when_a_fires_the_rule_lights_b_and_b_fires_after_a(rig):
 def test_nothing_is_lit_while_the_gate_is_blocked(rig):
     with Session.open(rig) as s:
         s.targets = targets_on_cells(s)
-        run = ClosedLoopRun(s, protocol(A_DRIVES_B, duration_ms=800))
+        run = ClosedLoopRun(s, protocol(A_DRIVES_B))
         run.prepare()
-        start(s, run, [0.3])
+        start(s, run, [0.3], until_actions=1)
         s.laser_gate.block("test: the interlock says no")
         run.run()
         spikes = list(s.camera.network.spikes)
@@ -138,10 +153,10 @@ def test_a_rule_over_the_duty_cycle_limit_is_stopped_and_the_run_goes_on(rig):
     with Session.open(rig) as s:
         s.targets = targets_on_cells(s)
         duty = {"max_fraction": 0.2, "window_ms": 1000}
-        run = ClosedLoopRun(s, protocol(rules, duration_ms=800, duty=duty))
+        run = ClosedLoopRun(s, protocol(rules, duty=duty))
         run.prepare()
         stopped = []
-        run.add_listener("rule", lambda name, why: stopped.append((name, why)))
+        run.add_listener("rule", lambda name, why: (stopped.append((name, why)), run.finish()))
         start(s, run, [0.3])
         assert run.run() == ("completed", "")
         log_path = s.log.path
@@ -186,7 +201,7 @@ def test_run_protocol_runs_a_closed_loop_headless(rig, capsys):
     assert "closed loop completed: 0 actions, 0 shown" in out.out and "dropped" in out.out
     logs = sorted((rig.parent / "logs").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
     end = [r for r in read(logs[-1]).records if r["type"] == "protocol_end"]
-    assert end[-1]["outcome"] == "completed" and end[-1]["frames"] > 10
+    assert end[-1]["outcome"] == "completed" and end[-1]["frames"] > 0
     assert read_traces(str(logs[-1]) + ".traces")["dff"].shape == (end[-1]["frames"], 2)
     proto.write_text(proto.read_text().replace("show: b", "show: c"))
     assert main(["run-protocol", str(proto), "--config", str(session)]) == 2

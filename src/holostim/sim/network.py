@@ -174,30 +174,64 @@ class Network:
             self._energy[:] = 0.0
             self._pending = [s for s in self._pending if s[0] > t1 - 10.0]
             self.t = t1 - 10.0
-        for _ in range(int((t1 - self.t) // h)):
-            self._substep(self.t + h, h, gate, drive, laser_mw)
-            self.t += h
+        m = int((t1 - self.t) // h)
+        if m:
+            self._block(m, h, gate, drive, laser_mw)
         rest = t1 - self.t
         if rest > 1e-12:
-            self._substep(t1, rest, gate, drive, laser_mw)
+            self._block(1, rest, gate, drive, laser_mw)
         self.t = float(t1)
 
-    def _substep(self, t: float, h: float, gate: Callable[[float], bool],
-                 drive: Callable[[float], np.ndarray], laser_mw: Callable[[float], float]) -> None:
+    def _block(self, m: int, h: float, gate: Callable[[float], bool], drive: Callable[[float], np.ndarray],
+               laser_mw: Callable[[float], float]) -> None:
+        """``m`` sub-steps of ``h`` from :attr:`t`; one vectorised step where nothing can happen in them.
+
+        Nothing happens while the laser is off at every sub-step, no spike falls due and no spontaneous
+        spike is drawn: then the indicator decays exactly over ``m h`` and the opsin's window empties.
+        Otherwise the sub-steps run one by one, with the spontaneous draws already made.
+        """
+        p = self.params
+        t0 = self.t
+        mids = t0 + h * (np.arange(m) + 0.5)
+        lit = np.fromiter((bool(gate(float(t))) for t in mids), bool, m)
+        while self._injected:
+            self._pending.append(self._injected.popleft())
+        if p.spontaneous_hz > 0:
+            spont = self._rng.random((m, self.n)) < -math.expm1(-p.spontaneous_hz * h)
+        else:
+            spont = None
+        t_end = t0 + m * h
+        quiet = (not lit.any() and (spont is None or not spont.any())
+                 and not any(s[0] <= t_end for s in self._pending))
+        if quiet:
+            self.indicator.step(m * h)
+            if m >= self._win:
+                self._energy[:] = 0.0
+            else:
+                for _ in range(m):
+                    self._slot = (self._slot + 1) % self._win
+                    self._energy[self._slot] = 0.0
+            self.drive = np.zeros(self.n)
+            self.t = t_end
+            return
+        for k in range(m):
+            row = None if spont is None else spont[k]
+            self._substep(t0 + (k + 1) * h, h, bool(lit[k]), drive, laser_mw, row)
+            self.t = t0 + (k + 1) * h
+
+    def _substep(self, t: float, h: float, lit: bool, drive: Callable[[float], np.ndarray],
+                 laser_mw: Callable[[float], float], spont: np.ndarray | None) -> None:
+        """One sub-step ending at ``t``; ``lit``: the laser in its middle; ``spont``: spontaneous draws."""
         p = self.params
         n = self.n
-        lit = bool(gate(t - 0.5 * h))  # the laser in the middle of this sub-step
         self.drive = drive(t - 0.5 * h) if lit else np.zeros(n)
         self._slot = (self._slot + 1) % self._win
         self._energy[self._slot] = self.drive * (float(laser_mw(t)) * 1e3 * h) if lit else 0.0  # mW·ms = µJ
         counts = np.zeros(n)
         # spikes: spontaneous now, and those falling due (opsin latency, synaptic delay)
         fired: list[tuple[int, str]] = []
-        if p.spontaneous_hz > 0:
-            for i in np.nonzero(self._rng.random(n) < -math.expm1(-p.spontaneous_hz * h))[0]:
-                fired.append((int(i), "spontaneous"))
-        while self._injected:
-            self._pending.append(self._injected.popleft())
+        if spont is not None:
+            fired.extend((int(i), "spontaneous") for i in np.nonzero(spont)[0])
         if self._pending:
             due = [s for s in self._pending if s[0] <= t]
             if due:

@@ -180,6 +180,12 @@ class ClosedLoopRun:
         with self._wake:
             self._wake.notify_all()
 
+    def finish(self) -> None:
+        """End the run now as completed (its planned end brought forward); the gate closes as usual."""
+        self._done.set()
+        with self._wake:
+            self._wake.notify_all()
+
     # ------------------------------------------------------------------------------------------ running
     def run(self) -> tuple[str, str]:
         """Run the loop for ``duration_ms``; returns ``("completed", "")`` or ``("aborted", reason)``."""
@@ -207,6 +213,9 @@ class ClosedLoopRun:
                                             self.source))
             with s.laser_gate.manual():
                 if started_camera:
+                    # One frame first: the simulated rig catches up with the time since its last frame
+                    # (its network is stepped in sub-ms steps) before the clock of the run starts.
+                    cam.snap()
                     cam.start()
                 actuator.start()
                 self.worker.start()
