@@ -119,10 +119,27 @@ def one_size(n: int, events: int, fps: float) -> dict:
         for k in range(6):
             rows[STAGES[k]].append(1e3 * (stamps[k + 1] - stamps[k]))
         rows[STAGES[6]].append(1e3 * (after_open[0] - ts))
-    return {"slm": n, "events": events, "outcome": list(outcome), "answered": len(rows[STAGES[0]]), "frames": run.worker.frames,
-            "dropped": run.worker.dropped,
+    return {"slm": n, "events": events, "outcome": list(outcome), "answered": len(rows[STAGES[0]]),
+            "frames": run.worker.frames, "dropped": run.worker.dropped,
             "stages_ms": {k: {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99)),
                               "max": float(np.max(v))} if v else None for k, v in rows.items()}}
+
+
+def readout_cost(n_rois: int, shape=(512, 512), frames: int = 200) -> dict:
+    """Milliseconds per frame of the readout alone (ROI means, rings, ΔF/F) on a noisy 512² frame."""
+    from holostim.protocol.closed_loop.readout import DffReadout, RoiSet
+
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(20, shape[0] - 20, (n_rois, 2))
+    rois = RoiSet.discs(centres, 6.0, shape, list(range(1, n_rois + 1)))
+    readout = DffReadout(rois)
+    img = rng.poisson(200, shape).astype(np.uint16)
+    times = []
+    for k in range(frames):
+        t0 = time.perf_counter()
+        readout.process(img, 0.01 * k, k + 1)
+        times.append(1e3 * (time.perf_counter() - t0))
+    return {"rois": n_rois, "p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99))}
 
 
 def main() -> None:
@@ -139,6 +156,10 @@ def main() -> None:
     cpu = platform.processor() or platform.machine()
     print(f"closed loop, simulated rig, camera 512² at {args.fps:g} fps; {cpu}, {os.cpu_count()} CPUs, "
           f"load {' '.join(load)}")
+    costs = [readout_cost(k) for k in (2, 50, 500)]
+    print("\nreadout of one 512² frame (worker thread):")
+    for c in costs:
+        print(f"  {c['rois']:>4} ROIs: p50 {c['p50']:.2f} ms, p99 {c['p99']:.2f} ms")
     results = []
     for n in args.sizes:
         t0 = time.perf_counter()
@@ -156,7 +177,7 @@ def main() -> None:
     load_end = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
     print(f"\nload at the end: {' '.join(load_end)}")
     if args.json is not None:
-        args.json.write_text(json.dumps({"load": [load, load_end], "results": results}, indent=1))
+        args.json.write_text(json.dumps({"load": [load, load_end], "readout_ms": costs, "results": results}, indent=1))
 
 
 if __name__ == "__main__":
