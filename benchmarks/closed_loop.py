@@ -177,7 +177,8 @@ def main() -> None:
     load_end = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
     print(f"\nload at the end: {' '.join(load_end)}")
     if args.json is not None:
-        args.json.write_text(json.dumps({"load": [load, load_end], "readout_ms": costs, "results": results}, indent=1))
+        out = {"load": [load, load_end], "readout_ms": costs, "results": results}
+        args.json.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
