@@ -207,3 +207,25 @@ def test_run_protocol_runs_a_closed_loop_headless(rig, capsys):
     assert main(["run-protocol", str(proto), "--config", str(session)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "closed_loop.rules.0.do.show: unknown pattern 'c'" in err[0]
+
+
+def test_a_failing_camera_aborts_the_run_with_the_gate_closed(rig, monkeypatch):
+    with Session.open(rig) as s:
+        s.targets = targets_on_cells(s)
+        run = ClosedLoopRun(s, protocol(A_DRIVES_B))
+        run.prepare()
+        real, calls = s.camera._grab, []
+
+        def grab():
+            calls.append(1)
+            if len(calls) > 5:
+                raise OSError("the camera's cable came out")
+            return real()
+
+        monkeypatch.setattr(s.camera, "_grab", grab)
+        outcome = run.run()
+        assert not s.laser_gate.is_open
+        log_path = s.log.path
+    assert outcome[0] == "aborted" and "the readout failed" in outcome[1] and "cable" in outcome[1]
+    end = [r for r in read(log_path).records if r["type"] == "protocol_end"][-1]
+    assert end["outcome"] == "aborted"

@@ -200,7 +200,8 @@ class ClosedLoopRun:
         if writer is not None:
             sinks.append(writer.append)
         sinks += [self._on_sample, lambda smp: self._listeners.emit("sample", smp)]
-        self.worker = ReadoutWorker(cam, readout, sinks)
+        self.worker = ReadoutWorker(cam, readout, sinks,
+                                    on_error=lambda exc: self.abort(f"the readout failed: {exc}"))
         started_camera = not cam.is_streaming
         actuator = threading.Thread(target=self._actuate, name="holostim-closed-loop", daemon=True)
         error: BaseException | None = None

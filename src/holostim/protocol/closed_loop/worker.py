@@ -21,10 +21,15 @@ log = logging.getLogger(__name__)
 
 
 class ReadoutWorker:
-    """Reads out every frame of ``camera`` it can keep up with; ``sinks`` get each sample in order."""
+    """Reads out every frame of ``camera`` it can keep up with; ``sinks`` get each sample in order.
 
-    def __init__(self, camera: object, readout: DffReadout, sinks: list[Callable[[TraceSample], None]]):
+    A failing camera or sink ends the thread; ``on_error`` is told (the run then aborts, gate first).
+    """
+
+    def __init__(self, camera: object, readout: DffReadout, sinks: list[Callable[[TraceSample], None]],
+                 on_error: Callable[[BaseException], None] | None = None):
         self.camera = camera
+        self.on_error = on_error
         self.readout = readout
         self.sinks = list(sinks)
         self.frames = 0
@@ -63,3 +68,5 @@ class ReadoutWorker:
         except BaseException as exc:  # noqa: BLE001 - the loop's owner sees it and stops the run
             log.exception("the closed-loop readout stopped")
             self.error = exc
+            if self.on_error is not None:
+                self.on_error(exc)
