@@ -118,9 +118,11 @@ class TracesDock(QWidget):
         for _, item in self._marks:
             item.setPos(-self.window_s, item.pos().y())
         top = len(self.roi_ids) * self.spacing
+        drawn = 0
         for a in self.actions:
             if a.decision.t_frame < t_now - self.window_s:
                 continue
+            drawn += 1
             if a.t_gate_open is not None and a.t_gate_close is not None:
                 band = pg.LinearRegionItem((a.t_gate_open - t_now, a.t_gate_close - t_now), movable=False,
                                            brush=pg.mkBrush(*LIGHT_BRUSH), pen=pg.mkPen(None))
@@ -130,8 +132,10 @@ class TracesDock(QWidget):
             pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
             tick = pg.InfiniteLine(a.decision.t_frame - t_now, angle=90, pen=pen)
             self.plot.addItem(tick)
-            name = pg.TextItem(f"{a.decision.rule}: {a.outcome}", color=color, anchor=(0, 0))
-            name.setPos(a.decision.t_frame - t_now, top)
+            near_end = a.decision.t_frame - t_now > -0.2 * self.window_s  # keep the label inside
+            name = pg.TextItem(f"{a.decision.rule}: {a.outcome}", color=color,
+                               anchor=(1 if near_end else 0, 0))
+            name.setPos(a.decision.t_frame - t_now, top - 0.12 * (drawn % 2))  # neighbours on two rows
             self.plot.addItem(name)
             self._marks += [("tick", tick), ("name", name)]
         self.plot.setXRange(-self.window_s, 0, padding=0.01)
