@@ -382,3 +382,14 @@ def test_patterns_from_groups_without_targets_says_what_to_do(qtbot):
     press(qtbot, dock.editor.groups_button)
     assert dock.error_text.startswith("no targets: click neurons")
     assert dock.editor.pattern_names() == []
+
+
+def test_a_closed_loop_protocol_is_not_loaded_into_the_schedule_editor(qtbot, tmp_path):
+    path = tmp_path / "loop.yaml"
+    path.write_text("version: 1\nname: loop\npatterns: {b: {ids: [2]}}\nclosed_loop:\n  duration_ms: 1000\n"
+                    "  rules: [{name: r, when: {roi: 1, dff_above: 0.2}, do: {show: b, duration_ms: 10}}]\n")
+    dock = ProtocolDock(TargetStore())
+    qtbot.addWidget(dock)
+    assert not dock.load(path)
+    assert "closed-loop protocol: run it with `holostim run-protocol loop.yaml`" in dock.error_text
+    assert dock.path is None

@@ -139,7 +139,9 @@ def test_a_run_longer_than_a_day_is_a_unit_mistake():
 
 def test_missing_sections_and_a_list_are_one_line_each():
     err = _error("version: 1\nname: x\n")
-    assert "patterns: required key is missing" in str(err) and "schedule: required key is missing" in str(err)
+    assert "patterns: required key is missing" in str(err)
+    err = _error("version: 1\nname: x\npatterns: {a: {}}\n")
+    assert "needs a schedule (timed steps) or a closed_loop section" in str(err)
     assert str(_error("- 1\n")) == "p.yaml:1: a protocol must be a mapping of sections, got list"
     err = _error("version: 1\nname: x\npatterns: {a: {}}\nschedule:\n  steps: []\n")
     assert str(err) == "p.yaml:5: schedule.steps: List should have at least 1 item after validation, not 0"

@@ -102,12 +102,15 @@ def test_clock_moves_only_when_told():
 def test_every_simulation_key_reaches_the_rig():
     """Each key of the session's ``simulation`` section is a field of exactly one rig part (or the rig's)."""
     from holostim.config import SimulationConfig
+    from holostim.sim import NetworkParams
 
-    parts = [Scene, Activity, LightPath, Sensor]
+    parts = [Scene, Activity, LightPath, Sensor, NetworkParams]
     owners = {k: [p for p in parts if k in {f.name for f in dataclasses.fields(p)}]
               for k in SimulationConfig.model_fields}
-    rig = {"seed", "shape"}  # the camera's own keywords
-    assert {k for k, v in owners.items() if len(v) != 1} == rig
+    rig = {"seed", "shape", "activity_model"}  # the camera's own keywords, and which activity model
+    shared = {"spontaneous_hz", "spike_dff"}  # the rate model and the network both read these
+    assert {k for k, v in owners.items() if len(v) != 1} == rig | shared
+    assert all(set(owners[k]) == {Activity, NetworkParams} for k in shared)
     assert not any(owners[k] for k in rig)
 
 

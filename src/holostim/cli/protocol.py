@@ -113,6 +113,8 @@ def cmd_run_protocol(args: argparse.Namespace) -> int:
         from holostim.hardware.slm.opengl.qt_loop import qt_application, run_beside_qt_events
 
         _app = qt_application()  # noqa: F841 - keep it alive while the window is shown
+    if protocol.closed_loop is not None:
+        return _run_closed_loop(protocol, config, args.protocol, opengl)
     with Session.open(config, progress=Progress("calibrating the simulated rig")) as session:
         run = ProtocolRun(session, protocol, source=args.protocol)
         run.prepare(progress=Progress(f"preparing {protocol.name!r}"))
@@ -135,4 +137,33 @@ def cmd_run_protocol(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"holostim: protocol aborted after {len(run.times)} of {len(run.plan.steps)} steps: {reason}; "
           f"the gate is closed; log {log_path}", file=sys.stderr)
+    return EXIT_FAIL
+
+
+def _run_closed_loop(protocol: Any, config: Any, source: str, opengl: bool) -> int:
+    """A protocol with a ``closed_loop`` section: its rules on the camera's frames for ``duration_ms``."""
+    from holostim.protocol.closed_loop.run import ClosedLoopRun
+    from holostim.session import Session
+
+    with Session.open(config, progress=Progress("calibrating the simulated rig")) as session:
+        run = ClosedLoopRun(session, protocol, source=source)
+        run.prepare()
+        cl = protocol.closed_loop
+        print(f"protocol {protocol.name!r}: closed loop, {len(cl.rules)} rules on {len(run.rois)} ROIs, "
+              f"{cl.duration_ms / 1e3:.1f} s", file=sys.stderr)
+        if opengl:
+            from holostim.hardware.slm.opengl.qt_loop import run_beside_qt_events
+
+            outcome, reason = _run_with_signals(run, lambda: run_beside_qt_events(run.run), here=True)
+        else:
+            outcome, reason = _run_with_signals(run, run.run)
+        log_path = session.log.path
+    shown = sum(a.outcome == "shown" for a in run.actions)
+    frames, dropped = run.worker.frames, run.worker.dropped
+    summary = (f"{len(run.actions)} actions, {shown} shown; {frames} frames read out, {dropped} dropped; "
+               f"traces {run.trace_path}; log {log_path}")
+    if outcome == "completed":
+        print(f"closed loop completed: {summary}")
+        return EXIT_OK
+    print(f"holostim: closed loop aborted: {reason}; the gate is closed; {summary}", file=sys.stderr)
     return EXIT_FAIL

@@ -365,6 +365,33 @@ class SimulationConfig(Section):
             refuse((key,), f"{n} neurons of radius {self.neuron_radius_px:g} px do not fit without overlap "
                    f"on a {h}×{w} camera (at most about {most}); lower {key} or neuron_radius_px", n)
         return self
+
+    @model_validator(mode="after")
+    def _check_network(self) -> SimulationConfig:
+        # The network's own checks (an indicator no transient can have, a connection to a neuron the
+        # sample does not hold), reported at the key that holds the problem.
+        from holostim.config.consistency import refuse
+        from holostim.sim import NetworkParams, SimulationConfigError
+
+        if self.activity_model != "network":
+            return self
+        names = {f.name for f in dataclasses.fields(NetworkParams)}
+        try:
+            NetworkParams(**{k: v for k, v in self.model_dump().items() if k in names})
+        except SimulationConfigError as exc:
+            msg = str(exc)
+            key = ("indicator_half_decay_ms" if msg.startswith("indicator")
+                   else msg.split("=")[0].split("[")[0])
+            refuse((key if key in names else "activity_model",), msg, getattr(self, key, None))
+        n = self.n_neurons
+        for k, (a, b, _) in enumerate(self.connections):
+            if a == b:
+                refuse(("connections", k), f"neuron {a} cannot connect to itself", [a, b])
+            if n is not None and max(a, b) >= n:
+                refuse(("connections", k), f"the sample has {n} neurons (indices 0 to {n - 1}); "
+                       f"[{a}, {b}] names another", [a, b])
+        return self
+
     ground_truth: GroundTruthConfig = GroundTruthConfig()
     sample: Literal["neurons", "slide"] = "neurons"
     visible_spots: bool = Field(True, description="the camera also sees the light pattern")
@@ -376,6 +403,24 @@ class SimulationConfig(Section):
     baseline: NonNegativeFloat = 10.0
     background: NonNegativeFloat = 2.0
     spontaneous_hz: NonNegativeFloat = 0.2
+    activity_model: Literal["rate", "network"] = Field(
+        "rate", description="rate: Poisson at stim_hz while lit; network: spikes, synapses, opsin, GCaMP")
+    connection_density: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="network: seeded random links a→b with this density")
+    connection_weight: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.3, description="network: probability a random link passes a spike on")
+    connections: list[tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)],
+                            Annotated[float, Field(ge=0, le=1)]]] = Field(
+        default_factory=list, description="network: [pre, post, probability] by neuron index")
+    synaptic_delay_ms: NonNegativeFloat = 5.0
+    opsin_threshold_uj: PositiveFloat = Field(
+        5.0, description="network: light energy on a soma within opsin_window_ms that fires it (µJ)")
+    opsin_window_ms: PositiveFloat = 10.0
+    opsin_latency_ms: NonNegativeFloat = Field(3.0, description="network: threshold reached → spike")
+    refractory_ms: NonNegativeFloat = 5.0
+    indicator_peak_ms: PositiveFloat = Field(45.0, description="network: spike → ΔF/F peak (GCaMP6f)")
+    indicator_half_decay_ms: PositiveFloat = Field(142.0, description="network: peak → half (GCaMP6f)")
+    dt_ms: Annotated[float, Field(gt=0, le=2)] = Field(0.5, description="network: integration sub-step")
     stim_hz: NonNegativeFloat = 25.0
     threshold: PositiveFloat = 0.002
     spike_dff: NonNegativeFloat = 0.3
@@ -467,7 +512,7 @@ class SessionConfig(YamlDocument, Section):
         :class:`~holostim.sim.Activity`, :class:`~holostim.sim.LightPath`, :class:`~holostim.sim.Sensor`);
         the focal length and beam waist come from ``optics``, exposure and frame rate from ``camera``.
         """
-        from holostim.sim import Activity, GroundTruth, LightPath, Scene, Sensor
+        from holostim.sim import Activity, GroundTruth, LightPath, NetworkParams, Scene, Sensor
 
         sim = self.simulation.model_dump()
         truth = {k: v for k, v in sim.pop("ground_truth").items() if v is not None}
@@ -486,6 +531,8 @@ class SessionConfig(YamlDocument, Section):
                                beam_waist_um=self.optics.beam_waist_um, ground_truth=ground_truth),
             "sensor": part(Sensor),
         }
+        if sim["activity_model"] == "network":
+            kw["network"] = part(NetworkParams)
         kw.update(self.camera.options())
         # The name identifies this simulated rig (scene, hidden transform, SLM and optics): a calibration
         # records it, so one measured on another simulated rig is recognised as stale.

@@ -270,6 +270,10 @@ class ProtocolDock(QWidget):
         except (HolostimError, OSError) as exc:
             self._say(str(exc), error=True)
             return False
+        if protocol.schedule is None:  # the editor and the run here are the schedule's
+            self._say(f"{Path(path).name} is a closed-loop protocol: run it with `holostim run-protocol "
+                      f"{Path(path).name}` (this dock edits and runs scheduled protocols)", error=True)
+            return False
         self.editor.set_protocol(protocol)
         self.path, self._dirty = Path(path), False
         self.file_label.setText(Path(path).name)

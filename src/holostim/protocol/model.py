@@ -37,6 +37,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator, 
 from holostim.config.load import load_model, parse_model
 from holostim.config.messages import ConfigError
 from holostim.config.types import ResolvedPath, Section, YamlDocument
+from holostim.protocol.closed_loop_model import ClosedLoopSpec
 from holostim.protocol.errors import ProtocolFileError
 
 __all__ = [
@@ -200,7 +201,8 @@ class ProtocolConfig(YamlDocument, Section):
     version: Literal[1]
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     patterns: Annotated[dict[PatternName, PatternSpec], Field(min_length=1, max_length=MAX_PATTERNS)]
-    schedule: ScheduleSpec
+    schedule: ScheduleSpec | None = None
+    closed_loop: ClosedLoopSpec | None = None
     export_nwb: ResolvedPath | None = None
 
     @field_validator("export_nwb")
@@ -236,6 +238,17 @@ class ProtocolConfig(YamlDocument, Section):
 
     @model_validator(mode="after")
     def _steps_name_patterns(self) -> ProtocolConfig:
+        if (self.schedule is None) == (self.closed_loop is None):
+            raise ValueError("a protocol has either a schedule (timed steps) or a closed_loop section "
+                             "(rules on the camera's activity), and not both"
+                             if self.schedule is not None else
+                             "a protocol needs a schedule (timed steps) or a closed_loop section")
+        if self.closed_loop is not None:
+            for k, rule in enumerate(self.closed_loop.rules):
+                if rule.do.show is not None and rule.do.show not in self.patterns:
+                    raise ValueError(f"closed_loop.rules.{k}.do.show: "
+                                     f"{_unknown_pattern(rule.do.show, self.patterns)}")
+            return self
         for i, step in enumerate(self.schedule.steps):
             if step.pattern not in self.patterns:
                 problem = _unknown_pattern(step.pattern, self.patterns)
@@ -243,7 +256,9 @@ class ProtocolConfig(YamlDocument, Section):
         return self
 
     def used_patterns(self) -> list[str]:
-        """The patterns the schedule shows, in the order of their first step."""
+        """The patterns the schedule (or the closed loop's rules) show, in the order of their first use."""
+        if self.schedule is None:
+            return self.closed_loop.used_patterns() if self.closed_loop is not None else []
         return list(dict.fromkeys(s.pattern for s in self.schedule.steps))
 
     def unused_patterns(self) -> list[str]:

@@ -41,7 +41,8 @@ from holostim.session import Session
 from holostim.session.listeners import Listeners
 from holostim.session.prepared import PreparedPattern
 
-__all__ = ["EVENTS", "ProtocolAborted", "ProtocolRefused", "ProtocolRun", "RunProgress", "StepTimes"]
+__all__ = ["EVENTS", "ProtocolAborted", "ProtocolRefused", "ProtocolRun", "RunProgress", "StepTimes",
+           "laser_power_for"]
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,36 @@ class _State:
     times: list[StepTimes] = field(default_factory=list)
 
 
+def laser_power_for(session: Session, p: PreparedPattern,
+                    per_spot_mw: float | None) -> tuple[float | None, float | None]:
+    """``(laser mW, mW per spot)`` that put ``per_spot_mw`` on each spot of ``p`` on average.
+
+    ``(None, None)`` for no power per spot: the laser at the rig's ``safety.laser_power_mw``. Shared by
+    the scheduled runner and the closed loop.
+    """
+    if per_spot_mw is None:
+        return None, None
+    laser_max = session.config.safety.laser_power_mw
+    frac = p.spot_fraction
+    if frac is None or laser_max is None:
+        raise ProtocolError("a power per spot needs safety.laser_power_mw (the laser's power at the "
+                            "sample)")
+    need = float(per_spot_mw) * len(frac) / float(np.sum(frac))
+    if need > laser_max:
+        raise ProtocolError(f"{per_spot_mw} mW per spot needs {need:.1f} mW of laser, more than "
+                            f"safety.laser_power_mw = {laser_max} mW")
+    daq = session.daq
+    cal = getattr(daq, "power_calibration", None)
+    if not getattr(daq, "has_power_ao", False) or cal is None:
+        raise ProtocolError("a power per spot needs the DAQ's power_ao line and daq.power_calibration "
+                            "(or leave power_mw_per_spot out: the laser at safety.laser_power_mw)")
+    try:
+        cal.volts(need)
+    except Exception as exc:  # PowerCalibrationError: outside the calibrated range
+        raise ProtocolError(str(exc)) from None
+    return need, float(per_spot_mw)
+
+
 class ProtocolRun:
     """One run of a protocol on a session: :meth:`prepare`, then :meth:`run` (any thread).
 
@@ -159,6 +190,9 @@ class ProtocolRun:
         self.session = session
         self.protocol = protocol
         self.source = None if source is None else Path(source)
+        if protocol.schedule is None:
+            raise ProtocolError(f"protocol {protocol.name!r} has no schedule: it is a closed-loop protocol "
+                                "(run it with holostim.protocol.closed_loop.ClosedLoopRun)")
         self.plan: Plan = expand(protocol.schedule)
         self.prepared: dict[str, PreparedPattern] = {}
         self._powers: dict[int, _Power] = {}
@@ -248,27 +282,7 @@ class ProtocolRun:
 
     def _laser_power(self, p: PreparedPattern, per_spot_mw: float | None) -> _Power:
         """The laser power that puts ``per_spot_mw`` on each spot of ``p`` on average (None: the rig's)."""
-        if per_spot_mw is None:
-            return _Power(None)
-        laser_max = self.session.config.safety.laser_power_mw
-        frac = p.spot_fraction
-        if frac is None or laser_max is None:
-            raise ProtocolError("a power per spot needs safety.laser_power_mw (the laser's power at the "
-                                "sample)")
-        need = float(per_spot_mw) * len(frac) / float(np.sum(frac))
-        if need > laser_max:
-            raise ProtocolError(f"{per_spot_mw} mW per spot needs {need:.1f} mW of laser, more than "
-                                f"safety.laser_power_mw = {laser_max} mW")
-        daq = self.session.daq
-        cal = getattr(daq, "power_calibration", None)
-        if not getattr(daq, "has_power_ao", False) or cal is None:
-            raise ProtocolError("a power per spot needs the DAQ's power_ao line and daq.power_calibration "
-                                "(or leave power_mw_per_spot out: the laser at safety.laser_power_mw)")
-        try:
-            cal.volts(need)
-        except Exception as exc:  # PowerCalibrationError: outside the calibrated range
-            raise ProtocolError(str(exc)) from None
-        return _Power(need, float(per_spot_mw))
+        return _Power(*laser_power_for(self.session, p, per_spot_mw))
 
     # ------------------------------------------------------------------------------------------ control
     def abort(self, reason: str = "aborted") -> None:

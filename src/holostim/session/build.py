@@ -86,6 +86,11 @@ def make_camera(cfg: SessionConfig, slm: SLMProtocol, daq: DAQ | None = None) ->
         options["slm"] = slm
         if daq is not None:
             options["laser_on"] = getattr(daq, "gate_open_at", None) or (lambda t: daq.gate_open)
+        full = cfg.safety.laser_power_mw
+        if daq is not None and daq.has_power_ao and daq.power_calibration is not None:
+            options["laser_mw"] = lambda t: daq.power_mw if daq.power_mw is not None else full
+        else:
+            options["laser_mw"] = full
     return open_camera(cfg.camera.backend, **options)
 
 

@@ -6,7 +6,8 @@ the SLM it looks through is any object with the simulated SLM's attributes. Its 
 frozen dataclasses, one per part of the rig, validated when they are made:
 
 - :class:`Scene`: what lies under the objective (neurons or a slide) and how bright it is;
-- :class:`Activity`: firing rates, threshold and calcium transients;
+- :class:`Activity`: firing rates, threshold and calcium transients (the rate model);
+- :class:`NetworkParams`: a responding network instead (connectivity, opsin, GCaMP-class indicator);
 - :class:`LightPath`: Fourier lens, beam, camera PSF and the hidden :class:`GroundTruth` map;
 - :class:`Sensor`: noise, gain, bit depth.
 
@@ -17,7 +18,9 @@ from holostim.sim.activity import Activity, Calcium
 from holostim.sim.clock import SimulatedClock
 from holostim.sim.errors import SimulationConfigError
 from holostim.sim.ground_truth import GroundTruth
+from holostim.sim.indicator import Indicator
 from holostim.sim.light import Light, LightPath
+from holostim.sim.network import Network, NetworkParams, Spike
 from holostim.sim.sample import SAMPLES, Sample, Scene
 from holostim.sim.sensor import Readout, Sensor
 from holostim.sim.world import SimulatedWorld, camera_shape
@@ -27,8 +30,11 @@ __all__ = [
     "Activity",
     "Calcium",
     "GroundTruth",
+    "Indicator",
     "Light",
     "LightPath",
+    "Network",
+    "NetworkParams",
     "Readout",
     "Sample",
     "Scene",
@@ -36,5 +42,6 @@ __all__ = [
     "SimulatedClock",
     "SimulatedWorld",
     "SimulationConfigError",
+    "Spike",
     "camera_shape",
 ]

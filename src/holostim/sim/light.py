@@ -100,6 +100,7 @@ class Light:
         self.image = np.zeros(shape, np.float32)  # fraction of the laser power per camera pixel
         self._key: Any = None
         self._efficiency: np.ndarray | None = None
+        self._patterns: dict[Any, np.ndarray] = {}  # ungated light per shown frame (the network's)
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -172,6 +173,34 @@ class Light:
         # A pattern rendered mid-settle is provisional: the next frame must recompute it.
         self._key = ("settling", full_key) if settling else full_key
         return self.image
+
+    def pattern(self, t: float) -> np.ndarray:
+        """The light the frame shown at ``t`` makes while the laser is on, whatever the gate (cached).
+
+        For the responding network (:mod:`holostim.sim.network`), which applies the gate itself at every
+        sub-step. Each frame's light is computed once, when first asked for, from its displayed phase
+        then; the gate opens only after a frame settled, so that phase is the one the light sees. The
+        two most recent frames are kept.
+        """
+        if self.slm is None:
+            return self.image
+        key, _ = self._slm_state(t)
+        if key is None:  # an SLM without frame records: the phase itself decides
+            phase = np.asarray(self.slm.displayed_phase(t), dtype=np.float32)
+            key = ("phase", phase.tobytes())
+        hit = self._patterns.get(key)
+        if hit is not None:
+            return hit
+        if key == ("blank",):
+            img = np.zeros(self.shape, np.float32)
+        else:
+            keep_image, keep_key = self.image, self._key
+            self._set(np.asarray(self.slm.displayed_phase(t), dtype=np.float32))
+            img, self.image, self._key = self.image, keep_image, keep_key
+        while len(self._patterns) >= 2:
+            self._patterns.pop(next(iter(self._patterns)))
+        self._patterns[key] = img
+        return img
 
     def _set(self, phase: np.ndarray) -> None:
         from holostim.optics import Field, fourier_lens, intensity

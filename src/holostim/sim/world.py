@@ -17,7 +17,11 @@ from holostim.checks import shape_pair
 from holostim.sim.activity import Activity, Calcium
 from holostim.sim.errors import SimulationConfigError
 from holostim.sim.light import Light, LightPath
+from holostim.sim.network import Network, NetworkParams
 from holostim.sim.sample import Sample, Scene
+
+DEFAULT_LASER_MW = 10.0
+"""The simulated laser's power at the sample when the rig states none (mW)."""
 
 
 def camera_shape(shape: Any) -> tuple[int, int]:
@@ -48,6 +52,11 @@ class SimulatedWorld:
     laser_on : callable or None
         ``laser_on(t) -> bool``, the laser gate at time ``t`` (see :class:`~holostim.sim.light.Light`);
         ``None``: the light is on while the SLM's interlock permits.
+    network : NetworkParams or None
+        A responding network (:mod:`holostim.sim.network`) instead of the rate model of ``activity``.
+    laser_mw : callable, float or None
+        The laser's power at the sample while the gate is open (``laser_mw(t)``, e.g. the DAQ's power
+        line); ``None``: :data:`DEFAULT_LASER_MW`. Only the network's opsin uses it.
     """
 
     def __init__(
@@ -60,6 +69,8 @@ class SimulatedWorld:
         light_path: LightPath | None = None,
         seed: int = 0,
         laser_on: Callable[[float], bool] | None = None,
+        network: NetworkParams | None = None,
+        laser_mw: Callable[[float], float | None] | float | None = None,
     ) -> None:
         self.shape = camera_shape(shape)
         self.slm = slm
@@ -69,7 +80,11 @@ class SimulatedWorld:
         self.seed = int(seed)
         self.light = Light(slm, self.shape, self.light_path, laser_on)
         self.sample = Sample(self.scene, self.shape, self.seed)
-        self.calcium = Calcium(self.activity, self.sample.n_neurons, self.seed)
+        self.network = None if network is None else Network(network, self.sample.n_neurons, self.seed)
+        self.calcium: Calcium | Network = (Calcium(self.activity, self.sample.n_neurons, self.seed)
+                                           if self.network is None else self.network)
+        self._laser_mw = laser_mw
+        self._drive_of: tuple[int, np.ndarray] | None = None
         self._t_last: float | None = None
 
     def light_image(self, t: float) -> np.ndarray:
@@ -82,7 +97,30 @@ class SimulatedWorld:
         self._advance(t, light)
         return self.sample.emission(self.calcium.dff, light)
 
+    def laser_mw(self, t: float) -> float:
+        """The laser's power at the sample while its gate is open (mW), for the network's opsin."""
+        mw = self._laser_mw(t) if callable(self._laser_mw) else self._laser_mw
+        return DEFAULT_LASER_MW if mw is None else float(mw)
+
+    def _gate(self, t: float) -> bool:
+        if self.slm is None:
+            return False
+        if self.light.laser_on is not None:
+            return bool(self.light.laser_on(t))
+        return bool(getattr(self.slm, "laser_permitted", True))
+
+    def _drive(self, t: float) -> np.ndarray:
+        """Fraction of the laser power on each soma for the frame shown at ``t`` (one matvec per frame)."""
+        pattern = self.light.pattern(t)
+        if self._drive_of is None or self._drive_of[0] != id(pattern):
+            self._drive_of = (id(pattern), self.sample.drive(pattern))
+        return self._drive_of[1]
+
     def _advance(self, t: float, light: np.ndarray) -> None:
+        if self.network is not None:
+            if self.scene.sample == "neurons" and self.sample.n_neurons:
+                self.network.advance(t, self._gate, self._drive, self.laser_mw)
+            return
         if self._t_last is None:
             self._t_last = t
             return

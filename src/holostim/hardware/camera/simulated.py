@@ -19,6 +19,7 @@ from holostim.sim import (
     Activity,
     GroundTruth,
     LightPath,
+    NetworkParams,
     Readout,
     Scene,
     Sensor,
@@ -54,6 +55,8 @@ class SimulatedCamera(Camera):
     laser_on : callable or None
         ``laser_on(t) -> bool`` on the camera's clock: the laser gate at ``t`` (a session with a DAQ
         passes the gate's history); ``None``: the light is on while the SLM's interlock permits.
+    network, laser_mw :
+        A responding network and the laser's power for its opsin (see :class:`~holostim.sim.SimulatedWorld`).
 
     Raises
     ------
@@ -82,13 +85,15 @@ class SimulatedCamera(Camera):
         clock: Callable[[], float] | None = None,
         name: str = "simulated",
         laser_on: Callable[[float], bool] | None = None,
+        network: NetworkParams | None = None,
+        laser_mw: Callable[[float], float | None] | float | None = None,
     ) -> None:
         super().__init__(exposure_ms=exposure_ms, fps=fps, name=name)
         self.slm = slm
         self.clock: Callable[[], float] = clock or time.monotonic
         try:
             self.world = SimulatedWorld(slm, shape, scene=scene, activity=activity, light_path=light_path,
-                                        seed=seed, laser_on=laser_on)
+                                        seed=seed, laser_on=laser_on, network=network, laser_mw=laser_mw)
         except SimulationConfigError as exc:  # a bad camera option, as the session reports it
             raise CameraConfigError(str(exc)) from exc
         self._sensor = sensor if sensor is not None else Sensor()
@@ -126,6 +131,11 @@ class SimulatedCamera(Camera):
     def n_neurons(self) -> int:
         """Number of neurons in the sample."""
         return self.world.sample.n_neurons
+
+    @property
+    def network(self) -> Any:
+        """The responding network (its ``spikes`` are the ground truth), or ``None`` with the rate model."""
+        return self.world.network
 
     @property
     def neuron_positions(self) -> np.ndarray:

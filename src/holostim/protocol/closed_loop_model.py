@@ -1,0 +1,159 @@
+"""The ``closed_loop:`` section of a protocol file: ROIs, the readout, rules, and the duty-cycle limit.
+
+A closed-loop protocol replaces the ``schedule`` with rules evaluated on every camera frame::
+
+    closed_loop:
+      duration_ms: 60000
+      rois: {ids: [1, 2], radius_px: 6}        # discs around the session's targets (default: all)
+      readout: {baseline_s: 30, freeze_above: 0.1}
+      duty_cycle: {max_fraction: 0.2, window_ms: 1000}
+      rules:
+        - name: a_drives_b
+          when: {roi: 1, dff_above: 0.15}      # or {roi: 1, rise_above: 3.0} (ΔF/F per second)
+          do: {show: b, duration_ms: 10}       # or {stop: true}
+          refractory_ms: 200
+          max_rate_hz: 5
+
+A condition fires on the frame where it becomes true (a crossing, not every frame above); a rule then
+waits ``refractory_ms`` before it may act again, and is **stopped** (logged, the run goes on) if its
+actions would come faster than ``max_rate_hz`` over the last second, or one of its actions would put
+the light above the duty-cycle limit: more than ``max_fraction`` of any ``window_ms`` with the gate open.
+Every action shows a prepared pattern through the session's one gate.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from holostim.config.types import Section
+
+__all__ = ["ActionSpec", "ClosedLoopSpec", "ConditionSpec", "DutyCycleSpec", "ReadoutSpec", "RoiSpec",
+           "RuleSpec"]
+
+_CONTEXT_KEY = "protocol_patterns"
+"""Where :class:`~holostim.protocol.model.ProtocolConfig` notes its pattern names while validating (the
+same key as there; not imported, so this module stays below the protocol model)."""
+MAX_RULES = 100
+MAX_DURATION_MS = 86_400_000.0
+
+PositiveMs = Annotated[float, Field(gt=0, le=3_600_000.0, allow_inf_nan=False)]
+
+
+class RoiSpec(Section):
+    """The ROIs read out: discs of ``radius_px`` around the session's targets with these ids (or all)."""
+
+    ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=10_000)] | None = None
+    radius_px: Annotated[float, Field(gt=0, le=200, allow_inf_nan=False)] = 6.0
+    ring_gap_px: Annotated[float, Field(ge=0, le=100)] = 2.0
+    ring_px: Annotated[float, Field(gt=0, le=100)] = 6.0
+
+
+class ReadoutSpec(Section):
+    """ΔF/F: a slow exponential baseline (``baseline_s``), frozen while a ROI is above ``freeze_above``."""
+
+    baseline_s: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] = 30.0
+    init_frames: Annotated[int, Field(ge=1, le=10_000)] = 10
+    freeze_above: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.1
+    neuropil_factor: Annotated[float, Field(ge=0, le=2)] = 1.0
+
+
+class DutyCycleSpec(Section):
+    """The most light the loop may give: ``max_fraction`` of any ``window_ms`` with the gate open."""
+
+    max_fraction: Annotated[float, Field(gt=0, le=1)] = 0.2
+    window_ms: PositiveMs = 1000.0
+
+
+class ConditionSpec(Section):
+    """When a rule acts: ``roi``'s ΔF/F crosses ``dff_above``, or its rise rate crosses ``rise_above``."""
+
+    roi: Annotated[int, Field(ge=1)]
+    dff_above: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    rise_above: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="d(ΔF/F)/dt between two frames, per second: a spike-like onset")
+
+    @model_validator(mode="after")
+    def _one_test(self) -> ConditionSpec:
+        if (self.dff_above is None) == (self.rise_above is None):
+            raise ValueError("give one of dff_above (a ΔF/F threshold) or rise_above (ΔF/F per second)")
+        return self
+
+
+class ActionSpec(Section):
+    """What a rule does: show prepared pattern ``show`` for ``duration_ms`` (gate open), or stop the run."""
+
+    show: str | None = None
+    duration_ms: PositiveMs | None = None
+    power_mw_per_spot: Annotated[float, Field(gt=0, le=1000)] | None = None
+    stop: bool = False
+
+    @field_validator("show")
+    @classmethod
+    def _known_pattern(cls, value: str | None, info: ValidationInfo) -> str | None:
+        names = (info.context or {}).get(_CONTEXT_KEY) if isinstance(info.context, dict) else None
+        if value is not None and names is not None and value not in names:
+            close = difflib.get_close_matches(value, sorted(names), n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown pattern {value!r}{hint} (patterns: {', '.join(sorted(names))})")
+        return value
+
+    @model_validator(mode="after")
+    def _one_action(self) -> ActionSpec:
+        if self.stop:
+            if self.show is not None:
+                raise ValueError("an action either stops the run or shows a pattern, not both")
+            return self
+        if self.show is None:
+            raise ValueError("give show: PATTERN (with duration_ms) or stop: true")
+        if self.duration_ms is None:
+            raise ValueError(f"showing {self.show!r} needs duration_ms (how long the gate stays open)")
+        return self
+
+
+class RuleSpec(Section):
+    """One rule: a condition, an action, a refractory time and a maximum rate."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    when: ConditionSpec
+    do: ActionSpec
+    refractory_ms: Annotated[float, Field(ge=0, le=3_600_000.0)] = 100.0
+    max_rate_hz: Annotated[float, Field(gt=0, le=1000)] = 10.0
+
+
+class ClosedLoopSpec(Section):
+    """The ``closed_loop`` section (see the module docstring)."""
+
+    duration_ms: Annotated[float, Field(gt=0, le=MAX_DURATION_MS, allow_inf_nan=False)]
+    rois: RoiSpec = RoiSpec()
+    readout: ReadoutSpec = ReadoutSpec()
+    duty_cycle: DutyCycleSpec = DutyCycleSpec()
+    rules: Annotated[list[RuleSpec], Field(min_length=1, max_length=MAX_RULES)]
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[RuleSpec]) -> list[RuleSpec]:
+        names = [r.name for r in rules]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"rule names {twice} are used twice; each rule's name is its id in the log")
+        return rules
+
+    @model_validator(mode="after")
+    def _rois_known(self) -> ClosedLoopSpec:
+        ids = self.rois.ids
+        if ids is not None:
+            for k, r in enumerate(self.rules):
+                if r.when.roi not in ids:
+                    raise ValueError(f"rules.{k}.when.roi: ROI {r.when.roi} is not among rois.ids {ids}")
+        return self
+
+    def used_patterns(self) -> list[str]:
+        """Patterns the rules show, in order."""
+        return list(dict.fromkeys(r.do.show for r in self.rules if r.do.show is not None))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, unset keys left out."""
+        return self.model_dump(mode="python", exclude_none=True)
