@@ -13,7 +13,8 @@ from holostim.config import ConfigError, SessionConfig, load_config, parse_confi
 from holostim.errors import HolostimError
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(p for p in (ROOT / "config").glob("*.yaml") if not p.name.startswith("protocol-"))
+EXAMPLES = sorted(p for p in (ROOT / "config").glob("*.yaml")
+                  if not p.name.startswith(("protocol-", "library-")))  # sessions only
 
 
 def test_examples_are_found():
