@@ -50,9 +50,9 @@ def test_a_200_set_library_equals_each_set_computed_alone(rig, client, tmp_path)
             res = engine.compute(target, method="wgs", iterations=5, seed=set_seed(11, entry["id"]))
             want = s.slm.phase_to_gray(res.phase)
             assert frames[i].tobytes() == want.tobytes(), entry["id"]
-            # the metrics come out of BLAS GEMMs (the direct sum, for these few spots): Dask's workers run
-            # BLAS on one thread, this process on two, so they may differ in the last float32 digits
-            assert manifest["results"][i]["efficiency"] == pytest.approx(res.metrics.efficiency, rel=1e-6)
+            # the direct sum (these few spots) runs BLAS on one thread everywhere: the same bits as a
+            # Dask worker's, whatever this process's BLAS thread count
+            assert manifest["results"][i]["efficiency"] == pytest.approx(res.metrics.efficiency, abs=0)
     # the manifest's coordinates: camera px → SLM px → sample µm
     e = manifest["sets"][0]
     assert np.allclose(e["slm_px"], s.calibration.camera_to_slm(np.array(e["camera_px"])))

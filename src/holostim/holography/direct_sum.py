@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from holostim.backend import Backend, get_backend, to_numpy
+from holostim.backend.blas import single_blas_thread
 from holostim.holography.defocus import DefocusModel
 from holostim.holography.errors import EngineError
 from holostim.holography.kernels import fast_kernels, plain_kernels
@@ -120,7 +121,18 @@ class DirectSumEngine:
         return to_numpy(basis.values(u)).astype(np.complex128)
 
     # ---------------------------------------------------------------------------------------------------
-    def compute(self, target: SpotTarget, method: str = "wgs", iterations: int | None = 20,
+    def compute(self, target: SpotTarget, *args: Any, **kwargs: Any) -> HologramResult:
+        """Compute a phase mask for ``target`` (:meth:`_compute`); on numpy with BLAS on one thread.
+
+        The same bytes whatever the process's BLAS thread count (:mod:`holostim.backend.blas`): the GUI,
+        ``holostim compute`` and a library's Dask workers give the same mask for the same spots and seed.
+        """
+        if self.backend.is_gpu:
+            return self._compute(target, *args, **kwargs)
+        with single_blas_thread():
+            return self._compute(target, *args, **kwargs)
+
+    def _compute(self, target: SpotTarget, method: str = "wgs", iterations: int | None = 20,
                 tolerance: float | None = None, budget_ms: float | None = None, warm_start: bool = False, *,
                 history: bool = False, fix_after: int = DEFAULT_FIX_AFTER, init: Any = "target",
                 seed: int | None = 0, eps_r: float = DEFAULT_EPS_R, eps_a: float = DEFAULT_EPS_A,
