@@ -18,7 +18,7 @@ from holostim.backend import Backend
 from holostim.config import load_config
 from holostim.holography import HologramEngine, SpotTarget
 from holostim.library.build import build_library, plan_library
-from holostim.library.spec import load_spec, set_seed
+from holostim.library.spec import LibrarySpecError, load_spec, set_seed
 from holostim.library.store import RECORDS, open_manifest, read_set
 from holostim.session import Session
 
@@ -124,3 +124,12 @@ def test_a_store_killed_while_being_created_is_completed_by_the_rerun(rig, clien
     shutil.rmtree(out / RECORDS)  # only the group and its manifest were written
     assert build_library(plan, out, client=client).computed_chunks == 5
     assert np.asarray(zarr.open_array(store=str(out), path="frames", mode="r")[:]).tobytes() == want.tobytes()
+
+
+def test_a_deep_gray_slm_needs_phases_not_8_bit_frames(rig):
+    """A 10-bit panel's frames are not 8-bit levels: the build says so before anything is computed."""
+    cfg = load_config(rig)
+    deep = cfg.model_copy(update={"slm": cfg.slm.model_copy(update={"bits": 10, "two_pi_gray": 1000})})
+    spec = load_spec(write_spec(rig.parent, "deep.yaml"))
+    with pytest.raises(LibrarySpecError, match="10-bit frames.*output: phases"):
+        plan_library(spec, deep)

@@ -111,6 +111,9 @@ def plan_library(spec: LibrarySpec, cfg: SessionConfig, calibration: Calibration
     """
     from holostim import __version__
 
+    if spec.output == "frames" and cfg.slm.bits != 8:
+        raise LibrarySpecError(f"this session's SLM has {cfg.slm.bits}-bit frames and a library stores "
+                               "8-bit frames; use `output: phases` (each step then converts its phase)")
     if calibration is None:
         path = cfg.calibration.file
         if path is None or not Path(path).is_file():

@@ -111,7 +111,11 @@ class PreparedShowing:
         with self._lock:
             self._check_open()
             targets = self._check_targets(targets)
-            frame = np.array(frame, dtype=np.uint8, copy=True)
+            want = np.dtype(getattr(self.slm, "gray_dtype", np.uint8))
+            if np.asarray(frame).dtype != want:  # never a silent cast: a 10-bit frame is not 8-bit levels
+                raise SessionError(f"pattern {name!r}: frame of {np.asarray(frame).dtype} gray levels; this "
+                                   f"SLM shows {want} frames")
+            frame = np.array(frame, dtype=want, copy=True)
             if frame.shape != tuple(self.slm.shape):
                 raise SessionError(f"pattern {name!r}: frame {frame.shape} is not the SLM's "
                                    f"{tuple(self.slm.shape)}")
