@@ -122,7 +122,9 @@ class PreparedShowing:
             frame.flags.writeable = False
             xy_slm = np.asarray(targets_slm, dtype=np.float64).reshape(-1, 2)
             shown = self._shown_phase(frame)
-            verdict = self.safety.decide("pattern", shown, xy_slm)
+            z = np.array([float(getattr(t, "z_um", 0.0)) for t in targets], dtype=np.float64)
+            spots = np.column_stack([xy_slm, z if len(z) == len(xy_slm) else np.zeros(len(xy_slm))])
+            verdict = self.safety.decide("pattern", shown, spots)  # each spot at its own depth too
             t = time.monotonic()
             phase = np.mod(shown, 2 * np.pi).astype(np.float32)
             result = ApplyResult(targets=list(targets), targets_slm=xy_slm, phase=phase, metrics=metrics,
