@@ -142,9 +142,10 @@ def test_the_engine_chooses(spots128):
     assert choose_spot_algorithm("fft", deep, "wgs", (N, N)) == "direct"  # 3-D: always the direct sum
     assert choose_spot_algorithm("auto", spots128, "raar", (N, N)) == "fft"
     assert choose_spot_algorithm("auto", spots128, "wgs", (N, N), tolerance=0.01) == "fft"  # dark pixels
-    assert direct_sum_crossover((1024, 1024)) == 40 and direct_sum_crossover((1024, 1024), 2) == 176
+    assert direct_sum_crossover((1024, 1024)) == 15 and direct_sum_crossover((1024, 1024), 2) == 66
     many = random_spots(N, direct_sum_crossover((N, N)) + 1, seed=2)
-    assert choose_spot_algorithm("auto", spots128, "wgs", (N, N)) == "direct"
+    few = random_spots(N, direct_sum_crossover((N, N)), seed=3)
+    assert choose_spot_algorithm("auto", few, "wgs", (N, N)) == "direct"
     assert choose_spot_algorithm("auto", many, "wgs", (N, N)) == "fft"
     assert choose_spot_algorithm("direct", many, "wgs", (N, N)) == "direct"
     with pytest.raises(SpotAlgorithmError, match="spot_algorithm 'gpu' is unknown"):

@@ -7,9 +7,12 @@ with the grid:
 
     direct  if  N <= DIRECT_SPOTS_PER_FFT_LOG · p² · log2(p² Ny Nx)
 
-``DIRECT_SPOTS_PER_FFT_LOG = 2`` was measured with ``benchmarks/engine_3d.py`` (numpy, single
-precision, the 2-core development VM): the crossover was about 30 spots at 512² and 60 to 90 at 1024²
-(the rule says 36 and 40: it leans towards the FFT engine, whose cost does not depend on ``N``). The
+``DIRECT_SPOTS_PER_FFT_LOG = 0.75`` was measured with ``benchmarks/engine_3d.py`` (numpy, single
+precision, the 2-core development VM with nothing else running, 2026-12-02; the direct sum's BLAS on one
+thread, the FFT on FFTW's threads): the direct sum was faster up to about 16 spots at 512² (1.6 vs
+1.7 ms per WGS iteration; 2.5 vs 2.1 ms at 32) and 8 to 16 at 1024² (6.1 vs 6.6 ms at 8, 7.2 vs 7.1 at
+16). The rule says 13 and 15. On a busy machine FFTW's threads slow down far more than one BLAS thread,
+and the crossover moves up to 30 spots (512²) and 60–90 (1024²); the rule is for the quiet rig. The
 session's ``engine.spot_algorithm`` (``auto|fft|direct``) overrides it for 2-D targets. 3-D targets
 (any ``z != 0``) always use the direct sum: a far-field grid has no depth. RAAR exists only on the FFT
 engine, so ``auto`` keeps a 2-D RAAR target there; and so does a tolerance stop: the tolerance error's
@@ -30,7 +33,7 @@ __all__ = ["DIRECT_METHODS", "DIRECT_SPOTS_PER_FFT_LOG", "SPOT_ALGORITHMS", "Spo
 SPOT_ALGORITHMS = ("auto", "fft", "direct")
 DIRECT_METHODS = ("gs", "wgs", "wgs-kim")
 """The methods the direct sum runs (RAAR's reflections need the whole far field)."""
-DIRECT_SPOTS_PER_FFT_LOG = 2.0
+DIRECT_SPOTS_PER_FFT_LOG = 0.75
 
 
 class SpotAlgorithmError(HolostimError, ValueError):
