@@ -1,7 +1,7 @@
 """Wave-optics simulation core: fields, sources, elements, propagation and sensors.
 
 Pure functions over a small immutable :class:`Field`; backend-generic (numpy, CuPy, any array-API
-library).  Units are micrometres; grids are centred with the optical axis at index ``N//2``.
+library); thick samples (a refractive-index volume) go through :func:`multislice`.  Units are micrometres; grids are centred with the optical axis at index ``N//2``.
 ``fourier_lens`` is the single definition of holostim's SLM -> sample Fourier model.
 """
 
@@ -27,6 +27,14 @@ from holostim.optics.field import (
     intensity,
     power,
     resize,
+)
+from holostim.optics.multislice import (
+    multislice,
+    random_volume,
+    scattering_length,
+    slab_volume,
+    sphere_volume,
+    split_step,
 )
 from holostim.optics.propagation import (
     clear_kernel_cache,
@@ -78,6 +86,7 @@ __all__ = [
     "nm_to_noll",
     "noll_to_ansi",
     "noll_to_nm",
+    "multislice",
     "objective",
     "phase_mask",
     "plane_wave",
@@ -86,11 +95,16 @@ __all__ = [
     "propagate",
     "quantize_phase",
     "radial_polynomial",
+    "random_volume",
     "rectangular_aperture",
     "relay_4f",
     "resize",
     "resample_to_camera",
+    "scattering_length",
+    "slab_volume",
     "slm",
+    "sphere_volume",
+    "split_step",
     "step",
     "thin_lens",
     "transfer_function",
