@@ -2,7 +2,8 @@
 
 Pure functions over a small immutable :class:`Field`; backend-generic (numpy, CuPy, any array-API
 library); thick samples (a refractive-index volume) go through :func:`multislice`.  Units are
-micrometres; grids are centred with the optical axis at index ``N//2``.  ``fourier_lens`` is the single definition of holostim's SLM -> sample Fourier model.
+micrometres; grids are centred with the optical axis at index ``N//2``.  ``fourier_lens`` is the
+single definition of holostim's SLM -> sample Fourier model.
 """
 
 from __future__ import annotations
