@@ -200,7 +200,7 @@ def multislice(field: Field, volume: Any, dz: float, *, n0: float | None = None,
         ``pad=2`` (default) zero-pads each step so light that leaves the lateral window is dropped
         instead of wrapping round into the other side: a finite sample under a beam. ``pad=1`` with
         ``band_limit=False`` treats the sample as laterally periodic (a grating, a random medium that
-        tiles): half the memory and about a quarter of the FFT work. The band limit (default on) is
+        tiles): FFTs of a quarter of the area. The band limit (default on) is
         right for the padded, non-periodic window; at a slice's short ``dz`` it cuts only near-grazing
         waves. ``evanescent="drop"`` (default) removes waves beyond ``n0/λ`` at every slice.
     check
@@ -254,7 +254,11 @@ def _volume_shape(shape: Any) -> tuple[int, int, int]:
     if len(items) != 3:
         raise FieldError(msg)
     nz = items[0]
-    if isinstance(nz, bool) or not float(nz).is_integer() or int(nz) < 1:
+    try:
+        whole = not isinstance(nz, bool) and float(nz).is_integer() and int(nz) >= 1
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
         raise FieldError(msg)
     ny, nx = shape_pair(items[1:], "volume shape (ny, nx)", FieldError)
     return int(nz), ny, nx
