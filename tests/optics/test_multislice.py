@@ -425,7 +425,7 @@ def jax_x64():
     jax.config.update("jax_enable_x64", before)
 
 
-JN, JZ = 32, 8  # JAX tests: 32² (padded to 64²), 8 slices
+JN, JZ = 32, 4  # JAX tests: 32² (padded to 64²), 4 slices (jit unrolls them: compile time)
 
 
 def _jax_case():
@@ -476,6 +476,21 @@ def test_jax_grad_in_the_volume_and_the_input_phase(jax_x64):
     # and a complex (absorbing) volume's imaginary part: d(power)/dκ = -2 k0 dz · local intensity, < 0
     gk = jax_x64.jit(jax_x64.grad(lambda k: power(multislice(g, vol + 1j * k, 1.0))))(jnp.zeros((JZ, JN, JN)))
     assert float(jnp.max(gk)) <= 0.0 and float(jnp.min(gk)) < 0.0
+
+
+def test_jax_grad_in_slice_thickness_and_wavelength(jax_x64):
+    jnp = jax_x64.numpy
+    vol, g, w = _jax_case()
+
+    def loss(dz, wl):
+        return jnp.sum(w * intensity(multislice(Field(jnp.asarray(g.u), D, wl, n=N0), vol, dz)))
+
+    p0 = (1.0, 0.83)
+    grads = jax_x64.jit(jax_x64.grad(loss, argnums=(0, 1)))(*p0)
+    lj = jax_x64.jit(loss)
+    for grad, fd in ((grads[0], (lj(1.0 + 1e-5, 0.83) - lj(1.0 - 1e-5, 0.83)) / 2e-5),
+                     (grads[1], (lj(1.0, 0.83 + 1e-6) - lj(1.0, 0.83 - 1e-6)) / 2e-6)):
+        assert float(grad) != 0.0 and abs(float(grad) - float(fd)) <= 1e-6 * abs(float(fd)), (grad, fd)
 
 
 def test_jax_vmap_over_wavelengths_equals_loop(jax_x64):

@@ -26,7 +26,7 @@ over each pixel for spheres), so the screen's phase ``k0 dz volume[j]`` is the s
 path and a slab whose faces fall inside a slice is still delayed exactly.
 
 Everything runs on any array namespace (numpy, CuPy, ``array_api_strict``) and under ``jax.jit``,
-``jax.grad`` (in ``Δn``, the input field, the wavelength) and ``jax.vmap`` (over wavelengths): the
+``jax.grad`` (in ``Δn``, the input field, ``dz``, the wavelength) and ``jax.vmap`` (over wavelengths): the
 slices are a Python loop, unrolled by ``jit`` (its compile time grows with the slice count; for
 hundreds of slices under JAX, scan :func:`split_step` over the volume with ``jax.lax.scan`` instead).
 """
