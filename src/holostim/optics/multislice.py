@@ -194,7 +194,8 @@ def multislice(field: Field, volume: Any, dz: float, *, n0: float | None = None,
     planes
         ``None``: return the field leaving the volume. ``"all"`` or a list of slice counts ``k``
         (``0`` = the input, ``nz`` = the output): return the field after ``k`` slices, at depth
-        ``k dz``, stacked on a new leading axis in the order given (a designer looking inside).
+        ``k dz``, stacked on a new leading axis in the order given (a designer looking inside; each
+        plane kept is one more copy of the field in memory).
     pad, band_limit, evanescent
         The angular-spectrum options of :func:`~holostim.optics.propagation.propagate`, per slice.
         ``pad=2`` (default) zero-pads each step so light that leaves the lateral window is dropped
