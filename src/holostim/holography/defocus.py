@@ -18,6 +18,11 @@ phase on the SLM:
     both exist.
 
 Both are ``z``-linear and 0 on the axis (the piston ``2π n z / λ`` is dropped: it does not move light).
+
+The reach of a pixelated SLM: the lens phase is sampled once per pixel, and where it changes by more
+than π from one pixel to the next it aliases (the SLM then writes a different, folded lens whose light
+goes to ghost foci, not to the spot). :meth:`DefocusModel.max_depth_um` is the depth at which the
+steepest step over the SLM reaches π; deeper (or shallower) spots cannot be placed by this SLM.
 ``z > 0`` is deeper, away from the objective. Pure functions of a small frozen :class:`DefocusModel`,
 built in float64 on the host like every optics kernel.
 """
@@ -127,6 +132,18 @@ class DefocusModel:
         z = np.asarray(z_um, dtype=np.float64)
         return paraxial_phase(self.pitch_um**2, 1.0, self.wavelength_um, self.focal_length_um,
                               self.magnification, self.medium_index) * z
+
+    def max_depth_um(self, shape: tuple[int, int]) -> float:
+        """The largest ``|z|`` (sample µm) whose defocus phase steps by at most π between neighbouring pixels.
+
+        The phase is linear in ``z``, so this is π over the steepest pixel-to-pixel step of the phase at
+        ``z = 1 µm`` on the centred grid of ``shape`` (module docstring: past it the lens aliases).
+        Paraxially that is ``n λ f² / (2 M² (N//2) p²)`` for the longer side ``N``.
+        """
+        unit = self.phase(1.0, shape)
+        steps = [float(np.abs(np.diff(unit, axis=a)).max()) for a in (0, 1) if unit.shape[a] > 1]
+        steepest = max(steps, default=0.0)
+        return math.inf if steepest == 0.0 else math.pi / steepest
 
     def phase(self, z_um: float, shape: tuple[int, int]) -> np.ndarray:
         """The defocus phase (radians, float64) for depth ``z_um`` on a centred SLM grid of ``shape``."""
