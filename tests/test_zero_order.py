@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import numpy as np
 import pytest
+from test_session import calibrated, in_field, write_session  # noqa: F401 (a fixture)
 
+from holostim.session import Session
 from holostim.zero_order import plan_field_shift
 
 LO, HI = np.array([0.0, 0.0]), np.array([127.0, 127.0])
@@ -68,3 +71,31 @@ def test_the_plan_is_the_minimum_a_grid_search_finds(seed):
 def test_the_clearance_lands_the_spots_beyond_the_radius():
     d = plan_field_shift([[64, 64], [70, 60]], ZERO, 8, LO, HI)
     assert clear([[64, 64], [70, 60]], d, ZERO, 8.2)
+
+
+@pytest.fixture
+def rig(calibrated, tmp_path):  # noqa: F811
+    shutil.copy(calibrated / "calibration.yaml", tmp_path / "calibration.yaml")
+    return write_session(tmp_path)
+
+
+def test_the_sessions_plan_moves_a_zero_order_target_out_in_all_three_units(rig):
+    with Session.open(rig) as s:
+        near = in_field(s, s.zero_order_slm + [2.0, -1.0])
+        far = in_field(s, (30, 30))
+        assert "zero-order" in s.check_target(near.x, near.y)
+        plan = s.field_shift([far, near])
+        assert plan is not None and plan.needed
+        # every neuron moved by the camera shift is accepted by the session's own rule
+        for t in (far, near):
+            assert s.check_target(t.x + plan.camera_px[0], t.y + plan.camera_px[1]) is None
+        # the three units are the same shift: camera px through the calibration, µm through the geometry
+        to_slm, to_um = s.calibration.camera_to_slm, s.geometry.slm_to_sample_um
+        before = np.array([[near.x, near.y]])
+        moved = to_slm(before + plan.camera_px)[0] - to_slm(before)[0]
+        np.testing.assert_allclose(moved, plan.slm_px, atol=1e-9)
+        um = to_um(np.array([plan.slm_px])) - to_um(np.zeros((1, 2)))
+        np.testing.assert_allclose(um[0], plan.sample_um, atol=1e-9)
+        r = s.config.calibration.zero_order_radius_px
+        assert r <= math.hypot(*(np.array([2.0, -1.0]) + plan.slm_px)) <= r + 0.5  # just out, not far
+        assert not s.field_shift([far]).needed  # nothing to move for a set that fits

@@ -161,3 +161,22 @@ def test_a_screenshot_with_targets_on_three_planes(qtbot, make_window, sim_confi
     img = QImage(str(path))
     colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
     assert len(colours) > 500  # the camera image, markers and previews: not a blank window
+
+
+def test_a_zero_order_click_says_how_far_to_shift_the_field(qtbot, make_window, sim_config):
+    win = make_window(sim_config())
+    s = win.session
+    (a,) = pick_neurons(s, 1)
+    click(qtbot, win, *a)
+    shown(win, qtbot, 1)
+    zx, zy = s.calibration.zero_order_camera()
+    click(qtbot, win, zx + 1, zy + 1)
+    msg = win.last_message
+    assert "zero-order" in msg and "shift the field by (" in msg and "move the stage" in msg
+    # The shift the message gives, applied to every target (as a stage move would), is accepted.
+    plan = s.field_shift(list(win.store.targets))
+    assert f"({plan.sample_um[0]:+.1f}, {plan.sample_um[1]:+.1f}) µm" in msg
+    win.store.move_many({i: (t.x + plan.camera_px[0], t.y + plan.camera_px[1])
+                         for i, t in enumerate(win.store.targets)})
+    assert win.store.reasons == [None, None]
+    shown(win, qtbot, 2)

@@ -287,9 +287,21 @@ class MainWindow(QMainWindow):
     def _target_refused(self, target: Any, reason: str) -> None:
         x, y, z = float(target.x), float(target.y), float(getattr(target, "z_um", 0.0))
         at = f"({x:.1f}, {y:.1f})" + ("" if z == 0.0 else f" z = {depth_text(z)}")
-        self.show_message(f"target at {at} refused: {reason}", error=True)
+        hint = self._field_shift_hint(target, reason)
+        self.show_message(f"target at {at} refused: {reason}{hint}", error=True)
         if self.session is not None and not self.session.closed:
             self.session.log_refusal(x, y, reason, z)
+
+    def _field_shift_hint(self, target: Any, reason: str) -> str:
+        # Zero-order avoidance, as a plan only: no device of the session can move the field.
+        if "zero-order" not in reason or self.session is None or self.session.closed:
+            return ""
+        plan = self.session.field_shift([*self.sending.on_slm, target])
+        if plan is None or not plan.needed:
+            return ""
+        dx, dy = plan.sample_um
+        return (f"; to stimulate it, shift the field by ({dx:+.1f}, {dy:+.1f}) µm — move the stage, then "
+                "the pattern follows")
 
     def _snap_toggled(self, on: bool) -> None:
         self.camera_view.snap_enabled = on

@@ -53,6 +53,7 @@ from holostim.holography import HologramEngine, SpotTarget
 from holostim.safety import LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict, far_field_intensity
 from holostim.session import build
 from holostim.session.errors import SessionError
+from holostim.session.field_shift import FieldShift, plan_for
 from holostim.session.frame_records import MakeRecord, other_frame_maker, pattern_maker
 from holostim.session.gate_wiring import GateWiring
 from holostim.session.laser_gate import LaserGate
@@ -363,6 +364,16 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
             return (f"depth z = {z_um:+g} µm is past this SLM's defocus range of ±{reach:.0f} µm (its "
                     "lens phase would step more than π per pixel and alias); choose a plane nearer focus")
         return None
+
+    def field_shift(self, targets: Sequence[Target]) -> FieldShift | None:
+        """The smallest move of all neurons together that lets every one of ``targets`` be stimulated.
+
+        For targets refused for the zero order: the plan (:mod:`holostim.session.field_shift`) says how
+        far the stage (or galvos) must move the sample; the pattern then follows the neurons. It is only
+        a plan: no device of a session can move the field today. ``None``: no shift fits.
+        """
+        radius = self.config.calibration.zero_order_radius_px
+        return plan_for(targets, self.calibration, self.geometry, radius, self.check_target)
 
     @property
     def depth_range_um(self) -> float | None:
