@@ -26,14 +26,33 @@ OPTICS = dict(wavelength_um=1.04, focal_length_um=200_000.0, magnification=50.0,
               objective_na=0.8, medium_index=1.33)
 
 
-@pytest.mark.parametrize("shape", [(512, 512), (256, 384), (1152, 1920)])
+@pytest.mark.parametrize("shape", [(512, 512), (256, 384), (128, 200)])
 def test_paraxial_range_is_the_closed_form(shape):
     m = DefocusModel("paraxial", **OPTICS)
+    assert max(shape) // 2 * OPTICS["pitch_um"] < m.pupil_radius_um  # the pupil holds the outermost step
     n = max(shape)  # the outermost step: between pixels -N//2 and -N//2 + 1 of the longer side
     o = OPTICS
     closed = o["medium_index"] * o["wavelength_um"] * o["focal_length_um"] ** 2 / (
         o["magnification"] ** 2 * o["pitch_um"] ** 2 * (2 * (n // 2) - 1))
     assert m.max_depth_um(shape) == pytest.approx(closed, rel=1e-9)
+
+
+@pytest.mark.parametrize("model", ["paraxial", "high_na"])
+def test_only_pixels_inside_the_back_pupil_limit_the_range(model):
+    # A 1152 × 1920 panel is wider than the pupil (NA f / M = 3.2 mm): its outer pixels send no light
+    # into the objective, so the steepest step that counts is at the pupil's edge, r = NA f / M.
+    m = DefocusModel(model, **OPTICS)
+    o, rp = OPTICS, m.pupil_radius_um
+    assert 960 * o["pitch_um"] > rp
+    # the continuous slope there, one pixel long: paraxial 2 a r p; high-NA (2π n / λ) r s² p / √(1 − r² s²)
+    if model == "paraxial":
+        slope = 2 * math.pi * o["magnification"] ** 2 * rp * o["pitch_um"] / (
+            o["medium_index"] * o["wavelength_um"] * o["focal_length_um"] ** 2)
+    else:
+        s2 = (o["magnification"] / (o["medium_index"] * o["focal_length_um"])) ** 2
+        slope = (2 * math.pi * o["medium_index"] / o["wavelength_um"]) * rp * s2 * o["pitch_um"] / math.sqrt(
+            1 - rp**2 * s2)
+    assert m.max_depth_um((1152, 1920)) == pytest.approx(math.pi / slope, rel=0.01)
 
 
 def test_high_na_range_is_shorter_and_meets_the_paraxial_one_at_low_angles():

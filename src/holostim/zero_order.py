@@ -18,7 +18,6 @@ feasible one, so the answer is the true minimum, not a grid search's approximati
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
@@ -64,17 +63,17 @@ def plan_field_shift(spots_slm: Any, zero_order_slm: Any, radius_px: float, fiel
     if np.any(box_lo > box_hi + _TOL):
         return None
     centres = z[None, :] - s  # D inside the disk of radius r around z - s_i puts spot i in the zero order
-
-    def feasible(d: np.ndarray) -> bool:
-        if np.any(d < box_lo - _TOL) or np.any(d > box_hi + _TOL):
-            return False
-        return r == 0.0 or bool(np.all(np.hypot(*(d[None, :] - centres).T) >= r - 1e-7))
-
-    best: np.ndarray | None = None
-    for d in _candidates(centres, r, box_lo, box_hi):
-        if (best is None or float(np.hypot(*d)) < float(np.hypot(*best)) - _TOL) and feasible(d):
-            best = d
-    return None if best is None else np.where(np.abs(best) < _TOL, 0.0, best)
+    cand = np.array(list(_candidates(centres, r, box_lo, box_hi)), dtype=np.float64)
+    ok = np.all(cand >= box_lo - _TOL, axis=1) & np.all(cand <= box_hi + _TOL, axis=1)
+    if r > 0:
+        for k in range(0, len(cand), 4096):  # (candidates × spots) distances, a block at a time
+            part = cand[k:k + 4096, None, :] - centres[None, :, :]
+            ok[k:k + 4096] &= np.all(np.hypot(part[..., 0], part[..., 1]) >= r - 1e-7, axis=1)
+    if not ok.any():
+        return None
+    feasible = cand[ok]
+    best = feasible[int(np.argmin(np.hypot(feasible[:, 0], feasible[:, 1])))]
+    return np.where(np.abs(best) < _TOL, 0.0, best)
 
 
 def _candidates(centres: np.ndarray, r: float, lo: np.ndarray, hi: np.ndarray):
@@ -100,20 +99,21 @@ def _candidates(centres: np.ndarray, r: float, lo: np.ndarray, hi: np.ndarray):
                 yield r * np.array([math.cos(a), math.sin(a)])
         for a, b in edges:
             yield from _circle_segment(c, r, a, b)
-    for c1, c2 in itertools.combinations(centres, 2):
-        yield from _circle_circle(c1, c2, r)
+    yield from _circle_circle(centres, r)
 
 
-def _circle_circle(c1: np.ndarray, c2: np.ndarray, r: float):
-    d = c2 - c1
-    n = math.hypot(*d)
-    if n < _TOL or n > 2 * r:
-        return
-    mid = c1 + d / 2
-    h = math.sqrt(max(r * r - (n / 2) ** 2, 0.0))
-    perp = np.array([-d[1], d[0]]) / n
-    yield mid + h * perp
-    yield mid - h * perp
+def _circle_circle(centres: np.ndarray, r: float):
+    """Where pairs of the equal circles meet (all pairs at once: most are too far apart to meet)."""
+    i, j = np.triu_indices(len(centres), k=1)
+    d = centres[j] - centres[i]
+    n = np.hypot(d[:, 0], d[:, 1])
+    near = (n > _TOL) & (n <= 2 * r)
+    i, d, n = i[near], d[near], n[near]
+    mid = centres[i] + d / 2
+    h = np.sqrt(np.maximum(r * r - (n / 2) ** 2, 0.0))
+    perp = np.column_stack([-d[:, 1], d[:, 0]]) / n[:, None]
+    yield from mid + h[:, None] * perp
+    yield from mid - h[:, None] * perp
 
 
 def _circle_segment(c: np.ndarray, r: float, a: np.ndarray, b: np.ndarray):
