@@ -149,6 +149,7 @@ def test_a_screenshot_with_targets_on_three_planes(qtbot, make_window, sim_confi
         click(qtbot, win, x, y)
     r = shown(win, qtbot, 6)
     assert sorted({t.z_um for t in r.targets}) == [-40.0, 0.0, 25.0]
+    qtbot.waitUntil(lambda: win.last_message.startswith("sent 6 spots on 3 planes: efficiency"))
     type_into(qtbot, bar.focus_spin, "25")  # the camera images the +25 µm plane
     labels = win.camera_view.marker_depths()
     assert [dim for _, dim in labels] == [True, True, False, False, True, True]
