@@ -163,3 +163,14 @@ def test_the_logs_reader_gives_the_depth_as_the_third_sample_coordinate():
     assert _sample_um({"sample_um": [1.0, 2.0], "z_um": 30.0}) == (1.0, 2.0, 30.0)
     assert _sample_um({"sample_um": [1.0, 2.0]}) == (1.0, 2.0, 0.0)  # a log from before depths
     assert _sample_um({"camera_px": [5.0, 6.0]}) is None
+
+
+def test_a_mask_library_refuses_a_target_file_with_depths_instead_of_dropping_them(tmp_path):
+    from holostim.library.sets import _read
+    from holostim.library.spec import LibrarySpecError
+
+    flat = save_targets(tmp_path / "flat.csv", [Target(1.0, 2.0), Target(3.0, 4.0)])
+    assert [r["z_um"] for r in _read(flat)] == [0.0, 0.0]
+    deep = save_targets(tmp_path / "deep.csv", [Target(1.0, 2.0), Target(3.0, 4.0, z_um=10.0)])
+    with pytest.raises(LibrarySpecError, match="target 2 has z_um = 10 µm; mask libraries hold focal-plane"):
+        _read(deep)
