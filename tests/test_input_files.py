@@ -41,7 +41,7 @@ def test_gui_target_files_and_compute_spot_files_do_not_load_into_each_other(tmp
         x, y, weight, group = 10.0, 20.0, 1.0, 0
 
     gui = save_targets(tmp_path / "targets.csv", [T()])
-    assert gui.read_text().splitlines()[0] == "x_camera_px,y_camera_px,weight,group,id"
+    assert gui.read_text().splitlines()[0] == "x_camera_px,y_camera_px,weight,group,id,z_um"
     with pytest.raises(SpotFileError, match="GUI target file \\(camera pixels\\).*x_fourier_px"):
         load_spots(gui)
     spots = tmp_path / "spots.csv"

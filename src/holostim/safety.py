@@ -5,8 +5,9 @@ same rules, from what is really shown. So the session shows every frame (stimula
 patterns, calibration spots, the flat phase of "no targets") through :meth:`SafetyGate.decide`, and the
 laser permit is kept here too, by :class:`LaserPermit`:
 
-1. :meth:`SafetyGate.check_targets` before anything is computed: the spot count, each weight, and each
-   target's place (no calibration, outside the SLM's field, in the zero order — the geometry says why);
+1. :meth:`SafetyGate.check_targets` before anything is computed: the spot count, each weight, each
+   target's place (no calibration, outside the SLM's field, in the zero order — the geometry says why)
+   and its depth (``safety.max_depth_um``, and the optics' own reach where the caller gives it);
 2. :meth:`SafetyGate.decide` once the frame exists, before it is displayed: the predicted power is
    computed from the phase the frame really puts on the panel (its far field, not the engine's claimed
    metrics, which a caller could have swapped for another phase), at each target and at the brightest
@@ -73,6 +74,7 @@ class SafetyLimits(Protocol):
     max_power_per_spot_mw: float
     max_total_power_mw: float
     test_patterns_with_laser: bool
+    # also read, where the limits have it: max_depth_um (float; absent = no depth limit of its own)
 
 
 class _Spot(Protocol):
@@ -175,8 +177,12 @@ class SafetyGate:
         self.far_field = far_field or far_field_intensity
         self.spot_power = spot_power
 
-    def check_targets(self, targets: Sequence[_Spot], refusal: Callable[[float, float], str | None]) -> None:
+    def check_targets(self, targets: Sequence[_Spot], refusal: Callable[[float, float], str | None],
+                      depth_refusal: Callable[[float], str | None] | None = None) -> None:
         """Raise unless every target may be stimulated; ``refusal(x, y)`` says why one may not.
+
+        Each target's depth (``z_um``, 0 where it has none) is judged by :meth:`depth_refusal` and, where
+        given, by ``depth_refusal(z)`` (the optics' reach, which the session knows and the gate does not).
 
         Raises
         ------
@@ -195,8 +201,23 @@ class SafetyGate:
             if not (np.isfinite(t.weight) and t.weight > 0):
                 raise TargetRefused(f"target {i + 1} has weight {t.weight!r}; weights must be positive")
             reason = refusal(t.x, t.y)
+            if reason is None:
+                z = float(getattr(t, "z_um", 0.0))
+                reason = self.depth_refusal(z)
+                if reason is None and depth_refusal is not None:
+                    reason = depth_refusal(z)
             if reason is not None:
                 raise TargetRefused(f"target {i + 1} refused: {reason}")
+
+    def depth_refusal(self, z_um: float) -> str | None:
+        """Why a spot at depth ``z_um`` (sample µm from the focal plane) breaks ``safety.max_depth_um``."""
+        if not np.isfinite(z_um):
+            return f"depth z = {z_um!r} µm is not a finite number"
+        limit = getattr(self.limits, "max_depth_um", None)
+        if limit is not None and abs(z_um) > float(limit):
+            return (f"depth z = {z_um:+g} µm is beyond safety.max_depth_um = {float(limit):g} µm (|z| from "
+                    "the focal plane); choose a shallower plane or raise the limit in the session file")
+        return None
 
     # ----------------------------------------------------------------------------------- the power
     def spot_fractions(self, phase: np.ndarray, targets_slm: np.ndarray | None) -> tuple[np.ndarray, float,

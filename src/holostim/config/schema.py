@@ -278,6 +278,10 @@ class SafetyConfig(Section):
     )
     max_power_per_spot_mw: PositiveFloat = 20.0
     max_total_power_mw: PositiveFloat = 500.0
+    max_depth_um: PositiveFloat = Field(
+        300.0, description="targets deeper or shallower than this (|z_um| from the focal plane) are "
+        "refused; the SLM's own defocus range (where its lens phase would alias) applies as well"
+    )
     interlock_frames: PositiveFloat = Field(
         3.0, description="laser off when the last swap is older than this many frame periods"
     )
@@ -441,6 +445,9 @@ class TargetConfig(Section):
     weight: PositiveFloat = 1.0
     group: Annotated[int, Field(ge=0)] = 0
     id: Annotated[int, Field(ge=1)] | None = None
+    z_um: Annotated[float, Field(allow_inf_nan=False)] = Field(
+        0.0, description="depth in the sample, µm from the focal plane (positive: deeper)"
+    )
 
 
 class SessionConfig(YamlDocument, Section):

@@ -320,10 +320,10 @@ def interlock_record(ok: bool, reason: str) -> dict[str, Any]:
             "reason": str(reason)}
 
 
-def refusal_record(x: float, y: float, reason: str) -> dict[str, Any]:
-    """A target the user asked for (camera px) and was refused, with the reason shown to them."""
+def refusal_record(x: float, y: float, reason: str, z_um: float = 0.0) -> dict[str, Any]:
+    """A target the user asked for (camera px, depth µm) and was refused, with the reason shown to them."""
     return {"type": "refusal", "time": time.time(), "time_mono": time.monotonic(),
-            "camera_px": [float(x), float(y)], "reason": str(reason)}
+            "camera_px": [float(x), float(y)], "z_um": float(z_um), "reason": str(reason)}
 
 
 def session_end_record(n_records: int, reason: str = "closed") -> dict[str, Any]:

@@ -21,6 +21,12 @@ protocol runs, the targets of its step's pattern are thick filled amber rings
 (:meth:`~CameraView.set_highlight`) and target edits are refused with the reason
 (:meth:`~CameraView.set_locked`): the SLM is the protocol's.
 
+Depth: the image is one plane of the sample, the camera's focus (:mod:`holostim.gui.depth_bar` above
+the view says which and sets the depth new clicks get). A target within half the axial resolution of
+that plane is drawn as above; one on another plane is drawn dimmer (translucent ring and label), with
+its depth beside its number ("3 · +20 µm"), since the cell it names is not the one under it in the image.
+Dragging moves a target in x and y only: its depth stays.
+
 The image never moves under the cursor: the histogram has a fixed width (its axis labels change width
 with the levels), so neither a level change nor a new result reflows the layout around the view.
 """
@@ -31,9 +37,10 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QKeyEvent, QPen
-from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsRectItem, QHBoxLayout, QWidget
+from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsRectItem, QHBoxLayout, QVBoxLayout, QWidget
 
 from holostim.gui.centroid import snap_to_centroid
+from holostim.gui.depth_bar import DepthBar, depth_text
 from holostim.gui.roi_overlay import RoiOverlay
 from holostim.gui.target_store import TargetStore
 
@@ -54,6 +61,10 @@ GHOST_COLOR = QColor(200, 150, 255, 230)
 FIELD_COLOR = QColor(120, 255, 120, 200)
 ZERO_COLOR = QColor(255, 120, 40, 220)
 HIGHLIGHT_COLOR = QColor(255, 190, 0)
+OTHER_PLANE_ALPHA = 110
+"""Opacity (of 255) of the markers of targets on another plane than the camera's."""
+OTHER_PLANE_LABEL_ALPHA = 180
+"""Opacity of their labels (on a dark box): dimmer than the plane's, still read at a glance."""
 
 
 class _Markers(pg.ScatterPlotItem):
@@ -190,6 +201,11 @@ class CameraView(QWidget):
         self._drag_preview: dict[int, tuple[float, float]] | None = None
         self._on_slm: tuple = ()
         self.locked: str | None = None
+        self.focus_z_um = 0.0
+        self.plane_half_width_um = 0.0
+        self._marker_depths: list[tuple[str, bool]] = []
+        self.depth_bar = DepthBar()
+        self.depth_bar.focusChanged.connect(self.set_focus)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(QColor(16, 16, 20))
@@ -238,11 +254,16 @@ class CameraView(QWidget):
         self.viewbox.addItem(self._highlight, ignoreBounds=True)
         self.rois = RoiOverlay(self.viewbox, store)
 
-        lay = QHBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self.depth_bar)
+        lay = QHBoxLayout()
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addWidget(self.graphics, 1)
         lay.addWidget(self.histogram)
+        outer.addLayout(lay, 1)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         store.changed.connect(self.redraw_targets)
@@ -315,10 +336,46 @@ class CameraView(QWidget):
 
     # -- targets -------------------------------------------------------------------------------------
     def add_target_at(self, x: float, y: float) -> int:
-        """Add a target where the user clicked (snapped if enabled); returns its index."""
+        """Add a target where the user clicked (snapped if enabled), at the bar's new-target depth."""
         if self.snap_enabled and self._frame is not None:
             x, y = snap_to_centroid(self._frame, x, y, radius=self.snap_radius)
-        return self.store.add(x, y)
+        return self.store.add(x, y, z_um=self.depth_bar.new_depth_um)
+
+    # -- depth ---------------------------------------------------------------------------------------
+    def attach_depth(self, session) -> None:
+        """Depths for ``session``: how deep clicks may go, which plane its camera images, how thick it is.
+
+        New targets may go as deep as ``safety.max_depth_um`` and the SLM's defocus range allow (the
+        focal plane only without a defocus model); a target counts as on the camera's plane within half
+        the axial resolution of the objective (:func:`~holostim.holography.defocus.axial_resolution_um`).
+        """
+        cfg = session.config
+        reach = session.depth_range_um
+        limit = 0.0 if reach is None else min(float(cfg.safety.max_depth_um), reach)
+        why = ("no defocus model: optics.objective_na is not below the medium index" if reach is None else
+               "safety.max_depth_um" if limit < reach else "the SLM's defocus range")
+        self.depth_bar.set_limit(limit, why)
+        model = cfg.defocus_model()
+        self.set_plane_half_width(0.0 if model is None else model.axial_resolution_um / 2)
+        self.depth_bar.attach(session.camera)
+
+    def set_focus(self, z_um: float) -> None:
+        """The plane the camera images (sample µm): targets elsewhere are drawn dimmer."""
+        self.focus_z_um = float(z_um)
+        self.redraw_targets()
+
+    def set_plane_half_width(self, half_width_um: float) -> None:
+        """How far (µm) from the camera's plane a target still counts as on it (half the axial resolution)."""
+        self.plane_half_width_um = max(0.0, float(half_width_um))
+        self.redraw_targets()
+
+    def on_camera_plane(self, target) -> bool:
+        """Whether ``target`` is within :attr:`plane_half_width_um` of the plane the camera images."""
+        return abs(float(getattr(target, "z_um", 0.0)) - self.focus_z_um) <= self.plane_half_width_um + 1e-9
+
+    def marker_depths(self) -> list[tuple[str, bool]]:
+        """(label, dim) of every target's marker, in target order: dim = drawn as on another plane."""
+        return list(self._marker_depths)
 
     def set_drag_preview(self, positions: dict[int, tuple[float, float]] | None) -> None:
         """Draw markers at provisional positions while a drag is in progress."""
@@ -371,12 +428,15 @@ class CameraView(QWidget):
             return "refused"
         return "on SLM" if target in self._on_slm else "unsent"
 
-    def _label(self, text: str, x: float, y: float, color: QColor, italic: bool = False) -> None:
+    def _label(self, text: str, x: float, y: float, color: QColor, italic: bool = False,
+               backed: bool = False) -> None:
         font = QFont()
         font.setPointSize(10)
         font.setBold(not italic)
         font.setItalic(italic)
-        label = pg.TextItem(text, color=color, anchor=(-0.35, 1.2))
+        # A dim label is backed by a dark box: its translucent text must stay legible over a bright soma.
+        fill = pg.mkBrush(0, 0, 0, 150) if backed else None
+        label = pg.TextItem(text, color=color, anchor=(-0.35, 1.2), fill=fill)
         label.setFont(font)
         label.setPos(x, y)
         label.setZValue(21)
@@ -393,13 +453,22 @@ class CameraView(QWidget):
         for label in self._labels:
             self.viewbox.removeItem(label)
         self._labels = []
+        self._marker_depths = []
         for i, (t, reason) in enumerate(zip(targets, reasons, strict=True)):
             x, y = t.x, t.y
             if self._drag_preview and i in self._drag_preview:
                 x, y = self._drag_preview[i]
             kind = self._kind(t, reason)
-            color = (REFUSED_COLOR if kind == "refused" else SELECTED_COLOR if i in sel
-                     else OK_COLOR if kind == "on SLM" else UNSENT_COLOR)
+            color = QColor(REFUSED_COLOR if kind == "refused" else SELECTED_COLOR if i in sel
+                           else OK_COLOR if kind == "on SLM" else UNSENT_COLOR)
+            name = str(i + 1 if t.id is None else t.id)
+            dim = not self.on_camera_plane(t)
+            label_color = QColor(color)
+            if dim:  # another plane: the cell it names is not the one under it in this image
+                color.setAlpha(OTHER_PLANE_ALPHA)
+                label_color.setAlpha(OTHER_PLANE_LABEL_ALPHA)
+                name = f"{name} · {depth_text(t.z_um)}"
+            self._marker_depths.append((name, dim))
             style = Qt.PenStyle.DashLine if kind == "unsent" else Qt.PenStyle.SolidLine
             spots.append(
                 {
@@ -411,7 +480,7 @@ class CameraView(QWidget):
                     "data": i,
                 }
             )
-            self._label(str(i + 1 if t.id is None else t.id), x, y, color)
+            self._label(name, x, y, label_color, backed=dim)
         current = set(targets)
         ghosts = []
         for t in self._on_slm:

@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, 
 from holostim.errors import HolostimError
 from holostim.gui.calibration_dialog import CalibrationDialog
 from holostim.gui.camera_view import CameraView
+from holostim.gui.depth_bar import depth_text
 from holostim.gui.menus import MainMenus
 from holostim.gui.previews import FocalPreview, MaskPreview
 from holostim.gui.protocol_dock import ProtocolDock
@@ -116,7 +117,7 @@ class MainWindow(QMainWindow):
         self.slm_panel.message.connect(self.show_message)
         self.slm_panel.patternShown.connect(self._test_pattern_shown)
         self.store.changed.connect(self.sending.targets_changed)
-        self.store.refused.connect(self._target_refused)
+        self.store.refusedTarget.connect(self._target_refused)
         self.interlockChanged.connect(self.status_panel.interlock.set_state)
         self.run_lock = RunLock(self)  # a running protocol owns the SLM: no sending, no test pattern
         self.protocol_panel.runningChanged.connect(self.run_lock.set_running)
@@ -188,6 +189,7 @@ class MainWindow(QMainWindow):
         self.slm_panel.attach(session)
         self.protocol_panel.attach(session)
         self.update_overlays()
+        self.camera_view.attach_depth(session)
         self.store.set_targets(list(session.targets))
         path = session.path
         self.setWindowTitle(f"holostim — {cfg.name}" + (f" ({Path(path).name})" if path else ""))
@@ -197,6 +199,7 @@ class MainWindow(QMainWindow):
     def detach(self) -> None:
         """Abort a protocol run (its gate closes first), stop the workers and camera, close the session."""
         self.protocol_panel.detach()
+        self.camera_view.depth_bar.detach()
         if self.pump is not None:
             self.pump.frameReady.disconnect()
             self.pump.stop()
@@ -235,8 +238,8 @@ class MainWindow(QMainWindow):
         self.show_message(f"saved session to {out}")
         return out
 
-    def _check_target(self, x: float, y: float) -> str | None:
-        return self.session.check_target(x, y) if self.session is not None else None
+    def _check_target(self, x: float, y: float, z_um: float = 0.0) -> str | None:
+        return self.session.check_target(x, y, z_um) if self.session is not None else None
 
     def _backend_text(self) -> str:
         desc = self.session.engine.backend.describe()
@@ -281,10 +284,24 @@ class MainWindow(QMainWindow):
         zero = cal.slm_to_camera(np.asarray(self.session.zero_order_slm, float).reshape(1, 2))[0]
         self.camera_view.set_zero_order((float(zero[0]), float(zero[1])), r)
 
-    def _target_refused(self, x: float, y: float, reason: str) -> None:
-        self.show_message(f"target at ({x:.1f}, {y:.1f}) refused: {reason}", error=True)
+    def _target_refused(self, target: Any, reason: str) -> None:
+        x, y, z = float(target.x), float(target.y), float(getattr(target, "z_um", 0.0))
+        at = f"({x:.1f}, {y:.1f})" + ("" if z == 0.0 else f" z = {depth_text(z)}")
+        hint = self._field_shift_hint(target, reason)
+        self.show_message(f"target at {at} refused: {reason}{hint}", error=True)
         if self.session is not None and not self.session.closed:
-            self.session.log_refusal(x, y, reason)
+            self.session.log_refusal(x, y, reason, z)
+
+    def _field_shift_hint(self, target: Any, reason: str) -> str:
+        # Zero-order avoidance, as a plan only: no device of the session can move the field.
+        if "zero-order" not in reason or self.session is None or self.session.closed:
+            return ""
+        plan = self.session.field_shift([*self.sending.on_slm, target])
+        if plan is None or not plan.needed:
+            return ""
+        dx, dy = plan.sample_um
+        return (f"; to stimulate it, shift the field by ({dx:+.1f}, {dy:+.1f}) µm — move the stage, then "
+                "the pattern follows")
 
     def _snap_toggled(self, on: bool) -> None:
         self.camera_view.snap_enabled = on

@@ -157,8 +157,10 @@ class SendController(QObject):
         else:
             m, c2s = r.metrics, r.click_to_swap_ms
             lat = "" if c2s is None else f", click→swap {c2s:.0f} ms"
+            planes = len({float(getattr(t, "z_um", 0.0)) for t in r.targets})
+            where = f" on {planes} planes" if planes > 1 else ""  # a 3-D pattern says so
             self.message.emit(
-                f"sent {len(r.targets)} spots: efficiency {percent(m.efficiency)}, "
+                f"sent {len(r.targets)} spots{where}: efficiency {percent(m.efficiency)}, "
                 f"uniformity {percent(m.uniformity)}{lat}",
                 False,
                 r.t_request,

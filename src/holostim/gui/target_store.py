@@ -5,6 +5,11 @@ targets to the session) through Qt signals. Each target carries the refusal reas
 it (``None`` when it may be stimulated), so refused targets stay visible and explain themselves instead
 of vanishing.
 
+Each target has its depth ``z_um`` (sample µm from the focal plane, positive deeper) wherever it has x
+and y: a new target is placed at the depth the caller gives (the GUI's "new targets at z"), a move or drag
+changes x and y only, and the refusal rule is asked about all three, so a depth the optics cannot reach
+is flagged with its reason like a target in the zero order.
+
 Each target has a stable ``id``: the store gives every new target the next number and never gives a
 number out twice in a session, so "target 3" (the # column, the marker label, the log record) stays the
 same neuron after others are deleted; list positions would renumber. A loaded set keeps the ids it has.
@@ -13,6 +18,7 @@ same neuron after others are deleted; list positions would renumber. A loaded se
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -37,10 +43,11 @@ class TargetStore(QObject):
     Parameters
     ----------
     check:
-        ``check(x, y) -> str | None``: the session's refusal rule (outside the addressable field, inside
-        the zero-order exclusion, ...). ``None`` accepts everything.
+        ``check(x, y, z_um) -> str | None``: the session's refusal rule (outside the addressable field,
+        inside the zero-order exclusion, too deep, ...); a rule of ``(x, y)`` only judges the plane and
+        leaves the depth alone. ``None`` accepts everything.
     make_target:
-        Factory ``make_target(x, y, weight, group, id)`` for the session's frozen ``Target`` dataclass.
+        Factory ``make_target(x, y, weight, group, id, z_um)`` for the session's frozen ``Target``.
     """
 
     changed = pyqtSignal()
@@ -48,6 +55,8 @@ class TargetStore(QObject):
     selectionChanged = pyqtSignal()
     refused = pyqtSignal(float, float, str)
     """Emitted with (x, y, reason) whenever an added or moved target is refused."""
+    refusedTarget = pyqtSignal(object, str)
+    """The same refusal with the whole target (its depth too): (target, reason)."""
 
     def __init__(
         self,
@@ -56,7 +65,7 @@ class TargetStore(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self._check = check
+        self._check = _with_depth(check)
         self._make = make_target
         self._targets: list[Any] = []
         self._reasons: list[str | None] = []
@@ -89,24 +98,27 @@ class TargetStore(QObject):
     # -- editing -------------------------------------------------------------------------------------
     def set_check(self, check: Callable[[float, float], str | None] | None) -> None:
         """Use a new refusal rule (e.g. after a calibration) and re-check every target."""
-        self._check = check
-        self._reasons = [self._reason(t.x, t.y) for t in self._targets]
+        self._check = _with_depth(check)
+        self._reasons = [self._reason(t) for t in self._targets]
         self.changed.emit()
 
-    def add(self, x: float, y: float, weight: float = 1.0, group: int = 0) -> int:
-        """Append a target with the next id; returns its index. A refused one is kept, flagged, announced."""
-        t = self._new(x, y, weight, group, None, set())
+    def add(self, x: float, y: float, weight: float = 1.0, group: int = 0, z_um: float = 0.0) -> int:
+        """Append a target at depth ``z_um`` with the next id; returns its index.
+
+        A refused one is kept, flagged and announced.
+        """
+        t = self._new(x, y, weight, group, None, set(), z_um)
         self._targets.append(t)
-        self._reasons.append(self._reason(t.x, t.y))
+        self._reasons.append(self._reason(t))
         self.changed.emit()
         return len(self._targets) - 1
 
     def move(self, index: int, x: float, y: float) -> None:
-        """Move target ``index`` to (x, y) camera px."""
+        """Move target ``index`` to (x, y) camera px (its depth stays)."""
         self._valid(index)
         t = dataclasses.replace(self._targets[index], x=float(x), y=float(y))
         self._targets[index] = t
-        self._reasons[index] = self._reason(t.x, t.y)
+        self._reasons[index] = self._reason(t)
         self.changed.emit()
 
     def move_many(self, positions: dict[int, tuple[float, float]]) -> None:
@@ -116,18 +128,18 @@ class TargetStore(QObject):
         for i, (x, y) in positions.items():
             t = dataclasses.replace(self._targets[i], x=float(x), y=float(y))
             self._targets[i] = t
-            self._reasons[i] = self._reason(t.x, t.y)
+            self._reasons[i] = self._reason(t)
         if positions:
             self.changed.emit()
 
     def update(self, index: int, **fields: Any) -> None:
-        """Change fields (``x``, ``y``, ``weight``, ``group``) of one target (its ``id`` stays)."""
+        """Change fields (``x``, ``y``, ``z_um``, ``weight``, ``group``) of one target (its ``id`` stays)."""
         self._valid(index)
         if "id" in fields:
             raise TypeError("a target's id cannot be changed")
         t = dataclasses.replace(self._targets[index], **fields)
         self._targets[index] = t
-        self._reasons[index] = self._reason(t.x, t.y)
+        self._reasons[index] = self._reason(t)
         self.changed.emit()
 
     def remove(self, indices: Iterable[int]) -> None:
@@ -149,17 +161,18 @@ class TargetStore(QObject):
         self.remove(range(len(self._targets)))
 
     def set_targets(self, targets: Sequence[Any]) -> None:
-        """Replace the whole list (loading a target set or a session); each keeps its ``id`` if it has one.
+        """Replace the whole list (loading a target set or a session); each keeps its ``id`` and depth.
 
         A target without an id, or with one an earlier target of the same set has, gets the next id.
         """
         taken: set[int] = set()
         self._targets = []
         for t in targets:
-            new = self._new(t.x, t.y, t.weight, t.group, getattr(t, "id", None), taken)
+            new = self._new(t.x, t.y, t.weight, t.group, getattr(t, "id", None), taken,
+                            getattr(t, "z_um", 0.0))
             taken.add(new.id)
             self._targets.append(new)
-        self._reasons = [self._reason(t.x, t.y) for t in self._targets]
+        self._reasons = [self._reason(t) for t in self._targets]
         self._selection = set()
         self.changed.emit()
         self.selectionChanged.emit()
@@ -174,19 +187,22 @@ class TargetStore(QObject):
             self.selectionChanged.emit()
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _new(self, x: float, y: float, weight: float, group: int, tid: int | None, taken: set[int]) -> Any:
+    def _new(self, x: float, y: float, weight: float, group: int, tid: int | None, taken: set[int],
+             z_um: float = 0.0) -> Any:
         tid = self._next_id if tid is None or int(tid) in taken else int(tid)
         self._next_id = max(self._next_id, tid + 1)  # above every id seen: none is given out twice
         if self._make is None:
             self._make = _default_factory()
-        return self._make(x=float(x), y=float(y), weight=float(weight), group=int(group), id=tid)
+        return self._make(x=float(x), y=float(y), weight=float(weight), group=int(group), id=tid,
+                          z_um=float(z_um))
 
-    def _reason(self, x: float, y: float) -> str | None:
+    def _reason(self, t: Any) -> str | None:
         if self._check is None:
             return None
-        reason = self._check(float(x), float(y))
+        reason = self._check(float(t.x), float(t.y), float(getattr(t, "z_um", 0.0)))
         if reason is not None:
-            self.refused.emit(float(x), float(y), str(reason))
+            self.refused.emit(float(t.x), float(t.y), str(reason))
+            self.refusedTarget.emit(t, str(reason))
         return reason
 
     def _valid(self, index: int) -> None:
@@ -195,3 +211,16 @@ class TargetStore(QObject):
                 f"target index {index} does not exist; there are {len(self._targets)} targets "
                 f"(valid indices 0..{len(self._targets) - 1})"
             )
+
+
+def _with_depth(check: Callable[..., str | None] | None) -> Callable[..., str | None] | None:
+    """``check`` as a rule of ``(x, y, z_um)``; a rule of ``(x, y)`` only is asked about the plane."""
+    if check is None:
+        return None
+    try:
+        inspect.signature(check).bind(0.0, 0.0, 0.0)
+    except TypeError:
+        return lambda x, y, _z: check(x, y)
+    except ValueError:  # no signature to read (a builtin): assume the full rule
+        pass
+    return check

@@ -1,4 +1,10 @@
-"""The target table: x, y (camera px), weight and group, editable, selection shared with the view.
+"""The target table: x, y (camera px), z (µm), weight and group, editable, selection shared with the view.
+
+The z column is the target's depth in the sample (µm from the focal plane, positive deeper); an edit is
+checked by the store's rule like a move, so a depth the optics cannot reach (past
+``safety.max_depth_um`` or the SLM's defocus range) is kept, flagged "refused: too deep" and explained
+in the tooltip. It is the model's last column, shown after y (:data:`Z_COLUMN`, moved in the header), so
+the older columns keep their model indices.
 
 The # column is the target's stable id (deleting one does not renumber the rest); the status column
 says whether the target is on the SLM now or is an edit not sent yet, so the table, like the markers,
@@ -10,6 +16,7 @@ for a target the SLM does not light, and "?" while ``safety.laser_power_mw`` is 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from PyQt6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, Qt
@@ -18,10 +25,13 @@ from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from holostim.gui.target_store import TargetStore
 
-COLUMNS = ("#", "x", "y", "weight", "group", "status", "mW")
+COLUMNS = ("#", "x", "y", "weight", "group", "status", "mW", "z (µm)")
 POWER_COLUMN = 6
+STATUS_COLUMN = 5
+Z_COLUMN = 7
+"""The depth column: last in the model, shown third, after x and y."""
 ON_SLM, NOT_SENT = "on SLM", "not sent"
-_EDITABLE = {1: "x", 2: "y", 3: "weight", 4: "group"}
+_EDITABLE = {1: "x", 2: "y", 3: "weight", 4: "group", Z_COLUMN: "z_um"}
 
 
 def short_reason(reason: str) -> str:
@@ -33,6 +43,8 @@ def short_reason(reason: str) -> str:
         return "outside SLM field"
     if "calibration" in r:
         return "no calibration"
+    if "depth" in r:
+        return "too deep"
     return reason if len(reason) <= 30 else reason[:29] + "…"
 
 
@@ -90,6 +102,9 @@ class TargetTableModel(QAbstractTableModel):
                 return f"{t.weight:g}" if role == Qt.ItemDataRole.DisplayRole else float(t.weight)
             if col == 4:
                 return int(t.group)
+            if col == Z_COLUMN:
+                z = float(getattr(t, "z_um", 0.0))
+                return f"{z:+.1f}" if role == Qt.ItemDataRole.DisplayRole else z
             if col == POWER_COLUMN:
                 if t not in self.power_mw or t not in self.on_slm:
                     return ""
@@ -107,7 +122,9 @@ class TargetTableModel(QAbstractTableModel):
             return f"not sent to the SLM: {reason}"
         if role == Qt.ItemDataRole.ToolTipRole and t not in self.on_slm:
             return "an edit the SLM does not show yet: Send (Ctrl+Return) puts it there"
-        if role == Qt.ItemDataRole.TextAlignmentRole and col != 5:
+        if role == Qt.ItemDataRole.ToolTipRole and col == Z_COLUMN:
+            return "depth in the sample, µm from the focal plane (positive: deeper); double-click to edit"
+        if role == Qt.ItemDataRole.TextAlignmentRole and col != STATUS_COLUMN:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -125,8 +142,8 @@ class TargetTableModel(QAbstractTableModel):
             v = int(value) if name == "group" else float(value)
         except (TypeError, ValueError):
             return False
-        if (name == "weight" and not v > 0) or (name == "group" and v < 0):
-            return False  # weights must be positive, groups non-negative: keep the old value
+        if (name == "weight" and not v > 0) or (name == "group" and v < 0) or not math.isfinite(v):
+            return False  # weights must be positive, groups non-negative, numbers finite: keep the old value
         self.store.update(index.row(), **{name: v})
         return True
 
@@ -146,6 +163,7 @@ class TargetTable(QTableView):
         hh = self.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setStretchLastSection(True)
+        hh.moveSection(hh.visualIndex(Z_COLUMN), 3)  # x, y, z (µm) side by side
         self._syncing = False
         self.selectionModel().selectionChanged.connect(self._table_selection_changed)
         store.selectionChanged.connect(self._store_selection_changed)

@@ -18,6 +18,13 @@ phase on the SLM:
     both exist.
 
 Both are ``z``-linear and 0 on the axis (the piston ``2π n z / λ`` is dropped: it does not move light).
+
+The reach of a pixelated SLM: the lens phase is sampled once per pixel, and where it changes by more
+than π from one pixel to the next it aliases (the SLM then writes a different, folded lens whose light
+goes to ghost foci, not to the spot). :meth:`DefocusModel.max_depth_um` is the depth at which the
+steepest step reaches π over the SLM pixels inside the objective's back pupil (radius ``NA f / M``:
+light from pixels outside it never enters the objective, so their aliasing reaches no sample); deeper
+(or shallower) spots cannot be placed by this SLM.
 ``z > 0`` is deeper, away from the objective. Pure functions of a small frozen :class:`DefocusModel`,
 built in float64 on the host like every optics kernel.
 """
@@ -127,6 +134,28 @@ class DefocusModel:
         z = np.asarray(z_um, dtype=np.float64)
         return paraxial_phase(self.pitch_um**2, 1.0, self.wavelength_um, self.focal_length_um,
                               self.magnification, self.medium_index) * z
+
+    def max_depth_um(self, shape: tuple[int, int]) -> float:
+        """The largest ``|z|`` (sample µm) whose defocus phase steps by at most π between neighbouring pixels.
+
+        The phase is linear in ``z``, so this is π over the steepest pixel-to-pixel step of the phase at
+        ``z = 1 µm`` on the centred grid of ``shape``, between pixels both inside the back pupil (module
+        docstring: past it the lens aliases where light reaches the sample). Paraxially, with the pupil
+        covering the SLM, that is ``n λ f² / (M² p² (2 (N//2) − 1))`` for the longer side ``N``.
+        """
+        ny, nx = shape
+        y = (np.arange(ny) - ny // 2) * self.pitch_um
+        x = (np.arange(nx) - nx // 2) * self.pitch_um
+        inside = (y[:, None] ** 2 + x[None, :] ** 2) <= self.pupil_radius_um**2
+        unit = self.phase(1.0, shape)
+        steepest = 0.0
+        for axis in (0, 1):
+            if unit.shape[axis] < 2:
+                continue
+            both = np.logical_and(np.delete(inside, 0, axis=axis), np.delete(inside, -1, axis=axis))
+            step = np.abs(np.diff(unit, axis=axis))[both]
+            steepest = max(steepest, float(step.max()) if step.size else 0.0)
+        return math.inf if steepest == 0.0 else math.pi / steepest
 
     def phase(self, z_um: float, shape: tuple[int, int]) -> np.ndarray:
         """The defocus phase (radians, float64) for depth ``z_um`` on a centred SLM grid of ``shape``."""

@@ -152,10 +152,18 @@ def read_stimulation(path: str | Path) -> Stimulation:
 
 
 def _target(t: dict[str, Any]) -> StimTarget:
-    um = t.get("sample_um")
     return StimTarget(id=t.get("id"), camera_px=(float(t["camera_px"][0]), float(t["camera_px"][1])),
-                      sample_um=None if not um else tuple(float(v) for v in um),
-                      weight=float(t.get("weight", 1.0)), group=int(t.get("group", 0)))
+                      sample_um=_sample_um(t), weight=float(t.get("weight", 1.0)),
+                      group=int(t.get("group", 0)))
+
+
+def _sample_um(t: dict[str, Any]) -> tuple[float, ...] | None:
+    """A log target's sample position: ``(x, y, z)`` µm, the depth from its ``z_um`` (0 in older logs)."""
+    um = t.get("sample_um")
+    if not um:
+        return None
+    xyz = tuple(float(v) for v in um)
+    return xyz + (float(t.get("z_um") or 0.0),) if len(xyz) == 2 else xyz
 
 
 def _with_sample_um(pat: StimPattern, shown: dict[str, dict[str, Any]]) -> StimPattern:
@@ -166,7 +174,7 @@ def _with_sample_um(pat: StimPattern, shown: dict[str, dict[str, Any]]) -> StimP
     by_id = {t.get("id"): t for t in rec["targets"]}
     targets = []
     for t in pat.targets:
-        um = (by_id.get(t.id) or {}).get("sample_um")
+        um = _sample_um(by_id.get(t.id) or {})
         targets.append(t if not um else StimTarget(t.id, t.camera_px, tuple(float(v) for v in um),
                                                    t.weight, t.group))
     return StimPattern(pat.name, pat.frame_sha256, tuple(targets))

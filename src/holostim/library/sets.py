@@ -67,6 +67,11 @@ def _read(path: Path) -> list[dict]:
         raise LibrarySpecError(f"cannot read target file {str(path)!r}: {exc}") from None
     if not rows:
         raise LibrarySpecError(f"target file {str(path)!r} has no targets")
+    deep = [i for i, r in enumerate(rows, start=1) if r["z_um"] != 0.0]
+    if deep:  # a library set is a 2-D target set: dropping the depths would light the wrong cells
+        z = rows[deep[0] - 1]["z_um"]
+        raise LibrarySpecError(f"target file {str(path)!r}: target {deep[0]} has z_um = {z:g} µm; mask "
+                               "libraries hold focal-plane targets only (z_um 0)")
     next_id = max((r["id"] for r in rows if r["id"] is not None), default=0) + 1
     for r in rows:  # ids as the GUI numbers a loaded file: given ones kept, the others after the largest
         if r["id"] is None:

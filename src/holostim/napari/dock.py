@@ -3,13 +3,14 @@
 Labs that analyse in napari pick cells there; this dock lets them do it on the rig. It opens a session
 file (the simulation by default), shows the live camera as an Image layer and the session's targets as a
 Points layer ``holostim targets``: adding, moving or deleting points (napari's own tools) becomes the
-session's target list, each point keeping its target id (a feature); whenever the session shows a
-pattern (from this dock or any other caller) the points become its targets again. Every point is
-coloured by the session's own check — cyan accepted, red refused (outside the SLM's field, in the zero
-order) with the reason in the dock. *Send* computes and shows the accepted targets through the
-session's one path (``Session.apply``: the safety gate and the log), on a worker thread. ROI files
-import as Labels and Shapes layers; *Targets from outlines* turns the selected outlines (or every cell)
-into targets at their centroids, id = ROI id + 1.
+session's target list, each point keeping its target id and depth (features ``id`` and ``z_um``: the
+points are 2-D over the camera's one plane, and a moved point keeps its target's depth); whenever the
+session shows a pattern (from this dock or any other caller) the points become its targets again.
+Every point is coloured by the session's own check — cyan accepted, red refused (outside the SLM's
+field, in the zero order, too deep) with the reason in the dock. *Send* computes and shows the
+accepted targets through the session's one path (``Session.apply``: the safety gate and the log), on a
+worker thread. ROI files import as Labels and Shapes layers; *Targets from outlines* turns the selected
+outlines (or every cell) into targets at their centroids, id = ROI id + 1.
 
 The camera is polled on napari's thread with ``Camera.latest()`` (the acquisition runs on the camera's
 own thread; only new frames are drawn), so napari stays responsive.
@@ -130,7 +131,8 @@ class HolostimDock(QWidget):
     # -- targets <-> points ----------------------------------------------------------------------
     def _points(self) -> Any:
         if POINTS not in self.viewer.layers:
-            self.viewer.add_points(np.empty((0, 2)), name=POINTS, size=12, features={"id": np.empty(0, int)},
+            self.viewer.add_points(np.empty((0, 2)), name=POINTS, size=12,
+                                   features={"id": np.empty(0, int), "z_um": np.empty(0, float)},
                                    border_color="white")
         return self.viewer.layers[POINTS]
 
@@ -141,7 +143,8 @@ class HolostimDock(QWidget):
         self._syncing = True
         try:
             layer.data = np.array([(t.y, t.x) for t in targets], dtype=float).reshape(-1, 2)
-            layer.features = {"id": np.array([t.id if t.id is not None else -1 for t in targets], dtype=int)}
+            layer.features = {"id": np.array([t.id if t.id is not None else -1 for t in targets], dtype=int),
+                              "z_um": np.array([t.z_um for t in targets], dtype=float)}
         finally:
             self._syncing = False
         self._color(targets)
@@ -165,17 +168,18 @@ class HolostimDock(QWidget):
             seen.add(tid)
             prev = old.get(tid)
             targets.append(Target(float(c), float(r), prev.weight if prev else 1.0,
-                                  prev.group if prev else 0, tid))
+                                  prev.group if prev else 0, tid, prev.z_um if prev else 0.0))
         self.session.targets = targets
         self._syncing = True
         try:
-            layer.features = {"id": np.array([t.id for t in targets], dtype=int)}
+            layer.features = {"id": np.array([t.id for t in targets], dtype=int),
+                              "z_um": np.array([t.z_um for t in targets], dtype=float)}
         finally:
             self._syncing = False
         self._color(targets)
 
     def _color(self, targets: list[Any]) -> None:
-        self.reasons = [self.session.check_target(t.x, t.y) if self.session is not None else None
+        self.reasons = [self.session.check_target(t.x, t.y, t.z_um) if self.session is not None else None
                         for t in targets]
         layer = self._points()
         if len(targets):

@@ -120,7 +120,7 @@ def _read_file(name: str, path: Path) -> list[Target]:
         if tid is None:
             tid, next_id = next_id, next_id + 1
         targets.append(Target(x=float(r["x"]), y=float(r["y"]), weight=float(r["weight"]),
-                              group=int(r["group"]), id=int(tid)))
+                              group=int(r["group"]), id=int(tid), z_um=float(r["z_um"])))
     return targets
 
 

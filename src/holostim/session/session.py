@@ -53,6 +53,7 @@ from holostim.holography import HologramEngine, SpotTarget
 from holostim.safety import LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict, far_field_intensity
 from holostim.session import build
 from holostim.session.errors import SessionError
+from holostim.session.field_shift import FieldShift, plan_for
 from holostim.session.frame_records import MakeRecord, other_frame_maker, pattern_maker
 from holostim.session.gate_wiring import GateWiring
 from holostim.session.laser_gate import LaserGate
@@ -120,7 +121,8 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
         self._keeper = PermitKeeper(self.permit, lambda: self.log, lambda: self.safety.permit(self.slm),
                                     self._on_permit)
         self._reshow: Callable[[], object] | None = None  # shows again what the SLM shows now
-        self.targets: list[Target] = [Target(t.x, t.y, t.weight, t.group, t.id) for t in config.targets]
+        self.targets: list[Target] = [Target(t.x, t.y, t.weight, t.group, t.id, t.z_um)
+                                      for t in config.targets]
         self.last_result: ApplyResult | None = None
         self._lock = threading.RLock()
         self.laser_gate = LaserGate(None, slm=lambda: self.slm, permit=self.permit_state,
@@ -132,6 +134,7 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
         self._preview = Preview(config)
         self._warm = WarmStart(config.engine.warm_start, config.engine.warm_start_max_shift_px)
         self._closed = False
+        self._depth_range: tuple[object, float | None] = (None, None)
 
     # ------------------------------------------------------------------------------------------- building
     @classmethod
@@ -290,13 +293,13 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
         """``(laser_permitted, reason)`` now, from one reading."""
         return self.permit.state
 
-    def log_refusal(self, x: float, y: float, reason: str) -> bool:
-        """Log a target the user asked for and was refused (the GUI calls it where it says so).
+    def log_refusal(self, x: float, y: float, reason: str, z_um: float = 0.0) -> bool:
+        """Log a target the user asked for (at depth ``z_um``) and was refused (the GUI calls it so).
 
         Returns False when the record could not be made durable (the laser is then blocked).
         """
         self._check_open()
-        return self._keeper.append(refusal_record(x, y, reason))
+        return self._keeper.append(refusal_record(x, y, reason, z_um))
 
     def append_record(self, record: dict) -> None:
         """Make one bookkeeping record durable (a protocol's, say); on failure the laser is blocked.
@@ -327,15 +330,60 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
             blaze=(float(gx), float(gy)),
         )
 
-    def check_target(self, x: float, y: float) -> str | None:
-        """Why a camera-pixel target cannot be stimulated, or ``None`` when it can.
+    def check_target(self, x: float, y: float, z_um: float = 0.0) -> str | None:
+        """Why a camera-pixel target at depth ``z_um`` cannot be stimulated, or ``None`` when it can.
 
-        Refused: no calibration, outside the SLM's addressable field, or within
+        Refused: no calibration, outside the SLM's addressable field, within
         ``calibration.zero_order_radius_px`` of the zero order (which a blazed grating moves, see
-        :attr:`zero_order_slm`).
+        :attr:`zero_order_slm`), or at a depth :meth:`depth_refusal` refuses.
         """
-        return target_refusal(self.calibration, self.geometry, x, y,
-                              self.config.calibration.zero_order_radius_px)
+        reason = target_refusal(self.calibration, self.geometry, x, y,
+                                self.config.calibration.zero_order_radius_px)
+        return reason if reason is not None else self.depth_refusal(z_um)
+
+    def depth_refusal(self, z_um: float) -> str | None:
+        """Why no spot can be placed at depth ``z_um`` (sample µm from the focal plane), or ``None``.
+
+        The gate's ``safety.max_depth_um`` first, then the optics' reach: without a defocus model (an
+        NA not below the medium index) only the focal plane, and never past the SLM's defocus range
+        (:meth:`~holostim.holography.defocus.DefocusModel.max_depth_um`: deeper, its lens would alias).
+        """
+        reason = self.safety.depth_refusal(float(z_um))
+        return reason if reason is not None else self._optics_depth_refusal(float(z_um))
+
+    def _optics_depth_refusal(self, z_um: float) -> str | None:
+        if z_um == 0.0:
+            return None
+        reach = self.depth_range_um
+        if reach is None:
+            o = self.config.optics
+            return (f"depth z = {z_um:+g} µm needs a defocus model, and optics.objective_na "
+                    f"{o.objective_na:g} is not below the medium index {o.index:g}: set optics.medium_index "
+                    "(oil 1.518) to place spots off the focal plane")
+        if abs(z_um) > reach:
+            return (f"depth z = {z_um:+g} µm is past this SLM's defocus range of ±{reach:.0f} µm (its "
+                    "lens phase would step more than π per pixel and alias); choose a plane nearer focus")
+        return None
+
+    def field_shift(self, targets: Sequence[Target]) -> FieldShift | None:
+        """The smallest move of all neurons together that lets every one of ``targets`` be stimulated.
+
+        For targets refused for the zero order: the plan (:mod:`holostim.session.field_shift`) says how
+        far the stage (or galvos) must move the sample; the pattern then follows the neurons. It is only
+        a plan: no device of a session can move the field today. ``None``: no shift fits.
+        """
+        radius = self.config.calibration.zero_order_radius_px
+        return plan_for(targets, self.calibration, self.geometry, radius, self.check_target)
+
+    @property
+    def depth_range_um(self) -> float | None:
+        """How far (± sample µm) the SLM's defocus reaches from focus; ``None``: no defocus model."""
+        model = self.config.defocus_model()
+        shape = tuple(self.config.slm.shape)
+        key = (model, shape)
+        if self._depth_range[0] != key:  # the optics or SLM of the config changed: measure it again
+            self._depth_range = (key, None if model is None else model.max_depth_um(shape))
+        return self._depth_range[1]
 
     @property
     def zero_order_slm(self) -> np.ndarray:
@@ -348,7 +396,7 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
     # ------------------------------------------------------------------------------------------- the loop
     def _check_targets(self, targets: Sequence[Target]) -> list[Target]:
         targets = [t if isinstance(t, Target) else Target(*t) for t in targets]
-        self.safety.check_targets(targets, self.check_target)
+        self.safety.check_targets(targets, self.check_target, self._optics_depth_refusal)
         return targets
 
     def compute(self, targets: Sequence[Target], *, request_time: float | None = None) -> ApplyResult:
@@ -620,7 +668,8 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
         """Write the session (with the current target set under ``targets``) as YAML."""
         from holostim.config import TargetConfig
 
-        targets = [TargetConfig(x=t.x, y=t.y, weight=t.weight, group=t.group, id=t.id) for t in self.targets]
+        targets = [TargetConfig(x=t.x, y=t.y, weight=t.weight, group=t.group, id=t.id, z_um=t.z_um)
+                   for t in self.targets]
         cfg = self.config.model_copy(update={"targets": targets})
         return cfg.save(path)
 

@@ -1,11 +1,13 @@
-"""Save and load target sets as CSV or JSON (camera px, weight, group, stable id).
+"""Save and load target sets as CSV or JSON (camera px, weight, group, stable id, depth).
 
-CSV has a header ``x_camera_px,y_camera_px,weight,group,id`` (weight, group and id optional when
-reading); JSON is ``{"targets": [{"x": .., "y": .., "weight": .., "group": .., "id": ..}, ...]}`` or a bare
-list of such objects. The id is the target's number in the GUI (and the log); a file without one gets
-new numbers when loaded. A file name without a suffix is saved as CSV (``name.csv``): a user typing "my
-targets" in the save dialog means a file, not an error. A file is replaced all at once, so a crash while
-saving never leaves half a target set behind.
+CSV has a header ``x_camera_px,y_camera_px,weight,group,id,z_um`` (weight, group, id and z_um optional
+when reading); JSON is ``{"targets": [{"x": .., "y": .., "weight": .., "group": .., "id": .., "z_um": ..},
+...]}`` or a bare list of such objects. The id is the target's number in the GUI (and the log); a file
+without one gets new numbers when loaded. ``z_um`` is the spot's depth in the sample, µm from the focal
+plane (positive deeper); files written before targets had depths have no such column and load at
+``z_um = 0``, the focal plane they were made for. A file name without a suffix is saved as CSV
+(``name.csv``): a user typing "my targets" in the save dialog means a file, not an error. A file is
+replaced all at once, so a crash while saving never leaves half a target set behind.
 
 The CSV header names the unit: ``holostim compute`` reads spot files in *Fourier-plane* pixels
 (``x_fourier_px,y_fourier_px[,weight]``), and when both used ``x,y`` either loaded into the other
@@ -36,8 +38,8 @@ class TargetFileError(HolostimError, ValueError):
     """A target file that cannot be read: wrong format, missing columns or bad values."""
 
 
-FIELDS = ("x_camera_px", "y_camera_px", "weight", "group", "id")
-"""The CSV columns (``weight``, ``group`` and ``id`` optional when reading)."""
+FIELDS = ("x_camera_px", "y_camera_px", "weight", "group", "id", "z_um")
+"""The CSV columns (``weight``, ``group``, ``id`` and ``z_um`` optional when reading)."""
 DEFAULT_SUFFIX = ".csv"
 """What a target file name without a suffix is saved as."""
 
@@ -52,7 +54,8 @@ def save_targets(path: str | Path, targets: Iterable[Any]) -> Path:
         path = path.with_name(path.name + DEFAULT_SUFFIX)
     rows = [
         {"x": float(t.x), "y": float(t.y), "weight": float(t.weight), "group": int(t.group),
-         "id": None if getattr(t, "id", None) is None else int(t.id)}
+         "id": None if getattr(t, "id", None) is None else int(t.id),
+         "z_um": float(getattr(t, "z_um", 0.0))}
         for t in targets
     ]
     suffix = path.suffix.lower()
@@ -62,7 +65,7 @@ def save_targets(path: str | Path, targets: Iterable[Any]) -> Path:
         buf = io.StringIO(newline="")
         w = csv.writer(buf)
         w.writerow(FIELDS)
-        w.writerows([r["x"], r["y"], r["weight"], r["group"], "" if r["id"] is None else r["id"]]
+        w.writerows([r["x"], r["y"], r["weight"], r["group"], "" if r["id"] is None else r["id"], r["z_um"]]
                     for r in rows)
         atomic_write_text(path, buf.getvalue())
     else:
@@ -71,7 +74,7 @@ def save_targets(path: str | Path, targets: Iterable[Any]) -> Path:
 
 
 def load_targets(path: str | Path) -> list[dict[str, float | int]]:
-    """Read targets from a ``.csv`` or ``.json`` file as dicts with x, y, weight, group, id (or None)."""
+    """Read targets from a ``.csv`` or ``.json`` file: dicts of x, y, weight, group, id (or None), z_um."""
     path = Path(path)
     if not path.is_file():
         raise TargetFileError(f"target file {str(path)!r} does not exist")
@@ -112,7 +115,7 @@ def _check_header(name: str, fieldnames: Any) -> None:
     if {"x_camera_px", "y_camera_px"} <= set(cols):
         return
     want = ("this reader wants GUI target files in camera pixels, header "
-            "x_camera_px,y_camera_px[,weight,group,id]")
+            "x_camera_px,y_camera_px[,weight,group,id,z_um]")
     shown = ",".join(cols)[:80]
     if {"x_fourier_px", "y_fourier_px"} <= set(cols):
         raise TargetFileError(f"{name}: header {shown!r} is a `holostim compute` spot file (Fourier-plane "
@@ -140,7 +143,8 @@ def _row(name: str, i: int, r: Any) -> dict[str, float | int]:
     tid = None if _blank(r.get("id")) else positive(r["id"], f"{name}: target {i} id", err)
     if tid is not None and tid != int(tid):
         raise TargetFileError(f"{name}: target {i} id={tid!r} must be a whole number")
-    return {"x": x, "y": y, "weight": w, "group": int(g), "id": None if tid is None else int(tid)}
+    z = 0.0 if _blank(r.get("z_um")) else finite(r["z_um"], f"{name}: target {i} z_um", err)
+    return {"x": x, "y": y, "weight": w, "group": int(g), "id": None if tid is None else int(tid), "z_um": z}
 
 
 def _blank(value: Any) -> bool:
