@@ -131,7 +131,7 @@ def measure_depth_map(
 
     ``depths_um``: the focus positions (true µm; default five from −4 to +4 axial resolutions, at most
     ±50 µm); ``search_um``: how far from ``d`` the nominal depth is searched (default 15 % of ``|d|``
-    plus three axial resolutions: a scale off by 15 % and an offset of a few resolutions are found).
+    plus two axial resolutions: a scale off by 15 % and an offset of two resolutions are found).
     ``grid`` spots per side over ``extent`` of the field; ``snaps`` camera frames averaged per step.
     The focus is left at the last position: the caller restores its own.
 
@@ -183,7 +183,7 @@ def measure_depth_map(
         set_focus(float(d))
         if focus_settle_s > 0:
             sleep(focus_settle_s)
-        half = search_um if search_um is not None else 0.15 * abs(d) + 3.0 * axial
+        half = search_um if search_um is not None else 0.15 * abs(d) + 2.0 * axial
         n = max(5, int(math.ceil(2 * half / coarse_step)) + 1)
         zs = list(np.linspace(d - half, d + half, n))
         step = 2 * half / (n - 1)

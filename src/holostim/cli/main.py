@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--depth", action="store_true",
                    help="measure nominal defocus ↔ true depth from a focus sweep of spots on a slide (needs "
                    "the camera↔SLM calibration and a focus drive) and add it to the calibration file")
+    k.add_argument("--depths", type=str, default=None, metavar="UM,UM,...",
+                   help="with --depth: the focus positions in µm, at least three, as --depths=-20,0,20 "
+                   "(default: five across ±4 axial resolutions, at most ±50 µm)")
     k.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("slm-check", parents=[verbose], help="show test patterns on the SLM screen")

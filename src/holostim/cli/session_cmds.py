@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from holostim.cli.defaults import default_config
@@ -42,8 +43,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise CLIError("--power and --depth are two measurements: run them one after the other")
     if getattr(args, "power", False):
         return _calibrate_power(args, config, out, opengl)
+    depths = _depths(getattr(args, "depths", None))  # before anything is opened
+    if depths is not None and not getattr(args, "depth", False):
+        raise CLIError("--depths goes with --depth (the focus positions of the depth calibration)")
     if getattr(args, "depth", False):
-        return _calibrate_depth(args, config, out, opengl)
+        return _calibrate_depth(args, config, out, opengl, depths)
     had_power_map = _has_power_map(out)
     had_depth_map = _has_depth_map(out)
     # Open without the old calibration: it may belong to devices that changed, which is why we measure.
@@ -89,7 +93,20 @@ def _has_depth_map(path) -> bool:
         return False
 
 
-def _calibrate_depth(args: argparse.Namespace, config, out, opengl: bool) -> int:
+def _depths(text: str | None) -> list[float] | None:
+    """``--depths -20,0,20`` as µm; a bad list is one line."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise CLIError(f"--depths {text!r}: give focus positions in µm separated by commas, e.g. -20,0,20") from None
+    if len(set(values)) < 3 or not all(math.isfinite(v) for v in values):
+        raise CLIError(f"--depths {text!r}: the fit needs at least three distinct, finite focus positions")
+    return values
+
+
+def _calibrate_depth(args: argparse.Namespace, config, out, opengl: bool, depths: list[float] | None) -> int:
     """``calibrate --depth``: measure the axial map with the session's calibration, save both."""
     from holostim.session import Session
 
@@ -104,7 +121,7 @@ def _calibrate_depth(args: argparse.Namespace, config, out, opengl: bool) -> int
         progress = Progress(f"measuring depth ({grid}x{grid} spots, focus sweep)")
 
         def measure():
-            return session.calibrate_depth(grid=grid, progress=progress)
+            return session.calibrate_depth(depths, grid=grid, progress=progress)
 
         cal = run_beside_qt_events(measure) if opengl else measure()
         path = session.save_calibration(cal, out)
