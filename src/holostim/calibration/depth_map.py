@@ -74,7 +74,8 @@ class DepthMap:
         if abs(self.offset_um) > 1000:
             raise CalibrationError(f"depth_map.offset_um={self.offset_um!r} is beyond ±1000 µm")
         r = self.residual_um
-        if isinstance(r, bool) or not isinstance(r, (int, float, np.floating)) or not (math.isnan(r) or r >= 0):
+        number = not isinstance(r, bool) and isinstance(r, (int, float, np.floating))
+        if not number or not (math.isnan(r) or r >= 0):
             raise CalibrationError(f"depth_map.residual_um={r!r} must be a number ≥ 0 (NaN: not measured)")
         object.__setattr__(self, "residual_um", float(r))
         n = self.n_points
@@ -84,12 +85,14 @@ class DepthMap:
         try:
             a, b = (float(v) for v in self.range_um)
         except (TypeError, ValueError):
-            raise CalibrationError(f"depth_map.range_um={self.range_um!r} must be [shallowest, deepest]") from None
+            raise CalibrationError(f"depth_map.range_um={self.range_um!r} must be [shallowest, "
+                                   "deepest]") from None
         if not (math.isfinite(a) and math.isfinite(b) and a <= b):
             raise CalibrationError(f"depth_map.range_um={self.range_um!r} must be [shallowest, deepest]")
         object.__setattr__(self, "range_um", (a, b))
         if self.defocus_model not in ("paraxial", "high_na"):
-            raise CalibrationError(f"depth_map.defocus_model={self.defocus_model!r} must be paraxial or high_na")
+            raise CalibrationError(f"depth_map.defocus_model={self.defocus_model!r} must be paraxial or "
+                                   "high_na")
 
     def true_um(self, z_nominal_um: Any) -> np.ndarray:
         """Where spots placed at nominal depths ``z_nominal_um`` really focus (µm)."""

@@ -6,8 +6,8 @@ true µm, but each move is slow (a mechanical settle), while the SLM changes its
 So the procedure moves the focus a few times and sweeps the SLM many times: at each known focus
 position ``d`` (``depths_um``, true µm from the camera's focal plane) it shows a sparse spot grid on a
 thin fluorescent slide with a series of nominal defocus depths ``z`` (the session's defocus model) and
-finds the ``z`` that makes the spots sharpest on the camera. :func:`~holostim.calibration.depth_map.fit_depth_map`
-fits ``d = scale · z + offset`` to those points.
+finds the ``z`` that makes the spots sharpest on the camera.
+:func:`~holostim.calibration.depth_map.fit_depth_map` fits ``d = scale · z + offset`` to those points.
 
 Each frame is the grid's lateral hologram (computed once, in the focal plane) plus the defocus phase
 of ``z``: a grid whose spots all lie at one depth is exactly its 2-D hologram moved by that defocus.
@@ -49,7 +49,8 @@ class DepthMeasurement:
     """What one depth calibration measured: per focus position, the sweep, its best focus, and the line."""
 
     def __init__(self, depths_um: np.ndarray, best_nominal_um: np.ndarray,
-                 sweeps: list[tuple[np.ndarray, np.ndarray]], depth_map: DepthMap, axial_resolution_um: float):
+                 sweeps: list[tuple[np.ndarray, np.ndarray]], depth_map: DepthMap,
+                 axial_resolution_um: float):
         self.depths_um = depths_um
         self.best_nominal_um = best_nominal_um
         self.sweeps = sweeps  # (nominal z, sharpness) of each focus position, coarse and fine together
@@ -153,7 +154,8 @@ def measure_depth_map(
         depths_um = np.linspace(-reach, reach, 5)
     depths = np.asarray([float(d) for d in depths_um], dtype=np.float64)
     if len(depths) < 3 or len(np.unique(depths)) < 3 or not np.all(np.isfinite(depths)):
-        raise CalibrationError(f"depths_um={list(depths)!r}: the fit needs at least three distinct focus positions")
+        raise CalibrationError(f"depths_um={list(depths)!r}: the fit needs at least three distinct focus "
+                               "positions")
     if isinstance(snaps, bool) or not isinstance(snaps, int) or snaps < 1:
         raise CalibrationError(f"snaps={snaps!r} must be a positive integer (camera frames per step)")
     if settle_s is None:
@@ -191,8 +193,8 @@ def measure_depth_map(
         zc = zs[int(np.argmax(ss))]
         if max(ss) <= 0:
             raise CalibrationError(f"depth calibration: no spot seen at focus {d:+.1f} µm; check "
-                                   "calibration.laser_power_mw (the laser is blocked without it), the exposure "
-                                   "and that the slide is under the objective")
+                                   "calibration.laser_power_mw (the laser is blocked without it), the "
+                                   "exposure and that the slide is under the objective")
         for z in np.linspace(zc - step, zc + step, 7):
             if any(abs(z - q) < 1e-9 for q in zs):
                 continue

@@ -100,7 +100,8 @@ def _depths(text: str | None) -> list[float] | None:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise CLIError(f"--depths {text!r}: give focus positions in µm separated by commas, e.g. -20,0,20") from None
+        raise CLIError(f"--depths {text!r}: give focus positions in µm separated by commas, as "
+                       "--depths=-20,0,20") from None
     if len(set(values)) < 3 or not all(math.isfinite(v) for v in values):
         raise CLIError(f"--depths {text!r}: the fit needs at least three distinct, finite focus positions")
     return values
@@ -127,8 +128,8 @@ def _calibrate_depth(args: argparse.Namespace, config, out, opengl: bool, depths
         path = session.save_calibration(cal, out)
         m = session.last_depth_measurement
     dm = cal.depth_map
-    print(f"depth map: true depth = {dm.scale:.4f} × nominal {dm.offset_um:+.2f} µm, over {dm.n_points} focus "
-          f"positions from {dm.range_um[0]:+.1f} to {dm.range_um[1]:+.1f} µm; fit residual "
+    print(f"depth map: true depth = {dm.scale:.4f} × nominal {dm.offset_um:+.2f} µm, over {dm.n_points} "
+          f"focus positions from {dm.range_um[0]:+.1f} to {dm.range_um[1]:+.1f} µm; fit residual "
           f"{dm.residual_um:.3f} µm RMS (axial resolution {m.axial_resolution_um:.2f} µm)")
     print(f"saved {path}")
     return EXIT_OK

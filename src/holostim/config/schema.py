@@ -314,6 +314,9 @@ class LogConfig(Section):
     )
 
 
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class GroundTruthConfig(Section):
     """The simulated rig's true SLM→camera affine; only the simulated camera reads it, never the app."""
 
@@ -420,9 +423,9 @@ class SimulationConfig(Section):
     neuron_radius_px: PositiveFloat = 6.0
     baseline: NonNegativeFloat = 10.0
     background: NonNegativeFloat = 2.0
-    planes_um: list[Annotated[float, Field(allow_inf_nan=False)]] | None = Field(
+    planes_um: list[FiniteFloat] | None = Field(
         None, description="depths the neurons lie at (µm from the focal plane, + deeper); none = all at 0")
-    depth_range_um: tuple[Annotated[float, Field(allow_inf_nan=False)], Annotated[float, Field(allow_inf_nan=False)]] | None = Field(
+    depth_range_um: tuple[FiniteFloat, FiniteFloat] | None = Field(
         None, description="[shallowest, deepest]: n_planes evenly spaced neuron planes (not with planes_um)")
     n_planes: Annotated[int, Field(ge=1, le=16)] = Field(5, description="planes across depth_range_um")
     focus_um: Annotated[float, Field(ge=-5000, le=5000)] = Field(

@@ -36,7 +36,7 @@ def ask_kind(parent: QWidget | None = None) -> str | None:
 
 
 class CalibrationThread(QThread):
-    """Runs ``session.calibrate`` (``kind="depth"``: ``calibrate_depth``) off the GUI thread, with progress."""
+    """Runs ``session.calibrate`` (``kind="depth"``: ``calibrate_depth``) off the GUI thread."""
 
     progress = pyqtSignal(int, int, str)
     done = pyqtSignal(object)

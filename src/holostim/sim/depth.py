@@ -51,7 +51,8 @@ def depth_planes(planes_um: Sequence[float] | None, depth_range_um: Sequence[flo
         if not planes:
             raise err("planes_um=[] names no plane; leave it out for a flat sample")
         if len(planes) > MAX_PLANES:
-            raise err(f"planes_um has {len(planes)} planes; at most {MAX_PLANES} (each costs an FFT per frame)")
+            raise err(f"planes_um has {len(planes)} planes; at most {MAX_PLANES} (each costs an FFT per "
+                      "frame)")
         return tuple(planes)
     if depth_range_um is not None:
         lo, hi = number_pair(depth_range_um, "depth_range_um", err)

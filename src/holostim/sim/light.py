@@ -228,7 +228,7 @@ class Light:
         self._state[z] = (key, img)
 
     def pattern(self, t: float, z_um: float | None = None) -> np.ndarray:
-        """The light the frame shown at ``t`` makes at depth ``z_um`` while the laser is on, whatever the gate.
+        """The light the frame shown at ``t`` makes at depth ``z_um`` with the laser on, whatever the gate.
 
         For the responding network (:mod:`holostim.sim.network`), which applies the gate itself at every
         sub-step. Each frame's light is computed once per depth, when first asked for, from its displayed
@@ -301,18 +301,18 @@ class Light:
         return ImagingDefocus(pixel_um, p.objective_na, p.medium_index)
 
     def _draw(self, phase: np.ndarray, z: float) -> np.ndarray:
-        """The light of ``phase`` at ``z``: in the imaged plane through :meth:`_set` (which sets :attr:`image`)."""
+        """The light of ``phase`` at ``z``; in the imaged plane through :meth:`_set` (sets :attr:`image`)."""
         if z == self.focus_um:
             self._set(phase)
             return self.image
         return self._render(phase, z)
 
     def _set(self, phase: np.ndarray) -> None:
-        """Render ``phase`` in the imaged plane into :attr:`image` (the one place the camera's light is made)."""
+        """Render ``phase`` in the imaged plane into :attr:`image` (where the camera's light is made)."""
         self.image = self._render(phase, self.focus_um)
 
     def _render(self, phase: np.ndarray, z_um: float) -> np.ndarray:
-        """The light (camera px, fraction of the laser power per pixel) of ``phase`` at true depth ``z_um``."""
+        """The light (camera px, fraction of the laser power per pixel) of ``phase`` at true depth z."""
         from holostim.optics import Field, fourier_lens, intensity
 
         ny, nx = phase.shape

@@ -129,7 +129,7 @@ class SimulatedCamera(Camera):
 
     @property
     def true_defocus(self) -> tuple[float, float]:
-        """``(defocus_scale, defocus_offset_um)``: a nominal depth ``z`` really focuses at ``scale·z + offset``."""
+        """``(defocus_scale, defocus_offset_um)``: nominal ``z`` really focuses at ``scale·z + offset``."""
         gt = self.ground_truth
         return float(gt.defocus_scale), float(gt.defocus_offset_um)
 
