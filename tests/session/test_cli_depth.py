@@ -13,6 +13,7 @@ def _one_fft_thread(monkeypatch):
     monkeypatch.setenv("HOLOSTIM_THREADS", "1")
 
 
+@pytest.mark.slow  # opens, calibrates, measures depth, recalibrates (~12 s idle)
 def test_calibrate_depth_measures_and_saves_the_map(tmp_path, capsys):
     import yaml
 

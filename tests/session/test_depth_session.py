@@ -9,11 +9,14 @@ offset +2.025 µm (errors 0.1 % and 0.003 axial resolutions).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_session import write_session
 
 from holostim.calibration import Calibration
+from holostim.calibration.depth_map import DepthMap
 from holostim.eventlog import read
 from holostim.session import Session, SessionError, Target
 
@@ -37,6 +40,7 @@ def measured(tmp_path_factory):
         yield s, cal, folder
 
 
+@pytest.mark.slow  # the module's rig measures a depth calibration once (~7 s idle)
 def test_depth_calibration_recovers_the_hidden_truth(measured):
     s, cal, _ = measured
     dm = cal.depth_map
@@ -49,6 +53,7 @@ def test_depth_calibration_recovers_the_hidden_truth(measured):
     assert s.calibration is cal and cal.power_map is None and cal.residual_px < 0.5  # the affine kept
 
 
+@pytest.mark.slow  # the module's rig measures a depth calibration once (~7 s idle)
 def test_every_frame_went_through_the_gate_and_the_log(measured):
     s, cal, _ = measured
     records = read(s.log.path).records
@@ -67,6 +72,7 @@ def test_every_frame_went_through_the_gate_and_the_log(measured):
     assert last_cal["calibration"]["depth_map"] == cal.depth_map.to_dict()
 
 
+@pytest.mark.slow  # the module's rig measures a depth calibration once (~7 s idle)
 def test_the_session_puts_a_target_at_its_true_depth(measured):
     s, cal, folder = measured
     z_true = 20.0
@@ -101,6 +107,15 @@ def test_depth_calibration_needs_a_focus_drive_and_an_affine(tmp_path, monkeypat
         with pytest.raises(SessionError, match="no camera ↔ SLM calibration"):
             s.calibrate_depth()
         s.calibrate(grid=3)
+        # a loaded map is the one place a depth becomes the engine's; an engine with no defocus model
+        # (an oil objective without a medium index) keeps its 2-D targets 2-D
+        s.calibration = dataclasses.replace(s.calibration, depth_map=DepthMap(1.04, 2.0))
+        np.testing.assert_allclose(s.engine_depths([0.0, 22.8]), [-2.0 / 1.04, 20.0])
+        with monkeypatch.context() as m:
+            m.setattr(s.engine, "defocus", None)
+            np.testing.assert_allclose(s.engine_depths([0.0]), [0.0])
+            with pytest.raises(SessionError, match="needs a defocus model"):
+                s.calibrate_depth()
         monkeypatch.setattr(type(s.camera), "focus_um", property(lambda self: None))
         with pytest.raises(SessionError, match="no focus drive"):
             s.calibrate_depth()

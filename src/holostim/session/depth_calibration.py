@@ -42,12 +42,17 @@ class DepthCalibrating:
     def engine_depths(self, z_um: Sequence[float] | np.ndarray) -> np.ndarray:
         """The engine's (nominal) depths for true target depths ``z_um`` (µm): the depth map's inverse.
 
-        Without a measured map, the depths themselves (the defocus model is taken at its word).
+        Without a measured map, the depths themselves (the defocus model is taken at its word); also
+        without a defocus model (an engine that places no depth: its 2-D targets must stay 2-D, and the
+        compute refuses 3-D ones with the reason).
         """
+        s: Any = self
         z = np.asarray(z_um, dtype=np.float64).reshape(-1)
-        cal = self.calibration
+        cal = s.calibration
         dm = None if cal is None else cal.depth_map
-        return z.copy() if dm is None else dm.nominal_um(z)
+        if dm is None or getattr(s.engine, "defocus", None) is None:
+            return z.copy()
+        return dm.nominal_um(z)
 
     def calibrate_depth(self, depths_um: Sequence[float] | None = None, progress: ProgressFn | None = None,
                         *, grid: int = 3) -> Calibration:
