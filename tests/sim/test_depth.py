@@ -199,3 +199,21 @@ def test_the_session_keys_reach_the_rig():
     with pytest.raises(ConfigError, match="planes_um") as info:
         parse_config("simulation:\n  planes_um: [0, 10]\n  depth_range_um: [0, 10]\n")
     assert "not both" in str(info.value) and len(str(info.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("sigma", [0.5, 3.0, 7.3])
+def test_blurred_footprints_are_the_full_frame_blur(sigma):
+    """The cached per-neuron blur (the fast path) against a full-frame Gaussian of the plane's image."""
+    from scipy import ndimage
+
+    from holostim.sim.sample import Sample
+
+    s = Sample(Scene(n_neurons=30, planes_um=(0.0, 20.0)), (128, 160), 2)
+    f = np.random.default_rng(0).uniform(1, 2, 30).astype(np.float32)
+    idx = s._in_plane[1]
+    plain = ndimage.gaussian_filter((s._plane_footprints[1] @ f[idx]).reshape(128, 160), sigma,
+                                    mode="constant", truncate=3.5)
+    fast = (s._seen_footprints(1, sigma) @ f[idx]).reshape(128, 160)
+    np.testing.assert_allclose(fast, plain, atol=2e-5 * plain.max())
+    assert s._seen_footprints(1, sigma) is s._seen_footprints(1, sigma)  # cached per (plane, σ)
+    assert s._seen_footprints(1, 0.05) is s._plane_footprints[1]  # under 0.1 px: not blurred at all
