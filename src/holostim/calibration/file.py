@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 
 from holostim.calibration.affine import apply_affine, invert_affine
+from holostim.calibration.depth_map import DepthMap
 from holostim.calibration.errors import CalibrationError, CalibrationFileError
 from holostim.calibration.power_map import PowerMap
 from holostim.checks import shape_pair
@@ -40,9 +41,10 @@ from holostim.files import atomic_write_text, read_small_yaml
 __all__ = ["FORMAT_VERSION", "MAX_RESIDUAL_PX", "SPECIAL_ROOTS", "Calibration", "check_save_path",
            "is_calibration_file"]
 
-FORMAT_VERSION = 2
-"""Version 2 added the optional ``power_map`` (``holostim calibrate --power``); version 1 files still load."""
-READ_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+"""Version 2 added the optional ``power_map`` (``holostim calibrate --power``), version 3 the optional
+``depth_map`` (``holostim calibrate --depth``); version 1 and 2 files still load (without them)."""
+READ_VERSIONS = (1, 2, 3)
 
 MAX_RESIDUAL_PX = 10.0
 """The largest fit residual (camera px RMS) a loaded calibration may have: about one soma across at a
@@ -70,6 +72,9 @@ class Calibration:
     power_map : PowerMap or None
         The measured diffraction-efficiency map (:mod:`~holostim.calibration.power_map`); ``None``: not
         measured, the session uses the analytic pixel envelope alone.
+    depth_map : DepthMap or None
+        The measured axial map (:mod:`~holostim.calibration.depth_map`); ``None``: not measured, a
+        target's depth goes to the engine as it is (the defocus model's nominal depth).
     """
 
     matrix: np.ndarray
@@ -81,6 +86,7 @@ class Calibration:
     residual_px: float = float("nan")
     n_spots: int = 0
     power_map: PowerMap | None = None
+    depth_map: DepthMap | None = None
 
     def __post_init__(self) -> None:
         m = np.asarray(self.matrix, dtype=np.float64)
@@ -188,6 +194,7 @@ class Calibration:
             "residual_px": float(self.residual_px),
             "n_spots": int(self.n_spots),
             **({"power_map": self.power_map.to_dict()} if self.power_map is not None else {}),
+            **({"depth_map": self.depth_map.to_dict()} if self.depth_map is not None else {}),
         }
 
     @classmethod
@@ -235,6 +242,8 @@ class Calibration:
                 n_spots=int(need("n_spots")),
                 power_map=(PowerMap.from_dict(data["power_map"], source)
                            if data.get("power_map") is not None else None),
+                depth_map=(DepthMap.from_dict(data["depth_map"], source)
+                           if data.get("depth_map") is not None else None),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, CalibrationError):

@@ -84,11 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fit the camera↔SLM transform from a projected spot grid")
     k.add_argument("--config", type=Path, help="session YAML (default: the simulation session)")
     k.add_argument("--grid", type=int, default=None,
-                   help="spots per side, 3 to 7 (default: the session's; 7 with --power)")
+                   help="spots per side, 3 to 7 (default: the session's; 7 with --power, 3 with --depth)")
     k.add_argument("--out", type=Path, help="where to save (default: the session's calibration.file)")
     k.add_argument("--power", action="store_true",
                    help="measure the diffraction-efficiency map across the field (needs the camera↔SLM "
                    "calibration) and add it to the calibration file")
+    k.add_argument("--depth", action="store_true",
+                   help="measure nominal defocus ↔ true depth from a focus sweep of spots on a slide (needs "
+                   "the camera↔SLM calibration and a focus drive) and add it to the calibration file")
+    k.add_argument("--depths", type=str, default=None, metavar="UM,UM,...",
+                   help="with --depth: the focus positions in µm, at least three, as --depths=-20,0,20 "
+                   "(default: five across ±4 axial resolutions, at most ±50 µm)")
     k.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("slm-check", parents=[verbose], help="show test patterns on the SLM screen")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from holostim.cli.defaults import default_config
@@ -38,9 +39,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         _app = qt_application()  # noqa: F841 - keep it alive while the window is shown
     if args.grid is not None and (isinstance(args.grid, bool) or not 3 <= args.grid <= 7):
         raise CLIError(f"--grid {args.grid}: spots per side must be 3 to 7")  # before anything is opened
+    if getattr(args, "power", False) and getattr(args, "depth", False):
+        raise CLIError("--power and --depth are two measurements: run them one after the other")
     if getattr(args, "power", False):
         return _calibrate_power(args, config, out, opengl)
+    depths = _depths(getattr(args, "depths", None))  # before anything is opened
+    if depths is not None and not getattr(args, "depth", False):
+        raise CLIError("--depths goes with --depth (the focus positions of the depth calibration)")
+    if getattr(args, "depth", False):
+        return _calibrate_depth(args, config, out, opengl, depths)
     had_power_map = _has_power_map(out)
+    had_depth_map = _has_depth_map(out)
     # Open without the old calibration: it may belong to devices that changed, which is why we measure.
     with Session.open(config, load_calibration=False) as session:
         grid = args.grid or session.config.calibration.grid
@@ -57,6 +66,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print("holostim: note: the old file's power map was not kept; run `holostim calibrate --power` to "
               "measure it for these devices (until then the pixel envelope alone sets the power per spot)",
               file=sys.stderr)
+    if had_depth_map:
+        print("holostim: note: the old file's depth map was not kept; run `holostim calibrate --depth` to "
+              "measure it for these devices (until then target depths go to the engine as nominal depths)",
+              file=sys.stderr)
     return EXIT_OK
 
 
@@ -68,6 +81,58 @@ def _has_power_map(path) -> bool:
         return Calibration.load(path).power_map is not None
     except (CalibrationError, OSError):
         return False
+
+
+def _has_depth_map(path) -> bool:
+    """Whether the calibration file about to be replaced holds a depth map (any unreadable file: no)."""
+    from holostim.calibration import Calibration, CalibrationError
+
+    try:
+        return Calibration.load(path).depth_map is not None
+    except (CalibrationError, OSError):
+        return False
+
+
+def _depths(text: str | None) -> list[float] | None:
+    """``--depths -20,0,20`` as µm; a bad list is one line."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise CLIError(f"--depths {text!r}: give focus positions in µm separated by commas, as "
+                       "--depths=-20,0,20") from None
+    if len(set(values)) < 3 or not all(math.isfinite(v) for v in values):
+        raise CLIError(f"--depths {text!r}: the fit needs at least three distinct, finite focus positions")
+    return values
+
+
+def _calibrate_depth(args: argparse.Namespace, config, out, opengl: bool, depths: list[float] | None) -> int:
+    """``calibrate --depth``: measure the axial map with the session's calibration, save both."""
+    from holostim.session import Session
+
+    if opengl:
+        from holostim.hardware.slm.opengl.qt_loop import run_beside_qt_events
+    with Session.open(config, progress=Progress("calibrating the simulated rig")) as session:
+        if session.calibration is None:
+            where = session.config.calibration.file or "calibration.file not set"
+            raise CLIError(f"no camera↔SLM calibration ({where}): run `holostim calibrate --config {config}` "
+                           "first; the depth calibration needs to know where each spot lands on the camera")
+        grid = args.grid or 3
+        progress = Progress(f"measuring depth ({grid}x{grid} spots, focus sweep)")
+
+        def measure():
+            return session.calibrate_depth(depths, grid=grid, progress=progress)
+
+        cal = run_beside_qt_events(measure) if opengl else measure()
+        path = session.save_calibration(cal, out)
+        m = session.last_depth_measurement
+    dm = cal.depth_map
+    print(f"depth map: true depth = {dm.scale:.4f} × nominal {dm.offset_um:+.2f} µm, over {dm.n_points} "
+          f"focus positions from {dm.range_um[0]:+.1f} to {dm.range_um[1]:+.1f} µm; fit residual "
+          f"{dm.residual_um:.3f} µm RMS (axial resolution {m.axial_resolution_um:.2f} µm)")
+    print(f"saved {path}")
+    return EXIT_OK
 
 
 def _calibrate_power(args: argparse.Namespace, config, out, opengl: bool) -> int:

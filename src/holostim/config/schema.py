@@ -318,6 +318,9 @@ class LogConfig(Section):
     )
 
 
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class GroundTruthConfig(Section):
     """The simulated rig's true SLM→camera affine; only the simulated camera reads it, never the app."""
 
@@ -330,6 +333,10 @@ class GroundTruthConfig(Section):
         None, description="the panel's true pixel fill factor; none = slm.fill_factor (as stated)")
     power_falloff: Annotated[float, Field(ge=0, lt=2)] = Field(
         0.0, description="a further smooth loss 1 - a (x_n² + y_n²) across the field")
+    defocus_scale: Annotated[float, Field(ge=0.2, le=5)] = Field(
+        1.04, description="true µm of focus shift per nominal µm of SLM defocus (what --depth measures)")
+    defocus_offset_um: Annotated[float, Field(ge=-1000, le=1000)] = Field(
+        2.0, description="true depth of the SLM's zero-defocus focus below the camera's focal plane")
 
 
 class SimulationConfig(Section):
@@ -371,6 +378,20 @@ class SimulationConfig(Section):
         return self
 
     @model_validator(mode="after")
+    def _check_depths(self) -> SimulationConfig:
+        # The sample's own rule for its planes (one of the two keys, at most 16 planes, in order).
+        from holostim.config.consistency import refuse
+        from holostim.sim.depth import depth_planes
+        from holostim.sim.errors import SimulationConfigError
+
+        try:
+            depth_planes(self.planes_um, self.depth_range_um, self.n_planes)
+        except SimulationConfigError as exc:
+            key = "planes_um" if self.planes_um is not None else "depth_range_um"
+            refuse((key,), str(exc), getattr(self, key))
+        return self
+
+    @model_validator(mode="after")
     def _check_network(self) -> SimulationConfig:
         # The network's own checks (an indicator no transient can have, a connection to a neuron the
         # sample does not hold), reported at the key that holds the problem.
@@ -406,6 +427,13 @@ class SimulationConfig(Section):
     neuron_radius_px: PositiveFloat = 6.0
     baseline: NonNegativeFloat = 10.0
     background: NonNegativeFloat = 2.0
+    planes_um: list[FiniteFloat] | None = Field(
+        None, description="depths the neurons lie at (µm from the focal plane, + deeper); none = all at 0")
+    depth_range_um: tuple[FiniteFloat, FiniteFloat] | None = Field(
+        None, description="[shallowest, deepest]: n_planes evenly spaced neuron planes (not with planes_um)")
+    n_planes: Annotated[int, Field(ge=1, le=16)] = Field(5, description="planes across depth_range_um")
+    focus_um: Annotated[float, Field(ge=-5000, le=5000)] = Field(
+        0.0, description="the plane the camera images at start, µm from the focal plane (+ deeper)")
     spontaneous_hz: NonNegativeFloat = 0.2
     activity_model: Literal["rate", "network"] = Field(
         "rate", description="rate: Poisson at stim_hz while lit; network: spikes, synapses, opsin, GCaMP")
@@ -535,7 +563,9 @@ class SessionConfig(YamlDocument, Section):
             "scene": part(Scene),
             "activity": part(Activity),
             "light_path": part(LightPath, focal_length_um=self.optics.focal_length_um,
-                               beam_waist_um=self.optics.beam_waist_um, ground_truth=ground_truth),
+                               beam_waist_um=self.optics.beam_waist_um, ground_truth=ground_truth,
+                               magnification=self.optics.magnification,
+                               objective_na=self.optics.objective_na, medium_index=self.optics.index),
             "sensor": part(Sensor),
         }
         if sim["activity_model"] == "network":

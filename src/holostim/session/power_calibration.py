@@ -11,6 +11,7 @@ at once) and a ``calibration`` record says so.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -77,9 +78,7 @@ class PowerCalibrating:
             finally:
                 s._restore_frame()
             cal = s.calibration
-            cal = Calibration(matrix=cal.matrix, slm_shape=cal.slm_shape, camera_shape=cal.camera_shape,
-                              date=cal.date, slm_id=cal.slm_id, camera_id=cal.camera_id,
-                              residual_px=cal.residual_px, n_spots=cal.n_spots, power_map=m.power_map)
+            cal = dataclasses.replace(cal, power_map=m.power_map)  # the affine and any depth map kept
             s.calibration = cal
             s._warm.forget()  # the engine now holds a calibration pattern, and the weights change
             s.last_power_measurement = m

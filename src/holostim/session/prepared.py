@@ -122,14 +122,16 @@ class PreparedShowing:
             frame.flags.writeable = False
             xy_slm = np.asarray(targets_slm, dtype=np.float64).reshape(-1, 2)
             shown = self._shown_phase(frame)
-            z = np.array([float(getattr(t, "z_um", 0.0)) for t in targets], dtype=np.float64)
+            # The frame's spots are where the engine put them: the targets' depths through the depth map.
+            z = self.engine_depths([float(getattr(t, "z_um", 0.0)) for t in targets])
             spots = np.column_stack([xy_slm, z if len(z) == len(xy_slm) else np.zeros(len(xy_slm))])
             verdict = self.safety.decide("pattern", shown, spots)  # each spot at its own depth too
             t = time.monotonic()
             phase = np.mod(shown, 2 * np.pi).astype(np.float32)
             result = ApplyResult(targets=list(targets), targets_slm=xy_slm, phase=phase, metrics=metrics,
                                  timings=None, iterations=int(iterations), method=str(method), t_request=t,
-                                 t_computed=t, predicted_power_mw=verdict.predicted_power_mw, frame=frame)
+                                 t_computed=t, predicted_power_mw=verdict.predicted_power_mw, frame=frame,
+                                 depths_engine_um=spots[:, 2].copy())
             return PreparedPattern(str(name), result, frame, frame_hash(frame), verdict,
                                    self.slm.corrections_version, id(self))
 

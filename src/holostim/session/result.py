@@ -56,6 +56,10 @@ class ApplyResult:
     efficiency : ndarray (N,) or None
         The modelled diffraction efficiency at each spot (1 at the zero order); with
         ``engine.power_compensation`` the engine was asked for the weights divided by it.
+    depths_engine_um : ndarray (N,) or None
+        Each spot's depth as the engine placed it (the nominal depth of the session's defocus model):
+        the target's ``z_um`` through the calibration's depth map; ``None``: the targets' own ``z_um``
+        (no depth map).
     record : dict or None
         The log record written when it was shown.
     t_request, t_computed, t_swapped : float
@@ -83,11 +87,19 @@ class ApplyResult:
     t_swapped: float | None = None
     frame_record: FrameRecord | None = None
     efficiency: np.ndarray | None = None
+    depths_engine_um: np.ndarray | None = None
 
     @property
     def spots_slm(self) -> np.ndarray:
-        """``(N, 3)``: each target's engine Fourier pixel ``(x, y)`` and depth (sample µm), for the gate."""
-        z = np.array([float(getattr(t, "z_um", 0.0)) for t in self.targets], dtype=np.float64)
+        """``(N, 3)``: each target's engine Fourier pixel ``(x, y)`` and the depth the engine placed it at.
+
+        The gate judges each spot where the engine put it (the nominal depth its phase focuses at), so
+        with a depth map this is :attr:`depths_engine_um`, not the target's ``z_um``.
+        """
+        if self.depths_engine_um is not None:
+            z = np.asarray(self.depths_engine_um, dtype=np.float64).reshape(-1)
+        else:
+            z = np.array([float(getattr(t, "z_um", 0.0)) for t in self.targets], dtype=np.float64)
         xy = np.asarray(self.targets_slm, np.float64).reshape(-1, 2)
         return np.column_stack([xy, z if len(z) == len(xy) else np.zeros(len(xy))])
 

@@ -52,6 +52,7 @@ from holostim.hardware.slm import FrameRecord, SLMProtocol
 from holostim.holography import HologramEngine, SpotTarget
 from holostim.safety import LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict, far_field_intensity
 from holostim.session import build
+from holostim.session.depth_calibration import DepthCalibrating
 from holostim.session.errors import SessionError
 from holostim.session.field_shift import FieldShift, plan_for
 from holostim.session.frame_records import MakeRecord, other_frame_maker, pattern_maker
@@ -75,7 +76,7 @@ EVENTS = ("result", "interlock", "frame", "permit", "gate")
 ProgressFn = Callable[[int, int, str], None]
 
 
-class Session(GateWiring, PreparedShowing, PowerCalibrating):
+class Session(GateWiring, PreparedShowing, PowerCalibrating, DepthCalibrating):
     """Devices, engine, calibration and log of one rig session (see the module docstring).
 
     Use :meth:`open`; a session is a context manager.
@@ -426,8 +427,11 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
         xy_cam = np.array([[t.x, t.y] for t in targets], dtype=np.float64)
         xy_slm = self.calibration.camera_to_slm(xy_cam)
         weights, eff = self.power.engine_weights(xy_slm, np.array([t.weight for t in targets], np.float64))
-        z = np.array([t.z_um for t in targets], dtype=np.float64)
-        spot_target = SpotTarget.from_pixels(xy_slm, shape=shape, weights=weights, z=z)
+        z = self.engine_depths([t.z_um for t in targets])  # true depths → the engine's, one place
+        # One plane for all (a 2-D set moved by the depth map's offset): the 2-D hologram plus that
+        # plane's defocus is the same pattern, without a 3-D compute.
+        plane = float(z[0]) if (np.all(z == z[0]) and z[0] != 0 and self.engine.defocus is not None) else 0.0
+        spot_target = SpotTarget.from_pixels(xy_slm, shape=shape, weights=weights, z=z - plane)
         warm = self._warm.ok(xy_slm)
         kwargs = dict(method=cfg.method, iterations=cfg.iterations, tolerance=cfg.tolerance,
                       budget_ms=cfg.budget_ms)
@@ -438,10 +442,13 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
             res = self.engine.compute(spot_target, warm_start=False, **kwargs)
             warm = False
         self._warm.remember(xy_slm, metric(res.metrics, "efficiency"))
+        phase = np.asarray(res.phase)
+        if plane:
+            phase = np.mod(phase + self.engine.defocus.phase(plane, shape), 2 * np.pi).astype(phase.dtype)
         result = ApplyResult(
             targets=list(targets),
             targets_slm=xy_slm,
-            phase=np.asarray(res.phase),
+            phase=phase,
             metrics=res.metrics,
             timings=res.timings,
             iterations=int(res.iterations),
@@ -450,6 +457,7 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
             t_computed=time.monotonic(),
             warm_started=warm,
             efficiency=eff,
+            depths_engine_um=None if self.calibration.depth_map is None else z,
         )
         if judge:  # a preview is judged like a frame; apply judges the frame it shows instead
             result.predicted_power_mw = self.safety.decide("pattern", result.phase,

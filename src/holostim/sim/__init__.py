@@ -5,10 +5,12 @@ It sits below the device layer and imports no device: the simulated camera
 the SLM it looks through is any object with the simulated SLM's attributes. Its parameters are small
 frozen dataclasses, one per part of the rig, validated when they are made:
 
-- :class:`Scene`: what lies under the objective (neurons or a slide) and how bright it is;
+- :class:`Scene`: what lies under the objective (neurons or a slide), how bright it is, and the planes
+  the neurons lie in (:mod:`holostim.sim.depth`);
 - :class:`Activity`: firing rates, threshold and calcium transients (the rate model);
 - :class:`NetworkParams`: a responding network instead (connectivity, opsin, GCaMP-class indicator);
-- :class:`LightPath`: Fourier lens, beam, camera PSF and the hidden :class:`GroundTruth` map;
+- :class:`LightPath`: Fourier lens, beam, camera PSF, the axial optics and imaged plane (``focus_um``),
+  and the hidden :class:`GroundTruth` (lateral map, pixel envelope, true defocus scale and offset);
 - :class:`Sensor`: noise, gain, bit depth.
 
 :class:`SimulatedClock` is a clock that moves only when told to, for exact tests.

@@ -1,4 +1,8 @@
-"""The simulated rig's hidden SLM → camera map and its panel's true pixels: what calibration must find."""
+"""The simulated rig's hidden SLM → camera map, its panel's true pixels and its true axial map.
+
+What calibration must find: the affine (``holostim calibrate``), the pixel envelope (``--power``) and how
+far a nominal SLM defocus really moves the focus (``--depth``).
+"""
 
 from __future__ import annotations
 
@@ -42,6 +46,18 @@ class GroundTruth:
     power_falloff : float
         A further smooth loss across the field, ``1 − a (x_n² + y_n²)`` (phase flicker, vignetting),
         that no analytic model knows; 0: none.
+    defocus_scale : float
+        True µm of focus shift per nominal µm of SLM defocus: the session's defocus model assumes the
+        stated magnification and medium index, and a relay magnification 2 % off (or a mounting medium
+        a little off its nominal index) changes the real shift by a few per cent. Default 1.04.
+    defocus_offset_um : float
+        Where the SLM's zero-defocus focus really lies, µm from the camera's focal plane (positive:
+        deeper): the photostimulation path's collimation and the imaging path's tube lens are never set
+        to exactly the same plane. Default 2.0 µm, a fraction of a typical axial resolution.
+
+    A spot the engine places at nominal depth ``z`` is in focus at true depth
+    ``defocus_scale · z + defocus_offset_um`` (:meth:`true_depth_um`), which ``holostim calibrate
+    --depth`` has to measure.
     """
 
     rotation_deg: float = 3.0
@@ -51,8 +67,18 @@ class GroundTruth:
     offset_px: tuple[float, float] = (7.5, -4.25)
     fill_factor: float | None = None
     power_falloff: float = 0.0
+    defocus_scale: float = 1.04
+    defocus_offset_um: float = 2.0
 
     def __post_init__(self) -> None:
+        k = self.defocus_scale
+        if isinstance(k, bool) or not isinstance(k, (int, float)) or not (0.2 <= float(k) <= 5.0):
+            raise SimulationConfigError(f"ground_truth.defocus_scale={k!r} must be a number in [0.2, 5] "
+                                        "(true µm of focus shift per nominal µm)")
+        b = self.defocus_offset_um
+        if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or abs(b) > 1000:
+            raise SimulationConfigError(f"ground_truth.defocus_offset_um={b!r} must be a finite number of µm "
+                                        "within ±1000")
         f = self.fill_factor
         if f is not None and not (isinstance(f, (int, float)) and 0 < float(f) <= 1):
             raise SimulationConfigError(f"ground_truth.fill_factor={f!r} must be in (0, 1]")
@@ -60,6 +86,14 @@ class GroundTruth:
         if not (isinstance(a, (int, float)) and 0 <= float(a) < 2):
             raise SimulationConfigError(f"ground_truth.power_falloff={a!r} must be in [0, 2) (the loss at "
                                         "the field's corner, 1 - a/2, must stay positive)")
+
+    def true_depth_um(self, z_nominal_um: float) -> float:
+        """Where a spot the engine places at nominal depth ``z_nominal_um`` really comes to focus (µm)."""
+        return float(self.defocus_scale) * float(z_nominal_um) + float(self.defocus_offset_um)
+
+    def nominal_depth_um(self, z_true_um: float) -> float:
+        """The nominal SLM defocus (µm, the engine's) that focuses at true depth ``z_true_um``."""
+        return (float(z_true_um) - float(self.defocus_offset_um)) / float(self.defocus_scale)
 
     def efficiency(self, shape: tuple[int, int]) -> np.ndarray | None:
         """The true fraction of the light kept at each centred Fourier pixel, ``shape``; ``None``: all."""

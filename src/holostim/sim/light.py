@@ -7,6 +7,15 @@ of the laser power per Fourier-plane pixel, weighted by the true pixel envelope 
 orders never reaches the sample). It reaches camera pixels through the hidden ground-truth
 affine map (:class:`~holostim.sim.ground_truth.GroundTruth`), blurred by the camera's imaging PSF.
 
+**Depth.** The light is computed at a true depth ``z`` (µm from the camera's focal plane): the SLM
+field is multiplied by the conjugate of the exact high-NA defocus of the nominal depth that really
+focuses at ``z`` (:meth:`Light._defocus`, the ground truth's ``defocus_scale`` and
+``defocus_offset_um``) before the Fourier lens, which is the field a spot pattern makes in that plane: a
+spot placed at another depth arrives there defocused. The camera sees the imaged plane
+(:attr:`Light.focus_um`); each neuron's opsin gets the light at its own plane (:meth:`Light.at`). The
+cost stays bounded because the sample has a few discrete planes (:mod:`holostim.sim.depth`): one FFT
+per shown frame and distinct depth, each cached like the single plane.
+
 The far field is cached: it is recomputed only when the SLM shows a new frame or is still settling, so a
 512 × 512 frame costs a few milliseconds (see ``benchmarks/camera.py``). The SLM is duck-typed (its
 ``shape``, ``pitch_um``, ``wavelength_um``, ``displayed_phase(t)``, ``laser_permitted`` and, when it has
@@ -27,9 +36,13 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from holostim.checks import non_negative, positive
+from holostim.checks import finite, non_negative, positive
+from holostim.sim.depth import MAX_PLANES, ImagingDefocus
 from holostim.sim.errors import SimulationConfigError
 from holostim.sim.ground_truth import GroundTruth
+
+MAX_CACHED_DEPTHS = MAX_PLANES + 4
+"""Depths whose light is kept per frame: the sample's planes and a few imaged planes (a focus sweep)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,15 @@ class LightPath:
         Gaussian blur of the camera's imaging optics, camera px.
     ground_truth : GroundTruth or mapping
         The hidden SLM → camera map (a mapping of its fields is accepted, as a session file gives it).
+    magnification : float or None
+        Fourier plane → sample demagnification (the session's ``optics.magnification``): with the
+        focal length it sets how far a defocus phase moves the focus, and the camera pixel in µm.
+        ``None``: a light path without axial optics, where every depth sees the Fourier plane and no
+        plane is blurred (a 2-D rig; the session always gives its optics).
+    objective_na, medium_index : float
+        The objective's NA and the sample medium's index (the defocus and the imaging blur).
+    focus_um : float
+        The plane the camera images at start (:attr:`Light.focus_um`), µm from the focal plane.
     """
 
     focal_length_um: float = 4000.0
@@ -55,6 +77,10 @@ class LightPath:
     beam_waist_um: float | None = None
     psf_sigma_px: float = 1.2
     ground_truth: GroundTruth = field(default_factory=GroundTruth)
+    magnification: float | None = None
+    objective_na: float = 0.8
+    medium_index: float = 1.33
+    focus_um: float = 0.0
 
     def __post_init__(self) -> None:
         err = SimulationConfigError
@@ -66,6 +92,13 @@ class LightPath:
             set_(self, "beam_waist_um", positive(self.beam_waist_um, "beam_waist_um", err))
         set_(self, "psf_sigma_px", non_negative(self.psf_sigma_px, "psf_sigma_px", err))
         set_(self, "ground_truth", GroundTruth.from_any(self.ground_truth))
+        if self.magnification is not None:
+            set_(self, "magnification", positive(self.magnification, "magnification", err))
+        set_(self, "focus_um", finite(self.focus_um, "focus_um", err))
+        set_(self, "objective_na", positive(self.objective_na, "objective_na", err))
+        set_(self, "medium_index", positive(self.medium_index, "medium_index", err))
+        if self.medium_index < 1.0:
+            raise err(f"medium_index={self.medium_index!r} must be at least 1 (water 1.33)")
 
 
 class Light:
@@ -98,9 +131,11 @@ class Light:
         inv = np.linalg.inv(lin)
         self.camera_to_slm = np.hstack([inv, -(inv @ self.slm_to_camera[:, 2])[:, None]])
         self.image = np.zeros(shape, np.float32)  # fraction of the laser power per camera pixel
-        self._key: Any = None
+        self.focus_um = path.focus_um  # the imaged plane, true µm from the camera's nominal focal plane
+        self._state: dict[float, tuple[Any, np.ndarray]] = {}  # depth → (frame key, gated light)
         self._efficiency: np.ndarray | None = None
-        self._patterns: dict[Any, np.ndarray] = {}  # ungated light per shown frame (the network's)
+        self._patterns: dict[Any, dict[float, np.ndarray]] = {}  # ungated light per frame and depth
+        self._lenses: dict[float, np.ndarray] = {}  # nominal depth → exp(−i φ) on the SLM
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -143,7 +178,18 @@ class Light:
         return (last.index, id(last)), settling
 
     def update(self, t: float) -> np.ndarray:
-        """Bring :attr:`image` to time ``t`` (recomputing only if the displayed phase changed); return it."""
+        """Bring :attr:`image` to time ``t`` in the imaged plane :attr:`focus_um` (cached); return it."""
+        self.image = self.at(t, self.focus_um)
+        return self.image
+
+    def at(self, t: float, z_um: float) -> np.ndarray:
+        """The light at true depth ``z_um`` at time ``t``, as the gate lets it through (cached per depth).
+
+        Recomputed only when the displayed phase may have changed (a new frame, a settling panel, the
+        laser switched); each depth keeps its own cache entry, so a few planes cost one FFT each per
+        frame. Do not modify the returned array.
+        """
+        z = float(z_um)
         if self.slm is None:
             return self.image
         if self.laser_on is not None:
@@ -151,58 +197,122 @@ class Light:
         else:
             permitted = bool(getattr(self.slm, "laser_permitted", True))
         key, settling = self._slm_state(t)
+        prev_key, img = self._state.get(z, (None, None))
         if not permitted:
             full_key: Any = ("laser off",)
         elif key is None:
             phase = np.asarray(self.slm.displayed_phase(t), dtype=np.float32)
-            if isinstance(self._key, tuple) and len(self._key) == 2 and isinstance(
-                self._key[1], np.ndarray
-            ) and np.array_equal(self._key[1], phase):
-                return self.image
-            self._set(phase)
-            self._key = ("phase", phase)
-            return self.image
+            if isinstance(prev_key, tuple) and len(prev_key) == 2 and isinstance(
+                prev_key[1], np.ndarray
+            ) and np.array_equal(prev_key[1], phase):
+                return img
+            img = self._draw(phase, z)
+            self._remember(z, ("phase", phase), img)
+            return img
         else:
             full_key = key
-        if full_key == self._key and not settling:
-            return self.image
+        if img is not None and full_key == prev_key and not settling:
+            return img
         if not permitted:
-            self.image = np.zeros(self.shape, np.float32)
+            img = np.zeros(self.shape, np.float32)
         else:
-            self._set(np.asarray(self.slm.displayed_phase(t), dtype=np.float32))
+            img = self._draw(np.asarray(self.slm.displayed_phase(t), dtype=np.float32), z)
         # A pattern rendered mid-settle is provisional: the next frame must recompute it.
-        self._key = ("settling", full_key) if settling else full_key
-        return self.image
+        self._remember(z, ("settling", full_key) if settling else full_key, img)
+        return img
 
-    def pattern(self, t: float) -> np.ndarray:
-        """The light the frame shown at ``t`` makes while the laser is on, whatever the gate (cached).
+    def _remember(self, z: float, key: Any, img: np.ndarray) -> None:
+        self._state.pop(z, None)
+        while len(self._state) >= MAX_CACHED_DEPTHS:  # a focus swept through many planes: oldest first
+            self._state.pop(next(iter(self._state)))
+        self._state[z] = (key, img)
+
+    def pattern(self, t: float, z_um: float | None = None) -> np.ndarray:
+        """The light the frame shown at ``t`` makes at depth ``z_um`` with the laser on, whatever the gate.
 
         For the responding network (:mod:`holostim.sim.network`), which applies the gate itself at every
-        sub-step. Each frame's light is computed once, when first asked for, from its displayed phase
-        then; the gate opens only after a frame settled, so that phase is the one the light sees. The
-        two most recent frames are kept.
+        sub-step. Each frame's light is computed once per depth, when first asked for, from its displayed
+        phase then; the gate opens only after a frame settled, so that phase is the one the light sees.
+        The two most recent frames are kept. ``z_um`` ``None``: the imaged plane.
         """
         if self.slm is None:
             return self.image
+        z = self.focus_um if z_um is None else float(z_um)
         key, _ = self._slm_state(t)
         if key is None:  # an SLM without frame records: the phase itself decides
             phase = np.asarray(self.slm.displayed_phase(t), dtype=np.float32)
             key = ("phase", phase.tobytes())
-        hit = self._patterns.get(key)
+        depths = self._patterns.get(key)
+        hit = None if depths is None else depths.get(z)
         if hit is not None:
             return hit
         if key == ("blank",):
             img = np.zeros(self.shape, np.float32)
         else:
-            keep_image, keep_key = self.image, self._key
-            self._set(np.asarray(self.slm.displayed_phase(t), dtype=np.float32))
-            img, self.image, self._key = self.image, keep_image, keep_key
-        while len(self._patterns) >= 2:
-            self._patterns.pop(next(iter(self._patterns)))
-        self._patterns[key] = img
+            img = self._render(np.asarray(self.slm.displayed_phase(t), dtype=np.float32), z)
+        if depths is None:
+            while len(self._patterns) >= 2:
+                self._patterns.pop(next(iter(self._patterns)))
+            depths = self._patterns[key] = {}
+        while len(depths) >= MAX_CACHED_DEPTHS:
+            depths.pop(next(iter(depths)))
+        depths[z] = img
         return img
 
+    # ------------------------------------------------------------------ the light at a depth
+    def _defocus(self, z_um: float) -> np.ndarray | None:
+        """``exp(−i φ)`` on the SLM that brings the light at true depth ``z_um`` to the Fourier plane.
+
+        ``φ`` is the exact high-NA defocus (:mod:`holostim.optics.defocus`) of the nominal depth whose
+        spots really focus at ``z_um`` (the ground truth's ``defocus_scale`` and ``defocus_offset_um``):
+        a spot the engine gave the phase ``φ(z_s)`` is in focus where ``φ(z_s) − φ`` vanishes. ``None``
+        when that nominal depth is 0 (the Fourier plane itself). Cached per depth.
+        """
+        if self.path.magnification is None:
+            return None  # no axial optics: every depth is the Fourier plane
+        z_nom = self.path.ground_truth.nominal_depth_um(z_um)
+        if z_nom == 0.0:
+            return None
+        hit = self._lenses.get(z_nom)
+        if hit is not None:
+            return hit
+        from holostim.optics.defocus import DefocusModel
+
+        p = self.path
+        n = p.medium_index
+        model = DefocusModel("high_na", float(self.slm.wavelength_um), p.focal_length_um, p.magnification,
+                             float(self.slm.pitch_um), min(p.objective_na, 0.95 * n), n)
+        phi = model.phase(z_nom, self.slm_shape)
+        lens = np.empty(phi.shape, np.complex64)
+        np.cos(phi, out=lens.real)
+        np.sin(-phi, out=lens.imag)
+        while len(self._lenses) >= MAX_CACHED_DEPTHS:
+            self._lenses.pop(next(iter(self._lenses)))
+        self._lenses[z_nom] = lens
+        return lens
+
+    @property
+    def imaging(self) -> ImagingDefocus | None:
+        """The camera's defocus blur of out-of-focus planes (:mod:`holostim.sim.depth`); ``None``: no SLM."""
+        p = self.path
+        if self.slm is None or p.magnification is None:
+            return None
+        pixel_um = self.fourier_pitch_um / p.magnification / self._scale()
+        return ImagingDefocus(pixel_um, p.objective_na, p.medium_index)
+
+    def _draw(self, phase: np.ndarray, z: float) -> np.ndarray:
+        """The light of ``phase`` at ``z``; in the imaged plane through :meth:`_set` (sets :attr:`image`)."""
+        if z == self.focus_um:
+            self._set(phase)
+            return self.image
+        return self._render(phase, z)
+
     def _set(self, phase: np.ndarray) -> None:
+        """Render ``phase`` in the imaged plane into :attr:`image` (where the camera's light is made)."""
+        self.image = self._render(phase, self.focus_um)
+
+    def _render(self, phase: np.ndarray, z_um: float) -> np.ndarray:
+        """The light (camera px, fraction of the laser power per pixel) of ``phase`` at true depth z."""
         from holostim.optics import Field, fourier_lens, intensity
 
         ny, nx = phase.shape
@@ -213,6 +323,9 @@ class Light:
         np.sin(phase, out=u.imag)
         if amp is not None:
             u *= amp
+        lens = self._defocus(z_um)
+        if lens is not None:
+            u *= lens
         far = fourier_lens(Field(u, spacing=(pitch, pitch), wavelength=float(self.slm.wavelength_um)),
                            self.path.focal_length_um)
         inten = np.asarray(intensity(far), dtype=np.float32)
@@ -221,7 +334,7 @@ class Light:
         if self._efficiency is None or self._efficiency.shape != frac.shape:
             self._efficiency = self.path.ground_truth.efficiency(frac.shape)
         frac = frac * self._efficiency  # the pixels' envelope: what the first order really gets
-        self.image = self.map_slm_image(frac, blur=True)
+        return self.map_slm_image(frac, blur=True)
 
     def _illumination(self, ny: int, nx: int, pitch: float) -> np.ndarray | None:
         """Gaussian beam amplitude on the SLM, or ``None`` for uniform illumination."""

@@ -4,6 +4,10 @@ The neurons are soft discs with a dimmer nucleus, as GCaMP somata look, at seede
 do not overlap, on a dim smooth background (neuropil, out-of-focus light). Their brightness is a
 baseline times ``1 + ΔF/F`` of their calcium (:mod:`holostim.sim.activity`). A uniform fluorescent slide
 instead shows the light pattern itself, which is what calibration looks at.
+
+The neurons may lie in several planes (:mod:`holostim.sim.depth`): each is drawn in its own plane, and
+the camera sees a plane away from the imaged one blurred by its defocus (a slide is a thin layer in the
+imaged plane, so it is always sharp).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 from scipy import ndimage, sparse
 
 from holostim.checks import non_negative, positive
+from holostim.sim.depth import ImagingDefocus, depth_planes, neuron_depths
 from holostim.sim.errors import SimulationConfigError
 
 SAMPLES = ("neurons", "slide")
@@ -42,6 +47,13 @@ class Scene:
         Mean resting fluorescence at a soma centre, photoelectrons per ms per pixel.
     background : float
         Mean background (neuropil, out-of-focus light), photoelectrons per ms per pixel.
+    planes_um : sequence of float or None
+        The depths the neurons lie at (µm from the nominal focal plane, positive deeper), each neuron
+        in one of them (:mod:`holostim.sim.depth`); ``None``: see ``depth_range_um``.
+    depth_range_um : (float, float) or None
+        ``[shallowest, deepest]``: ``n_planes`` evenly spaced planes across it. Neither: all at 0.
+    n_planes : int
+        Planes across ``depth_range_um`` (1 to 16: each distinct depth costs one FFT per frame).
     """
 
     sample: str = "neurons"
@@ -52,6 +64,9 @@ class Scene:
     neuron_radius_px: float = 6.0
     baseline: float = 10.0
     background: float = 2.0
+    planes_um: tuple[float, ...] | None = None
+    depth_range_um: tuple[float, float] | None = None
+    n_planes: int = 5
 
     def __post_init__(self) -> None:
         if self.sample not in SAMPLES:
@@ -75,6 +90,16 @@ class Scene:
         set_(self, "neuron_radius_px", positive(self.neuron_radius_px, "neuron_radius_px", err))
         set_(self, "baseline", non_negative(self.baseline, "baseline", err))
         set_(self, "background", non_negative(self.background, "background", err))
+        if self.planes_um is not None:
+            if isinstance(self.planes_um, (str, bytes)) or not hasattr(self.planes_um, "__iter__"):
+                raise err(f"planes_um={self.planes_um!r} must be a list of depths in µm")
+            set_(self, "planes_um", tuple(self.planes_um))
+        depth_planes(self.planes_um, self.depth_range_um, self.n_planes)  # checks them, one message each
+
+    @property
+    def planes(self) -> tuple[float, ...]:
+        """The distinct depths the neurons lie at (µm, sorted); ``(0.0,)`` for a flat sample."""
+        return depth_planes(self.planes_um, self.depth_range_um, self.n_planes)
 
     def count(self, shape: tuple[int, int]) -> int:
         """How many neurons a ``(height, width)`` camera field holds."""
@@ -122,13 +147,54 @@ class Sample:
         field /= field.std() or 1.0
         self._background = (scene.background * np.clip(1.0 + 0.3 * field, 0.2, None)).astype(np.float32)
         self._slide = np.full((h, w), 0.3 * scene.background, np.float32)
+        # Depths last, from a stream of their own: the layout above is that of a flat sample of this seed.
+        self.depths_um = neuron_depths(scene.planes, self.n_neurons, seed)
+        self.planes = tuple(float(z) for z in np.unique(self.depths_um)) if self.n_neurons else (0.0,)
+        self._in_plane = [np.flatnonzero(self.depths_um == z) for z in self.planes]
+        self._plane_footprints = [self._footprints[:, idx] for idx in self._in_plane]
+        self._plane_soma = [self._soma[idx] for idx in self._in_plane]
+        self._seen: dict[tuple[int, float], sparse.csr_matrix] = {}  # (plane, σ) → blurred footprints
+
+    def _seen_footprints(self, plane: int, sigma: float) -> sparse.csr_matrix:
+        """The footprints of one plane as the camera sees them, blurred by ``sigma`` px (cached).
+
+        The blur is linear, so blurring each footprint once per imaged plane (σ rounded to 0.01 px) and
+        summing them per frame is the blurred image of the plane: a frame costs one sparse product per
+        plane, not a full-frame filter. Under 0.1 px nothing is blurred (a flat sample in focus renders
+        exactly as a 2-D one).
+        """
+        sigma = round(float(sigma), 2)
+        if sigma < 0.1:
+            return self._plane_footprints[plane]
+        key = (plane, sigma)
+        hit = self._seen.get(key)
+        if hit is None:
+            while len(self._seen) >= 4 * len(self.planes):  # a focus swept through many planes
+                self._seen.pop(next(iter(self._seen)))
+            hit = self._seen[key] = _blur_columns(self._plane_footprints[plane], self.shape, sigma)
+        return hit
 
     def drive(self, light: np.ndarray) -> np.ndarray:
-        """Fraction of the laser power on each soma, for a light image in camera pixels."""
+        """Fraction of the laser power on each soma, for a light image in camera pixels (all in it)."""
         return np.asarray(self._soma @ light.ravel(), dtype=np.float64)
 
-    def emission(self, calcium: np.ndarray, light: np.ndarray) -> np.ndarray:
-        """Noiseless photoelectrons per ms per pixel, given each neuron's ΔF/F and the light image."""
+    def drive_in_planes(self, light_at: dict[float, np.ndarray]) -> np.ndarray:
+        """Fraction of the laser power on each soma, each from the light at its own depth (``{z: image}``)."""
+        if len(self.planes) == 1:
+            return self.drive(light_at[self.planes[0]])
+        out = np.zeros(self.n_neurons)
+        for z, idx, soma in zip(self.planes, self._in_plane, self._plane_soma, strict=True):
+            out[idx] = soma @ light_at[z].ravel()
+        return out
+
+    def emission(self, calcium: np.ndarray, light: np.ndarray, focus_um: float = 0.0,
+                 imaging: ImagingDefocus | None = None) -> np.ndarray:
+        """Noiseless photoelectrons per ms per pixel, given each neuron's ΔF/F and the light image.
+
+        ``light`` is the light in the imaged plane ``focus_um``; each neuron plane is blurred by its
+        distance from that plane (``imaging``; ``None``: every plane sharp; see
+        :meth:`_seen_footprints`).
+        """
         scene = self.scene
         if scene.sample == "slide":
             rate = self._slide.copy()
@@ -137,10 +203,46 @@ class Sample:
         rate = self._background.copy()
         if self.n_neurons:
             f = (self.baseline * (1.0 + calcium)).astype(np.float32)
-            rate += (self._footprints @ f).reshape(self.shape)
+            for k, (z, idx) in enumerate(zip(self.planes, self._in_plane, strict=True)):
+                sigma = 0.0 if imaging is None else imaging.sigma_px(z - float(focus_um))
+                rate += (self._seen_footprints(k, sigma) @ f[idx]).reshape(self.shape)
         if scene.visible_spots:
             rate += scene.spot_gain * light
         return rate
+
+
+def _blur_columns(matrix: sparse.csr_matrix, shape: tuple[int, int], sigma: float) -> sparse.csr_matrix:
+    """Each column's image (a neuron's footprint) blurred by a Gaussian of ``sigma`` px, as a sparse matrix.
+
+    Each footprint is blurred on its own patch, padded by the kernel's reach (3.5 σ) and cropped to the
+    frame: exactly the full-frame ``gaussian_filter(..., mode="constant", truncate=3.5)`` of it (the
+    light blurred past the edge leaves the frame), at the cost of the small patches. Values under 10⁻⁶
+    of a footprint's peak are dropped.
+    """
+    h, w = shape
+    reach = int(math.ceil(3.5 * sigma)) + 1
+    csc = matrix.tocsc()
+    rows, cols, vals = [], [], []
+    for j in range(csc.shape[1]):
+        idx = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        v = csc.data[csc.indptr[j]:csc.indptr[j + 1]]
+        if not len(idx):
+            continue
+        yy, xx = np.divmod(idx, w)
+        y0, x0 = max(0, int(yy.min()) - reach), max(0, int(xx.min()) - reach)
+        y1, x1 = min(h, int(yy.max()) + reach + 1), min(w, int(xx.max()) + reach + 1)
+        patch = np.zeros((y1 - y0, x1 - x0), np.float32)
+        patch[yy - y0, xx - x0] = v
+        patch = ndimage.gaussian_filter(patch, sigma, mode="constant", truncate=3.5)
+        keep = patch > 1e-6 * float(v.max())
+        py, px = np.nonzero(keep)
+        rows.append((py + y0) * w + (px + x0))
+        cols.append(np.full(len(py), j))
+        vals.append(patch[keep])
+    if not rows:
+        return matrix
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=matrix.shape)
 
 
 def _footprints(

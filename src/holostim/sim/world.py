@@ -84,8 +84,29 @@ class SimulatedWorld:
         self.calcium: Calcium | Network = (Calcium(self.activity, self.sample.n_neurons, self.seed)
                                            if self.network is None else self.network)
         self._laser_mw = laser_mw
-        self._drive_of: tuple[int, np.ndarray] | None = None
+        self._drive_of: tuple[tuple[int, ...], np.ndarray] | None = None
         self._t_last: float | None = None
+        self._imaging = self.light.imaging
+
+    # ------------------------------------------------------------------ the imaged plane
+    @property
+    def focus_um(self) -> float:
+        """The plane the camera images, true µm from its nominal focal plane (positive: deeper)."""
+        return self.light.focus_um
+
+    @focus_um.setter
+    def focus_um(self, value: float) -> None:
+        from holostim.checks import finite
+
+        z = finite(value, "focus_um", SimulationConfigError)
+        if abs(z) > 5000.0:
+            raise SimulationConfigError(f"focus_um={value!r} is beyond ±5000 µm of the focal plane")
+        self.light.focus_um = z
+
+    @property
+    def depths_um(self) -> np.ndarray:
+        """``(N,)`` each neuron's depth, true µm from the nominal focal plane."""
+        return self.sample.depths_um
 
     def light_image(self, t: float) -> np.ndarray:
         """The light on the sample in camera pixels (fraction of laser power per pixel) at time ``t``."""
@@ -95,7 +116,7 @@ class SimulatedWorld:
         """Noiseless photoelectrons per ms per pixel at time ``t`` (advances the dynamics to ``t``)."""
         light = self.light.update(t)
         self._advance(t, light)
-        return self.sample.emission(self.calcium.dff, light)
+        return self.sample.emission(self.calcium.dff, light, self.light.focus_um, self._imaging)
 
     def laser_mw(self, t: float) -> float:
         """The laser's power at the sample while its gate is open (mW), for the network's opsin."""
@@ -110,11 +131,22 @@ class SimulatedWorld:
         return bool(getattr(self.slm, "laser_permitted", True))
 
     def _drive(self, t: float) -> np.ndarray:
-        """Fraction of the laser power on each soma for the frame shown at ``t`` (one matvec per frame)."""
-        pattern = self.light.pattern(t)
-        if self._drive_of is None or self._drive_of[0] != id(pattern):
-            self._drive_of = (id(pattern), self.sample.drive(pattern))
+        """Fraction of the laser power on each soma for the frame shown at ``t``, each at its own depth.
+
+        One matvec per frame and plane (the light of each plane is cached per frame by the light).
+        """
+        patterns = {z: self.light.pattern(t, z) for z in self.sample.planes}
+        ids = tuple(id(p) for p in patterns.values())
+        if self._drive_of is None or self._drive_of[0] != ids:
+            self._drive_of = (ids, self.sample.drive_in_planes(patterns))
         return self._drive_of[1]
+
+    def _lit_drive(self, t: float, light: np.ndarray) -> np.ndarray:
+        """Fraction of the laser power on each soma at ``t``, each from the light at its own depth."""
+        planes = self.sample.planes
+        if len(planes) == 1 and planes[0] == self.light.focus_um:
+            return self.sample.drive(light)  # a flat sample in focus: the imaged plane's light itself
+        return self.sample.drive_in_planes({z: self.light.at(t, z) for z in planes})
 
     def _advance(self, t: float, light: np.ndarray) -> None:
         if self.network is not None:
@@ -132,4 +164,4 @@ class SimulatedWorld:
         if n == 0:
             return
         lit = self.scene.sample == "neurons" and self.slm is not None
-        self.calcium.step(dt, self.sample.drive(light) if lit else np.zeros(n))
+        self.calcium.step(dt, self._lit_drive(t, light) if lit else np.zeros(n))

@@ -128,6 +128,37 @@ class SimulatedCamera(Camera):
         return self.world.light.camera_to_slm
 
     @property
+    def true_defocus(self) -> tuple[float, float]:
+        """``(defocus_scale, defocus_offset_um)``: nominal ``z`` really focuses at ``scale·z + offset``."""
+        gt = self.ground_truth
+        return float(gt.defocus_scale), float(gt.defocus_offset_um)
+
+    @property
+    def neuron_depths_um(self) -> np.ndarray:
+        """``(N,)`` each neuron's depth, true µm from the nominal focal plane (positive: deeper)."""
+        return self.world.depths_um
+
+    # ------------------------------------------------------------------ the imaged plane
+    @property
+    def focus_um(self) -> float:
+        """The plane the camera images, µm from the nominal focal plane (positive: deeper).
+
+        The simulated focus drive of the imaging path: moving it changes which neuron plane looks sharp
+        and where the light pattern is seen (the slide sample is a thin layer carried in the imaged
+        plane, as on a substage calibration camera). Settable from any thread; the next frame shows it.
+        """
+        with self._io_lock:
+            return self.world.focus_um
+
+    @focus_um.setter
+    def focus_um(self, value: float) -> None:
+        with self._io_lock:  # a frame is rendered at one focus, never half at the old one
+            try:
+                self.world.focus_um = value
+            except SimulationConfigError as exc:
+                raise CameraConfigError(str(exc)) from exc
+
+    @property
     def n_neurons(self) -> int:
         """Number of neurons in the sample."""
         return self.world.sample.n_neurons
