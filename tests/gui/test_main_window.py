@@ -196,6 +196,28 @@ def test_calibration_from_the_menu_updates_overlays_and_file(qtbot, make_window,
     qtbot.waitUntil(lambda: win.sending.last_result is not None and win.sending.worker.idle, timeout=20_000)
 
 
+@pytest.mark.slow  # a whole depth calibration on a 128² slide (~10 s idle)
+def test_depth_calibration_from_the_menu(qtbot, make_window, sim_config, tmp_path):
+    cfg = sim_config(slm_shape=(128, 128), camera_shape=(128, 128), optics={"magnification": 200.0},
+                     simulation={"n_neurons": 0, "sample": "slide"}, daq=None,
+                     calibration={"file": str(tmp_path / "gui-cal.yaml")})
+    win = make_window(cfg)
+    s = win.session
+    assert s.calibration.depth_map is None
+    with qtbot.waitActive(win):
+        win.activateWindow()
+    qtbot.keyClick(win.camera_view, Qt.Key.Key_K,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert win.calibration_dialog is not None and win.calibration_dialog.kind == "depth"
+    qtbot.waitUntil(lambda: win.calibration_dialog is None, timeout=120_000)
+    assert win.last_message.startswith("depth calibration: true z = "), win.last_message
+    assert s.calibration.depth_map is not None
+    assert s.calibration.depth_map.scale == pytest.approx(s.camera.true_defocus[0], rel=0.02)
+    from holostim.calibration import Calibration
+
+    assert Calibration.load(tmp_path / "gui-cal.yaml").depth_map is not None  # saved with the map
+
+
 def test_targets_files_and_test_pattern_from_the_window(qtbot, make_window, sim_config, tmp_path):
     win = make_window(sim_config())
     s = win.session

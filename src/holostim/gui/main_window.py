@@ -376,18 +376,22 @@ class MainWindow(QMainWindow):
         return Path(self.session.log.path).parent
 
     # ====================================================================================== calibration
-    def run_calibration(self, grid: int | None = None) -> None:
-        """Measure the camera↔SLM calibration (off the GUI thread) with a progress dialog."""
+    def run_calibration(self, grid: int | None = None, kind: str = "affine") -> None:
+        """Measure a calibration (off the GUI thread) with a progress dialog.
+
+        ``kind`` is the camera↔SLM affine (``"affine"``) or the axial map (``"depth"``, a focus sweep).
+        """
         if self.calibration_dialog is not None or self.run_lock.locked:
             return
         grid = int(grid or self.session.config.calibration.grid)
         self.sending.pause()  # the SLM belongs to the calibration until it is done
-        self.calibration_dialog = dlg = CalibrationDialog(self.session, grid, self)
+        self.calibration_dialog = dlg = CalibrationDialog(self.session, grid, self, kind=kind)
         dlg.measured.connect(self._calibration_measured)
         dlg.failed.connect(self._calibration_failed)
         dlg.start()
 
     def _calibration_measured(self, cal: Any) -> None:
+        kind = self.calibration_dialog.kind if self.calibration_dialog is not None else "affine"
         self.calibration_dialog = None
         self.sending.resume()
         try:
@@ -402,6 +406,11 @@ class MainWindow(QMainWindow):
         self.sending.forget_sent()
         self.sending.targets_changed()
         where = f"; saved to {path}" if path else ""
+        depth = getattr(cal, "depth_map", None)
+        if kind == "depth" and depth is not None:
+            self.show_message(f"depth calibration: true z = {depth.scale:.4f} × nominal "
+                              f"{depth.offset_um:+.2f} µm{where}")
+            return
         self.show_message(f"calibration residual {cal.residual_px:.3f} camera px RMS over "
                           f"{cal.n_spots} spots{where}")
 

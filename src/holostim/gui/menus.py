@@ -57,6 +57,9 @@ class MainMenus:
         self._action(m, "Save &targets…", self.save_targets_dialog, "Ctrl+Shift+E")
         m.addSeparator()
         self.calibrate_action = self._action(m, "Run &calibration…", win.run_calibration, "Ctrl+K")
+        self.depth_calibrate_action = self._action(
+            m, "Run &depth calibration…", lambda *_: win.run_calibration(kind="depth"), "Ctrl+Shift+K"
+        )
         self._action(m, "Open &log folder", win.open_log_folder, "Ctrl+Shift+L")
         m.addSeparator()
         self._action(m, "&Quit", win.close, K.Quit)

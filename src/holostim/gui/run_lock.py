@@ -32,7 +32,7 @@ class RunLock:
     def _controls(self) -> list[Any]:
         win, menus = self.win, self.win.menus
         return [win.targets_panel, win.slm_panel.pattern_button, *menus.targets_menu.actions(),
-                menus.calibrate_action, menus.test_pattern_action]
+                menus.calibrate_action, menus.depth_calibrate_action, menus.test_pattern_action]
 
     def set_running(self, running: bool) -> None:
         """Lock (``True``: before the run's thread starts) or unlock (``False``: the run has ended)."""
