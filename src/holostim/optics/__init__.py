@@ -2,7 +2,8 @@
 
 Pure functions over a small immutable :class:`Field`; backend-generic (numpy, CuPy, any array-API
 library).  Units are micrometres; grids are centred with the optical axis at index ``N//2``.
-``fourier_lens`` is the single definition of holostim's SLM -> sample Fourier model.
+``fourier_lens`` is the single definition of holostim's SLM -> sample Fourier model;
+``vectorial_focus`` / ``debye_focus`` are the high-NA objective (Richards–Wolf / scalar Debye).
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ from holostim.optics.propagation import (
 from holostim.optics.sensors import CameraModel, add_camera_noise, resample_to_camera
 from holostim.optics.sources import gaussian_beam, gaussian_beam_parameters, plane_wave, point_source
 from holostim.optics.system import OpticalSystem, Step, free_space, objective, relay_4f, step
+from holostim.optics.vectorial import (
+    POLARIZATIONS,
+    VectorialField,
+    debye_focus,
+    focal_sampling,
+    jones_vector,
+    vectorial_focus,
+)
 from holostim.optics.zernike import (
     ansi_to_nm,
     ansi_to_noll,
@@ -53,8 +62,10 @@ from holostim.optics.zernike import (
 
 __all__ = [
     "CameraModel",
+    "POLARIZATIONS",
     "OpticalSystem",
     "Step",
+    "VectorialField",
     "Field",
     "FieldError",
     "SamplingWarning",
@@ -65,6 +76,8 @@ __all__ = [
     "circular_aperture",
     "clear_kernel_cache",
     "coordinates",
+    "debye_focus",
+    "focal_sampling",
     "focal_stack",
     "free_space",
     "fourier_lens",
@@ -74,6 +87,7 @@ __all__ = [
     "gaussian_beam_parameters",
     "grid",
     "intensity",
+    "jones_vector",
     "nm_to_ansi",
     "nm_to_noll",
     "noll_to_ansi",
@@ -94,6 +108,7 @@ __all__ = [
     "step",
     "thin_lens",
     "transfer_function",
+    "vectorial_focus",
     "zernike",
     "zernike_phase",
     "zernike_polynomial",
