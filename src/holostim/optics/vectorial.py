@@ -49,6 +49,8 @@ grid and must be concrete.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +58,7 @@ import numpy as np
 
 from holostim.backend import array_namespace, is_traced
 from holostim.checks import positive
-from holostim.optics.elements import circular_aperture
+from holostim.optics.elements import _key, circular_aperture
 from holostim.optics.field import (
     Field,
     FieldError,
@@ -81,6 +83,11 @@ __all__ = [
 POLARIZATIONS = ("x", "y", "circular", "circular+", "circular-", "radial", "azimuthal")
 
 _COMPONENTS = ("x", "y", "z", "radial", "azimuthal", "transverse")
+
+# pupil-side factors per (grid, optics, polarisation, dtype, backend, device): a few arrays of the FFT size
+_GEOMETRY: OrderedDict[tuple, dict] = OrderedDict()
+_GEOMETRY_LOCK = threading.Lock()
+_GEOMETRY_CACHE_SIZE = 8
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -407,8 +414,6 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
     f = info["f"]
     z, stack = _as_z(z)
     xp, u = _namespace(pupil, z, polarization)
-    cdtype = u.dtype
-    rdtype = real_dtype_of(xp, cdtype)
     shape = tuple(int(s) for s in u.shape[-2:])
     dy, dx = (float(s) for s in pupil.spacing)
     radius = na * f / pupil.n
@@ -417,27 +422,9 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
         warn_sampling(f"{who}: the back aperture (radius NA f/n_p = {radius:.4g} µm) spans only {r_px:.2g} pupil "
                       "pixels: the focal field is not resolved; use a finer pupil spacing", stacklevel=4)
     m_shape = info["fft_shape"]
-    # crop (pitch coarser than λf/(N d)) or pad the pupil to the FFT size; the aperture must fit
-    if m_shape[0] < shape[0] or m_shape[1] < shape[1]:
-        if 2 * radius > min(m_shape[0] * dy, m_shape[1] * dx):
-            raise FieldError(f"{who}: focal_pitch {info['pitch']} µm is too coarse: its FFT of {m_shape} pupil "
-                             f"samples cannot hold the aperture (diameter {2 * radius:.4g} µm)")
-    field = circular_aperture(pupil.with_u(u), radius)
-    field = resize(field, m_shape) if m_shape != shape else field
-    u = field.u
-
-    # --- geometry on the (padded) pupil grid, float64, then cast ----------------------------------------
-    y, x = grid(m_shape, (dy, dx), xp=xp, like=u)
-    rho2 = x**2 + y**2
-    scale2 = (pupil.n / (n * f)) ** 2
-    # every sample keeps its own direction (sin θ from its position), so each plane wave is exactly
-    # transverse and propagates with its own cos θ; parts of anti-aliased rim pixels that would lie at
-    # sin θ >= 1 (only for NA within a pixel of n) cannot propagate and are dropped
-    s2 = rho2 * scale2
-    propagating = s2 < 1.0 - 1e-9
-    s2 = xp.where(propagating, s2, xp.zeros_like(s2))
-    cos_t = xp.sqrt(1.0 - s2)
-    k = 2 * math.pi * n / float(pupil.wavelength)
+    if (m_shape[0] < shape[0] or m_shape[1] < shape[1]) and 2 * radius > min(m_shape[0] * dy, m_shape[1] * dx):
+        raise FieldError(f"{who}: focal_pitch {info['pitch']} µm is too coarse: its FFT of {m_shape} pupil "
+                         f"samples cannot hold the aperture (diameter {2 * radius:.4g} µm)")
     if not is_traced(z):
         zmax = float(np.max(np.abs(z))) if stack else abs(z)
         tan_max = (na / n) / math.sqrt(1 - (na / n) ** 2)
@@ -446,38 +433,36 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
             warn_sampling(f"{who}: |z| = {zmax:.4g} µm exceeds {zlim:.4g} µm: the defocus phase k z cos θ aliases "
                           "on the pupil grid (the defocused cone outgrows the focal window λf/d); use a finer pupil "
                           "spacing", stacklevel=4)
-    apod = xp.astype(xp.where(propagating, 1.0 / xp.sqrt(cos_t), xp.zeros_like(cos_t)), rdtype)
-    amp = u * apod
-    if stack:
-        zz = xp.reshape(xp.asarray(z, dtype=xp.float64, **_device_kw(u)) if not is_traced(z) else z,
-                        (-1,) + (1,) * len(u.shape))
-        ph = zz * (k * cos_t)
-    else:
-        ph = z * (k * cos_t)
-    defocus = xp.astype(xp.cos(ph), cdtype) + 1j * xp.astype(xp.sin(ph), cdtype)
-    amp = amp * defocus  # (nz, ..., M, M) for a stack
 
+    # the pupil on the FFT grid (zero-padded, or cropped to a coarser pitch; index N//2 stays the axis)
+    field = pupil.with_u(u)
+    u = resize(field, m_shape).u if m_shape != shape else u
     if polarization is None:
-        comps = [amp]
+        kind: Any = "scalar"
+    elif isinstance(polarization, str):
+        kind = polarization.lower()
+        jones_vector(kind, (1, 1), (1.0, 1.0))  # validate the name before anything is built
+    elif hasattr(polarization, "shape") and len(polarization.shape) == 3:
+        kind = "pixel"
     else:
-        if isinstance(polarization, str):
-            jx, jy = jones_vector(polarization, m_shape, (dy, dx), xp=xp, like=u)
-        else:
-            jx, jy = jones_vector(polarization, shape, (dy, dx), xp=xp, like=u)
-            if hasattr(jx, "shape") and m_shape != shape:  # per-pixel Jones: pad/crop it with the pupil
-                jx, jy = (resize(pupil.with_u(xp.asarray(j)), m_shape).u for j in (jx, jy))
-        r = xp.sqrt(rho2)
-        centre = r == 0
-        safe = xp.where(centre, xp.ones_like(r), r)
-        cphi = xp.where(centre, xp.ones_like(r), x / safe)  # φ = 0 on the axis: any choice gives θ = 0 there
-        sphi = xp.where(centre, xp.zeros_like(r), y / safe)
-        sin_t = xp.sqrt(s2)
-        e_rad = _c(jx, cdtype, xp) * _c(cphi, cdtype, xp) + _c(jy, cdtype, xp) * _c(sphi, cdtype, xp)
-        e_azi = _c(jy, cdtype, xp) * _c(cphi, cdtype, xp) - _c(jx, cdtype, xp) * _c(sphi, cdtype, xp)
-        mx = e_rad * _c(cos_t * cphi, cdtype, xp) - e_azi * _c(sphi, cdtype, xp)
-        my = e_rad * _c(cos_t * sphi, cdtype, xp) + e_azi * _c(cphi, cdtype, xp)
-        mz = e_rad * _c(sin_t, cdtype, xp)
-        comps = [amp * mx, amp * my, amp * mz]
+        kind = jones_vector(polarization, shape, (dy, dx))  # a validated uniform pair
+    like = pupil.with_u(u)
+    key = _key(like, "debye", na, n, f, kind if not isinstance(kind, tuple) else ("pair",) + kind)
+    geo = _cached_geometry(key, lambda: _geometry(like, na, n, f, radius, shape, kind, xp))
+
+    ph = geo["kcos"] * (xp.reshape(xp.asarray(z, dtype=xp.float64, **_device_kw(u)) if not is_traced(z) else z,
+                                   (-1,) + (1,) * len(u.shape)) if stack else z)
+    cdtype = u.dtype
+    amp = u * (xp.astype(xp.cos(ph), cdtype) + 1j * xp.astype(xp.sin(ph), cdtype))  # (nz, ..., M, M) for a stack
+    if kind == "pixel":
+        jx, jy = jones_vector(polarization, shape, (dy, dx))
+        jx, jy = (_c(j, cdtype, xp) for j in (jx, jy))
+        if m_shape != shape:  # pad/crop the per-pixel Jones vector with the pupil
+            jx, jy = (resize(pupil.with_u(j), m_shape).u for j in (jx, jy))
+        axx, axy, ayy, azx, azy = (_c(geo[k], cdtype, xp) for k in ("axx", "axy", "ayy", "azx", "azy"))
+        comps = [amp * (jx * axx + jy * axy), amp * (jx * axy + jy * ayy), amp * (jx * azx + jy * azy)]
+    else:
+        comps = [amp * c for c in geo["coeffs"]]
     factor = -1j * dy * dx / (float(pupil.medium_wavelength) * f)
     out = []
     for c in comps:
@@ -486,8 +471,90 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
     return out, info, z
 
 
+def _cached_geometry(key: tuple | None, build: Any) -> dict:
+    """``build()``, remembered under ``key`` (least recently used dropped first; never a traced build)."""
+    if key is None:
+        return build()
+    with _GEOMETRY_LOCK:
+        hit = _GEOMETRY.get(key)
+        if hit is not None:
+            _GEOMETRY.move_to_end(key)
+            return hit
+    geo = build()
+    if is_traced(geo["kcos"]):  # (built from host arrays it never is; a tracer must not outlive its trace)
+        return geo
+    with _GEOMETRY_LOCK:
+        _GEOMETRY[key] = geo
+        while len(_GEOMETRY) > _GEOMETRY_CACHE_SIZE:
+            _GEOMETRY.popitem(last=False)
+    return geo
+
+
+def clear_geometry_cache() -> None:
+    """Drop the cached pupil factors (frees their device memory)."""
+    with _GEOMETRY_LOCK:
+        _GEOMETRY.clear()
+
+
+def _geometry(like: Field, na: float, n: float, f: float, radius: float, shape: tuple[int, int], kind: Any,
+              xp: Any) -> dict:
+    """The pupil-side factors of the Debye integral on the FFT grid, built in float64 on the host.
+
+    ``kcos = k cos θ`` (the defocus phase per µm) and either ``coeffs`` (for the scalar model or a
+    polarisation known here: one complex array per output component, aperture × ``1/sqrt(cos θ)`` ×
+    the rotation applied to the Jones vector) or, for a per-pixel Jones array, the five real entries
+    ``axx, axy (= ayx), ayy, azx, azy`` of the rotation matrix times the apodisation. Moved to the
+    pupil's namespace and device once; the caller caches them (per geometry, dtype, backend).
+    """
+    m_shape = tuple(int(s) for s in like.u.shape[-2:])
+    dy, dx = like.spacing
+    # the anti-aliased aperture (pixel coverage), on the pupil's own grid, then padded/cropped like it
+    t = np.real(circular_aperture(Field(np.ones(shape), (dy, dx), like.wavelength, n=like.n), radius).u)
+    t = np.real(resize(Field(t, (dy, dx), like.wavelength), m_shape).u) if m_shape != shape else t
+    y, x = grid(m_shape, (dy, dx))
+    rho2 = x**2 + y**2
+    # every sample keeps its own direction (sin θ from its position), so each plane wave is exactly
+    # transverse and propagates with its own cos θ; parts of anti-aliased rim pixels that would lie at
+    # sin θ >= 1 (only for NA within a pixel of n) cannot propagate and are dropped
+    s2 = rho2 * (like.n / (n * f)) ** 2
+    propagating = s2 < 1.0 - 1e-9
+    s2 = np.where(propagating, s2, 0.0)
+    cos_t = np.sqrt(1.0 - s2)
+    sin_t = np.sqrt(s2)
+    apod = np.where(propagating, t / np.sqrt(cos_t), 0.0)
+    k = 2 * math.pi * n / float(like.wavelength)
+    dev = _device_kw(like.u)
+    rdtype = real_dtype_of(xp, like.u.dtype)
+    geo = {"kcos": xp.asarray(k * cos_t, dtype=xp.float64, **dev)}
+
+    def put(a: np.ndarray) -> Any:
+        if np.iscomplexobj(a):
+            return xp.asarray(a, dtype=like.u.dtype, **dev)
+        return xp.asarray(a, dtype=rdtype, **dev)
+
+    if kind == "scalar":
+        geo["coeffs"] = [put(apod)]
+        return geo
+    r = np.sqrt(rho2)
+    centre = r == 0
+    cphi = np.where(centre, 1.0, x / np.where(centre, 1.0, r))  # φ = 0 on the axis: θ = 0 there, any φ will do
+    sphi = np.where(centre, 0.0, y / np.where(centre, 1.0, r))
+    axx = apod * (cos_t * cphi**2 + sphi**2)
+    axy = apod * ((cos_t - 1.0) * cphi * sphi)
+    ayy = apod * (cos_t * sphi**2 + cphi**2)
+    azx = apod * (sin_t * cphi)
+    azy = apod * (sin_t * sphi)
+    if kind == "pixel":
+        geo.update({"axx": put(axx), "axy": put(axy), "ayy": put(ayy), "azx": put(azx), "azy": put(azy)})
+        return geo
+    jx, jy = jones_vector(kind, m_shape, (dy, dx)) if isinstance(kind, str) else kind
+    jx, jy = np.asarray(jx, dtype=complex), np.asarray(jy, dtype=complex)
+    geo["coeffs"] = [put(jx * axx + jy * axy), put(jx * axy + jy * ayy), put(jx * azx + jy * azy)]
+    return geo
+
+
 def _c(a: Any, cdtype: Any, xp: Any) -> Any:
     """``a`` in the complex dtype (Python numbers pass through: they broadcast without a cast)."""
     if isinstance(a, (int, float, complex)):
         return a
-    return xp.astype(a, cdtype)
+    return xp.astype(xp.asarray(a), cdtype)
