@@ -14,6 +14,7 @@ from holostim.optics import (
     add_camera_noise,
     amplitude_mask,
     circular_aperture,
+    debye_focus,
     focal_stack,
     fourier_lens,
     gaussian_beam,
@@ -29,7 +30,6 @@ from holostim.optics import (
     slm,
     thin_lens,
     vectorial_focus,
-    debye_focus,
     zernike,
 )
 
@@ -328,12 +328,12 @@ def test_vectorial_focus_jit_equals_eager_numpy(beam):
                 (vectorial_focus(jfield(u), polarization=p, z=zs, **VEC_KW) for p in VEC_POLS)]
 
     jitted = run(jnp.asarray(beam))
-    for pol, jit_out in zip(VEC_POLS, jitted):
+    for pol, jit_out in zip(VEC_POLS, jitted, strict=True):
         ref = vectorial_focus(Field(beam, D, WL), polarization=pol, z=zs, **VEC_KW)
         eager = vectorial_focus(jfield(beam), polarization=pol, z=zs, **VEC_KW)
         assert eager.spacing == pytest.approx(ref.spacing)
         scale = float(np.max(np.abs(ref.ex)) + np.max(np.abs(ref.ey)))
-        for r, e, j in zip((ref.ex, ref.ey, ref.ez), (eager.ex, eager.ey, eager.ez), jit_out):
+        for r, e, j in zip((ref.ex, ref.ey, ref.ez), (eager.ex, eager.ey, eager.ez), jit_out, strict=True):
             assert np.max(np.abs(np.asarray(e) - r)) < 1e-12 * scale, pol
             assert np.max(np.abs(np.asarray(j) - r)) < 1e-12 * scale, pol
 
@@ -345,7 +345,8 @@ def test_grad_vectorial_and_debye_focus_pupil_phase(beam):
         pupil = phase_mask(jfield(beam), ph)
         vf = vectorial_focus(pupil, polarization="radial", z=0.4, **VEC_KW)
         sc = debye_focus(pupil, 1.2, 1.33, z=-0.3, focal_shape=(40, 40))
-        return jnp.sum(w * vf.intensity()) + jnp.sum(vf.component_intensity("z")) + jnp.sum(w.T * intensity(sc))
+        return (jnp.sum(w * vf.intensity()) + jnp.sum(vf.component_intensity("z"))
+                + jnp.sum(w.T * intensity(sc)))
 
     check_array_grad(loss, np.full((N, N), 0.3))
 
@@ -367,8 +368,8 @@ def test_vmap_vectorial_focus_over_z_equals_loop_and_stack(beam):
     # a numpy pupil and a traced z: the pupil follows z onto JAX
     mapped = jax.vmap(lambda z: vectorial_focus(Field(beam, D, WL), polarization="circular", z=z,
                                                 **VEC_KW).intensity())(jnp.asarray(zs))
-    loop = np.stack([vectorial_focus(Field(beam, D, WL), polarization="circular", z=float(z), **VEC_KW).intensity()
-                     for z in zs])
+    loop = np.stack([vectorial_focus(Field(beam, D, WL), polarization="circular", z=float(z),
+                                     **VEC_KW).intensity() for z in zs])
     stack = vectorial_focus(Field(beam, D, WL), polarization="circular", z=zs, **VEC_KW).intensity()
     assert np.max(np.abs(np.asarray(mapped) - loop)) < 1e-12 * loop.max()
     assert np.max(np.abs(stack - loop)) < 1e-12 * loop.max()

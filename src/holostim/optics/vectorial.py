@@ -177,15 +177,16 @@ class VectorialField:
         ny = self.ex.shape[-2]
         row = ny // 2 + int(round(float(y) / self.spacing[0]))
         if not 0 <= row < ny:
-            raise FieldError(f"y={y!r} µm lies outside the focal grid (|y| <= {ny // 2 * self.spacing[0]:.4g} µm)")
+            half = ny // 2 * self.spacing[0]
+            raise FieldError(f"y={y!r} µm lies outside the focal grid (|y| <= {half:.4g} µm)")
         xp = self.xp
         cut = [xp.moveaxis(c[..., row, :], 0, -2) for c in (self.ex, self.ey, self.ez)]
         return VectorialField(*cut, spacing=(math.nan, self.spacing[1]), wavelength=self.wavelength, n=self.n,
                               z=self.z, plane="xz")
 
     def __repr__(self) -> str:
-        return (f"VectorialField(shape={self.shape}, spacing={self.spacing} µm, wavelength={self.wavelength} µm, "
-                f"n={self.n}, plane={self.plane!r})")
+        return (f"VectorialField(shape={self.shape}, spacing={self.spacing} µm, "
+                f"wavelength={self.wavelength} µm, n={self.n}, plane={self.plane!r})")
 
 
 def _abs2(u: Any, xp: Any) -> Any:
@@ -221,8 +222,7 @@ def jones_vector(polarization: Any, shape: tuple[int, int], spacing: tuple[float
             c = xp.where(centre, xp.zeros_like(r), x / safe)
             s = xp.where(centre, xp.zeros_like(r), y / safe)
             return (c, s) if p == "radial" else (-s, c)
-        raise FieldError(f"polarization={polarization!r}; use one of {', '.join(POLARIZATIONS)}, a Jones pair "
-                         "(jx, jy) or an array of shape (2, Ny, Nx)")
+        raise FieldError(_bad_polarization(polarization))
     if hasattr(polarization, "shape") and len(polarization.shape) == 3:
         if tuple(polarization.shape) != (2,) + tuple(shape):
             raise FieldError(f"a per-pixel Jones array has shape {tuple(polarization.shape)}; it must be "
@@ -231,11 +231,15 @@ def jones_vector(polarization: Any, shape: tuple[int, int], spacing: tuple[float
     try:
         jx, jy = (complex(v) for v in polarization)
     except (TypeError, ValueError):
-        raise FieldError(f"polarization={polarization!r}; use one of {', '.join(POLARIZATIONS)}, a Jones pair "
-                         "(jx, jy) or an array of shape (2, Ny, Nx)") from None
+        raise FieldError(_bad_polarization(polarization)) from None
     if not (math.isfinite(abs(jx)) and math.isfinite(abs(jy))) or abs(jx) + abs(jy) == 0:
         raise FieldError(f"Jones vector {polarization!r} must be finite and not zero")
     return jx, jy
+
+
+def _bad_polarization(polarization: Any) -> str:
+    return (f"polarization={polarization!r}; use one of {', '.join(POLARIZATIONS)}, a Jones pair (jx, jy) or "
+            "an array of shape (2, Ny, Nx)")
 
 
 def focal_sampling(pupil: Field, f: float | None = None, *, na: float | None = None,
@@ -252,11 +256,11 @@ def focal_sampling(pupil: Field, f: float | None = None, *, na: float | None = N
     if not isinstance(pupil, Field):
         raise FieldError(f"the pupil must be a Field, got {type(pupil).__name__}")
     if is_traced(pupil.wavelength, *pupil.spacing):
-        raise FieldError("vectorial focusing needs a concrete wavelength and pupil spacing (they set the focal "
-                         "grid); map over pupil fields or z with jax.vmap instead")
+        raise FieldError("vectorial focusing needs a concrete wavelength and pupil spacing (they set the "
+                         "focal grid); map over pupil fields or z with jax.vmap instead")
     if not pupil.is_monochromatic:
-        raise FieldError(f"the pupil has wavelengths {pupil.wavelength.tolist()}: the focal pitch differs per "
-                         "wavelength; focus each wavelength as its own Field")
+        raise FieldError(f"the pupil has wavelengths {pupil.wavelength.tolist()}: the focal pitch differs "
+                         "per wavelength; focus each wavelength as its own Field")
     ny, nx = (int(s) for s in pupil.u.shape[-2:])
     dy, dx = (float(s) for s in pupil.spacing)
     if f is None:
@@ -270,19 +274,21 @@ def focal_sampling(pupil: Field, f: float | None = None, *, na: float | None = N
     wl_p = float(pupil.medium_wavelength)
     window = (wl_p * f / dy, wl_p * f / dx)
     if focal_pitch is None:
-        fft_shape = (ny, nx) if focal_shape is None else (max(ny, int(focal_shape[0])), max(nx, int(focal_shape[1])))
+        fft_shape = (ny, nx)
+        if focal_shape is not None:
+            fft_shape = (max(ny, int(focal_shape[0])), max(nx, int(focal_shape[1])))
     else:
         pitch = (focal_pitch, focal_pitch) if np.ndim(focal_pitch) == 0 else tuple(focal_pitch)
         if len(pitch) != 2:
             raise FieldError(f"focal_pitch={focal_pitch!r} must be one number or a pair (dy, dx) in µm")
         pitch = tuple(positive(p, "focal_pitch", FieldError) for p in pitch)
         fft = []
-        for w, p, ax in zip(window, pitch, "yx"):
+        for w, p, ax in zip(window, pitch, "yx", strict=True):
             m = max(1, int(round(w / p)))
             if abs(w / m - p) > 1e-6 * p:
                 raise FieldError(
-                    f"focal_pitch {p:.6g} µm does not divide the focal window λf/d{ax} = {w:.6g} µm into whole "
-                    f"samples; use {w / m:.6g} or {w / (m + 1):.6g} µm, or change the pupil spacing")
+                    f"focal_pitch {p:.6g} µm does not divide the focal window λf/d{ax} = {w:.6g} µm into "
+                    f"whole samples; use {w / m:.6g} or {w / (m + 1):.6g} µm, or change the pupil spacing")
             fft.append(m)
         fft_shape = (fft[0], fft[1])
     if focal_shape is None:
@@ -291,7 +297,8 @@ def focal_sampling(pupil: Field, f: float | None = None, *, na: float | None = N
         try:
             shape = (int(focal_shape[0]), int(focal_shape[1]))
         except (TypeError, ValueError, IndexError):
-            raise FieldError(f"focal_shape={focal_shape!r} must be a pair (Ny, Nx) of positive integers") from None
+            raise FieldError(f"focal_shape={focal_shape!r} must be a pair (Ny, Nx) of positive "
+                             "integers") from None
         if min(shape) < 1:
             raise FieldError(f"focal_shape={focal_shape!r} must be a pair (Ny, Nx) of positive integers")
         if shape[0] > fft_shape[0] or shape[1] > fft_shape[1]:
@@ -356,8 +363,8 @@ def vectorial_focus(pupil: Field, na: float, n_medium: float = 1.0, polarization
     """
     comps, info, z_out = _debye(pupil, na, n_medium, polarization, z, focal_shape, focal_pitch, f,
                                 "vectorial_focus")
-    return VectorialField(*comps, spacing=info["pitch"], wavelength=float(pupil.wavelength), n=float(n_medium),
-                          z=z_out)
+    return VectorialField(*comps, spacing=info["pitch"], wavelength=float(pupil.wavelength),
+                          n=float(n_medium), z=z_out)
 
 
 def debye_focus(pupil: Field, na: float, n_medium: float = 1.0, z: Any = 0.0,
@@ -376,8 +383,10 @@ def debye_focus(pupil: Field, na: float, n_medium: float = 1.0, z: Any = 0.0,
 
 # ------------------------------------------------------------------------------------------------------
 def _namespace(pupil: Field, *traced: Any) -> tuple[Any, Any]:
-    """The namespace to compute in and the pupil array in it (a traced z or Jones array with a numpy
-    pupil moves the pupil to the tracer's library)."""
+    """The namespace to compute in, and the pupil array in it.
+
+    A traced ``z`` or Jones array with a numpy pupil moves the pupil to the tracer's library.
+    """
     u = pupil.u
     for t in traced:
         if is_traced(t) and isinstance(u, np.ndarray):
@@ -394,7 +403,8 @@ def _as_z(z: Any) -> tuple[Any, bool]:
         return z, np.ndim(z) == 1
     if hasattr(z, "shape") and not isinstance(z, np.ndarray):  # a concrete array of another library
         if len(z.shape) > 1:
-            raise FieldError(f"z must be a number or a 1-D array of distances (µm), got shape {tuple(z.shape)}")
+            raise FieldError(f"z must be a number or a 1-D array of distances (µm), got shape "
+                             f"{tuple(z.shape)}")
         return z, len(z.shape) == 1
     a = np.asarray(z, dtype=np.float64) if not isinstance(z, (int, float)) else np.float64(z)
     if a.ndim > 1 or a.size == 0 or not np.all(np.isfinite(a)):
@@ -402,8 +412,8 @@ def _as_z(z: Any) -> tuple[Any, bool]:
     return (a if a.ndim == 1 else float(a)), a.ndim == 1
 
 
-def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, focal_shape: Any, focal_pitch: Any,
-           f: Any, who: str) -> tuple[list[Any], dict, Any]:
+def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, focal_shape: Any,
+           focal_pitch: Any, f: Any, who: str) -> tuple[list[Any], dict, Any]:
     if is_traced(na, n_medium, f):
         raise FieldError(f"{who}: NA, n_medium and f set the focal geometry and must be concrete numbers")
     na = positive(na, "numerical aperture", FieldError)
@@ -419,10 +429,12 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
     radius = na * f / pupil.n
     r_px = radius / max(dy, dx)
     if r_px < 4:
-        warn_sampling(f"{who}: the back aperture (radius NA f/n_p = {radius:.4g} µm) spans only {r_px:.2g} pupil "
-                      "pixels: the focal field is not resolved; use a finer pupil spacing", stacklevel=4)
+        warn_sampling(f"{who}: the back aperture (radius NA f/n_p = {radius:.4g} µm) spans only {r_px:.2g} "
+                      "pupil pixels: the focal field is not resolved; use a finer pupil spacing",
+                      stacklevel=4)
     m_shape = info["fft_shape"]
-    if (m_shape[0] < shape[0] or m_shape[1] < shape[1]) and 2 * radius > min(m_shape[0] * dy, m_shape[1] * dx):
+    cropped = m_shape[0] < shape[0] or m_shape[1] < shape[1]
+    if cropped and 2 * radius > min(m_shape[0] * dy, m_shape[1] * dx):
         raise FieldError(f"{who}: focal_pitch {info['pitch']} µm is too coarse: its FFT of {m_shape} pupil "
                          f"samples cannot hold the aperture (diameter {2 * radius:.4g} µm)")
     if not is_traced(z):
@@ -430,9 +442,9 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
         tan_max = (na / n) / math.sqrt(1 - (na / n) ** 2)
         zlim = min(info["window"]) / (2 * tan_max)
         if zmax > zlim:
-            warn_sampling(f"{who}: |z| = {zmax:.4g} µm exceeds {zlim:.4g} µm: the defocus phase k z cos θ aliases "
-                          "on the pupil grid (the defocused cone outgrows the focal window λf/d); use a finer pupil "
-                          "spacing", stacklevel=4)
+            warn_sampling(f"{who}: |z| = {zmax:.4g} µm exceeds {zlim:.4g} µm: the defocus phase k z cos θ "
+                          "aliases on the pupil grid (the defocused cone outgrows the focal window λf/d); "
+                          "use a finer pupil spacing", stacklevel=4)
 
     # the pupil on the FFT grid (zero-padded, or cropped to a coarser pitch; index N//2 stays the axis)
     field = pupil.with_u(u)
@@ -450,10 +462,14 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
     key = _key(like, "debye", na, n, f, kind if not isinstance(kind, tuple) else ("pair",) + kind)
     geo = _cached_geometry(key, lambda: _geometry(like, na, n, f, radius, shape, kind, xp))
 
-    ph = geo["kcos"] * (xp.reshape(xp.asarray(z, dtype=xp.float64, **_device_kw(u)) if not is_traced(z) else z,
-                                   (-1,) + (1,) * len(u.shape)) if stack else z)
+    if stack:
+        zz = z if is_traced(z) else xp.asarray(z, dtype=xp.float64, **_device_kw(u))
+        ph = geo["kcos"] * xp.reshape(zz, (-1,) + (1,) * len(u.shape))
+    else:
+        ph = geo["kcos"] * z
     cdtype = u.dtype
-    amp = u * (xp.astype(xp.cos(ph), cdtype) + 1j * xp.astype(xp.sin(ph), cdtype))  # (nz, ..., M, M) for a stack
+    # (nz, ..., M, M) for a stack
+    amp = u * (xp.astype(xp.cos(ph), cdtype) + 1j * xp.astype(xp.sin(ph), cdtype))
     if kind == "pixel":
         jx, jy = jones_vector(polarization, shape, (dy, dx))
         jx, jy = (_c(j, cdtype, xp) for j in (jx, jy))
@@ -537,7 +553,8 @@ def _geometry(like: Field, na: float, n: float, f: float, radius: float, shape: 
         return geo
     r = np.sqrt(rho2)
     centre = r == 0
-    cphi = np.where(centre, 1.0, x / np.where(centre, 1.0, r))  # φ = 0 on the axis: θ = 0 there, any φ will do
+    # φ = 0 on the axis: θ = 0 there, so any φ will do
+    cphi = np.where(centre, 1.0, x / np.where(centre, 1.0, r))
     sphi = np.where(centre, 0.0, y / np.where(centre, 1.0, r))
     axx = apod * (cos_t * cphi**2 + sphi**2)
     axy = apod * ((cos_t - 1.0) * cphi * sphi)
