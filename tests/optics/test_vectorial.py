@@ -38,6 +38,7 @@ from holostim.optics import (
     objective,
     power,
     propagate,
+    resize,
     vectorial_focus,
     zernike,
 )
@@ -365,6 +366,15 @@ def test_focal_pitch_and_shape():
     # with an explicit f the aperture may sit inside the grid; the window scales with f
     small = vectorial_focus(pupil, 0.9, 1.0, f=0.5 * s["f"])
     assert small.spacing[0] == pytest.approx(0.5 * s["pitch"][0])
+    # a pitch coarser than λf/(N d): the pupil is cropped to the FFT size (the aperture fits in it)
+    f_small = 0.4 * s["f"]  # aperture radius 12.6 px
+    window = WL * f_small / 1.0
+    coarse = vectorial_focus(pupil, 0.9, 1.0, "radial", focal_pitch=window / 40, f=f_small)
+    cropped = vectorial_focus(resize(pupil, (40, 40)), 0.9, 1.0, "radial", f=f_small)
+    assert coarse.shape == (40, 40)
+    assert np.max(np.abs(coarse.ez - cropped.ez)) < 1e-13 * np.abs(cropped.ez).max()
+    with pytest.raises(FieldError, match="too coarse"):
+        vectorial_focus(pupil, 0.9, 1.0, focal_pitch=window / 20, f=f_small)
 
 
 def test_leading_axes_and_z_stack():

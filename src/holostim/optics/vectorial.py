@@ -68,7 +68,7 @@ from holostim.optics.field import (
     resize,
     warn_sampling,
 )
-from holostim.optics.propagation import _centred_fft2, _crop
+from holostim.optics.propagation import _centred_fft2, _crop, _pad
 
 __all__ = [
     "POLARIZATIONS",
@@ -446,9 +446,10 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
                           "aliases on the pupil grid (the defocused cone outgrows the focal window λf/d); "
                           "use a finer pupil spacing", stacklevel=4)
 
-    # the pupil on the FFT grid (zero-padded, or cropped to a coarser pitch; index N//2 stays the axis)
-    field = pupil.with_u(u)
-    u = resize(field, m_shape).u if m_shape != shape else u
+    # the products are formed on the pupil grid (cropped to the FFT size for a coarser pitch) and
+    # zero-padded to the FFT size only for the transform: no work on the padding; index N//2 stays the axis
+    w_shape = (min(shape[0], m_shape[0]), min(shape[1], m_shape[1]))
+    u = resize(pupil.with_u(u), w_shape).u if w_shape != shape else u
     if polarization is None:
         kind: Any = "scalar"
     elif isinstance(polarization, str):
@@ -473,8 +474,8 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
     if kind == "pixel":
         jx, jy = jones_vector(polarization, shape, (dy, dx))
         jx, jy = (_c(j, cdtype, xp) for j in (jx, jy))
-        if m_shape != shape:  # pad/crop the per-pixel Jones vector with the pupil
-            jx, jy = (resize(pupil.with_u(j), m_shape).u for j in (jx, jy))
+        if w_shape != shape:  # crop the per-pixel Jones vector with the pupil
+            jx, jy = (resize(pupil.with_u(j), w_shape).u for j in (jx, jy))
         axx, axy, ayy, azx, azy = (_c(geo[k], cdtype, xp) for k in ("axx", "axy", "ayy", "azx", "azy"))
         comps = [amp * (jx * axx + jy * axy), amp * (jx * axy + jy * ayy), amp * (jx * azx + jy * azy)]
     else:
@@ -482,7 +483,7 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
     factor = -1j * dy * dx / (float(pupil.medium_wavelength) * f)
     out = []
     for c in comps:
-        e = _centred_fft2(c, xp) * factor
+        e = _centred_fft2(_pad(c, xp, m_shape), xp) * factor
         out.append(_crop(e, info["shape"]))
     return out, info, z
 
@@ -514,7 +515,7 @@ def clear_geometry_cache() -> None:
 
 def _geometry(like: Field, na: float, n: float, f: float, radius: float, shape: tuple[int, int], kind: Any,
               xp: Any) -> dict:
-    """The pupil-side factors of the Debye integral on the FFT grid, built in float64 on the host.
+    """The pupil-side factors of the Debye integral on the pupil grid, built in float64 on the host.
 
     ``kcos = k cos θ`` (the defocus phase per µm) and either ``coeffs`` (for the scalar model or a
     polarisation known here: one complex array per output component, aperture × ``1/sqrt(cos θ)`` ×
@@ -522,7 +523,7 @@ def _geometry(like: Field, na: float, n: float, f: float, radius: float, shape: 
     ``axx, axy (= ayx), ayy, azx, azy`` of the rotation matrix times the apodisation. Moved to the
     pupil's namespace and device once; the caller caches them (per geometry, dtype, backend).
     """
-    m_shape = tuple(int(s) for s in like.u.shape[-2:])
+    m_shape = tuple(int(s) for s in like.u.shape[-2:])  # the working grid: the pupil's, or its crop
     dy, dx = like.spacing
     # the anti-aliased aperture (pixel coverage), on the pupil's own grid, then padded/cropped like it
     t = np.real(circular_aperture(Field(np.ones(shape), (dy, dx), like.wavelength, n=like.n), radius).u)
