@@ -135,20 +135,23 @@ def test_x_polarised_focus_matches_richards_wolf_quadrature(na, n):
     assert float(vf.intensity()[c, c]) == pytest.approx(peak, rel=1e-3)
 
 
-# FWHM of the in-focus |E|² for uniform x-polarised illumination, in vacuum wavelengths. The numbers
-# are the quadrature's (root-found to 1e-10 µm); the elongation along the polarisation (x/y ≈ 1.36)
-# and the widths bracketing the scalar Airy value 0.514 λ/NA are the textbook result (Richards & Wolf
-# 1959; Novotny & Hecht ch. 3, Fig. 3.10; Leutenegger et al. 2006, Opt. Express 14, 11277, Fig. 3).
-PUBLISHED_FWHM = {(0.9, 1.0): (0.7308, 0.5389), (1.2, 1.33): (0.5492, 0.4039)}
+# FWHM of the in-focus |E|² for uniform x-polarised illumination, in vacuum wavelengths, pinned from
+# the quadrature above (the Richards–Wolf integrals of Richards & Wolf 1959 in the form of Novotny &
+# Hecht, ch. 3; root-found to 1e-10 µm). The published, qualitative result they reproduce: the spot is
+# elongated along the polarisation (x/y ≈ 1.36 at both NAs) and the two widths bracket the scalar Airy
+# value 0.514 λ/NA (Richards & Wolf 1959; Leutenegger et al. 2006, Opt. Express 14, 11277). A table of
+# published FWHMs for exactly these cases could not be consulted while this was written, so the
+# numbers are the independent model's, not copied from a paper.
+REFERENCE_FWHM = {(0.9, 1.0): (0.7308, 0.5389), (1.2, 1.33): (0.5492, 0.4039)}
 
 
-@pytest.mark.parametrize("na,n", list(PUBLISHED_FWHM))
+@pytest.mark.parametrize("na,n", list(REFERENCE_FWHM))
 def test_focal_spot_fwhm_x_and_y(na, n):
     vf = vectorial_focus(uniform_pupil(), na, n, "x", focal_shape=(NFOC, NFOC))
     fx, fy = fwhm_samples(vf, "x"), fwhm_samples(vf, "y")
     qx, qy = fwhm_quadrature(na, n, "x"), fwhm_quadrature(na, n, "y")
     assert fx == pytest.approx(qx, rel=2e-3) and fy == pytest.approx(qy, rel=2e-3)
-    px, py = PUBLISHED_FWHM[(na, n)]
+    px, py = REFERENCE_FWHM[(na, n)]
     assert qx / WL == pytest.approx(px, abs=6e-4) and qy / WL == pytest.approx(py, abs=6e-4)
     assert fx / fy > 1.3  # elongated along the polarisation
     airy = 0.5145 * WL / na
@@ -440,6 +443,10 @@ def test_errors_name_the_problem():
         vectorial_focus(Field(np.ones((2, 8, 8)), 1.0, np.array([0.5, 0.6])), 0.5, 1.0)
     with pytest.raises(FieldError, match="z="):
         vectorial_focus(pupil, 0.9, 1.0, z=[[0.0]])
+    with pytest.raises(FieldError, match="focal_shape"):
+        vectorial_focus(pupil, 0.9, 1.0, focal_shape=5)
+    with pytest.raises(FieldError, match="focal_shape"):
+        vectorial_focus(pupil, 0.9, 1.0, focal_shape=(0, 8))
     with pytest.raises(FieldError, match="a Field"):
         vectorial_focus(np.ones((8, 8)), 0.9, 1.0)
     with pytest.raises(FieldError, match="component"):

@@ -19,7 +19,8 @@ Conventions (chosen so that the rest of holostim needs no translation)
 --------------------------------------------------------------------
 * Time dependence ``exp(-i ω t)``, waves ``exp(+i k·r)``: the convention of
   :func:`~holostim.optics.propagate` (a positive ``z`` lies beyond the focus, away from the lens), so
-  ``debye_focus(pupil, ..., z=z)`` equals ``propagate(debye_focus(pupil, ...), z)`` exactly.
+  ``debye_focus(pupil, ..., z=z)`` equals ``propagate(debye_focus(pupil, ...), z, pad=1,
+  band_limit=False)`` (the focal field is periodic over the FFT window) to rounding.
 * The lens transform is the *forward* centred FFT with the factor ``-i dy dx / (λ_p f)``, exactly as
   :func:`~holostim.optics.fourier_lens`: a pupil phase ramp moves the spot to the same place as in
   the scalar model (the SLM → sample geometry of :mod:`holostim.geometry` holds unchanged). The ray
@@ -28,8 +29,9 @@ Conventions (chosen so that the rest of holostim needs no translation)
   ``E_ρ (cos θ cos φ, cos θ sin φ, sin θ)``, the azimuthal one is unchanged (Richards & Wolf 1959;
   Novotny & Hecht, *Principles of Nano-Optics*, §3.6), so that ``ŝ · E = 0`` for every plane wave.
 * Normalisation: the fields are in the units of holostim's scalar fields (``|u|²`` is power per
-  µm², the impedance and index absorbed), and the energy of the pupil is conserved: a plane wave of
-  the focal spectrum with amplitude ``A`` carries the flux ``|A|² cos θ`` through a z-plane, so the
+  µm², the impedance and index absorbed: a plane wave of amplitude ``A`` carries the irradiance
+  ``|A|²`` along its direction), and the energy of the pupil is conserved: a plane wave of the focal
+  spectrum carries the flux ``|A|² cos θ`` through a z-plane, so the
   angular spectrum is ``A = -i λ_p f · M(θ, φ) E_pupil / sqrt(cos θ)`` (``M`` the rotation above).
   ``1/sqrt(cos θ)`` in the angular spectrum is the same as the textbook ``sqrt(cos θ)`` apodisation
   of the field on the reference sphere (the Debye integral's ``1/cos θ`` Jacobian takes the rest).
@@ -39,6 +41,14 @@ Conventions (chosen so that the rest of holostim needs no translation)
 * Geometry: the back aperture has radius ``NA f / n_p`` (Abbe sine condition, ``n_p`` the index the
   pupil field is in, normally 1). The focal pitch is ``λ_p f / (M d)`` for a pupil of spacing ``d``
   zero-padded to ``M`` samples, and the focal field is periodic over ``λ_p f / d`` (the FFT's window).
+
+Accuracy: the FFT is a Riemann sum of the Debye integral over the pupil samples. With the
+anti-aliased aperture edge it agrees with a quadrature of the Richards–Wolf integrals to ~1e-4 of
+the peak intensity in focus for an aperture of 32 pixels radius (NA 0.9-1.2), the error falling as
+the pupil spacing squared; out of focus the phase ``k z cos θ`` steepens towards the rim and more
+pupil samples are needed (a :class:`~holostim.optics.field.SamplingWarning` marks where it aliases).
+The Debye approximation itself needs a Fresnel number ``NA² f / λ`` far above 1, true of any
+microscope objective.
 
 Shapes: the pupil's leading axes are kept; an array of ``z`` adds a new first axis (as
 :func:`~holostim.optics.focal_stack`). Under ``jax.jit``/``grad``/``vmap`` the pupil field, a per-pixel
@@ -73,6 +83,7 @@ from holostim.optics.propagation import _centred_fft2, _crop, _pad
 __all__ = [
     "POLARIZATIONS",
     "VectorialField",
+    "clear_geometry_cache",
     "debye_focus",
     "focal_sampling",
     "jones_vector",
@@ -273,10 +284,18 @@ def focal_sampling(pupil: Field, f: float | None = None, *, na: float | None = N
         f = positive(f, "objective focal length f", FieldError)
     wl_p = float(pupil.medium_wavelength)
     window = (wl_p * f / dy, wl_p * f / dx)
+    if focal_shape is not None:
+        try:
+            focal_shape = (int(focal_shape[0]), int(focal_shape[1]))
+        except (TypeError, ValueError, IndexError):
+            raise FieldError(f"focal_shape={focal_shape!r} must be a pair (Ny, Nx) of positive "
+                             "integers") from None
+        if min(focal_shape) < 1:
+            raise FieldError(f"focal_shape={focal_shape!r} must be a pair (Ny, Nx) of positive integers")
     if focal_pitch is None:
         fft_shape = (ny, nx)
         if focal_shape is not None:
-            fft_shape = (max(ny, int(focal_shape[0])), max(nx, int(focal_shape[1])))
+            fft_shape = (max(ny, focal_shape[0]), max(nx, focal_shape[1]))
     else:
         pitch = (focal_pitch, focal_pitch) if np.ndim(focal_pitch) == 0 else tuple(focal_pitch)
         if len(pitch) != 2:
@@ -294,13 +313,7 @@ def focal_sampling(pupil: Field, f: float | None = None, *, na: float | None = N
     if focal_shape is None:
         shape = (min(ny, fft_shape[0]), min(nx, fft_shape[1]))
     else:
-        try:
-            shape = (int(focal_shape[0]), int(focal_shape[1]))
-        except (TypeError, ValueError, IndexError):
-            raise FieldError(f"focal_shape={focal_shape!r} must be a pair (Ny, Nx) of positive "
-                             "integers") from None
-        if min(shape) < 1:
-            raise FieldError(f"focal_shape={focal_shape!r} must be a pair (Ny, Nx) of positive integers")
+        shape = focal_shape
         if shape[0] > fft_shape[0] or shape[1] > fft_shape[1]:
             raise FieldError(
                 f"focal_shape {shape} exceeds the {fft_shape} samples of one focal period ({window[0]:.4g} x "
