@@ -30,6 +30,7 @@ from holostim.optics import (
     slm,
     thin_lens,
     vectorial_focus,
+    vectorial_focus_xz,
     zernike,
 )
 
@@ -317,6 +318,7 @@ def test_sources_build_on_jax_and_jit():
 # (few jitted functions: each costs a compilation of seconds on a loaded machine)
 VEC_KW = dict(na=1.2, n_medium=1.33, focal_shape=(40, 40))  # the 32² pupil padded to 40² (pitch λf/(40 d))
 VEC_POLS = ("x", "circular-", "radial", (0.6, 0.8j))
+XZ_KW = dict(na=1.2, n_medium=1.33, focal_width=40)
 
 
 def test_vectorial_focus_jit_equals_eager_numpy(beam):
@@ -324,10 +326,15 @@ def test_vectorial_focus_jit_equals_eager_numpy(beam):
 
     @jax.jit
     def run(u):
-        return [(vf.ex, vf.ey, vf.ez) for vf in
-                (vectorial_focus(jfield(u), polarization=p, z=zs, **VEC_KW) for p in VEC_POLS)]
+        out = [(vf.ex, vf.ey, vf.ez) for vf in
+               (vectorial_focus(jfield(u), polarization=p, z=zs, **VEC_KW) for p in VEC_POLS)]
+        sec = vectorial_focus_xz(jfield(u), polarization="radial", z=zs, y=0.3, **XZ_KW)
+        return out, (sec.ex, sec.ey, sec.ez)
 
-    jitted = run(jnp.asarray(beam))
+    jitted, jit_xz = run(jnp.asarray(beam))
+    ref_xz = vectorial_focus_xz(Field(beam, D, WL), polarization="radial", z=zs, y=0.3, **XZ_KW)
+    for r, j in zip((ref_xz.ex, ref_xz.ey, ref_xz.ez), jit_xz, strict=True):
+        assert np.max(np.abs(np.asarray(j) - r)) < 1e-12 * float(np.max(np.abs(ref_xz.ex)))
     for pol, jit_out in zip(VEC_POLS, jitted, strict=True):
         ref = vectorial_focus(Field(beam, D, WL), polarization=pol, z=zs, **VEC_KW)
         eager = vectorial_focus(jfield(beam), polarization=pol, z=zs, **VEC_KW)

@@ -40,6 +40,7 @@ from holostim.optics import (
     propagate,
     resize,
     vectorial_focus,
+    vectorial_focus_xz,
     zernike,
 )
 
@@ -294,6 +295,29 @@ def test_wrong_ez_sign_would_break_the_flux(monkeypatch):
     assert abs(flux / float(power(circular_aperture(beam, 0.9 * f))) - 1) > 0.05 and div > 0.1
 
 
+@pytest.mark.parametrize("pol", ["x", "radial", (0.3, 0.9j)])
+def test_xz_section_equals_the_full_planes(pol):
+    pupil = zernike(gaussian_beam((NPUP, NPUP), 1.0, WL, 20.0), {4: 0.4, 7: 0.3}, 31.5)
+    zs = np.linspace(-2.0, 2.0, 9)
+    full = vectorial_focus(pupil, 1.2, 1.33, pol, z=zs, focal_shape=(128, 128))
+    d = full.spacing
+    for k in (0, 3, -7):
+        ref = full.xz(y=k * d[0])
+        fast = vectorial_focus_xz(pupil, 1.2, 1.33, pol, z=zs, y=k * d[0], focal_width=128, focal_pitch=d[1])
+        assert fast.shape == (9, 128) and fast.plane == "xz" and fast.spacing[1] == pytest.approx(d[1])
+        for a, b in ((fast.ex, ref.ex), (fast.ey, ref.ey), (fast.ez, ref.ez)):
+            assert np.max(np.abs(a - b)) < 1e-12 * np.max(np.abs(ref.ex))
+    # any y, not only grid rows: a pupil tilt exp(-2πi η s/(λ f)) moves the focus by -s along y
+    s = 0.37 * d[0]
+    f = focal_sampling(pupil, na=1.2)["f"]
+    eta = (np.arange(NPUP) - NPUP // 2)[:, None] * 1.0
+    tilted = pupil.with_u(pupil.u * np.exp(-2j * np.pi * eta * s / (WL * f)))
+    ref = vectorial_focus(tilted, 1.2, 1.33, pol, z=zs, focal_shape=(128, 128)).xz(y=0.0)
+    fast = vectorial_focus_xz(pupil, 1.2, 1.33, pol, z=zs, y=s, focal_width=128, focal_pitch=d[1])
+    assert np.max(np.abs(fast.ez - ref.ez)) < 1e-12 * np.max(np.abs(ref.ex))
+    assert vectorial_focus_xz(pupil, 1.2, 1.33, pol, z=0.5).shape == (1, NPUP)
+
+
 # --- the scalar models -----------------------------------------------------------------------------------
 def test_low_na_vectorial_equals_scalar_models():
     """At low NA vectorial = scalar Debye = the scalar core (objective / fourier_lens).
@@ -427,8 +451,29 @@ def test_array_api_strict_matches_numpy():
     assert type(got.ex).__module__.startswith("array_api_strict")
     for a, b in ((got.ex, ref.ex), (got.ey, ref.ey), (got.ez, ref.ez)):
         assert np.max(np.abs(np.from_dlpack(a) - b)) < 1e-12 * np.max(np.abs(ref.ex))
-    single = vectorial_focus(Field(u.astype(np.complex64), 1.0, WL), 0.9, 1.33, "x")
+    sec = vectorial_focus_xz(Field(xps.asarray(u), 1.0, WL), 0.9, 1.33, "radial", z=[0.0, 0.8], y=0.2)
+    ref_sec = vectorial_focus_xz(Field(u, 1.0, WL), 0.9, 1.33, "radial", z=[0.0, 0.8], y=0.2)
+    assert np.max(np.abs(np.from_dlpack(sec.ez) - ref_sec.ez)) < 1e-12 * np.max(np.abs(ref_sec.ex))
+    single = vectorial_focus(Field(u.astype(np.complex64), 1.0, WL), 0.9, 1.33, "x", z=[0.0, 0.8])
+    double = vectorial_focus(Field(u, 1.0, WL), 0.9, 1.33, "x", z=[0.0, 0.8])
     assert single.ex.dtype == np.complex64
+    assert np.max(np.abs(single.intensity() - double.intensity())) < 1e-5 * double.intensity().max()
+
+
+@pytest.mark.parametrize("pupil_n,focal", [(64, (256, 256)), (63, (200, 128)), (64, (65, 66)),
+                                           (32, (32, 32))])
+def test_numpy_fast_path_equals_the_plain_path(monkeypatch, pupil_n, focal):
+    """The shift-free FFT (even sizes) and the plain centred FFT (every namespace) agree."""
+    from holostim.optics import propagation
+
+    rng = np.random.default_rng(5)
+    pupil = Field(np.exp(1j * rng.uniform(0, 6, (2, pupil_n, pupil_n))), 1.0, WL)
+    fast = vectorial_focus(pupil, 1.2, 1.33, "radial", z=[0.0, 1.0], focal_shape=focal)
+    monkeypatch.setattr(propagation, "FAST_PATH", False)
+    plain = vectorial_focus(pupil, 1.2, 1.33, "radial", z=[0.0, 1.0], focal_shape=focal)
+    assert fast.shape == plain.shape == (2, 2) + focal
+    for a, b in ((fast.ex, plain.ex), (fast.ey, plain.ey), (fast.ez, plain.ez)):
+        assert np.max(np.abs(a - b)) < 1e-12 * np.max(np.abs(plain.ex))
 
 
 def test_errors_name_the_problem():

@@ -47,6 +47,7 @@ from holostim.optics.vectorial import (
     focal_sampling,
     jones_vector,
     vectorial_focus,
+    vectorial_focus_xz,
 )
 from holostim.optics.zernike import (
     ansi_to_nm,
@@ -109,6 +110,7 @@ __all__ = [
     "thin_lens",
     "transfer_function",
     "vectorial_focus",
+    "vectorial_focus_xz",
     "zernike",
     "zernike_phase",
     "zernike_polynomial",
