@@ -476,6 +476,22 @@ def test_numpy_fast_path_equals_the_plain_path(monkeypatch, pupil_n, focal):
         assert np.max(np.abs(a - b)) < 1e-12 * np.max(np.abs(plain.ex))
 
 
+def test_geometry_is_cached_and_reused():
+    from holostim.optics import vectorial
+
+    vectorial.clear_geometry_cache()
+    pupil = uniform_pupil()
+    a = vectorial_focus(pupil, 0.9, 1.0, "radial")
+    assert len(vectorial._GEOMETRY) == 1
+    b = vectorial_focus(pupil, 0.9, 1.0, "radial", z=0.0)
+    assert len(vectorial._GEOMETRY) == 1 and np.array_equal(a.ez, b.ez)
+    vectorial_focus(pupil, 0.9, 1.0, "x")
+    vectorial_focus(Field(pupil.u.astype(np.complex64), 1.0, WL), 0.9, 1.0, "x")  # per dtype
+    assert len(vectorial._GEOMETRY) == 3
+    vectorial.clear_geometry_cache()
+    assert len(vectorial._GEOMETRY) == 0
+
+
 def test_errors_name_the_problem():
     pupil = uniform_pupil()
     with pytest.raises(FieldError, match="below the medium index"):

@@ -97,7 +97,7 @@ POLARIZATIONS = ("x", "y", "circular", "circular+", "circular-", "radial", "azim
 
 _COMPONENTS = ("x", "y", "z", "radial", "azimuthal", "transverse")
 
-# pupil-side factors per (grid, optics, polarisation, dtype, backend, device): a few arrays of the FFT size
+# pupil-side factors per (grid, optics, polarisation, dtype, backend, device): a few pupil-sized arrays
 _GEOMETRY: OrderedDict[tuple, dict] = OrderedDict()
 _GEOMETRY_LOCK = threading.Lock()
 _GEOMETRY_CACHE_SIZE = 8
@@ -112,7 +112,8 @@ class VectorialField:
     ----------
     ex, ey, ez
         Complex arrays of one shape ``(..., Ny, Nx)`` (an x–z section from :meth:`xz` is
-        ``(..., Nz, Nx)``); units of holostim's fields (``|E|²`` is power per µm²).
+        ``(..., Nz, Nx)``); units of holostim's fields (``|E|²`` of a plane wave is its irradiance,
+        power per µm²).
     spacing
         Lateral pitch ``(dy, dx)`` in µm (for an x–z section: ``(nan, dx)``, the rows being ``z``).
     wavelength
@@ -183,7 +184,8 @@ class VectorialField:
     def xz(self, y: float = 0.0) -> VectorialField:
         """The x–z section through the row nearest ``y`` µm of a stack computed with an array of ``z``.
 
-        Rows of the result are the ``z`` planes; its ``spacing`` is ``(nan, dx)``.
+        Rows of the result are the ``z`` planes; its ``spacing`` is ``(nan, dx)``. To get only the
+        section, :func:`vectorial_focus_xz` skips the whole planes (one row sum and a 1-D FFT each).
         """
         if self.plane != "xy" or np.ndim(self.z) != 1:
             raise FieldError("xz() needs a lateral stack: call vectorial_focus with an array of z")
