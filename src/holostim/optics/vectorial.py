@@ -530,6 +530,14 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
     else:
         ph = geo["kcos"] * z
     cdtype = u.dtype
+    # the lens factor -i dy dx / (λ_p f) (and the fast path's checkerboard) go on the pupil samples,
+    # the smaller array, instead of on every focal sample of every component
+    factor = -1j * dy * dx / (float(pupil.medium_wavelength) * f)
+    wrapped = row_y is None and _wrapped(u, m_shape)
+    if wrapped:
+        u = u * (_checkerboard(w_shape) * factor).astype(cdtype)
+    else:
+        u = u * factor
     # (nz, ..., M, M) for a stack
     amp = u * (xp.astype(xp.cos(ph), cdtype) + 1j * xp.astype(xp.sin(ph), cdtype))
     if kind == "pixel":
@@ -541,7 +549,6 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
         comps = [amp * (jx * axx + jy * axy), amp * (jx * axy + jy * ayy), amp * (jx * azx + jy * azy)]
     else:
         comps = [amp * c for c in geo["coeffs"]]
-    factor = -1j * dy * dx / (float(pupil.medium_wavelength) * f)
     out = []
     if row_y is not None:
         # E(y0) = Σ_η c(η) exp(-2πi η y0 / (λ_p f)): the y part of the centred DFT, at one y0
@@ -550,21 +557,17 @@ def _debye(pupil: Field, na: Any, n_medium: Any, polarization: Any, z: Any, foca
         w_y = xp.asarray(np.reshape(np.exp(1j * ph_y), (-1, 1)), dtype=cdtype, **_device_kw(u))
         for c in comps:
             row = xp.sum(c * w_y, axis=-2)
-            e = _centred_fft_last(_pad_last(row, xp, m_shape[1]), xp) * factor
+            e = _centred_fft_last(_pad_last(row, xp, m_shape[1]), xp)
             e = _crop_last(e, info["shape"][1])
             out.append(xp.moveaxis(e, 0, -2) if stack else e)
         return out, info, z
-    if _wrapped(comps[0], m_shape):
+    if wrapped:
         # numpy fast path: the centred, zero-padded FFT without its two shifts (see _fft2_wrapped)
-        sign = _checkerboard(w_shape).astype(comps[0].real.dtype)  # (keeps single precision single)
         for c in comps:
-            e = _fft2_wrapped(c * sign, m_shape)
-            e *= e.dtype.type(factor)
-            out.append(_crop(e, info["shape"]))
+            out.append(_crop(_fft2_wrapped(c, m_shape), info["shape"]))
         return out, info, z
     for c in comps:
-        e = _centred_fft2(_pad(c, xp, m_shape), xp) * factor
-        out.append(_crop(e, info["shape"]))
+        out.append(_crop(_centred_fft2(_pad(c, xp, m_shape), xp), info["shape"]))
     return out, info, z
 
 
