@@ -8,7 +8,7 @@ condition changes its irradiance), the bending of the polarisation with the ray 
 polarised light focuses to a strong ``Ez`` on the axis) and the exact ``cos θ`` of defocus.
 :func:`vectorial_focus` adds all three; :func:`debye_focus` is the same code path without the
 polarisation rotation (the scalar Debye model), so the scalar/vectorial comparison stays inside one
-implementation family.
+implementation family; :func:`vectorial_focus_xz` gives an x–z section without whole planes.
 
 Method (Leutenegger, Rao, Leitgeb & Lasser 2006, *Opt. Express* 14, 11277): the Debye–Wolf integral
 is a plane-wave (angular-spectrum) sum whose direction cosines are the pupil coordinates scaled by
@@ -391,7 +391,7 @@ def vectorial_focus_xz(pupil: Field, na: float, n_medium: float = 1.0, polarizat
 
     Equals ``vectorial_focus(pupil, ..., z=zs).xz(y)`` (for ``y`` on the lateral grid; any ``y``
     here), but each plane costs one weighted sum over the pupil's rows and a 1-D FFT instead of a
-    2-D FFT per component: an axial profile of 64 planes at 512² is a few ms instead of seconds.
+    zero-padded 2-D FFT per component (``benchmarks/vectorial.py`` times both).
 
     Parameters are those of :func:`vectorial_focus`; ``focal_width`` is the number of x samples
     (default: the pupil's width, at most one period), ``focal_pitch`` the x pitch (``λ_p f / (M dx)``
@@ -634,7 +634,10 @@ def _crop_last(a: Any, n: int) -> Any:
     if m == n:
         return a
     o = m // 2 - n // 2
-    return a[..., o:o + n]
+    out = a[..., o:o + n]
+    if getattr(out, "base", None) is not None and hasattr(out, "copy"):
+        out = out.copy()  # not a view that would keep the padded buffer alive
+    return out
 
 
 def _cached_geometry(key: tuple | None, build: Any) -> dict:
