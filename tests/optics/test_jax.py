@@ -14,6 +14,7 @@ from holostim.optics import (
     add_camera_noise,
     amplitude_mask,
     circular_aperture,
+    debye_focus,
     focal_stack,
     fourier_lens,
     gaussian_beam,
@@ -28,6 +29,8 @@ from holostim.optics import (
     resize,
     slm,
     thin_lens,
+    vectorial_focus,
+    vectorial_focus_xz,
     zernike,
 )
 
@@ -309,3 +312,78 @@ def test_sources_build_on_jax_and_jit():
     out = jax.jit(lambda a: intensity(propagate(src.with_u(src.u * a), 5.0)))(jnp.sqrt(2.0))
     ref = 2.0 * intensity(propagate(gaussian_beam((16, 16), 1.0, WL, 3.0), 5.0))
     assert np.allclose(np.asarray(out), ref, atol=1e-13)
+
+
+# --- the vectorial objective (Richards–Wolf as one FFT) ----------------------------------------------------
+# (few jitted functions: each costs a compilation of seconds on a loaded machine)
+VEC_KW = dict(na=1.2, n_medium=1.33, focal_shape=(40, 40))  # the 32² pupil padded to 40² (pitch λf/(40 d))
+VEC_POLS = ("x", "circular-", "radial", (0.6, 0.8j))
+XZ_KW = dict(na=1.2, n_medium=1.33, focal_width=40)
+
+
+def test_vectorial_focus_jit_equals_eager_numpy(beam):
+    zs = [-0.5, 0.0, 1.0]
+
+    @jax.jit
+    def run(u):
+        out = [(vf.ex, vf.ey, vf.ez) for vf in
+               (vectorial_focus(jfield(u), polarization=p, z=zs, **VEC_KW) for p in VEC_POLS)]
+        sec = vectorial_focus_xz(jfield(u), polarization="radial", z=zs, y=0.3, **XZ_KW)
+        return out, (sec.ex, sec.ey, sec.ez)
+
+    jitted, jit_xz = run(jnp.asarray(beam))
+    ref_xz = vectorial_focus_xz(Field(beam, D, WL), polarization="radial", z=zs, y=0.3, **XZ_KW)
+    for r, j in zip((ref_xz.ex, ref_xz.ey, ref_xz.ez), jit_xz, strict=True):
+        assert np.max(np.abs(np.asarray(j) - r)) < 1e-12 * float(np.max(np.abs(ref_xz.ex)))
+    for pol, jit_out in zip(VEC_POLS, jitted, strict=True):
+        ref = vectorial_focus(Field(beam, D, WL), polarization=pol, z=zs, **VEC_KW)
+        eager = vectorial_focus(jfield(beam), polarization=pol, z=zs, **VEC_KW)
+        assert eager.spacing == pytest.approx(ref.spacing)
+        scale = float(np.max(np.abs(ref.ex)) + np.max(np.abs(ref.ey)))
+        for r, e, j in zip((ref.ex, ref.ey, ref.ez), (eager.ex, eager.ey, eager.ez), jit_out, strict=True):
+            assert np.max(np.abs(np.asarray(e) - r)) < 1e-12 * scale, pol
+            assert np.max(np.abs(np.asarray(j) - r)) < 1e-12 * scale, pol
+
+
+def test_grad_vectorial_and_debye_focus_pupil_phase(beam):
+    w = np.random.default_rng(8).uniform(0.2, 1.0, (40, 40))
+
+    def loss(ph):
+        pupil = phase_mask(jfield(beam), ph)
+        vf = vectorial_focus(pupil, polarization="radial", z=0.4, **VEC_KW)
+        sc = debye_focus(pupil, 1.2, 1.33, z=-0.3, focal_shape=(40, 40))
+        return (jnp.sum(w * vf.intensity()) + jnp.sum(vf.component_intensity("z"))
+                + jnp.sum(w.T * intensity(sc)))
+
+    check_array_grad(loss, np.full((N, N), 0.3))
+
+
+def test_grad_vectorial_focus_distance_and_jones_angle(beam):
+    w = np.random.default_rng(9).uniform(0.2, 1.0, (40, 40))
+
+    def loss(p):
+        a, z = p[:-1].reshape(N, N), p[-1]
+        jones = jnp.stack([jnp.cos(a) + 0j, jnp.sin(a) * np.exp(0.3j)])  # a traced Jones vector per pixel
+        return jnp.sum(w * vectorial_focus(jfield(beam), polarization=jones, z=z, **VEC_KW).intensity())
+
+    p0 = np.concatenate([np.random.default_rng(4).uniform(0, 1, N * N), [0.7]])
+    check_array_grad(loss, p0)
+
+
+def test_vmap_vectorial_focus_over_z_equals_loop_and_stack(beam):
+    zs = np.array([-1.5, -0.2, 0.0, 0.9, 2.0])
+    # a numpy pupil and a traced z: the pupil follows z onto JAX
+    mapped = jax.vmap(lambda z: vectorial_focus(Field(beam, D, WL), polarization="circular", z=z,
+                                                **VEC_KW).intensity())(jnp.asarray(zs))
+    loop = np.stack([vectorial_focus(Field(beam, D, WL), polarization="circular", z=float(z),
+                                     **VEC_KW).intensity() for z in zs])
+    stack = vectorial_focus(Field(beam, D, WL), polarization="circular", z=zs, **VEC_KW).intensity()
+    assert np.max(np.abs(np.asarray(mapped) - loop)) < 1e-12 * loop.max()
+    assert np.max(np.abs(stack - loop)) < 1e-12 * loop.max()
+
+
+def test_vectorial_focus_refuses_a_traced_geometry(beam):
+    with pytest.raises(FieldError, match="concrete"):
+        jax.jit(lambda na: vectorial_focus(jfield(beam), na, 1.33).ex)(0.9)
+    with pytest.raises(FieldError, match="concrete wavelength"):
+        jax.jit(lambda wl: vectorial_focus(jfield(beam, wavelength=wl), 0.9, 1.33).ex)(0.8)

@@ -3,7 +3,8 @@
 Pure functions over a small immutable :class:`Field`; backend-generic (numpy, CuPy, any array-API
 library); thick samples (a refractive-index volume) go through :func:`multislice`.  Units are
 micrometres; grids are centred with the optical axis at index ``N//2``.  ``fourier_lens`` is the
-single definition of holostim's SLM -> sample Fourier model.
+single definition of holostim's SLM -> sample Fourier model; ``vectorial_focus`` / ``debye_focus`` are
+the high-NA objective (Richards–Wolf / scalar Debye).
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ from holostim.optics.propagation import (
 from holostim.optics.sensors import CameraModel, add_camera_noise, resample_to_camera
 from holostim.optics.sources import gaussian_beam, gaussian_beam_parameters, plane_wave, point_source
 from holostim.optics.system import OpticalSystem, Step, free_space, objective, relay_4f, step
+from holostim.optics.vectorial import (
+    POLARIZATIONS,
+    VectorialField,
+    debye_focus,
+    focal_sampling,
+    jones_vector,
+    vectorial_focus,
+    vectorial_focus_xz,
+)
 from holostim.optics.zernike import (
     ansi_to_nm,
     ansi_to_noll,
@@ -62,8 +72,10 @@ from holostim.optics.zernike import (
 
 __all__ = [
     "CameraModel",
+    "POLARIZATIONS",
     "OpticalSystem",
     "Step",
+    "VectorialField",
     "Field",
     "FieldError",
     "SamplingWarning",
@@ -74,6 +86,8 @@ __all__ = [
     "circular_aperture",
     "clear_kernel_cache",
     "coordinates",
+    "debye_focus",
+    "focal_sampling",
     "focal_stack",
     "free_space",
     "fourier_lens",
@@ -83,6 +97,7 @@ __all__ = [
     "gaussian_beam_parameters",
     "grid",
     "intensity",
+    "jones_vector",
     "nm_to_ansi",
     "nm_to_noll",
     "noll_to_ansi",
@@ -109,6 +124,8 @@ __all__ = [
     "step",
     "thin_lens",
     "transfer_function",
+    "vectorial_focus",
+    "vectorial_focus_xz",
     "zernike",
     "zernike_phase",
     "zernike_polynomial",
