@@ -50,7 +50,7 @@ from holostim.hardware.camera import Camera
 from holostim.hardware.daq import DAQ
 from holostim.hardware.slm import FrameRecord, SLMProtocol
 from holostim.holography import HologramEngine, SpotTarget
-from holostim.safety import LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict, far_field_intensity
+from holostim.safety import DutyCycleLimit, LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict, far_field_intensity
 from holostim.session import build
 from holostim.session.errors import SessionError
 from holostim.session.frame_records import MakeRecord, other_frame_maker, pattern_maker
@@ -126,7 +126,9 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
         self.laser_gate = LaserGate(None, slm=lambda: self.slm, permit=self.permit_state,
                                     event_log=lambda: self.log, frame_lock=self._lock,
                                     settle_taus=config.slm.settle_taus, on_log_failure=self._gate_log_failed,
-                                    emit=lambda is_open, why, t: self._emit("gate", is_open, why, t))
+                                    emit=lambda is_open, why, t: self._emit("gate", is_open, why, t),
+                                    duty=DutyCycleLimit.from_limits(config.safety),
+                                    on_duty=lambda ok, why: self._keeper.update(lambda p: p.duty(ok, why)))
         self._listeners = Listeners(EVENTS, error=SessionError, name="session")
         self._unsubscribe: list[Callable[[], None]] = []
         self._preview = Preview(config)

@@ -321,7 +321,7 @@ class ClosedLoopRun:
                 deadline = self.clock() + gate.settle_s(rec) + 5 * period
                 action.t_gate_open = gate.open_when_ready(
                     rec, power_mw=self.powers.get(p.name), deadline=deadline,
-                    context={"closed_loop": spec.name, "roi": action.decision.roi})
+                    context={"closed_loop": spec.name, "roi": action.decision.roi}, planned_s=duration)
                 action.t_swapped = rec.t_swapped
                 if action.t_gate_open is None:
                     action.outcome = "not_opened"
