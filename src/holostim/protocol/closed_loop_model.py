@@ -13,12 +13,21 @@ A closed-loop protocol replaces the ``schedule`` with rules evaluated on every c
           do: {show: b, duration_ms: 10}       # or {stop: true}
           refractory_ms: 200
           max_rate_hz: 5
+        - name: light_the_active
+          when: {roi: 2, rise_above: 3.0}
+          do: {stimulate_active: {above: 0.2, max_cells: 10}, duration_ms: 10, budget_ms: 8}
 
 A condition fires on the frame where it becomes true (a crossing, not every frame above); a rule then
 waits ``refractory_ms`` before it may act again, and is **stopped** (logged, the run goes on) if its
 actions would come faster than ``max_rate_hz`` over the last second, or one of its actions would put
 the light above the duty-cycle limit: more than ``max_fraction`` of any ``window_ms`` with the gate open.
-Every action shows a prepared pattern through the session's one gate.
+Every action shows its pattern through the session's one gate. ``show: P`` is a pattern of the file,
+computed and judged before the run; ``stimulate_active`` is computed **live**, at the moment the rule
+fires: the targets whose ROIs were above ``above`` ΔF/F in the frame that fired it (the ``max_cells``
+highest), computed by the session's engine with ``budget_ms`` as its deadline and judged like any frame.
+A mask ready later than ``budget_ms`` after the decision is logged as late and still shown; one later
+than ``drop_after_ms`` (default twice ``budget_ms``) is not shown (outcome ``late``): the cells it was
+for were active too long ago.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from holostim.config.types import Section
 
 __all__ = ["ActionSpec", "ClosedLoopSpec", "ConditionSpec", "DutyCycleSpec", "ReadoutSpec", "RoiSpec",
-           "RuleSpec"]
+           "RuleSpec", "StimulateActiveSpec"]
 
 _CONTEXT_KEY = "protocol_patterns"
 """Where :class:`~holostim.protocol.model.ProtocolConfig` notes its pattern names while validating (the
@@ -82,11 +91,24 @@ class ConditionSpec(Section):
         return self
 
 
+class StimulateActiveSpec(Section):
+    """A live action's cells: the targets whose ROIs are above ``above`` ΔF/F, the ``max_cells`` highest."""
+
+    above: Annotated[float, Field(allow_inf_nan=False)]
+    max_cells: Annotated[int, Field(ge=1, le=10_000)] = 10
+
+
 class ActionSpec(Section):
-    """What a rule does: show prepared pattern ``show`` for ``duration_ms`` (gate open), or stop the run."""
+    """What a rule does: show ``show`` (prepared) or the active cells (live) for ``duration_ms``, or stop."""
 
     show: str | None = None
+    stimulate_active: StimulateActiveSpec | None = None
     duration_ms: PositiveMs | None = None
+    budget_ms: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)] | None = Field(
+        None, description="the live mask's deadline: the engine's budget, and late after it")
+    drop_after_ms: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)] | None = Field(
+        None, description="a live mask ready later than this after the decision is not shown "
+        "(default: 2 × budget_ms)")
     power_mw_per_spot: Annotated[float, Field(gt=0, le=1000)] | None = None
     stop: bool = False
 
@@ -102,15 +124,38 @@ class ActionSpec(Section):
 
     @model_validator(mode="after")
     def _one_action(self) -> ActionSpec:
+        given = [k for k in ("show", "stimulate_active") if getattr(self, k) is not None]
         if self.stop:
-            if self.show is not None:
-                raise ValueError("an action either stops the run or shows a pattern, not both")
+            given.insert(0, "stop")
+        if len(given) > 1:
+            raise ValueError(f"an action does one thing: {' and '.join(given)} given together")
+        if not given:
+            raise ValueError("give show: PATTERN or stimulate_active: {above: ΔF/F} (with duration_ms), "
+                             "or stop: true")
+        live = self.stimulate_active is not None
+        for key in ("budget_ms", "drop_after_ms"):
+            if getattr(self, key) is not None and not live:
+                raise ValueError(f"{key} is for a mask computed live (stimulate_active); "
+                                 f"{'show: P is computed before the run' if self.show else 'stop shows nothing'}")
+        if self.stop:
             return self
-        if self.show is None:
-            raise ValueError("give show: PATTERN (with duration_ms) or stop: true")
+        what = repr(self.show) if self.show is not None else "the active cells"
         if self.duration_ms is None:
-            raise ValueError(f"showing {self.show!r} needs duration_ms (how long the gate stays open)")
+            raise ValueError(f"showing {what} needs duration_ms (how long the gate stays open)")
+        if live:
+            if self.budget_ms is None:
+                raise ValueError("stimulate_active needs budget_ms: the deadline of its live mask")
+            if self.drop_after_ms is not None and self.drop_after_ms < self.budget_ms:
+                raise ValueError(f"drop_after_ms = {self.drop_after_ms:g} is before budget_ms = "
+                                 f"{self.budget_ms:g}; a late mask is dropped after its deadline, not before")
         return self
+
+    @property
+    def drop_after(self) -> float | None:
+        """When a live mask is too late to show (ms after the decision); ``None`` for other actions."""
+        if self.stimulate_active is None:
+            return None
+        return self.drop_after_ms if self.drop_after_ms is not None else 2.0 * float(self.budget_ms)  # type: ignore[arg-type]
 
 
 class RuleSpec(Section):

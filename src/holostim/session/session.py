@@ -365,7 +365,7 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
             return self._compute_locked(targets, request_time)
 
     def _compute_locked(self, targets: Sequence[Target], request_time: float | None,
-                        judge: bool = True) -> ApplyResult:
+                        judge: bool = True, budget_ms: float | None = None) -> ApplyResult:
         self._check_open()
         t_request = time.monotonic() if request_time is None else float(request_time)
         targets = self._check_targets(targets)
@@ -384,7 +384,7 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating):
         spot_target = SpotTarget.from_pixels(xy_slm, shape=shape, weights=weights, z=z)
         warm = self._warm.ok(xy_slm)
         kwargs = dict(method=cfg.method, iterations=cfg.iterations, tolerance=cfg.tolerance,
-                      budget_ms=cfg.budget_ms)
+                      budget_ms=cfg.budget_ms if budget_ms is None else float(budget_ms))
         res = self.engine.compute(spot_target, warm_start=warm, **kwargs)
         if warm and self._warm.failed(metric(res.metrics, "efficiency")):
             log.debug("warm start lost the pattern (efficiency %s); computing from scratch",
