@@ -74,7 +74,8 @@ def test_stimulate_active_lights_exactly_the_active_cells_and_logs_the_live_comp
     # the frame the gate opened for is the live mask of A's and B's targets, and nothing else lit
     opened = [r for r in records if r["type"] == "gate" and r["action"] == "open"]
     assert len(opened) == 1 and opened[0]["closed_loop"] == "light_the_active"
-    shown = [r for r in records if r["type"] == "pattern" and r.get("frame_hash") == opened[0]["frame_sha256"]]
+    sha = opened[0]["frame_sha256"]
+    shown = [r for r in records if r["type"] == "pattern" and r.get("frame_hash") == sha]
     assert shown and sorted(t["id"] for t in shown[-1]["targets"]) == [1, 2] and shown[-1]["compute_ms"] > 0
     assert not [sp for sp in spikes if sp.neuron in (c, d)]  # the quiet cells were never lit
 
@@ -116,10 +117,12 @@ def test_a_live_action_reads_from_a_file():
 
 
 @pytest.mark.parametrize(("old", "new", "where"), [
-    ("max_cells: 10}", "max_cell: 10}", "p.yaml:10: closed_loop.rules.0.do.stimulate_active.max_cell: unknown key"),
+    ("max_cells: 10}", "max_cell: 10}",
+     "p.yaml:10: closed_loop.rules.0.do.stimulate_active.max_cell: unknown key"),
     (", budget_ms: 8}", "}", "p.yaml:10: closed_loop.rules.0.do: stimulate_active needs budget_ms"),
     ("budget_ms: 8}", "budget_ms: 8, drop_after_ms: 4}", "drop_after_ms = 4 is before budget_ms = 8"),
-    ("duration_ms: 10,", "duration_ms: 10, show: unused,", "an action does one thing: show and stimulate_active"),
+    ("duration_ms: 10,", "duration_ms: 10, show: unused,",
+     "an action does one thing: show and stimulate_active"),
 ])
 def test_a_bad_live_action_is_one_line_at_its_key(old, new, where):
     with pytest.raises(ProtocolFileError) as info:

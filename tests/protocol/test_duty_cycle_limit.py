@@ -62,7 +62,8 @@ def test_the_ledger_agrees_with_the_closed_loops_bookkeeping():
         for _ in range(20):
             t += float(rng.exponential(0.3 * window))
             d = float(rng.uniform(0, 0.5 * window))
-            assert (ours.refusal(t, d) is None) == (theirs.would_exceed(t, d) is None), (fraction, window, t, d)
+            same = (ours.refusal(t, d) is None) == (theirs.would_exceed(t, d) is None)
+            assert same, (fraction, window, t, d)
             if ours.refusal(t, d) is None:
                 ours.opened(t)
                 ours.closed(t + d)

@@ -146,7 +146,13 @@ def _run_closed_loop(protocol: Any, config: Any, source: str, opengl: bool) -> i
     from holostim.session import Session
 
     with Session.open(config, progress=Progress("calibrating the simulated rig")) as session:
-        run = ClosedLoopRun(session, protocol, source=source)
+        rois, masks = protocol.closed_loop.rois, None
+        if rois.file is not None:  # the protocol takes masks; reading an analysis's file is interop's
+            from holostim.interop.masks import masks_from_file
+
+            masks = masks_from_file(rois.file, tuple(session.camera.shape), format=rois.format,
+                                    registration=rois.registration)
+        run = ClosedLoopRun(session, protocol, source=source, masks=masks)
         run.prepare()
         cl = protocol.closed_loop
         print(f"protocol {protocol.name!r}: closed loop, {len(cl.rules)} rules on {len(run.rois)} ROIs, "

@@ -5,6 +5,7 @@ A closed-loop protocol replaces the ``schedule`` with rules evaluated on every c
     closed_loop:
       duration_ms: 60000
       rois: {ids: [1, 2], radius_px: 6}        # discs around the session's targets (default: all)
+      # rois: {file: RoiSet.zip}               # or the masks of an analysis (suite2p, CaImAn, ImageJ, NWB)
       readout: {baseline_s: 30, freeze_above: 0.1}
       duty_cycle: {max_fraction: 0.2, window_ms: 1000}
       rules:
@@ -33,11 +34,12 @@ for were active too long ago.
 from __future__ import annotations
 
 import difflib
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from holostim.config.types import Section
+from holostim.config.types import ResolvedPath, Section
 
 __all__ = ["ActionSpec", "ClosedLoopSpec", "ConditionSpec", "DutyCycleSpec", "ReadoutSpec", "RoiSpec",
            "RuleSpec", "StimulateActiveSpec"]
@@ -52,12 +54,38 @@ PositiveMs = Annotated[float, Field(gt=0, le=3_600_000.0, allow_inf_nan=False)]
 
 
 class RoiSpec(Section):
-    """The ROIs read out: discs of ``radius_px`` around the session's targets with these ids (or all)."""
+    """The ROIs read out: discs of ``radius_px`` around the session's targets, or an analysis's masks.
+
+    Without ``file``: a disc around each target with these ids (default: all). With ``file`` (a
+    suite2p plane folder or ``stat.npy``, a CaImAn ``.hdf5``, an ImageJ ``RoiSet.zip`` / ``.roi``, an
+    NWB file; relative to the protocol file): the ROIs' own pixel masks, mapped onto the camera by
+    ``registration`` (an imaging → camera registration file; none: imaging px are camera px), with ids
+    ``ROI index + 1`` like the targets imported from the same file. The CLI and the GUI read the file;
+    the run takes the masks (:class:`~holostim.protocol.closed_loop.run.ClosedLoopRun`'s ``masks``).
+    """
 
     ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=10_000)] | None = None
+    file: ResolvedPath | None = None
+    format: Literal["suite2p", "caiman", "imagej", "nwb"] | None = None
+    registration: ResolvedPath | None = None
     radius_px: Annotated[float, Field(gt=0, le=200, allow_inf_nan=False)] = 6.0
     ring_gap_px: Annotated[float, Field(ge=0, le=100)] = 2.0
     ring_px: Annotated[float, Field(gt=0, le=100)] = 6.0
+
+    @field_validator("file", "registration")
+    @classmethod
+    def _exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not value.exists():
+            what = "ROI file" if info.field_name == "file" else "registration file"
+            raise ValueError(f"{what} {str(value)!r} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _file_keys(self) -> RoiSpec:
+        for key in ("format", "registration"):
+            if getattr(self, key) is not None and self.file is None:
+                raise ValueError(f"{key} is for ROIs read from a file: give file: too")
+        return self
 
 
 class ReadoutSpec(Section):
@@ -135,8 +163,8 @@ class ActionSpec(Section):
         live = self.stimulate_active is not None
         for key in ("budget_ms", "drop_after_ms"):
             if getattr(self, key) is not None and not live:
-                raise ValueError(f"{key} is for a mask computed live (stimulate_active); "
-                                 f"{'show: P is computed before the run' if self.show else 'stop shows nothing'}")
+                why = "show: P is computed before the run" if self.show else "stop shows nothing"
+                raise ValueError(f"{key} is for a mask computed live (stimulate_active); {why}")
         if self.stop:
             return self
         what = repr(self.show) if self.show is not None else "the active cells"

@@ -50,7 +50,15 @@ from holostim.hardware.camera import Camera
 from holostim.hardware.daq import DAQ
 from holostim.hardware.slm import FrameRecord, SLMProtocol
 from holostim.holography import HologramEngine, SpotTarget
-from holostim.safety import DutyCycleLimit, LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict, far_field_intensity
+from holostim.safety import (
+    DutyCycleLimit,
+    LaserPermit,
+    SafetyError,
+    SafetyGate,
+    TargetRefused,
+    Verdict,
+    far_field_intensity,
+)
 from holostim.session import build
 from holostim.session.errors import SessionError
 from holostim.session.frame_records import MakeRecord, other_frame_maker, pattern_maker

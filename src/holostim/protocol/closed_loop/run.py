@@ -9,8 +9,8 @@ Three threads, each with one job:
   ``Session.prepare_pattern`` with the action's ``budget_ms``, judged like any frame) through
   ``Session.show_prepared`` (the gate closes before the frame goes, the frame is judged and logged), then
   ``laser_gate.open_when_ready`` (swapped, settled, permitted, within the rig's duty cycle, logged), then
-  the gate closes after ``duration_ms``. It holds one action at a time: a decision that comes while it is busy is
-  recorded as ``busy`` and not queued (a stale stimulation is worse than none);
+  the gate closes after ``duration_ms``. It holds one action at a time: a decision that comes while it
+  is busy is recorded as ``busy`` and not queued (a stale stimulation is worse than none);
 * the caller's thread waits for the end (``duration_ms``, a ``stop`` action, :meth:`abort`) and closes.
 
 Each action is one ``closed_loop_action`` record with its times (the frame that showed the activity,
@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,13 +103,15 @@ class ClosedLoopRun:
     """
 
     def __init__(self, session: Session, protocol: ProtocolConfig, *, source: str | Path | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 masks: Mapping[int, np.ndarray] | None = None) -> None:
         if protocol.closed_loop is None:
             raise ProtocolError(f"protocol {protocol.name!r} has no closed_loop section")
         self.session = session
         self.protocol = protocol
         self.spec = protocol.closed_loop
         self.source = None if source is None else Path(source)
+        self.masks = None if masks is None else {int(k): np.asarray(v, bool) for k, v in masks.items()}
         self.clock = clock
         self.prepared: dict[str, PreparedPattern] = {}
         self.powers: dict[str, float | None] = {}
@@ -134,7 +136,11 @@ class ClosedLoopRun:
 
     # ------------------------------------------------------------------------------------------ preparing
     def prepare(self) -> None:
-        """ROIs from the session's targets, and every pattern the rules show: computed, judged, ready.
+        """ROIs (discs around the targets, or the masks given), and every pattern the rules show, ready.
+
+        ``masks`` (``{id: bool mask of the camera's shape}``, e.g. from
+        :func:`holostim.interop.masks.roi_masks`) are read out as they are: the ROIs' real pixels. A
+        ``rois.file`` without them is refused: the protocol does not read analysis files itself.
 
         Raises
         ------
@@ -150,19 +156,34 @@ class ClosedLoopRun:
         if s.camera is None:
             raise ProtocolError("a closed loop needs the session's camera")
         by_id = {t.id: t for t in s.targets if t.id is not None}
-        ids = self.spec.rois.ids if self.spec.rois.ids is not None else sorted(by_id)
-        missing = [i for i in ids if i not in by_id]
-        if missing or not ids:
-            raise ProtocolError(f"closed_loop.rois.ids: {missing or 'no'} target(s) of the session "
-                                f"(it has ids {sorted(by_id)}); add the targets or change the ids")
-        rules_rois = sorted({r.when.roi for r in self.spec.rules} - set(ids))
-        if rules_rois:
-            raise ProtocolError(f"closed_loop.rules: ROI(s) {rules_rois} are not targets of the session "
-                                f"(ids {sorted(by_id)})")
-        self._by_id = {i: by_id[i] for i in ids}
         r = self.spec.rois
-        self.rois = RoiSet.discs(np.array([[by_id[i].x, by_id[i].y] for i in ids]), r.radius_px,
-                                 tuple(s.camera.shape), ids, ring_gap_px=r.ring_gap_px, ring_px=r.ring_px)
+        if self.masks is None and r.file is not None:
+            raise ProtocolError(f"closed_loop.rois.file: the masks of {r.file.name!r} are read by the caller "
+                                "(holostim run-protocol, the GUI's protocol dock, or "
+                                "holostim.interop.masks.roi_masks) and given as ClosedLoopRun(masks=...)")
+        have = self.masks if self.masks is not None else by_id
+        what = "ROI(s) of the mask file" if self.masks is not None else "target(s) of the session"
+        ids = r.ids if r.ids is not None else sorted(have)
+        missing = [i for i in ids if i not in have]
+        if missing or not ids:
+            raise ProtocolError(f"closed_loop.rois.ids: {missing or 'no'} {what} (it has ids "
+                                f"{sorted(have)}); change the ids")
+        rules_rois = sorted({rule.when.roi for rule in self.spec.rules} - set(ids))
+        if rules_rois:
+            raise ProtocolError(f"closed_loop.rules: ROI(s) {rules_rois} are not among the {what} (ids "
+                                f"{sorted(have)})")
+        self._by_id = {i: by_id[i] for i in ids if i in by_id}  # the ROIs a live action can light
+        shape = tuple(s.camera.shape)
+        if self.masks is not None:
+            bad = [i for i in ids if self.masks[i].shape != shape]
+            if bad:
+                raise ProtocolError(f"closed_loop.rois: the masks of ROI(s) {bad} are "
+                                    f"{self.masks[bad[0]].shape}, not the camera's {shape}")
+            self.rois = RoiSet([self.masks[i] for i in ids], ids, ring_gap_px=r.ring_gap_px,
+                               ring_px=r.ring_px)
+        else:
+            self.rois = RoiSet.discs(np.array([[by_id[i].x, by_id[i].y] for i in ids]), r.radius_px,
+                                     shape, ids, ring_gap_px=r.ring_gap_px, ring_px=r.ring_px)
         self.book = RuleBook(self.spec.rules, ids, self.spec.duty_cycle)
         resolved = resolve_patterns(self.protocol, s.targets)
         refused = []
@@ -324,7 +345,8 @@ class ClosedLoopRun:
         targets = [self._by_id[i] for i in action.targets]  # type: ignore[union-attr]
         t0 = self.clock()
         try:
-            p = s.prepare_pattern(targets, f"{spec.name}: active {action.targets}", budget_ms=spec.do.budget_ms)
+            p = s.prepare_pattern(targets, f"{spec.name}: active {action.targets}",
+                                  budget_ms=spec.do.budget_ms)
         except (SafetyError, TargetRefused) as exc:
             action.outcome, action.reason = "refused", str(exc)
             return None
