@@ -60,6 +60,11 @@ class Action:
     decision: Decision
     pattern: str | None
     t_decision: float
+    t_request: float | None = None
+    t_swapped: float | None = None
+    t_gate_open: float | None = None
+    t_gate_close: float | None = None
+    outcome: str = "pending"  # shown, not_opened, busy, refused, late, none_active, error, stop
     targets: list[int] | None = None  # a live action's target ids (the active cells), highest first
     t_computed: float | None = None  # a live action's mask ready
     compute_ms: float | None = None
@@ -67,11 +72,6 @@ class Action:
     late: bool | None = None
     iterations: int | None = None
     reason: str = ""
-    t_request: float | None = None
-    t_swapped: float | None = None
-    t_gate_open: float | None = None
-    t_gate_close: float | None = None
-    outcome: str = "pending"  # shown, not_opened, busy, refused, late, none_active, error, stop
 
     def record(self) -> dict[str, Any]:
         """The ``closed_loop_action`` record."""
