@@ -105,3 +105,36 @@ def test_a_closed_loop_started_from_the_protocol_dock_shows_live_traces(qtbot, m
     acts = [r for r in log if r["type"] == "closed_loop_action" and r["outcome"] == "shown"]
     assert len(acts) >= len(SPIKES_S) and all(r["pattern"] == "b" for r in acts)
     assert [r for r in log if r["type"] == "protocol_end"][-1]["outcome"] == "aborted"
+
+
+def test_a_closed_loop_reads_out_the_rois_imported_in_the_gui(qtbot, make_window, sim_config, tmp_path):
+    roifile = __import__("pytest").importorskip("roifile")
+    win = make_window(sim_config(simulation={"activity_model": "network", "spontaneous_hz": 0.0,
+                                             "n_neurons": 12}, camera={"fps": 60}))
+    s = win.session
+    win.targets_panel.auto_check.setChecked(False)
+    cells = pick_neurons(s, 2, min_dist=40)
+    # ImageJ rectangles (pixel corners) of 9 × 7 px around the two cells; imaging px = camera px here
+    rects = [roifile.ImagejRoi(roitype=roifile.ROI_TYPE.RECT, left=int(x) - 4, top=int(y) - 3,
+                               right=int(x) + 5, bottom=int(y) + 4, name=f"c{k}")
+             for k, (x, y) in enumerate(cells)]
+    roifile.roiwrite(tmp_path / "RoiSet.zip", rects)
+    assert win.menus.import_rois(tmp_path / "RoiSet.zip") == 2
+    assert [t.id for t in win.store.targets] == [1, 2] and len(win.camera_view.rois.rois) == 2
+    path = tmp_path / "imported.yaml"
+    path.write_text(PROTOCOL.replace("rois: {ids: [1, 2], radius_px: 6}", "rois: {source: imported}"))
+    dock = win.protocol_panel
+    assert dock.load(path), dock.error_text
+    assert "on the imported ROIs" in dock.error_text
+    press(qtbot, dock.run_button)
+    qtbot.waitUntil(lambda: dock.state == "running", timeout=30_000)
+    run = dock.current_run
+    assert run.rois.ids == [1, 2]
+    for (x, y), m in zip(cells, run.rois.masks, strict=True):
+        want = np.zeros(m.shape, bool)
+        want[int(y) - 3:int(y) + 4, int(x) - 4:int(x) + 5] = True  # the rectangle's pixels, not a disc
+        assert np.array_equal(m, want)
+    qtbot.waitUntil(lambda: len(win.traces_panel.samples) > 5, timeout=20_000)
+    press(qtbot, dock.abort_button)
+    qtbot.waitUntil(lambda: not dock.running, timeout=30_000)
+    assert dock.state == "aborted" and not s.daq.gate_open

@@ -111,6 +111,26 @@ def test_the_file_keys_are_checked_at_their_line(tmp_path):
             "reg.yaml", str(p)), file="p.yaml")
 
 
+@pytest.mark.parametrize(("rois", "where"), [
+    ("{source: file}", "closed_loop.rois: source: file needs file:"),
+    ("{source: targets, file: p.yaml}", "closed_loop.rois: source: targets reads no file"),
+    ("{source: drawn}", "closed_loop.rois.source"),
+])
+def test_the_roi_source_is_checked(tmp_path, rois, where):
+    (tmp_path / "p.yaml").write_text(GOOD.replace("{file: RoiSet.zip}", rois))
+    with pytest.raises(ProtocolFileError, match=where):
+        load_protocol(tmp_path / "p.yaml")
+
+
+def test_imported_rois_need_the_gui_or_masks(rig):  # noqa: F811
+    proto = parse_protocol(GOOD.replace("{file: RoiSet.zip}", "{source: imported}"))
+    assert proto.closed_loop.rois.kind == "imported"
+    with Session.open(rig) as s:
+        s.targets = targets_on_cells(s)
+        with pytest.raises(ProtocolError, match="source: imported names the ROIs imported in the GUI"):
+            ClosedLoopRun(s, proto).prepare()
+
+
 def test_a_closed_loop_on_imported_masks_lights_b_when_a_fires(rig, tmp_path):  # noqa: F811
     with Session.open(rig) as s:
         s.targets = targets_on_cells(s)
@@ -120,7 +140,8 @@ def test_a_closed_loop_on_imported_masks_lights_b_when_a_fires(rig, tmp_path):  
                 for i in (s.cell_a, s.cell_b)]
         roifile.roiwrite(tmp_path / "RoiSet.zip", rois)
         (tmp_path / "p.yaml").write_text(GOOD.replace("dff_above: 0.2", "dff_above: 0.1").replace(
-            "duration_ms: 5000", "duration_ms: 120000"))
+            "duration_ms: 5000", "duration_ms: 120000").replace(  # A's decay may cross again: once here
+            "duration_ms: 10}}", "duration_ms: 10}, refractory_ms: 5000}"))
         proto = load_protocol(tmp_path / "p.yaml")
         with pytest.raises(ProtocolError, match="closed_loop.rois.file: the masks of 'RoiSet.zip' are"):
             ClosedLoopRun(s, proto).prepare()

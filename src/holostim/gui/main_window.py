@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.protocol_panel.patternShown.connect(self.run_lock.pattern_shown)
         self.protocol_panel.message.connect(self.show_message)
         self.protocol_panel.closedLoopStarted.connect(self._show_traces)
+        self.protocol_panel.imported_rois = lambda: list(self.camera_view.rois.rois)
         self.camera_view.editRefused.connect(lambda why: self.show_message(why, error=True))
         self.camera_view.rois.changed.connect(panel.roi_bar.show_counts)
         panel.roi_bar.pickRequested.connect(self.camera_view.rois.pick_probability)

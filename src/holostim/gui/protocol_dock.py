@@ -129,6 +129,9 @@ class ProtocolDock(QWidget):
         self.closed_loop: ProtocolConfig | None = None
         """A loaded closed-loop protocol, which Run runs (``None``: the editor's schedule)."""
         self._attached = threading.Event()
+        self.imported_rois: Callable[[], list[Any]] | None = None
+        """The window's imported ROI outlines now (:class:`~holostim.gui.roi_overlay.ShownRoi`, camera px):
+        what ``rois: {source: imported}`` reads out."""
         self.state = "idle"
         self.states: list[str] = []
         """Every state the dock showed, in order."""
@@ -256,7 +259,8 @@ class ProtocolDock(QWidget):
             return
         if self.closed_loop is not None:
             cl = self.closed_loop.closed_loop
-            rois = f"ROIs of {cl.rois.file.name}" if cl.rois.file is not None else "ROIs on the targets"
+            rois = {"file": f"ROIs of {cl.rois.file.name}" if cl.rois.file is not None else "",
+                    "imported": "the imported ROIs", "targets": "ROIs on the targets"}[cl.rois.kind]
             self._say(f"closed loop: {len(cl.rules)} rules on {rois}, {cl.duration_ms / 1e3:.1f} s; "
                       "Run starts it (traces in View ▸ Traces)", error=False)
             return
@@ -423,11 +427,20 @@ class ProtocolDock(QWidget):
             self.session.targets = list(self.store.targets)
             masks = None
             rois = protocol.closed_loop.rois  # type: ignore[union-attr]
-            if rois.file is not None:  # the protocol takes masks; the GUI reads the analysis's file
+            shape = tuple(self.session.camera.shape)
+            if rois.kind == "file":  # the protocol takes masks; the GUI reads the analysis's file
                 from holostim.interop.masks import masks_from_file
 
-                masks = masks_from_file(rois.file, tuple(self.session.camera.shape), format=rois.format,
-                                        registration=rois.registration)
+                masks = masks_from_file(rois.file, shape, format=rois.format, registration=rois.registration)
+            elif rois.kind == "imported":  # the outlines the camera view shows, as the user sees them
+                from holostim.interop.masks import polygon_mask
+
+                shown = self.imported_rois() if self.imported_rois is not None else []
+                if not shown:
+                    self._say("rois: {source: imported} reads the imported ROIs: import them first "
+                              "(Targets → Import ROIs…)", error=True)
+                    return
+                masks = {int(r.target_id): polygon_mask(r.outline, shape) for r in shown}
             run = ClosedLoopRun(self.session, protocol, source=self.path, masks=masks)
         except (HolostimError, OSError) as exc:
             self._say(str(exc), error=True)

@@ -24,7 +24,7 @@ from holostim.interop.model import ROI, ROISet
 from holostim.interop.registration import Registration
 from holostim.interop.targets import ID_OFFSET
 
-__all__ = ["inside_polygon", "masks_from_file", "roi_masks"]
+__all__ = ["inside_polygon", "masks_from_file", "polygon_mask", "roi_masks"]
 
 
 def masks_from_file(path: str | Path, shape: tuple[int, int], *, format: str | None = None,
@@ -103,6 +103,21 @@ def _camera_mask(r: ROI, shape: tuple[int, int], affines: tuple[np.ndarray, np.n
         xx, yy = (inverse[0, 0] * xx + inverse[0, 1] * yy + inverse[0, 2],
                   inverse[1, 0] * xx + inverse[1, 1] * yy + inverse[1, 2])
     mask[y_lo:y_hi + 1, x_lo:x_hi + 1] = lookup(xx, yy)
+    return mask
+
+
+def polygon_mask(outline: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The camera pixels whose centres lie inside ``outline`` (camera px ``(x, y)``), as a bool mask."""
+    poly = np.asarray(outline, float)
+    h, w = int(shape[0]), int(shape[1])
+    x_lo, y_lo = np.maximum(np.floor(poly.min(axis=0)).astype(int), 0)
+    x_hi, y_hi = np.minimum(np.ceil(poly.max(axis=0)).astype(int), [w - 1, h - 1])
+    mask = np.zeros((h, w), bool)
+    if x_lo > x_hi or y_lo > y_hi:
+        return mask
+    yy, xx = np.mgrid[y_lo:y_hi + 1, x_lo:x_hi + 1].astype(float)
+    inside = inside_polygon(poly, np.column_stack([xx.ravel(), yy.ravel()]))
+    mask[y_lo:y_hi + 1, x_lo:x_hi + 1] = inside.reshape(xx.shape)
     return mask
 
 

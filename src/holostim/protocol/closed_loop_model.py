@@ -60,11 +60,16 @@ class RoiSpec(Section):
     suite2p plane folder or ``stat.npy``, a CaImAn ``.hdf5``, an ImageJ ``RoiSet.zip`` / ``.roi``, an
     NWB file; relative to the protocol file): the ROIs' own pixel masks, mapped onto the camera by
     ``registration`` (an imaging → camera registration file; none: imaging px are camera px), with ids
-    ``ROI index + 1`` like the targets imported from the same file. The CLI and the GUI read the file;
-    the run takes the masks (:class:`~holostim.protocol.closed_loop.run.ClosedLoopRun`'s ``masks``).
+    ``ROI index + 1`` like the targets imported from the same file. ``source: imported``: the ROIs
+    imported in the GUI (*Targets → Import ROIs…*), their outlines on the camera as the window shows them.
+    The CLI and the GUI read the file (or the outlines); the run takes the masks
+    (:class:`~holostim.protocol.closed_loop.run.ClosedLoopRun`'s ``masks``).
     """
 
     ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=10_000)] | None = None
+    source: Literal["targets", "file", "imported"] | None = Field(
+        None, description="targets (discs), file (rois.file's masks) or imported (the GUI's imported ROIs); "
+        "default: file when rois.file is given, else targets")
     file: ResolvedPath | None = None
     format: Literal["suite2p", "caiman", "imagej", "nwb"] | None = None
     registration: ResolvedPath | None = None
@@ -85,7 +90,16 @@ class RoiSpec(Section):
         for key in ("format", "registration"):
             if getattr(self, key) is not None and self.file is None:
                 raise ValueError(f"{key} is for ROIs read from a file: give file: too")
+        if self.source == "file" and self.file is None:
+            raise ValueError("source: file needs file: (the ROI file to read)")
+        if self.source in ("targets", "imported") and self.file is not None:
+            raise ValueError(f"source: {self.source} reads no file; drop file: or say source: file")
         return self
+
+    @property
+    def kind(self) -> str:
+        """Where the ROIs come from: ``targets``, ``file`` or ``imported``."""
+        return self.source or ("file" if self.file is not None else "targets")
 
 
 class ReadoutSpec(Section):

@@ -157,10 +157,13 @@ class ClosedLoopRun:
             raise ProtocolError("a closed loop needs the session's camera")
         by_id = {t.id: t for t in s.targets if t.id is not None}
         r = self.spec.rois
-        if self.masks is None and r.file is not None:
-            raise ProtocolError(f"closed_loop.rois.file: the masks of {r.file.name!r} are read by the caller "
+        if self.masks is None and r.kind == "file":
+            raise ProtocolError(f"closed_loop.rois.file: the masks of {r.file.name!r} are read by the caller "  # type: ignore[union-attr]
                                 "(holostim run-protocol, the GUI's protocol dock, or "
                                 "holostim.interop.masks.roi_masks) and given as ClosedLoopRun(masks=...)")
+        if self.masks is None and r.kind == "imported":
+            raise ProtocolError("closed_loop.rois.source: imported names the ROIs imported in the GUI "
+                                "(Targets → Import ROIs…); run it from the protocol dock, or give rois.file")
         have = self.masks if self.masks is not None else by_id
         what = "ROI(s) of the mask file" if self.masks is not None else "target(s) of the session"
         ids = r.ids if r.ids is not None else sorted(have)
