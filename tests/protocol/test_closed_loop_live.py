@@ -135,3 +135,14 @@ def test_budget_ms_on_a_precomputed_pattern_is_refused():
     text = GOOD.replace("stimulate_active: {above: 0.2, max_cells: 10}", "show: unused")
     with pytest.raises(ProtocolFileError, match="budget_ms is for a mask computed live"):
         parse_protocol(text, file="p.yaml")
+
+
+def test_the_shipped_closed_loop_example_reads():
+    from pathlib import Path
+
+    from holostim.protocol import load_protocol
+
+    p = load_protocol(Path(__file__).resolve().parents[2] / "config" / "protocol-closed-loop.yaml")
+    rules = p.closed_loop.rules
+    assert [r.do.show for r in rules] == ["second", None]
+    assert rules[1].do.stimulate_active.above == 0.15 and rules[1].do.drop_after == 40
