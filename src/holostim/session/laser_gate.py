@@ -257,8 +257,6 @@ class LaserGate:
                 if self.duty is not None:
                     over = self.duty.refusal(self.clock(), planned_s)
                     if over is not None:
-                        self._duty_wanted = min(self.duty.limit_s, planned_s or self.duty.limit_s)
-                        self._cond.notify_all()
                         return None  # logged and told in the finally, with no lock of the gate held
                 if power_mw is not None:
                     daq.set_power_mw(power_mw)  # the gate is closed: a power change never shows
@@ -279,7 +277,7 @@ class LaserGate:
         finally:
             self._frame_lock.release()
             if over is not None:
-                self._refused_by_duty(over, sha, power_mw, ctx)
+                self._refused_by_duty(over, sha, power_mw, ctx, planned_s)
         if over is not None:
             return None
         if failure is not None:
@@ -289,12 +287,22 @@ class LaserGate:
         self._emit(True, "", t_open)
         return t_open
 
-    def _refused_by_duty(self, why: str, sha: str, power_mw: float | None, ctx: dict) -> None:
-        """An opening over the duty-cycle limit: a ``not_opened`` record, the permit off, the watchdog on."""
+    def _refused_by_duty(self, why: str, sha: str, power_mw: float | None, ctx: dict,
+                         planned_s: float | None) -> None:
+        """An opening over the duty-cycle limit: a ``not_opened`` record, the permit off, the watchdog on.
+
+        The permit is told "off" before the watchdog is given what to wait for, so its "on" can only
+        come after. (Whatever the permit says, every opening is judged by the ledger itself.)
+        """
         log.warning("laser gate refused: duty cycle: %s", why)
         self._not_opened(f"duty cycle: {why}", sha, power_mw, ctx)
-        self._start_watchdog()
         self._on_duty(False, f"duty cycle: {why}")
+        duty = self.duty
+        assert duty is not None
+        with self._cond:
+            self._duty_wanted = min(duty.limit_s, planned_s or duty.limit_s)
+            self._cond.notify_all()
+        self._start_watchdog()
 
     def _not_opened(self, why: str, sha: str, power_mw: float | None, ctx: dict) -> None:
         try:
