@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/closed_loop.py [--quick] [--sizes 512 1024] [--events 30] [--fps 100] [--json FILE]
+                                     [--live [--budget-ms 8]] [--no-scheduled]
 
 For each SLM size, the simulated rig of ``config/simulation.yaml`` (camera 512², calibrated in a
 temporary folder) runs the responding network with no spontaneous spikes; cell A is made to spike every
@@ -22,6 +23,14 @@ pattern on B for 10 ms" answers. Per event, from the simulation's ground truth a
 
 p50 / p99 / max, with the frames read out and dropped. ``--quick``: 8 events. The machine's load is
 printed: the lead reruns on a quiet machine.
+
+``--live`` adds, per SLM size, the live action: ``stimulate_active`` with ``--budget-ms`` (default 8), on
+10 ROIs of which A and four others spike together; its stages from the ``closed_loop_action`` records:
+``decision → mask ready`` (the live compute: engine with its budget, frame, gate's judgement),
+``mask ready → swap``, ``swap → gate open``, ``frame → gate open``, how many masks were late and the
+engine's iterations within the budget (``--drop-after-ms``, default 1000, keeps late masks shown so they
+are measured). And the
+rig's duty-cycle ledger: what one judgement costs at the gate with N intervals in the window.
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ from holostim.session import Session, Target  # noqa: E402
 
 STAGES = ["spike → frame", "frame → crossing", "crossing → decision", "decision → swap",
           "swap → gate open", "gate open → B spike", "spike A → B spike"]
+LIVE_STAGES = ["crossing → decision", "decision → mask ready", "mask ready → swap", "swap → gate open",
+               "frame → gate open"]
 
 
 def session_file(folder: Path, n: int, fps: float) -> Path:
@@ -125,6 +136,91 @@ def one_size(n: int, events: int, fps: float) -> dict:
                               "max": float(np.max(v))} if v else None for k, v in rows.items()}}
 
 
+def live_size(n: int, events: int, fps: float, budget_ms: float, drop_after_ms: float) -> dict:
+    """The live action's stages (ms) on 10 ROIs, five of them (A first) spiking together each event."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = session_file(Path(tmp), n, fps)
+        with Session.open(path) as s:
+            pos = s.camera.neuron_positions
+            slm = s.calibration.camera_to_slm(pos)
+            ok = np.all((slm > 0.1 * n) & (slm < 0.9 * n), axis=1) & (np.hypot(*(slm - n // 2).T) > 0.12 * n)
+            cells = [int(i) for i in np.nonzero(ok)[0][:10]]
+            s.targets = [Target(float(pos[i, 0]), float(pos[i, 1]), 1.0, 0, k + 1)
+                         for k, i in enumerate(cells)]
+            ids = list(range(1, len(cells) + 1))
+            proto = ProtocolConfig.model_validate({
+                "version": 1, "name": "bench_live", "patterns": {"a": {"ids": [1]}},
+                "closed_loop": {"duration_ms": 400.0 * events + 600, "rois": {"ids": ids},
+                                "readout": {"init_frames": 5},
+                                "rules": [{"name": "live", "when": {"roi": 1, "dff_above": 0.1},
+                                           "do": {"stimulate_active": {"above": 0.05, "max_cells": 10},
+                                                  "duration_ms": 10, "budget_ms": budget_ms,
+                                                  "drop_after_ms": max(drop_after_ms, budget_ms)},
+                                           "refractory_ms": 300, "max_rate_hz": 5}]}})
+            run = ClosedLoopRun(s, proto)
+            run.prepare()
+            net = s.camera.network
+
+            def on_sample(sample, _first=[None]):  # noqa: B006 - the first frame's time, once
+                if _first[0] is None:
+                    _first[0] = sample.t
+                    for k in range(events):
+                        for c in cells[:5]:
+                            net.inject(sample.t + 0.3 + 0.4 * k, c)
+
+            run.add_listener("sample", on_sample)
+            outcome = run.run()
+    rows: dict[str, list[float]] = {k: [] for k in LIVE_STAGES}
+    late = cells_lit = 0
+    iterations: list[int] = []
+    for act in run.actions:
+        if act.targets is None or act.t_computed is None:
+            continue
+        late += bool(act.late)
+        iterations.append(int(act.iterations or 0))
+        if act.outcome != "shown":
+            continue
+        cells_lit += len(act.targets)
+        d = act.decision
+        for k, (b, a) in zip(LIVE_STAGES, ((act.t_decision, d.t_frame), (act.t_computed, act.t_decision),
+                                           (act.t_swapped, act.t_computed), (act.t_gate_open, act.t_swapped),
+                                           (act.t_gate_open, d.t_frame)), strict=True):
+            rows[k].append(1e3 * (b - a))
+    shown = len(rows[LIVE_STAGES[0]])
+    return {"slm": n, "events": events, "outcome": list(outcome), "shown": shown, "late": late,
+            "budget_ms": budget_ms, "mean_cells": cells_lit / shown if shown else None,
+            "iterations_p50": float(np.median(iterations)) if iterations else None,
+            "stages_ms": {k: {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99)),
+                              "max": float(np.max(v))} if v else None for k, v in rows.items()}}
+
+
+def duty_ledger_cost(n_intervals: int, reps: int = 2000) -> dict:
+    """Microseconds of one ``DutyCycleLimit.refusal`` with ``n_intervals`` pulses in the window."""
+    from holostim.safety import DutyCycleLimit
+
+    duty = DutyCycleLimit(0.5, 1.0)
+    for k in range(n_intervals):
+        t = k * 0.9 / n_intervals
+        duty.opened(t)
+        duty.closed(t + 0.1 / n_intervals)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        duty.refusal(0.95, 0.01)
+        times.append(1e6 * (time.perf_counter() - t0))
+    return {"intervals": n_intervals, "p50_us": float(np.percentile(times, 50)),
+            "p99_us": float(np.percentile(times, 99))}
+
+
+def print_table(stages: dict) -> None:
+    print(f"  {'stage':<22}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for k, v in stages.items():
+        if v is None:
+            print(f"  {k:<22}{'-':>9}")
+        else:
+            print(f"  {k:<22}{v['p50']:9.2f}{v['p99']:9.2f}{v['max']:9.2f}")
+
+
 def readout_cost(n_rois: int, shape=(512, 512), frames: int = 200) -> dict:
     """Milliseconds per frame of the readout alone (ROI means, rings, ΔF/F) on a noisy 512² frame."""
     from holostim.protocol.closed_loop.readout import DffReadout, RoiSet
@@ -149,6 +245,11 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=30)
     ap.add_argument("--fps", type=float, default=100.0)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--live", action="store_true", help="also the live action (stimulate_active)")
+    ap.add_argument("--budget-ms", type=float, default=8.0, help="the live action's budget_ms")
+    ap.add_argument("--drop-after-ms", type=float, default=1000.0,
+                    help="the live action's drop_after_ms (large: late masks are shown, and measured)")
+    ap.add_argument("--no-scheduled", action="store_true", help="skip the prepared-pattern loop")
     args = ap.parse_args()
     os.environ.setdefault("HOLOSTIM_FFTW_EFFORT", "FFTW_ESTIMATE")
     events = 8 if args.quick else args.events
@@ -160,24 +261,37 @@ def main() -> None:
     print("\nreadout of one 512² frame (worker thread):")
     for c in costs:
         print(f"  {c['rois']:>4} ROIs: p50 {c['p50']:.2f} ms, p99 {c['p99']:.2f} ms")
+    duty = [duty_ledger_cost(k) for k in (1, 10, 100)]
+    print("\nthe rig's duty-cycle judgement at the gate (DutyCycleLimit.refusal):")
+    for c in duty:
+        print(f"  {c['intervals']:>4} pulses in the window: p50 {c['p50_us']:.1f} µs, "
+              f"p99 {c['p99_us']:.1f} µs")
     results = []
-    for n in args.sizes:
+    for n in ([] if args.no_scheduled else args.sizes):
         t0 = time.perf_counter()
         r = one_size(n, events, args.fps)
         r["wall_s"] = round(time.perf_counter() - t0, 1)
         results.append(r)
         print(f"\nSLM {n}²: {r['answered']}/{events} events answered, {r['frames']} frames read out, "
               f"{r['dropped']} dropped ({r['wall_s']} s); run {' '.join(r['outcome'])}")
-        print(f"  {'stage':<22}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
-        for k, v in r["stages_ms"].items():
-            if v is None:
-                print(f"  {k:<22}{'-':>9}")
-            else:
-                print(f"  {k:<22}{v['p50']:9.2f}{v['p99']:9.2f}{v['max']:9.2f}")
+        print_table(r["stages_ms"])
+    live = []
+    for n in (args.sizes if args.live else []):
+        t0 = time.perf_counter()
+        r = live_size(n, events, args.fps, args.budget_ms, args.drop_after_ms)
+        r["wall_s"] = round(time.perf_counter() - t0, 1)
+        live.append(r)
+        cells = "-" if r["mean_cells"] is None else f"{r['mean_cells']:.1f}"
+        its = "-" if r["iterations_p50"] is None else f"{r['iterations_p50']:g}"
+        print(f"\nSLM {n}², live stimulate_active (budget_ms {r['budget_ms']:g}): {r['shown']}/{events} "
+              f"shown, {r['late']} late, {cells} cells per mask, median {its} iterations ({r['wall_s']} s); "
+              f"run {' '.join(r['outcome'])}")
+        print_table(r["stages_ms"])
     load_end = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
     print(f"\nload at the end: {' '.join(load_end)}")
     if args.json is not None:
-        out = {"load": [load, load_end], "readout_ms": costs, "results": results}
+        out = {"load": [load, load_end], "readout_ms": costs, "duty_us": duty, "results": results,
+               "live": live}
         args.json.write_text(json.dumps(out, indent=1))
 
 

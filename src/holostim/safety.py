@@ -16,7 +16,11 @@ laser permit is kept here too, by :class:`LaserPermit`:
    the reason — "no targets", a test pattern, a calibration spot above the limits, no laser power stated;
 3. :class:`LaserPermit` combines that verdict with the rest: light is permitted only while the SLM's
    interlock says its display shows our frames, the last frame passed the gate with light allowed, and
-   that frame's log record was made durable. Anything that goes wrong blocks the laser with a reason.
+   that frame's log record was made durable. Anything that goes wrong blocks the laser with a reason;
+4. :class:`DutyCycleLimit`, the rig's duty-cycle limit (``safety.max_duty_cycle`` of any
+   ``safety.duty_window_ms``): the laser gate (:mod:`holostim.session.laser_gate`, the one place the
+   line opens) asks it before every opening and keeps its ledger of open intervals; while the limit is
+   reached the permit is off with the reason (:meth:`LaserPermit.duty`).
 
 The power model: the laser power (``safety.laser_power_mw``, or ``calibration.laser_power_mw`` for
 calibration frames) is spread over the far field of the shown phase; a spot's power is the light within
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FRAME_KINDS",
+    "DutyCycleLimit",
     "Interlocked",
     "LaserPermit",
     "SafetyError",
@@ -74,6 +79,8 @@ class SafetyLimits(Protocol):
     max_power_per_spot_mw: float
     max_total_power_mw: float
     test_patterns_with_laser: bool
+    max_duty_cycle: float | None
+    duty_window_ms: float
     # also read, where the limits have it: max_depth_um (float; absent = no depth limit of its own)
 
 
@@ -342,6 +349,100 @@ def _box_sums(a: np.ndarray, p: int) -> np.ndarray:
     return along(along(a, 0), 1)
 
 
+class DutyCycleLimit:
+    """The rig's duty-cycle limit: the gate open for at most ``max_fraction`` of any ``window_s``.
+
+    A pure ledger of the gate's open intervals, over the times its caller gives (the gate's clock), so
+    it is tested exactly without one. The gate asks :meth:`refusal` before it opens, records
+    :meth:`opened` / :meth:`closed`, and while open cuts the light when :meth:`budget_s` runs out.
+
+    Why the window that ends when the new light ends is the one checked: past light all lies before the
+    opening, so a window ending ``x`` earlier holds ``x`` less new light and at most ``x`` more past
+    light; none holds more than the one ending with the pulse. Thread-safe (its own lock).
+    """
+
+    def __init__(self, max_fraction: float, window_s: float):
+        if not (0 < float(max_fraction) <= 1) or not float(window_s) > 0:
+            raise SafetyError(f"a duty-cycle limit needs 0 < max_fraction <= 1 and window_s > 0, got "
+                              f"{max_fraction!r}, {window_s!r}")
+        self.max_fraction = float(max_fraction)
+        self.window_s = float(window_s)
+        self._lock = threading.Lock()
+        self._intervals: list[list[float | None]] = []  # [t_open, t_close or None while open]
+
+    @classmethod
+    def from_limits(cls, limits: SafetyLimits) -> DutyCycleLimit | None:
+        """The session's limit (``safety.max_duty_cycle`` of ``safety.duty_window_ms``); ``None``: off."""
+        fraction = getattr(limits, "max_duty_cycle", None)
+        if fraction is None:
+            return None
+        return cls(float(fraction), float(getattr(limits, "duty_window_ms", 1000.0)) / 1e3)
+
+    @property
+    def limit_s(self) -> float:
+        """The most light any window may hold (s)."""
+        return self.max_fraction * self.window_s
+
+    def describe(self) -> str:
+        """The limit as the session file states it."""
+        return (f"safety.max_duty_cycle = {self.max_fraction:g} of safety.duty_window_ms = "
+                f"{1e3 * self.window_s:g} ms ({1e3 * self.limit_s:g} ms of light)")
+
+    def opened(self, t: float) -> None:
+        """The gate opened at ``t`` (an interval still open is closed there first)."""
+        with self._lock:
+            if self._intervals and self._intervals[-1][1] is None:
+                self._intervals[-1][1] = float(t)
+            self._intervals.append([float(t), None])
+            horizon = float(t) - 2 * self.window_s  # older light is in no window that matters any more
+            while self._intervals and self._intervals[0][1] is not None and self._intervals[0][1] < horizon:
+                self._intervals.pop(0)
+
+    def closed(self, t: float) -> None:
+        """The gate closed at ``t`` (a no-op when nothing is open)."""
+        with self._lock:
+            if self._intervals and self._intervals[-1][1] is None:
+                self._intervals[-1][1] = max(float(t), float(self._intervals[-1][0]))  # type: ignore[arg-type]
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the ledger has an open interval."""
+        with self._lock:
+            return bool(self._intervals) and self._intervals[-1][1] is None
+
+    def light_s(self, t0: float, t1: float, now: float) -> float:
+        """Seconds of light within ``[t0, t1]``, an interval still open counted up to ``now``."""
+        with self._lock:
+            total = 0.0
+            for a, b in self._intervals:
+                end = float(now) if b is None else b
+                total += max(0.0, min(end, t1) - max(a, t0))  # type: ignore[type-var, operator]
+            return total
+
+    def budget_s(self, now: float) -> float:
+        """Light still allowed from ``now`` on, at least (the window ending now, with the gate as it is)."""
+        return self.limit_s - self.light_s(now - self.window_s, now, now)
+
+    def refusal(self, t: float, planned_s: float | None, min_s: float = 0.001) -> str | None:
+        """Why an opening at ``t`` for ``planned_s`` (``None``: until closed) breaks the limit, or ``None``.
+
+        An opening without a planned length is refused only when less than ``min_s`` of light is left;
+        it is cut at the limit instead (the gate's watchdog).
+        """
+        if planned_s is None:
+            left = self.budget_s(t)
+            if left >= min_s:
+                return None
+            return (f"the light of the last {1e3 * self.window_s:g} ms is at the limit "
+                    f"({self.describe()})")
+        d = max(0.0, float(planned_s))
+        lit = self.light_s(t + d - self.window_s, t, t) + d
+        if lit <= self.limit_s + 1e-9:
+            return None
+        return (f"{1e3 * d:g} ms of light would make {1e3 * lit:.1f} ms in {1e3 * self.window_s:g} ms, over "
+                f"{self.describe()}")
+
+
 class LaserPermit:
     """The laser permit: the interlock, the last frame's verdict and its log record, combined.
 
@@ -357,11 +458,14 @@ class LaserPermit:
         self._interlock: tuple[bool, str] = (False, "no frame shown yet")
         self._frame: tuple[bool, str] = (False, NOT_SET if laser_power_mw is None else "no frame shown yet")
         self._fault: str | None = None
+        self._duty: str | None = None
         self._state = self._compute()
 
     def _compute(self) -> tuple[bool, str]:
         if self._fault is not None:
             return False, self._fault
+        if self._duty is not None:
+            return False, self._duty
         if not self._frame[0]:
             return False, self._frame[1]
         if not self._interlock[0]:
@@ -410,4 +514,14 @@ class LaserPermit:
         """Something failed (a log write, a display, a check): blocked until the next good frame."""
         with self._lock:
             self._fault = str(reason) or "failure"
+            return self._update()
+
+    def duty(self, ok: bool, reason: str = "") -> tuple[bool, str] | None:
+        """The duty-cycle limit was reached (``ok`` False, why) or has light again (``ok`` True).
+
+        Kept apart from a frame's verdict and from :meth:`fail`: a new frame does not lift it, only the
+        window's light falling below the limit does (the laser gate says when).
+        """
+        with self._lock:
+            self._duty = None if ok else (str(reason) or "duty-cycle limit reached")
             return self._update()

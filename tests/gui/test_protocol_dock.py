@@ -385,11 +385,16 @@ def test_patterns_from_groups_without_targets_says_what_to_do(qtbot):
 
 
 def test_a_closed_loop_protocol_is_not_loaded_into_the_schedule_editor(qtbot, tmp_path):
+    """It is loaded to be run as it is (tests/gui/test_closed_loop_gui.py runs one); an edit drops it."""
     path = tmp_path / "loop.yaml"
     path.write_text("version: 1\nname: loop\npatterns: {b: {ids: [2]}}\nclosed_loop:\n  duration_ms: 1000\n"
                     "  rules: [{name: r, when: {roi: 1, dff_above: 0.2}, do: {show: b, duration_ms: 10}}]\n")
     dock = ProtocolDock(TargetStore())
     qtbot.addWidget(dock)
-    assert not dock.load(path)
-    assert "closed-loop protocol: run it with `holostim run-protocol loop.yaml`" in dock.error_text
-    assert dock.path is None
+    before = dock.editor.pattern_names()
+    assert dock.load(path)
+    assert dock.closed_loop is not None and dock.editor.pattern_names() == before
+    assert dock.error_text.startswith("closed loop: 1 rules on ROIs on the targets, 1.0 s")
+    assert dock.path == path
+    dock.editor.repetitions_spin.setValue(dock.editor.repetitions_spin.value() + 1)  # the user edits
+    assert dock.closed_loop is None and not dock.error_text.startswith("closed loop")

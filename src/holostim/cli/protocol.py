@@ -143,10 +143,20 @@ def cmd_run_protocol(args: argparse.Namespace) -> int:
 def _run_closed_loop(protocol: Any, config: Any, source: str, opengl: bool) -> int:
     """A protocol with a ``closed_loop`` section: its rules on the camera's frames for ``duration_ms``."""
     from holostim.protocol.closed_loop.run import ClosedLoopRun
+    from holostim.protocol.errors import ProtocolError
     from holostim.session import Session
 
+    if protocol.closed_loop.rois.kind == "imported":
+        raise ProtocolError("closed_loop.rois.source: imported names the ROIs imported in the GUI; on the "
+                            "command line give rois.file (the ROI file itself)")
     with Session.open(config, progress=Progress("calibrating the simulated rig")) as session:
-        run = ClosedLoopRun(session, protocol, source=source)
+        rois, masks = protocol.closed_loop.rois, None
+        if rois.file is not None:  # the protocol takes masks; reading an analysis's file is interop's
+            from holostim.interop.masks import masks_from_file
+
+            masks = masks_from_file(rois.file, tuple(session.camera.shape), format=rois.format,
+                                    registration=rois.registration)
+        run = ClosedLoopRun(session, protocol, source=source, masks=masks)
         run.prepare()
         cl = protocol.closed_loop
         print(f"protocol {protocol.name!r}: closed loop, {len(cl.rules)} rules on {len(run.rois)} ROIs, "

@@ -289,6 +289,13 @@ class SafetyConfig(Section):
     test_patterns_with_laser: bool = Field(
         False, description="let the laser see test patterns (within the limits); off = blocked"
     )
+    max_duty_cycle: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = Field(
+        None, description="the most of any duty_window_ms the laser gate may be open, for every path "
+        "(0.2 = 20 %); an opening over it is refused, one without a planned length cut; none = no limit"
+    )
+    duty_window_ms: Annotated[float, Field(gt=0, le=3_600_000.0, allow_inf_nan=False)] = Field(
+        1000.0, description="the sliding window of max_duty_cycle (ms)"
+    )
 
     @field_validator("interlock_frames", "interlock_ms", mode="after")
     @classmethod

@@ -36,6 +36,7 @@ from holostim.gui.status import StatusPanel
 from holostim.gui.target_store import TargetStore
 from holostim.gui.target_table import TargetTable
 from holostim.gui.targets_panel import TargetsPanel
+from holostim.gui.traces_dock import TracesDock
 from holostim.gui.workers import ComputeOutcome, FramePump
 from holostim.session.target_files import load_targets, save_targets
 
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self.sending = SendController(self.store, wants_preview=lambda: not self.focal_dock.isHidden())
         self.protocol_panel = ProtocolDock(self.store)
         self._build_docks()
+        self._build_traces_dock()
         self.menus = MainMenus(self)
         self._update_recent_menu()
         self.statusBar().setStyleSheet(STATUS_BAR_STYLE)
@@ -124,6 +126,8 @@ class MainWindow(QMainWindow):
         self.protocol_panel.highlightChanged.connect(self.camera_view.set_highlight)
         self.protocol_panel.patternShown.connect(self.run_lock.pattern_shown)
         self.protocol_panel.message.connect(self.show_message)
+        self.protocol_panel.closedLoopStarted.connect(self._show_traces)
+        self.protocol_panel.imported_rois = lambda: list(self.camera_view.rois.rois)
         self.camera_view.editRefused.connect(lambda why: self.show_message(why, error=True))
         self.camera_view.rois.changed.connect(panel.roi_bar.show_counts)
         panel.roi_bar.pickRequested.connect(self.camera_view.rois.pick_probability)
@@ -164,6 +168,18 @@ class MainWindow(QMainWindow):
         self.focal_dock.raise_()
         self.resizeDocks([self.status_dock, self.mask_dock], [350, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.status_dock, self.targets_dock], [330, 520], Qt.Orientation.Vertical)
+
+    def _build_traces_dock(self) -> None:
+        """The closed loop's live traces, below the camera: hidden until a closed loop starts (View menu)."""
+        self.traces_panel = TracesDock()
+        self.traces_dock = self._dock("Traces", self.traces_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.traces_dock.hide()
+
+    def _show_traces(self, run: Any) -> None:
+        """A closed loop starts from the protocol dock: the traces dock follows it, in view."""
+        self.traces_panel.attach(run)
+        self.traces_dock.show()
+        self.traces_dock.raise_()
 
     # ====================================================================================== session
     def attach(self, session: Any) -> None:

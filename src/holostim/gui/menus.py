@@ -82,7 +82,8 @@ class MainMenus:
         self._action(v, "&Auto levels", view.auto_levels, "Ctrl+L")
         self._action(v, "&Fit image", view.fit_image, "Ctrl+0")
         v.addSeparator()
-        for d in (win.status_dock, win.targets_dock, win.mask_dock, win.focal_dock, win.protocol_dock):
+        for d in (win.status_dock, win.targets_dock, win.mask_dock, win.focal_dock, win.protocol_dock,
+                  win.traces_dock):
             v.addAction(d.toggleViewAction())
 
         s = mb.addMenu("S&LM")

@@ -13,6 +13,13 @@ While a run is on, the SLM is the protocol's: :attr:`ProtocolDock.runningChanged
 which stops sending targets until the run ends (see :mod:`holostim.gui.run_lock`); the camera view
 highlights the pattern that is on (:attr:`ProtocolDock.highlightChanged`). The gate light follows the
 session's ``"gate"`` event, the laser gate line itself, not the runner's idea of it.
+
+A **closed-loop** protocol file (a ``closed_loop`` section instead of a schedule) is loaded as it is —
+the editor edits schedules, and an edit there puts the editor's schedule back in charge — and Run runs
+it as a :class:`~holostim.protocol.closed_loop.run.ClosedLoopRun` on its own thread: prepared there,
+then :attr:`ProtocolDock.closedLoopStarted` hands the prepared run to the window (on the GUI thread,
+which attaches the traces dock to its listeners and shows it) before its first frame is read out, so
+the traces start with the run. ROIs from a file (``rois.file``) are read here, above the protocol.
 """
 
 from __future__ import annotations
@@ -40,7 +47,8 @@ from PyQt6.QtWidgets import (
 
 from holostim.errors import HolostimError
 from holostim.gui.protocol_editor import ProtocolEditor
-from holostim.protocol.model import load_protocol, planned_total_ms
+from holostim.protocol.closed_loop.run import ClosedLoopRun
+from holostim.protocol.model import ProtocolConfig, load_protocol, planned_total_ms
 from holostim.protocol.runner import ProtocolAborted, ProtocolRefused, ProtocolRun
 
 log = logging.getLogger(__name__)
@@ -52,6 +60,8 @@ TICK_MS = 200
 """The time left counts down between the runner's reports at this interval (display only)."""
 JOIN_TIMEOUT_S = 60.0
 """How long closing the window waits for an aborted run to write its end record."""
+ATTACH_TIMEOUT_S = 10.0
+"""How long a prepared closed loop waits for the window to attach its traces before it runs anyway."""
 GATE_OPEN_STYLE = "background:#f9a825;color:black;font-weight:bold;padding:6px;border-radius:4px;"
 GATE_CLOSED_STYLE = "background:#37474f;color:white;font-weight:bold;padding:6px;border-radius:4px;"
 ERROR_STYLE = "color:#c62828;font-weight:bold;"
@@ -100,6 +110,10 @@ class ProtocolDock(QWidget):
     _ended = pyqtSignal(str, str)
     _preparing = pyqtSignal(int, int, str)
     _failed = pyqtSignal(str, bool)
+    closedLoopStarted = pyqtSignal(object)
+    """A closed loop is prepared and about to run (its ROIs known): the window attaches its traces."""
+    _closed_ready = pyqtSignal(object)
+    _acted = pyqtSignal(object)
 
     def __init__(self, store: Any, parent: QWidget | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -111,7 +125,13 @@ class ProtocolDock(QWidget):
         self.session: Any = None
         self.path: Path | None = None
         """The file last loaded or saved (the run's ``source`` while the editor still matches it)."""
-        self.current_run: ProtocolRun | None = None
+        self.current_run: ProtocolRun | ClosedLoopRun | None = None
+        self.closed_loop: ProtocolConfig | None = None
+        """A loaded closed-loop protocol, which Run runs (``None``: the editor's schedule)."""
+        self._attached = threading.Event()
+        self.imported_rois: Callable[[], list[Any]] | None = None
+        """The window's imported ROI outlines now (:class:`~holostim.gui.roi_overlay.ShownRoi`, camera px):
+        what ``rois: {source: imported}`` reads out."""
         self.state = "idle"
         self.states: list[str] = []
         """Every state the dock showed, in order."""
@@ -187,6 +207,8 @@ class ProtocolDock(QWidget):
         self._ended.connect(self._finish)
         self._preparing.connect(self._show_preparing)
         self._failed.connect(self._not_started)
+        self._closed_ready.connect(self._closed_loop_ready)
+        self._acted.connect(self._show_action)
         self._update_buttons()
         self._check()
 
@@ -225,12 +247,22 @@ class ProtocolDock(QWidget):
     # =========================================================================================== editing
     def _edited(self) -> None:
         self._dirty = True
+        if self.closed_loop is not None:  # an edit puts the editor's schedule back in charge
+            self.closed_loop = None
+            self.file_label.setText("not saved")
         self._check()
 
     def _check(self) -> None:
         """Say whether the protocol is valid (and how long it runs) or what is wrong with it."""
         if self.session is not None and not self.has_daq:
             self._say(NO_DAQ, error=True)
+            return
+        if self.closed_loop is not None:
+            cl = self.closed_loop.closed_loop
+            rois = {"file": f"ROIs of {cl.rois.file.name}" if cl.rois.file is not None else "",
+                    "imported": "the imported ROIs", "targets": "ROIs on the targets"}[cl.rois.kind]
+            self._say(f"closed loop: {len(cl.rules)} rules on {rois}, {cl.duration_ms / 1e3:.1f} s; "
+                      "Run starts it (traces in View ▸ Traces)", error=False)
             return
         try:
             p = self.editor.protocol()
@@ -270,10 +302,15 @@ class ProtocolDock(QWidget):
         except (HolostimError, OSError) as exc:
             self._say(str(exc), error=True)
             return False
-        if protocol.schedule is None:  # the editor and the run here are the schedule's
-            self._say(f"{Path(path).name} is a closed-loop protocol: run it with `holostim run-protocol "
-                      f"{Path(path).name}` (this dock edits and runs scheduled protocols)", error=True)
-            return False
+        if protocol.closed_loop is not None:  # run as it is; the editor edits schedules only
+            self.closed_loop = protocol
+            self.path, self._dirty = Path(path), False
+            self.file_label.setText(f"{Path(path).name} (closed loop)")
+            self.file_label.setToolTip(str(path))
+            self._check()
+            self.message.emit(f"loaded closed-loop protocol {protocol.name!r} from {Path(path).name}", False)
+            return True
+        self.closed_loop = None
         self.editor.set_protocol(protocol)
         self.path, self._dirty = Path(path), False
         self.file_label.setText(Path(path).name)
@@ -314,6 +351,9 @@ class ProtocolDock(QWidget):
             return
         if not self.has_daq:
             self._say(NO_DAQ, error=True)
+            return
+        if self.closed_loop is not None:
+            self._run_closed_loop(self.closed_loop)
             return
         try:
             protocol = self.editor.protocol()
@@ -380,10 +420,103 @@ class ProtocolDock(QWidget):
             log.exception("the protocol run ended with an error")
         self._ended.emit(*(run.outcome or ("aborted", "the run ended without an outcome")))
 
-    def pause_or_resume(self) -> None:
-        """Pause the run before its next step, or resume it."""
+    # ======================================================================================= closed loop
+    def _run_closed_loop(self, protocol: ProtocolConfig) -> None:
+        """Prepare and run a closed-loop protocol on the current targets (on its own thread)."""
+        try:
+            self.session.targets = list(self.store.targets)
+            masks = None
+            rois = protocol.closed_loop.rois  # type: ignore[union-attr]
+            shape = tuple(self.session.camera.shape)
+            if rois.kind == "file":  # the protocol takes masks; the GUI reads the analysis's file
+                from holostim.interop.masks import masks_from_file
+
+                masks = masks_from_file(rois.file, shape, format=rois.format, registration=rois.registration)
+            elif rois.kind == "imported":  # the outlines the camera view shows, as the user sees them
+                from holostim.interop.masks import polygon_mask
+
+                shown = self.imported_rois() if self.imported_rois is not None else []
+                if not shown:
+                    self._say("rois: {source: imported} reads the imported ROIs: import them first "
+                              "(Targets → Import ROIs…)", error=True)
+                    return
+                masks = {int(r.target_id): polygon_mask(r.outline, shape) for r in shown}
+            run = ClosedLoopRun(self.session, protocol, source=self.path, masks=masks)
+        except (HolostimError, OSError) as exc:
+            self._say(str(exc), error=True)
+            return
+        run.add_listener("end", self._ended.emit)
+        run.add_listener("action", self._acted.emit)
+        self.current_run = run
+        self._attached.clear()
+        self._active = True
+        self._set_state("preparing")
+        self.progress_bar.setRange(0, 0)  # busy: a closed loop has no steps to count
+        self.progress_bar.setFormat("closed loop")
+        self._say(f"preparing the closed loop {protocol.name!r}…", error=False)
+        self._left_at = None
+        for label in (self.step_label, self.trial_label, self.pattern_label, self.time_left_label):
+            label.setText("–")
+        self._tick_timer.start()
+        self._update_buttons()
+        self.runningChanged.emit(True)
+        self.session.laser_gate.close("a closed-loop run starts")
+        self._thread = threading.Thread(target=self._work_closed_loop, args=(run,), name="closed-loop-run",
+                                        daemon=True)
+        self._thread.start()
+
+    def _work_closed_loop(self, run: ClosedLoopRun) -> None:
+        """The run's thread: prepare, let the window attach its traces, run; always ends with _ended."""
+        try:
+            run.prepare()
+        except ProtocolRefused as exc:
+            self._failed.emit(str(exc), True)
+            return
+        except HolostimError as exc:
+            self._failed.emit(str(exc), False)
+            return
+        except Exception as exc:  # shown in the dock; a failed preparation lit nothing
+            log.exception("preparing the closed loop failed")
+            self._failed.emit(f"{type(exc).__name__}: {exc}", False)
+            return
+        self._closed_ready.emit(run)
+        if not self._attached.wait(ATTACH_TIMEOUT_S):
+            log.warning("the window did not attach the traces within %.0f s; the closed loop runs",
+                        ATTACH_TIMEOUT_S)
+        try:
+            run.run()  # aborted meanwhile: it ends at once, logged, with the abort's reason
+        except Exception:  # the run closed the gate and wrote the end record; its "end" said why
+            log.exception("the closed loop ended with an error")
+        if run.outcome is None:
+            self._ended.emit("aborted", "the run ended without an outcome")
+
+    def _closed_loop_ready(self, run: ClosedLoopRun) -> None:
+        """On the GUI thread: the window follows the prepared run, then the run may start."""
+        try:
+            if self._active and run is self.current_run:
+                self.closedLoopStarted.emit(run)
+                self._set_state("running")
+                self._say(f"closed loop {run.protocol.name!r} running on {len(run.rois)} ROIs; Abort stops "
+                          "it", error=False)
+                self._left_at = (run.spec.duration_ms / 1e3, self.clock())
+                self.step_label.setText("0 actions")
+                self.tick()
+        finally:
+            self._attached.set()
+
+    def _show_action(self, action: Any) -> None:
         run = self.current_run
-        if not self._active or run is None:
+        if not self._active or not isinstance(run, ClosedLoopRun):
+            return
+        lit = sum(a.outcome == "shown" for a in run.actions)
+        self.step_label.setText(f"{len(run.actions)} actions, {lit} lit")
+        self.pattern_label.setText(f"{action.decision.rule}: {action.outcome}")
+
+    # ============================================================================================ control
+    def pause_or_resume(self) -> None:
+        """Pause the run before its next step, or resume it (a closed loop does not pause: abort it)."""
+        run = self.current_run
+        if not self._active or run is None or isinstance(run, ClosedLoopRun):
             return
         if run.paused:
             run.resume()
@@ -405,6 +538,7 @@ class ProtocolDock(QWidget):
         run, th = self.current_run, self._thread
         if run is not None and th is not None and th.is_alive():
             run.abort(reason)
+            self._attached.set()  # a closed loop waiting for its traces goes on to its (aborted) end
             th.join(timeout_s)
             if th.is_alive():
                 log.error("the protocol run did not end within %.0f s of its abort", timeout_s)
@@ -423,7 +557,7 @@ class ProtocolDock(QWidget):
         self.run_button.setEnabled(not active and self.has_daq)
         self.run_button.setToolTip(NO_DAQ if self.session is not None and not self.has_daq
                                    else "compute every pattern, then run the schedule")
-        self.pause_button.setEnabled(active)
+        self.pause_button.setEnabled(active and not isinstance(self.current_run, ClosedLoopRun))
         self.abort_button.setEnabled(active)
         for w in (self.editor, self.load_button):
             w.setEnabled(not active)
@@ -494,7 +628,7 @@ class ProtocolDock(QWidget):
         if not self._active:
             return
         run = self.current_run
-        if run is not None and outcome == "completed":
+        if isinstance(run, ProtocolRun) and outcome == "completed":
             total = len(run.plan.steps)
             self.progress_bar.setRange(0, max(total, 1))
             self.progress_bar.setValue(total)

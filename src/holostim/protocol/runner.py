@@ -467,7 +467,8 @@ class ProtocolRun:
             self._check_abort()
             times.t_gate_open = s.laser_gate.open_when_ready(
                 rec, power_mw=power.laser_mw, deadline=end,
-                context={"step": step.index, "trial": step.trial, "pattern": step.pattern})
+                context={"step": step.index, "trial": step.trial, "pattern": step.pattern},
+                planned_s=max(0.0, end - self._clock()))  # at most the step's rest (judged by the duty cycle)
             times.t_swapped = rec.t_swapped
             if times.t_gate_open is not None:
                 self._state.gate_opened += 1

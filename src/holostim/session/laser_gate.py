@@ -10,8 +10,21 @@ opens (:meth:`LaserGate.open_when_ready`) only when all of these hold at the sam
   check and the opening hold the session's frame lock, which every frame takes on its way to the SLM);
 * the session's laser permit is on: the SLM's interlock is happy, the frame passed the safety gate with
   light, and its record is durable;
+* the rig's duty-cycle limit (``safety.max_duty_cycle`` of any ``safety.duty_window_ms``, a
+  :class:`~holostim.safety.DutyCycleLimit`) has room: an opening with a planned length (a protocol
+  step, a closed-loop action: ``planned_s``) that would put the light over the limit is **refused whole**,
+  and one without (a click) is refused when no light is left;
 * then the power is set while the gate is still closed, a ``gate`` record is made durable, and only then
   the line opens.
+
+Refused rather than cut short, where the length is known: a cut pulse is a different stimulus from the
+one planned, and the analysis would count it as the planned one; a refusal puts no light over the limit
+at all and the log says so (``gate`` ``not_opened`` with the reason). An opening without a planned
+length, or one its caller holds open past its plan, is **cut at the limit** by the gate's duty watchdog
+(a thread that sleeps until the budget is spent; the close record says why). Either way the permit goes
+off with the reason (the banner shows it) until the window has room again for what was refused (for a
+cut: a full budget), so every path — the GUI's click, a protocol's schedule, a closed loop, a library
+playback — meets the same limit here.
 
 It closes (:meth:`LaserGate.close`: the line first, then the record) when the permit goes off (from the
 thread that turned it off: the interlock's watchdog reports a stalled display within a frame period),
@@ -36,6 +49,7 @@ from holostim.eventlog import EventLog, EventLogError
 from holostim.eventlog.records import frame_hash, gate_record
 from holostim.hardware.daq import DAQ
 from holostim.hardware.slm import FrameRecord
+from holostim.safety import DutyCycleLimit
 
 __all__ = ["NO_DAQ", "GateError", "LaserGate"]
 
@@ -46,6 +60,10 @@ NO_DAQ = ("this session has no daq section: the laser gate needs one "
 
 #: How long :meth:`LaserGate.open_when_ready` naps between looks when nothing wakes it (seconds).
 POLL_S = 0.001
+#: The duty watchdog closes the line this long before the budget is spent (its wake-up's slack, s).
+DUTY_LEAD_S = 0.0002
+#: The longest the duty watchdog sleeps while the gate is open or the permit waits for room (s).
+DUTY_POLL_S = 0.005
 
 
 class GateError(HolostimError, RuntimeError):
@@ -67,6 +85,9 @@ class LaserGate:
     on_log_failure : ``(reason) -> None``: a gate record could not be made durable (block the laser).
     emit : ``(is_open, reason, t) -> None``: tells the session's ``"gate"`` listeners.
     clock : monotonic clock (s) of the frame records' ``t_swapped`` (``time.monotonic``).
+    duty : the rig's duty-cycle limit (``None``: none).
+    on_duty : ``(ok, reason) -> None``: the duty-cycle limit was reached / has room again (the session
+        turns its permit off / on with it; called with no lock of the gate held).
 
     Attributes
     ----------
@@ -80,7 +101,8 @@ class LaserGate:
                  event_log: Callable[[], EventLog | None], frame_lock: Any, settle_taus: float = 3.0,
                  on_log_failure: Callable[[str], None] | None = None,
                  emit: Callable[[bool, str, float], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, duty: DutyCycleLimit | None = None,
+                 on_duty: Callable[[bool, str], None] | None = None):
         self.daq = daq
         self._slm = slm
         self._permit = permit
@@ -101,6 +123,10 @@ class LaserGate:
         self._blocked: str | None = None  # while set, nothing opens (a protocol's abort)
         self._epoch = 0  # counts frames on their way to the SLM: an opening waits for its own frame only
         self._shut = False
+        self.duty = duty
+        self._on_duty = on_duty or (lambda ok, why: None)
+        self._duty_wanted: float | None = None  # while set: the permit is off until this much light fits
+        self._watchdog: threading.Thread | None = None
 
     # ----------------------------------------------------------------------------------------- state
     @property
@@ -137,8 +163,11 @@ class LaserGate:
 
     # ----------------------------------------------------------------------------------------- opening
     def open_when_ready(self, rec: FrameRecord, *, power_mw: float | None, deadline: float | None,
-                        context: dict | None = None) -> float | None:
+                        context: dict | None = None, planned_s: float | None = None) -> float | None:
         """Wait until ``rec`` is swapped, settled, still shown and permitted; open; return the opening time.
+
+        ``planned_s``: how long the caller will keep it open (judged against the duty-cycle limit at the
+        moment of opening; ``None``: until closed, cut at the limit).
 
         Before the line opens, ``power_ao`` is set to ``power_mw`` (``None``: left as it is) while the
         gate is closed, and a ``gate`` record is made durable. Returns ``None`` (gate closed, a ``gate``
@@ -164,7 +193,7 @@ class LaserGate:
                 now = self.clock()
                 why, wait = self._why_not(rec, epoch, now)
                 if why is None and wait is None:
-                    t = self._open_if_still_ready(rec, epoch, sha, power_mw, ctx, deadline)
+                    t = self._open_if_still_ready(rec, epoch, sha, power_mw, ctx, deadline, planned_s)
                     if t is not False:
                         return t  # type: ignore[return-value]
                     continue  # something changed while taking the frame lock: look again
@@ -204,7 +233,8 @@ class LaserGate:
         return None, None
 
     def _open_if_still_ready(self, rec: FrameRecord, epoch: int, sha: str, power_mw: float | None,
-                             ctx: dict, deadline: float | None) -> float | None | bool:
+                             ctx: dict, deadline: float | None,
+                             planned_s: float | None = None) -> float | None | bool:
         """Check again and open, holding the frame lock (no frame under way) and the gate's lock.
 
         ``False``: not ready after all (look again); ``None``: did not open (logged why).
@@ -213,7 +243,7 @@ class LaserGate:
         if not self._frame_lock.acquire(timeout=timeout):
             self._not_opened("deadline passed while a frame was on its way to the SLM", sha, power_mw, ctx)
             return None
-        failure = None
+        failure = over = None
         try:
             with self._cond:
                 why, wait = self._why_not(rec, epoch, self.clock())
@@ -224,6 +254,10 @@ class LaserGate:
                     if self._open_rec is rec and (power_mw is None or power_mw == self._open_power):
                         return self._t_open
                     self._append(self._close_locked("opening again at another power")[1])
+                if self.duty is not None:
+                    over = self.duty.refusal(self.clock(), planned_s)
+                    if over is not None:
+                        return None  # logged and told in the finally, with no lock of the gate held
                 if power_mw is not None:
                     daq.set_power_mw(power_mw)  # the gate is closed: a power change never shows
                 power = daq.power_mw if power_mw is None else float(power_mw)
@@ -235,16 +269,40 @@ class LaserGate:
                 else:
                     # Open in the books first: should the line fail half-way, close() still closes it.
                     self._is_open, self._open_rec, self._open_sha, self._open_power = True, rec, sha, power
+                    if self.duty is not None:
+                        self.duty.opened(self.clock())  # before the line: the ledger never counts less
+                        self._start_watchdog()
                     daq.open_gate()  # the record is durable: now the line
                     t_open = self._t_open = self.clock()
         finally:
             self._frame_lock.release()
+            if over is not None:
+                self._refused_by_duty(over, sha, power_mw, ctx, planned_s)
+        if over is not None:
+            return None
         if failure is not None:
             log.error("%s", failure)
             self._on_log_failure(failure)
             return None
         self._emit(True, "", t_open)
         return t_open
+
+    def _refused_by_duty(self, why: str, sha: str, power_mw: float | None, ctx: dict,
+                         planned_s: float | None) -> None:
+        """An opening over the duty-cycle limit: a ``not_opened`` record, the permit off, the watchdog on.
+
+        The permit is told "off" before the watchdog is given what to wait for, so its "on" can only
+        come after. (Whatever the permit says, every opening is judged by the ledger itself.)
+        """
+        log.warning("laser gate refused: duty cycle: %s", why)
+        self._not_opened(f"duty cycle: {why}", sha, power_mw, ctx)
+        self._on_duty(False, f"duty cycle: {why}")
+        duty = self.duty
+        assert duty is not None
+        with self._cond:
+            self._duty_wanted = min(duty.limit_s, planned_s or duty.limit_s)
+            self._cond.notify_all()
+        self._start_watchdog()
 
     def _not_opened(self, why: str, sha: str, power_mw: float | None, ctx: dict) -> None:
         try:
@@ -283,6 +341,8 @@ class LaserGate:
         except Exception:  # the DAQ closes the line itself on any error; the state here is closed
             log.exception("closing the laser gate failed (the DAQ forced it closed)")
         t = self._t_closed = self.clock()
+        if self.duty is not None:
+            self.duty.closed(t)
         record = gate_record(False, t, reason, frame_sha256=self._open_sha, power_mw=self._open_power)
         self._open_rec = self._open_sha = self._t_open = None
         self._cond.notify_all()
@@ -320,6 +380,56 @@ class LaserGate:
         """Something an opening waits for changed (a swap, the permit): look now."""
         with self._cond:
             self._cond.notify_all()
+
+    # ----------------------------------------------------------------------------------------- the duty cycle
+    def _start_watchdog(self) -> None:
+        """Start the duty watchdog once (it lives as long as the gate is not shut)."""
+        if self._watchdog is None and self.duty is not None and not self._shut:
+            self._watchdog = threading.Thread(target=self._watch_duty, name="laser-gate-duty", daemon=True)
+            self._watchdog.start()
+
+    def _watch_duty(self) -> None:
+        """Cut an open gate when the window's light reaches the limit; give the permit back once it fits.
+
+        It sleeps until the budget could be spent (never longer than :data:`DUTY_POLL_S`): the budget of
+        the window ending now is a lower bound of the time left, since the window's tail only drops
+        light. Each decision is taken under the gate's lock, and told with none held.
+        """
+        duty = self.duty
+        assert duty is not None
+        while not self._shut:
+            cut = restore = None
+            with self._cond:
+                now = self.clock()
+                left = duty.budget_s(now)
+                if self._is_open and left <= DUTY_LEAD_S:
+                    cut = (f"duty cycle: the light reached the limit ({duty.describe()}); cut at "
+                           f"{1e3 * duty.light_s(now - duty.window_s, now, now):.1f} ms")
+                    t, record = self._close_locked(cut)
+                    self._duty_wanted = duty.limit_s
+                elif self._duty_wanted is not None and not self._is_open and left >= self._duty_wanted - 1e-9:
+                    self._duty_wanted = None
+                    restore = True
+                else:
+                    if self._is_open:
+                        nap = min(DUTY_POLL_S, max(0.0, left - DUTY_LEAD_S))
+                    elif self._duty_wanted is not None:
+                        nap = min(DUTY_POLL_S, max(0.0, self._duty_wanted - left))
+                    else:
+                        nap = 0.1  # an opening notifies
+                    self._cond.wait(nap)
+                    continue
+            if cut is not None:
+                log.warning("laser gate: %s", cut)
+                try:
+                    self._append(record)
+                except EventLogError as exc:
+                    log.error("gate cut (%s), but its record could not be written: %s", cut, exc)
+                    self._on_log_failure(f"log write failed: {exc}")
+                self._emit(False, cut, t)
+                self._on_duty(False, cut)
+            if restore:
+                self._on_duty(True, "")
 
     # ----------------------------------------------------------------------------------------- helpers
     def _append(self, record: dict) -> None:

@@ -80,14 +80,17 @@ class PreparedShowing:
     _lock: Any
     _reshow: Any
 
-    def prepare_pattern(self, targets: Sequence[Target], name: str) -> PreparedPattern:
+    def prepare_pattern(self, targets: Sequence[Target], name: str, *,
+                        budget_ms: float | None = None) -> PreparedPattern:
         """Compute a pattern, make its SLM frame and judge that frame now, to show it later at once.
 
         For protocols: each step then costs one upload and swap (:meth:`show_prepared`). Raises what
         :meth:`apply` raises for a refused target set or a pattern over a limit; nothing is shown.
+        ``budget_ms``: the engine's deadline for this pattern (``None``: ``engine.budget_ms``), for a
+        mask computed at the moment it is needed (a closed loop's live action).
         """
         with self._lock:
-            result = self._compute_locked(targets, None, judge=False)
+            result = self._compute_locked(targets, None, judge=False, budget_ms=budget_ms)
             gray = self.slm.phase_to_gray(result.phase)
             frame = np.array(gray.get() if hasattr(gray, "get") else gray,
                              dtype=getattr(self.slm, "gray_dtype", np.uint8), copy=True)

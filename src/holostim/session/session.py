@@ -50,7 +50,15 @@ from holostim.hardware.camera import Camera
 from holostim.hardware.daq import DAQ
 from holostim.hardware.slm import FrameRecord, SLMProtocol
 from holostim.holography import HologramEngine, SpotTarget
-from holostim.safety import LaserPermit, SafetyError, SafetyGate, TargetRefused, Verdict, far_field_intensity
+from holostim.safety import (
+    DutyCycleLimit,
+    LaserPermit,
+    SafetyError,
+    SafetyGate,
+    TargetRefused,
+    Verdict,
+    far_field_intensity,
+)
 from holostim.session import build
 from holostim.session.depth_calibration import DepthCalibrating
 from holostim.session.errors import SessionError
@@ -129,7 +137,9 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating, DepthCalibrating):
         self.laser_gate = LaserGate(None, slm=lambda: self.slm, permit=self.permit_state,
                                     event_log=lambda: self.log, frame_lock=self._lock,
                                     settle_taus=config.slm.settle_taus, on_log_failure=self._gate_log_failed,
-                                    emit=lambda is_open, why, t: self._emit("gate", is_open, why, t))
+                                    emit=lambda is_open, why, t: self._emit("gate", is_open, why, t),
+                                    duty=DutyCycleLimit.from_limits(config.safety),
+                                    on_duty=lambda ok, why: self._keeper.update(lambda p: p.duty(ok, why)))
         self._listeners = Listeners(EVENTS, error=SessionError, name="session")
         self._unsubscribe: list[Callable[[], None]] = []
         self._preview = Preview(config)
@@ -412,7 +422,7 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating, DepthCalibrating):
             return self._compute_locked(targets, request_time)
 
     def _compute_locked(self, targets: Sequence[Target], request_time: float | None,
-                        judge: bool = True) -> ApplyResult:
+                        judge: bool = True, budget_ms: float | None = None) -> ApplyResult:
         self._check_open()
         t_request = time.monotonic() if request_time is None else float(request_time)
         targets = self._check_targets(targets)
@@ -434,7 +444,7 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating, DepthCalibrating):
         spot_target = SpotTarget.from_pixels(xy_slm, shape=shape, weights=weights, z=z - plane)
         warm = self._warm.ok(xy_slm)
         kwargs = dict(method=cfg.method, iterations=cfg.iterations, tolerance=cfg.tolerance,
-                      budget_ms=cfg.budget_ms)
+                      budget_ms=cfg.budget_ms if budget_ms is None else float(budget_ms))
         res = self.engine.compute(spot_target, warm_start=warm, **kwargs)
         if warm and self._warm.failed(metric(res.metrics, "efficiency")):
             log.debug("warm start lost the pattern (efficiency %s); computing from scratch",

@@ -5,10 +5,12 @@ Three threads, each with one job:
 * the **readout worker** (:mod:`~holostim.protocol.closed_loop.worker`) reads out every camera frame,
   appends it to the trace file and evaluates the rules on it (cheap: a few comparisons per rule);
 * the **actuator** takes the admitted decision and runs the only light path there is: the prepared
-  pattern through ``Session.show_prepared`` (the gate closes before the frame goes, the frame is judged
-  and logged), then ``laser_gate.open_when_ready`` (swapped, settled, permitted, logged), then the gate
-  closes after ``duration_ms``. It holds one action at a time: a decision that comes while it is busy is
-  recorded as ``busy`` and not queued (a stale stimulation is worse than none);
+  pattern (or, for ``stimulate_active``, the mask of the active cells computed now by
+  ``Session.prepare_pattern`` with the action's ``budget_ms``, judged like any frame) through
+  ``Session.show_prepared`` (the gate closes before the frame goes, the frame is judged and logged), then
+  ``laser_gate.open_when_ready`` (swapped, settled, permitted, within the rig's duty cycle, logged), then
+  the gate closes after ``duration_ms``. It holds one action at a time: a decision that comes while it
+  is busy is recorded as ``busy`` and not queued (a stale stimulation is worse than none);
 * the caller's thread waits for the end (``duration_ms``, a ``stop`` action, :meth:`abort`) and closes.
 
 Each action is one ``closed_loop_action`` record with its times (the frame that showed the activity,
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +64,14 @@ class Action:
     t_swapped: float | None = None
     t_gate_open: float | None = None
     t_gate_close: float | None = None
-    outcome: str = "pending"  # shown, not_opened, busy, refused, error, stop
+    outcome: str = "pending"  # shown, not_opened, busy, refused, late, none_active, error, stop
+    targets: list[int] | None = None  # a live action's target ids (the active cells), highest first
+    t_computed: float | None = None  # a live action's mask ready
+    compute_ms: float | None = None
+    budget_ms: float | None = None
+    late: bool | None = None
+    iterations: int | None = None
+    reason: str = ""
 
     def record(self) -> dict[str, Any]:
         """The ``closed_loop_action`` record."""
@@ -78,7 +87,11 @@ class Action:
                 "decision_after_frame_ms": ms(self.t_decision, d.t_frame),
                 "swap_after_decision_ms": ms(self.t_swapped, self.t_decision),
                 "gate_after_frame_ms": ms(self.t_gate_open, d.t_frame),
-                "light_ms": ms(self.t_gate_close, self.t_gate_open)}
+                "light_ms": ms(self.t_gate_close, self.t_gate_open), "reason": self.reason,
+                **({} if self.targets is None else {
+                    "targets": self.targets, "t_computed": self.t_computed, "compute_ms": self.compute_ms,
+                    "budget_ms": self.budget_ms, "late": self.late, "iterations": self.iterations,
+                    "ready_after_decision_ms": ms(self.t_computed, self.t_decision)})}
 
 
 class ClosedLoopRun:
@@ -90,17 +103,20 @@ class ClosedLoopRun:
     """
 
     def __init__(self, session: Session, protocol: ProtocolConfig, *, source: str | Path | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 masks: Mapping[int, np.ndarray] | None = None) -> None:
         if protocol.closed_loop is None:
             raise ProtocolError(f"protocol {protocol.name!r} has no closed_loop section")
         self.session = session
         self.protocol = protocol
         self.spec = protocol.closed_loop
         self.source = None if source is None else Path(source)
+        self.masks = None if masks is None else {int(k): np.asarray(v, bool) for k, v in masks.items()}
         self.clock = clock
         self.prepared: dict[str, PreparedPattern] = {}
         self.powers: dict[str, float | None] = {}
         self.rois: RoiSet | None = None
+        self._by_id: dict[int, Any] = {}
         self.book: RuleBook | None = None
         self.actions: list[Action] = []
         self.trace_path: Path | None = None
@@ -120,7 +136,11 @@ class ClosedLoopRun:
 
     # ------------------------------------------------------------------------------------------ preparing
     def prepare(self) -> None:
-        """ROIs from the session's targets, and every pattern the rules show: computed, judged, ready.
+        """ROIs (discs around the targets, or the masks given), and every pattern the rules show, ready.
+
+        ``masks`` (``{id: bool mask of the camera's shape}``, e.g. from
+        :func:`holostim.interop.masks.roi_masks`) are read out as they are: the ROIs' real pixels. A
+        ``rois.file`` without them is refused: the protocol does not read analysis files itself.
 
         Raises
         ------
@@ -136,18 +156,37 @@ class ClosedLoopRun:
         if s.camera is None:
             raise ProtocolError("a closed loop needs the session's camera")
         by_id = {t.id: t for t in s.targets if t.id is not None}
-        ids = self.spec.rois.ids if self.spec.rois.ids is not None else sorted(by_id)
-        missing = [i for i in ids if i not in by_id]
-        if missing or not ids:
-            raise ProtocolError(f"closed_loop.rois.ids: {missing or 'no'} target(s) of the session "
-                                f"(it has ids {sorted(by_id)}); add the targets or change the ids")
-        rules_rois = sorted({r.when.roi for r in self.spec.rules} - set(ids))
-        if rules_rois:
-            raise ProtocolError(f"closed_loop.rules: ROI(s) {rules_rois} are not targets of the session "
-                                f"(ids {sorted(by_id)})")
         r = self.spec.rois
-        self.rois = RoiSet.discs(np.array([[by_id[i].x, by_id[i].y] for i in ids]), r.radius_px,
-                                 tuple(s.camera.shape), ids, ring_gap_px=r.ring_gap_px, ring_px=r.ring_px)
+        if self.masks is None and r.kind == "file":
+            raise ProtocolError(f"closed_loop.rois.file: the masks of {r.file.name!r} are read by the caller "  # type: ignore[union-attr]
+                                "(holostim run-protocol, the GUI's protocol dock, or "
+                                "holostim.interop.masks.roi_masks) and given as ClosedLoopRun(masks=...)")
+        if self.masks is None and r.kind == "imported":
+            raise ProtocolError("closed_loop.rois.source: imported names the ROIs imported in the GUI "
+                                "(Targets → Import ROIs…); run it from the protocol dock, or give rois.file")
+        have = self.masks if self.masks is not None else by_id
+        what = "ROI(s) of the mask file" if self.masks is not None else "target(s) of the session"
+        ids = r.ids if r.ids is not None else sorted(have)
+        missing = [i for i in ids if i not in have]
+        if missing or not ids:
+            raise ProtocolError(f"closed_loop.rois.ids: {missing or 'no'} {what} (it has ids "
+                                f"{sorted(have)}); change the ids")
+        rules_rois = sorted({rule.when.roi for rule in self.spec.rules} - set(ids))
+        if rules_rois:
+            raise ProtocolError(f"closed_loop.rules: ROI(s) {rules_rois} are not among the {what} (ids "
+                                f"{sorted(have)})")
+        self._by_id = {i: by_id[i] for i in ids if i in by_id}  # the ROIs a live action can light
+        shape = tuple(s.camera.shape)
+        if self.masks is not None:
+            bad = [i for i in ids if self.masks[i].shape != shape]
+            if bad:
+                raise ProtocolError(f"closed_loop.rois: the masks of ROI(s) {bad} are "
+                                    f"{self.masks[bad[0]].shape}, not the camera's {shape}")
+            self.rois = RoiSet([self.masks[i] for i in ids], ids, ring_gap_px=r.ring_gap_px,
+                               ring_px=r.ring_px)
+        else:
+            self.rois = RoiSet.discs(np.array([[by_id[i].x, by_id[i].y] for i in ids]), r.radius_px,
+                                     shape, ids, ring_gap_px=r.ring_gap_px, ring_px=r.ring_px)
         self.book = RuleBook(self.spec.rules, ids, self.spec.duty_cycle)
         resolved = resolve_patterns(self.protocol, s.targets)
         refused = []
@@ -267,12 +306,19 @@ class ClosedLoopRun:
             if self._busy.is_set():
                 self._finish(Action(d, spec.do.show, now, outcome="busy"))
                 continue
+            live = spec.do.stimulate_active
+            active = self._active(sample, live.above, live.max_cells) if live is not None else None
+            if active is not None and not active:
+                self._finish(Action(d, None, now, targets=[], outcome="none_active",
+                                    reason=f"no ROI with a target above {live.above:g} ΔF/F"))  # type: ignore[union-attr]
+                continue
             ok, why = book.admit(d, now)  # type: ignore[union-attr]
             if not ok:
                 if why.startswith("stopped"):
                     self._rule_stopped(d.rule, why.split(": ", 1)[1])
                 continue
-            action = Action(d, spec.do.show, now)
+            action = Action(d, spec.do.show, now, targets=active,
+                            budget_ms=spec.do.budget_ms if live is not None else None)
             if spec.do.stop:
                 action.outcome = "stop"
                 self._finish(action)
@@ -283,6 +329,47 @@ class ClosedLoopRun:
             with self._wake:
                 self._pending = action
                 self._wake.notify_all()
+
+    def _active(self, sample: TraceSample, above: float, max_cells: int) -> list[int]:
+        """Ids of the targets whose ROIs are above ``above`` ΔF/F in ``sample``, the highest first."""
+        dff = np.asarray(sample.dff, float)
+        order = np.argsort(-dff, kind="stable")
+        ids = self.rois.ids  # type: ignore[union-attr]
+        picked = [ids[k] for k in order if np.isfinite(dff[k]) and dff[k] > above and ids[k] in self._by_id]
+        return picked[:int(max_cells)]
+
+    def _live_pattern(self, action: Action, spec: Any) -> PreparedPattern | None:
+        """The active cells' mask, computed now with the action's deadline; ``None`` (and why) if not shown.
+
+        Late (ready after ``budget_ms``) is logged and shown; past ``drop_after_ms`` it is not shown.
+        A refused target set or a pattern over a limit is not shown either (outcome ``refused``).
+        """
+        s = self.session
+        targets = [self._by_id[i] for i in action.targets]  # type: ignore[union-attr]
+        t0 = self.clock()
+        try:
+            p = s.prepare_pattern(targets, f"{spec.name}: active {action.targets}",
+                                  budget_ms=spec.do.budget_ms)
+        except (SafetyError, TargetRefused) as exc:
+            action.outcome, action.reason = "refused", str(exc)
+            return None
+        action.t_computed = self.clock()
+        action.compute_ms = round(1e3 * (action.t_computed - t0), 4)
+        action.iterations = int(p.result.iterations)
+        after = 1e3 * (action.t_computed - action.t_decision)
+        action.late = after > float(spec.do.budget_ms)
+        if action.late:
+            log.warning("closed loop: rule %r's live mask was ready %.1f ms after the decision (budget_ms "
+                        "= %g)", spec.name, after, spec.do.budget_ms)
+        if after > float(spec.do.drop_after):
+            action.outcome = "late"
+            action.reason = (f"the live mask was ready {after:.1f} ms after the decision, past drop_after_ms "
+                             f"= {spec.do.drop_after:g}: not shown")
+            return None
+        if not p.verdict.light:
+            action.outcome, action.reason = "refused", f"the laser would stay blocked ({p.verdict.reason})"
+            return None
+        return p
 
     def _rule_stopped(self, rule: str, why: str) -> None:
         log.warning("closed loop: rule %r stopped: %s", rule, why)
@@ -314,14 +401,21 @@ class ClosedLoopRun:
             spec = self.book.states[action.decision.rule].spec  # type: ignore[union-attr]
             duration = float(spec.do.duration_ms) / 1e3  # type: ignore[arg-type]
             try:
-                p = self.prepared[action.pattern]  # type: ignore[index]
+                if spec.do.stimulate_active is not None:
+                    p = self._live_pattern(action, spec)
+                    if p is None:
+                        continue  # the finally finishes it, with its outcome and reason
+                    power = laser_power_for(s, p, spec.do.power_mw_per_spot)[0]
+                else:
+                    p = self.prepared[action.pattern]  # type: ignore[index]
+                    power = self.powers.get(p.name)
                 action.t_request = self.clock()
                 shown = s.show_prepared(p, request_time=action.t_request)
                 rec = shown.frame_record
                 deadline = self.clock() + gate.settle_s(rec) + 5 * period
                 action.t_gate_open = gate.open_when_ready(
-                    rec, power_mw=self.powers.get(p.name), deadline=deadline,
-                    context={"closed_loop": spec.name, "roi": action.decision.roi})
+                    rec, power_mw=power, deadline=deadline,
+                    context={"closed_loop": spec.name, "roi": action.decision.roi}, planned_s=duration)
                 action.t_swapped = rec.t_swapped
                 if action.t_gate_open is None:
                     action.outcome = "not_opened"
@@ -343,4 +437,4 @@ class ClosedLoopRun:
                 self._rule_stopped(spec.name, f"{type(exc).__name__}: {exc}")
             finally:
                 self._busy.clear()
-            self._finish(action)
+                self._finish(action)
