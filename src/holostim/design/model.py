@@ -76,7 +76,8 @@ from holostim.optics import (
 )
 from holostim.optics.zernike import noll_to_ansi
 
-__all__ = ["OBJECTIVES", "DesignModel", "ForwardModel", "focal_intensity", "gaussian_blur", "gaussian_taps",
+__all__ = ["OBJECTIVES", "DesignModel", "ForwardModel", "blur_matrix", "focal_intensity", "gaussian_blur",
+           "gaussian_taps",
            "level_phases", "load_design_model", "parse_design_model", "straight_through"]
 
 TWO_PI = 2.0 * math.pi
@@ -257,23 +258,32 @@ def gaussian_taps(sigma: float) -> np.ndarray:
     return w / w.sum()
 
 
-def gaussian_blur(a: Any, sigma: float, xp: Any) -> Any:
-    """Separable Gaussian blur of the last two axes, edges replicated (any array namespace, JAX too)."""
-    if sigma <= 0:
-        return a
+def blur_matrix(n: int, sigma: float) -> np.ndarray:
+    """The ``(n, n)`` matrix of a 1-D Gaussian blur with edges replicated: ``blurred = B @ a``."""
     taps = gaussian_taps(sigma)
     r = taps.size // 2
-    for axis in (-2, -1):
-        n = a.shape[axis]
-        first = a[..., :1, :] if axis == -2 else a[..., :1]
-        last = a[..., -1:, :] if axis == -2 else a[..., -1:]
-        padded = xp.concat([first] * r + [a] + [last] * r, axis=axis)
-        out = None
-        for k, w in enumerate(taps.tolist()):
-            part = padded[..., k:k + n, :] if axis == -2 else padded[..., k:k + n]
-            out = part * w if out is None else out + part * w
-        a = out
-    return a
+    b = np.zeros((n, n))
+    rows = np.arange(n)
+    for k, w in enumerate(taps):
+        np.add.at(b, (rows, np.clip(rows + k - r, 0, n - 1)), w)
+    return b
+
+
+def gaussian_blur(a: Any, sigma: float, xp: Any, matrices: tuple[Any, Any] | None = None) -> Any:
+    """Separable Gaussian blur of the last two axes, edges replicated: ``B_y @ a @ B_xᵀ`` (any namespace).
+
+    Two matrix products rather than a sum of shifted copies: under JAX that is two operations to trace
+    and differentiate, not one per tap (compiling the taps took seconds). ``matrices`` are
+    ``(B_y, B_xᵀ)`` already on ``xp`` (what :class:`ForwardModel` keeps); otherwise they are built.
+    """
+    if sigma <= 0:
+        return a
+    if matrices is None:
+        by = xp.asarray(blur_matrix(a.shape[-2], sigma), dtype=a.dtype)
+        bxt = xp.asarray(blur_matrix(a.shape[-1], sigma).T, dtype=a.dtype)
+    else:
+        by, bxt = matrices
+    return xp.matmul(xp.matmul(by, a), bxt)
 
 
 def focal_intensity(field: Field) -> Any:
@@ -377,6 +387,10 @@ class ForwardModel:
         self._ideal_levels = model.slm.lut is None
         self.n_levels = None if model.slm.bits is None else 2 ** int(model.slm.bits)
         self.sigma_sub = float(model.slm.crosstalk_sigma_px) * s
+        self._blur = None
+        if self.sigma_sub > 0:
+            self._blur = (xp.asarray(blur_matrix(self.sub_shape[0], self.sigma_sub), dtype=self.real_dtype),
+                          xp.asarray(blur_matrix(self.sub_shape[1], self.sigma_sub).T, dtype=self.real_dtype))
         ab = model.aberrations
         self._zernike = ab.ansi_radians() or None
         pupil_px = float(ab.pupil_radius_px) if ab.pupil_radius_px is not None else min(my, mx) / 2
@@ -417,7 +431,7 @@ class ForwardModel:
                   levels=None, supersample=self.supersample)
         if self.sigma_sub > 0:
             up = self._upsample(q)
-            out = phase_mask(out, gaussian_blur(up, self.sigma_sub, self.xp) - up)
+            out = phase_mask(out, gaussian_blur(up, self.sigma_sub, self.xp, self._blur) - up)
         if self._zernike is not None:
             out = zernike(out, self._zernike, self._pupil_um)
         return out

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -198,6 +199,15 @@ def design_mask(model: DesignModel, target: DesignTarget, *, init: Any = "wgs", 
         JAX/optax missing, a bad option, spots too close for their discs.
     """
     require_jax()
+    with warnings.catch_warnings():
+        # the optics core asks for float64 and JAX (x64 off) gives float32, as this design wants
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")
+        return _design(model, target, init, iterations, learning_rate, loss_weights, seed, wgs_iterations,
+                       patience, min_delta, callback)
+
+
+def _design(model, target, init, iterations, learning_rate, loss_weights, seed, wgs_iterations,  # noqa: PLR0913
+            patience, min_delta, callback) -> DesignResult:  # type: ignore[no-untyped-def]
     import jax
     import jax.numpy as jnp
     import optax
