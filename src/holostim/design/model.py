@@ -62,7 +62,6 @@ from holostim.hardware.slm.lut import LUT, load_lut
 from holostim.holography.defocus import DefocusModel
 from holostim.optics import (
     Field,
-    amplitude_mask,
     circular_aperture,
     fourier_lens,
     gaussian_beam,
@@ -445,7 +444,9 @@ class ForwardModel:
         u = xp.reshape(f.u, (1,) + tuple(f.u.shape))
         planes = f.with_u(xp.broadcast_to(u, (len(self.depths),) + tuple(f.u.shape)))
         if self._defocus is not None:
-            planes = amplitude_mask(planes, self._defocus)
+            # a plain product: ``amplitude_mask`` would re-check the constant phasor for NaN, and that
+            # check cannot run inside ``jax.jit`` (it was finite when built, from the defocus model)
+            planes = planes.with_u(planes.u * self._defocus)
         return self.objective(planes, self.model)
 
     @property
