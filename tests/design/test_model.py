@@ -161,3 +161,13 @@ def test_evaluator_spot_power_is_the_disc_integral():
     assert got.uniformity == pytest.approx(1 - (r.max() - r.min()) / (r.max() + r.min()))
     with pytest.raises(DesignError, match="closer than two spot radii"):
         Evaluator(m, DesignTarget.from_pixels([[20, 16], [21, 17]], (N, N)))
+
+
+def test_the_example_model_file_loads():
+    from pathlib import Path
+
+    from holostim.design import load_design_model
+
+    m = load_design_model(Path(__file__).resolve().parents[2] / "config" / "design-realistic.yaml")
+    assert m.shape == (512, 512) and m.slm.crosstalk_sigma_px > 0 and m.objective == "scalar"
+    assert m.aberrations.ansi_radians()  # the example carries aberrations, converted to ANSI radians
