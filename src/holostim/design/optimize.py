@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -156,6 +157,48 @@ def make_loss(forward: ForwardModel, target: DesignTarget, weights: LossWeights 
     return loss
 
 
+_STEPS: OrderedDict[tuple, tuple[Any, int | None]] = OrderedDict()
+_STEPS_KEPT = 4
+
+
+def _compiled_step(model: DesignModel, target: DesignTarget, learning_rate: float,
+                   weights: LossWeights) -> tuple[Any, int | None]:
+    """The jitted Adam step for this model, target and loss (and the panel's levels), kept for reuse.
+
+    Tracing and compiling a step costs seconds, more than a hundred steps of a small design; a second
+    design of the same target (another seed, another start) reuses it. The key holds the model as JSON
+    and the LUT's level phases (a LUT file edited in place is a new model).
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from holostim.design.model import level_phases
+
+    key = (model.model_dump_json(), level_phases(model.slm).tobytes(), target.xy.tobytes(),
+           target.weights.tobytes(), np.asarray(target.target.z).tobytes(), learning_rate, weights)
+    hit = _STEPS.get(key)
+    if hit is not None:
+        _STEPS.move_to_end(key)
+        return hit
+    forward = ForwardModel(model, target.depths, xp=jnp, dtype="single")
+    loss = make_loss(forward, target, weights)
+    opt = optax.adam(learning_rate)
+    levels = forward.n_levels
+    top = 2 * math.pi * ((levels - 1) / levels if levels is not None else 1 - 1e-6)
+
+    @jax.jit
+    def step(phase, state):
+        (value, _), grad = jax.value_and_grad(loss, has_aux=True)(phase)
+        updates, state = opt.update(grad, state, phase)
+        return jnp.clip(optax.apply_updates(phase, updates), 0.0, top), state, value
+
+    _STEPS[key] = (step, levels)
+    while len(_STEPS) > _STEPS_KEPT:
+        _STEPS.popitem(last=False)
+    return step, levels
+
+
 def _start(model: DesignModel, target: DesignTarget, init: Any, seed: int,
            wgs_iterations: int) -> tuple[np.ndarray, str, float]:
     if isinstance(init, str):
@@ -206,9 +249,8 @@ def design_mask(model: DesignModel, target: DesignTarget, *, init: Any = "wgs", 
                        patience, min_delta, callback)
 
 
-def _design(model, target, init, iterations, learning_rate, loss_weights, seed, wgs_iterations,  # noqa: PLR0913
+def _design(model, target, init, iterations, learning_rate, loss_weights, seed, wgs_iterations,
             patience, min_delta, callback) -> DesignResult:  # type: ignore[no-untyped-def]
-    import jax
     import jax.numpy as jnp
     import optax
 
@@ -219,18 +261,9 @@ def _design(model, target, init, iterations, learning_rate, loss_weights, seed, 
     if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
         raise DesignError(f"patience {patience!r} must be a positive integer")
     start, kind, start_s = _start(model, target, init, seed, wgs_iterations)
-    forward = ForwardModel(model, target.depths, xp=jnp, dtype="single")
-    loss = make_loss(forward, target, loss_weights)
-    opt = optax.adam(float(learning_rate))
-
-    levels = forward.n_levels
+    step, levels = _compiled_step(model, target, float(learning_rate), loss_weights or LossWeights())
     top = 2 * math.pi * ((levels - 1) / levels if levels is not None else 1 - 1e-6)
-
-    @jax.jit
-    def step(phase, state):
-        (value, _), grad = jax.value_and_grad(loss, has_aux=True)(phase)
-        updates, state = opt.update(grad, state, phase)
-        return jnp.clip(optax.apply_updates(phase, updates), 0.0, top), state, value
+    opt = optax.adam(float(learning_rate))
 
     # the start as the panel shows it: wrapped and on its levels, so the box below holds it unchanged
     start = np.mod(start.astype(np.float64), 2 * math.pi)
