@@ -100,6 +100,10 @@ def test_design_is_deterministic_and_stops_on_patience():
     a = design_mask(m, t, init="random", iterations=4, seed=5)
     b = design_mask(m, t, init="random", iterations=4, seed=5)
     assert a.init == "random" and np.array_equal(a.phase, b.phase) and np.array_equal(a.loss, b.loss)
+    from holostim.design.optimize import _STEPS
+
+    step = next(reversed(_STEPS.values()))[0]
+    assert step._cache_size() == 1  # compiled once for both designs: the start is placed like a step's output
     d = design_mask(m, t, iterations=50, patience=1, min_delta=0.5, seed=0)
     assert d.stopped_by == "patience" and d.iterations < 50
     with pytest.raises(DesignError, match="init 'gs'"):

@@ -251,6 +251,7 @@ def design_mask(model: DesignModel, target: DesignTarget, *, init: Any = "wgs", 
 
 def _design(model, target, init, iterations, learning_rate, loss_weights, seed, wgs_iterations,
             patience, min_delta, callback) -> DesignResult:  # type: ignore[no-untyped-def]
+    import jax
     import jax.numpy as jnp
     import optax
 
@@ -270,8 +271,10 @@ def _design(model, target, init, iterations, learning_rate, loss_weights, seed, 
     if levels is not None:
         start = np.mod(np.round(start * (levels / (2 * math.pi))), levels) * (2 * math.pi / levels)
     start = np.clip(start, 0.0, top).astype(np.float32)
+    # committed to the device, as every step's outputs are: jit keys its compilation on the inputs'
+    # placement too, and an uncommitted start made the second step compile the whole step again
     phase = jnp.asarray(start)
-    state = opt.init(phase)
+    phase, state = jax.device_put((phase, opt.init(phase)), jax.devices()[0])
     history: list[float] = []
     best, best_k, best_phase = math.inf, 0, phase
     compile_s, stopped_by, since, k = 0.0, "iterations", 0, 0
