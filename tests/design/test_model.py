@@ -171,3 +171,17 @@ def test_the_example_model_file_loads():
     m = load_design_model(Path(__file__).resolve().parents[2] / "config" / "design-realistic.yaml")
     assert m.shape == (512, 512) and m.slm.crosstalk_sigma_px > 0 and m.objective == "scalar"
     assert m.aberrations.ansi_radians()  # the example carries aberrations, converted to ANSI radians
+
+
+def test_clip_to_pupil_is_the_objectives_back_aperture():
+    # NA f / M = 0.8 * 200 mm / 2000 = 80 µm: a pupil of about 8.7 pixels radius on a 32-pixel SLM
+    m = model("bits: null, supersample: 1", "optics: {magnification: 2000, clip_to_pupil: true}")
+    ph = phase(5)
+    got = ForwardModel(m)(ph)
+    from holostim.optics import circular_aperture
+
+    fw = ForwardModel(model("bits: null, supersample: 1", "optics: {magnification: 2000}"))
+    f = fw.slm_field(ph)
+    want = fourier_lens(circular_aperture(f, 80.0), 200_000.0)
+    assert np.allclose(got.u[0], want.u, atol=1e-12 * np.abs(want.u).max())
+    assert np.sum(np.abs(got.u) ** 2) < 0.5 * np.sum(np.abs(fw(ph).u) ** 2)  # the pupil cut the light
