@@ -17,6 +17,7 @@ from pathlib import Path
 
 from holostim import __version__
 from holostim.cli.compute import cmd_bench, cmd_compute
+from holostim.cli.design import add_design_parser
 from holostim.cli.errors import EXIT_USAGE
 from holostim.cli.gui import cmd_gui
 from holostim.cli.interop import cmd_export_nwb, cmd_import_rois
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=cmd_export_nwb)
 
     add_library_parser(sub, [verbose])
+    add_design_parser(sub, [verbose])
 
     v = sub.add_parser("check-config", parents=[verbose],
                        help="validate a session YAML and print it resolved (exit 0, or 2 with the errors)")
