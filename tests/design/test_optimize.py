@@ -27,25 +27,29 @@ def x64():
     jax.config.update("jax_enable_x64", before)
 
 
-def tiny(bits: str, n: int = 16):
+def tiny(bits: str, n: int = 16, objective: str = "scalar"):
     return parse_design_model(
         f"slm: {{shape: [{n}, {n}], bits: {bits}, supersample: 2, crosstalk_sigma_px: 0.7, "
         "fill_factor: 0.9}\n"
-        "illumination: {waist_px: 6}\naberrations: {coefficients_waves: {5: 0.05, 8: 0.04}}\n")
+        "illumination: {waist_px: 6}\naberrations: {coefficients_waves: {5: 0.05, 8: 0.04}}\n"
+        # vectorially, an SLM that fills a high-NA aperture (radius NA f / M = 100 µm, the SLM's 74 µm)
+        + ("objective: vectorial\noptics: {objective_na: 1.0, magnification: 2000}\n"
+           if objective == "vectorial" else ""))
 
 
 TARGET = DesignTarget.from_pixels([[11, 9], [4, 6], [12, 3]], (16, 16), weights=[1.0, 2.0, 1.0],
                                   z=[0.0, 0.0, 800.0])
 
 
-def loss_fn(bits: str):
-    fw = ForwardModel(tiny(bits), TARGET.depths, xp=jnp, dtype="double")
+def loss_fn(bits: str, objective: str = "scalar"):
+    fw = ForwardModel(tiny(bits, objective=objective), TARGET.depths, xp=jnp, dtype="double")
     loss = make_loss(fw, TARGET)
     return lambda p: loss(p)[0]
 
 
-def test_jit_grad_of_the_loss_equals_finite_differences(x64):
-    f = loss_fn("null")  # the quantised loss is piecewise constant: no finite difference to compare
+@pytest.mark.parametrize("objective", ["scalar", "vectorial"])
+def test_jit_grad_of_the_loss_equals_finite_differences(x64, objective):
+    f = loss_fn("null", objective)  # the quantised loss is piecewise constant: no finite difference
     p0 = jnp.asarray(np.random.default_rng(1).uniform(0.5, 5.5, (16, 16)))
     v = jnp.asarray(np.random.default_rng(2).normal(size=(16, 16)))
     g = jax.jit(jax.grad(f))(p0)

@@ -34,9 +34,11 @@ of the phase built only from optics-core elements (:class:`ForwardModel`), in th
    spot at depth ``z``; undoing it brings plane ``z`` to the Fourier plane), then
 7. **The objective** -- a function slot (:data:`OBJECTIVES`): ``scalar`` is the optics core's
    :func:`~holostim.optics.fourier_lens` (optionally behind the objective's pupil); ``vectorial`` is
-   taken from :mod:`holostim.optics.vectorial` when that module is installed (its
-   ``design_objective(field, model)`` returns the planes' fields with a component axis,
-   ``(planes, components, y, x)``, whose intensities :func:`focal_intensity` sums).
+   :func:`~holostim.optics.vectorial_focus` (Richards–Wolf) with the SLM conjugate to the back
+   aperture: the effective focal length ``f / M`` makes the aperture radius ``NA f / M`` on the SLM
+   (as the defocus model has it) and the focal pitch the Fourier pitch over ``M``, so a spot stays at
+   the same focal-grid pixel as in the scalar model. It returns ``(planes, 3, y, x)`` (Ex, Ey, Ez),
+   whose intensities :func:`focal_intensity` sums; the pupil's polarisation is ``optics.polarization``.
 
 The focal field is sampled at ``1 / padding`` Fourier pixel (the engine's far-field pixel, zero order at
 ``N//2``); ``padding`` zero-pads the SLM plane (:func:`~holostim.optics.resize`).
@@ -124,6 +126,7 @@ class OpticsModel(Section):
     medium_index: Annotated[float, PydanticField(ge=1, le=2, allow_inf_nan=False)] = 1.33
     defocus: Literal["high_na", "paraxial"] = "high_na"
     clip_to_pupil: bool = False
+    polarization: Literal["x", "y", "circular", "circular-", "radial", "azimuthal"] = "x"
 
     @model_validator(mode="after")
     def _na_below_index(self) -> OpticsModel:
@@ -305,22 +308,21 @@ def scalar_objective(field: Field, model: DesignModel) -> Field:
 
 
 def vectorial_objective(field: Field, model: DesignModel) -> Field:
-    """Vectorial (Debye–Wolf) focusing from :mod:`holostim.optics.vectorial`, when it is installed."""
-    fn = _vectorial_adapter()
-    return fn(field, model)
+    """Vectorial (Richards–Wolf) focusing of the planes' SLM fields: ``(planes, 3, Ny, Nx)`` (step 7).
 
+    The SLM is conjugate to the back aperture, so the objective's focal length seen from the SLM is
+    ``f / M``: the aperture (radius ``NA f / M``) clips the beam as it would, and the focal pitch is the
+    Fourier pitch over ``M`` (sample µm), one focal sample per engine far-field pixel as in the scalar
+    model. Energy is conserved, so spot powers (intensity × the sample's area) compare directly.
+    """
+    from holostim.optics.vectorial import vectorial_focus
 
-def _vectorial_adapter() -> Callable[[Field, DesignModel], Field]:
-    try:
-        from holostim.optics import vectorial  # type: ignore[attr-defined]
-    except ImportError:
-        raise DesignError("objective: vectorial is not available in this holostim (holostim.optics.vectorial "
-                          "is not installed); use objective: scalar") from None
-    fn = getattr(vectorial, "design_objective", None)
-    if fn is None:
-        raise DesignError("objective: vectorial is not available: holostim.optics.vectorial has no "
-                          "design_objective(field, model) yet; use objective: scalar")
-    return fn
+    o = model.optics
+    vf = vectorial_focus(field, o.objective_na, o.medium_index, o.polarization,
+                         f=o.focal_length_um / o.magnification)
+    xp = field.xp
+    u = xp.stack([vf.ex, vf.ey, vf.ez], axis=-3)
+    return Field(u, vf.spacing, vf.wavelength, n=vf.n)
 
 
 OBJECTIVES: dict[str, Callable[[Field, DesignModel], Field]] = {
@@ -356,8 +358,6 @@ class ForwardModel:
             raise DesignError(f"dtype {dtype!r}: use 'double' or 'single'")
         self.model = model
         self.objective = OBJECTIVES[model.objective]
-        if model.objective == "vectorial":
-            _vectorial_adapter()  # fail now, with the one line, not inside a trace
         self.xp = xp
         self.depths = tuple(float(z) for z in depths_um)
         if not self.depths:
