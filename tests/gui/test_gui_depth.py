@@ -1,13 +1,14 @@
 """Targets at depth in the GUI, as a person places them: the z spin box, a click, the table, the files.
 
-The simulated camera images one plane and has no focus of its own here: the tests that move the focus
-give it one, a plain settable ``focus_um`` (``FOCUS_STAND_IN``), the attribute a camera with a movable
-focus has. Every gesture is a real mouse or key event; what the session showed is read back from its
-``ApplyResult`` and its log.
+The simulated camera images one plane, which its ``focus_um`` moves (as a camera on a focus drive
+would); the test of a camera without one takes that attribute away (``NO_FOCUS_STAND_IN``: a stand-in
+for a rig camera holostim cannot focus). Every gesture is a real mouse or key event; what the session
+showed is read back from its ``ApplyResult`` and its log.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from gui_helpers import drag, pick_neurons
 from PyQt6.QtCore import Qt
@@ -20,9 +21,28 @@ from holostim.hardware.camera.simulated import SimulatedCamera
 
 
 @pytest.fixture
-def focus_stand_in(monkeypatch):
-    """FOCUS_STAND_IN: the simulated camera given a settable ``focus_um`` (µm), as a focusing camera has."""
-    monkeypatch.setattr(SimulatedCamera, "focus_um", 0.0, raising=False)
+def no_focus(monkeypatch):
+    """NO_FOCUS_STAND_IN: the simulated camera without its ``focus_um``, as a camera with no focus drive."""
+    monkeypatch.setattr(SimulatedCamera, "focus_um", None)
+
+
+def neurons_on_planes(session, planes, per_plane, min_dist=40.0):
+    """``per_plane`` usable, separated neurons on each depth of ``planes``: ``[(x, y, z), ...]``."""
+    xy = np.asarray(session.camera.neuron_positions, dtype=float)
+    depth = np.asarray(session.camera.neuron_depths_um, dtype=float)
+    out = []
+    for z in planes:
+        n = 0
+        for (x, y), d in zip(xy, depth, strict=True):
+            if abs(d - z) > 1e-6 or session.check_target(x, y, z) is not None:
+                continue
+            if all(np.hypot(x - a, y - b) >= min_dist for a, b, _ in out):
+                out.append((float(x), float(y), float(z)))
+                n += 1
+            if n == per_plane:
+                break
+        assert n == per_plane, f"fewer than {per_plane} usable neurons on the {z} µm plane"
+    return out
 
 
 def click(qtbot, win, x, y):
@@ -65,7 +85,7 @@ def shown(win, qtbot, n, z=None):
 
 
 def test_a_click_places_a_target_at_the_chosen_depth_and_it_is_drawn_on_its_plane(
-        qtbot, make_window, sim_config, focus_stand_in, tmp_path):
+        qtbot, make_window, sim_config, tmp_path):
     win = make_window(sim_config())
     s, view, bar = win.session, win.camera_view, win.camera_view.depth_bar
     assert bar.focus_spin.isVisible() and bar.focus_text() == "camera focus z = +0 µm"
@@ -127,7 +147,7 @@ def test_a_click_places_a_target_at_the_chosen_depth_and_it_is_drawn_on_its_plan
     assert win.store.reasons[1] is not None  # still refused after loading
 
 
-def test_a_camera_without_a_focus_images_the_focal_plane_only(qtbot, make_window, sim_config):
+def test_a_camera_without_a_focus_images_the_focal_plane_only(qtbot, make_window, sim_config, no_focus):
     win = make_window(sim_config())
     bar = win.camera_view.depth_bar
     assert getattr(win.session.camera, "focus_um", None) is None
@@ -139,13 +159,15 @@ def test_a_camera_without_a_focus_images_the_focal_plane_only(qtbot, make_window
     assert [dim for _, dim in win.camera_view.marker_depths()] == [False, True]
 
 
-def test_a_screenshot_with_targets_on_three_planes(qtbot, make_window, sim_config, focus_stand_in, artifacts):
+def test_a_screenshot_with_targets_on_three_planes(qtbot, make_window, sim_config, artifacts):
+    # Neurons on three planes; the camera will image the +25 µm one (the others blurred, as they look).
     win = make_window(sim_config(slm_shape=(512, 512), camera_shape=(512, 512),
-                                 engine={"backend": "numpy", "iterations": 20}), size=(1600, 950))
+                                 engine={"backend": "numpy", "iterations": 20},
+                                 simulation={"planes_um": [-40.0, 0.0, 25.0], "n_neurons": 60}),
+                      size=(1600, 950))
     s, bar = win.session, win.camera_view.depth_bar
-    spots = pick_neurons(s, 6, min_dist=40)
-    for (x, y), z in zip(spots, ("0", "0", "25", "25", "-40", "-40"), strict=True):
-        type_into(qtbot, bar.new_z, z)
+    for x, y, z in neurons_on_planes(s, (0.0, 25.0, -40.0), 2):
+        type_into(qtbot, bar.new_z, f"{z:g}")
         click(qtbot, win, x, y)
     r = shown(win, qtbot, 6)
     assert sorted({t.z_um for t in r.targets}) == [-40.0, 0.0, 25.0]
