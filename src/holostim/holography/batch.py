@@ -46,7 +46,7 @@ _KEEP_STACKS = 2
 
 
 class BatchStack:
-    """A (B, gy, gx) buffer with its own FFT plan (planned for the fast engine, plain ``xp.fft`` otherwise)."""
+    """A (B, gy, gx) buffer with its own FFT plan (planned on the fast engine, else plain ``xp.fft``)."""
 
     def __init__(self, engine: HologramEngine, size: int):
         shape = (int(size), *engine.grid_shape)

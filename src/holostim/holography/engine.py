@@ -486,9 +486,9 @@ class HologramEngine:
 
         _refuse_forked()
         t_start = self.clock()
-        self._check_args(method, iterations, None, None, beta, fix_after, eps_r, eps_a, None)
         if iterations is None:
             raise EngineError("a batch runs a fixed number of iterations: give iterations (an integer >= 0)")
+        self._check_args(method, iterations, None, None, beta, fix_after, eps_r, eps_a, None)
         targets = list(targets)
         seeds = check_seeds(seeds, len(targets))
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, (int, np.integer))
