@@ -79,6 +79,9 @@ def cmd_library_info(args: argparse.Namespace) -> int:
     print(f"sets         {len(m['sets'])}, {m['output']} {m['shape'][0]}x{m['shape'][1]}, chunks of "
           f"{m['chunk_sets']}")
     print(f"compute      {comp['method']} x{comp['iterations']}, seed {comp['seed']}")
+    batch = m.get("batch")
+    if batch is not None:  # libraries built before batches existed computed one set at a time
+        print(f"batch        {batch['size']} sets per FFT stack ({batch['reason']})")
     print(f"holostim     {m['holostim']}")
     print(f"{'set':<12} {'targets':>7} {'efficiency':>10} {'uniformity':>10}  sha256")
     for i, s in enumerate(m["sets"]):

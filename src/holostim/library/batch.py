@@ -1,0 +1,63 @@
+"""How many sets a build worker computes in one FFT stack (the spec's ``compute.batch``).
+
+A batch never changes a mask (:mod:`holostim.holography.batch`: each set is byte for byte its single
+compute), only how fast masks come; so ``batch`` is kept out of the library's fingerprint, and the
+manifest records the B used and why (``manifest["batch"]``).
+
+``auto`` is a rule on the CPU and a measurement on the GPU:
+
+* CPU (numpy, FFTW): **B = 1**. ``benchmarks/library.py`` measured no gain from stacking sets on one
+  FFTW thread (512² and 1024², B = 1, 2, 4, 8: within the noise of a loaded 2-core machine): the
+  transform is memory- and flop-bound at these sizes and FFTW's batched plan is the same plan run B
+  times, while B stacks cost B times the memory.
+* GPU (CuPy): :func:`~holostim.holography.batch.choose_batch` on the first few sets that run on the FFT
+  loop: masks per second at B = 1, 2, 4, 8, 16 (as device memory allows), keeping only sizes whose
+  results are byte-identical to the single compute on this device, fastest wins.
+
+A number given in the spec is used as it is (and recorded as such). Sets that go to the direct sum (few
+spots, 3-D) are computed one by one whatever B is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from holostim.holography.batch import BatchChoice, choose_batch
+from holostim.holography.spot_algorithm import choose_spot_algorithm
+from holostim.holography.targets import SpotTarget
+
+__all__ = ["AUTO_CANDIDATES", "CPU_RULE", "PROBE_ITERATIONS", "PROBE_SETS", "resolve_batch", "set_target"]
+
+AUTO_CANDIDATES = (1, 2, 4, 8, 16)
+PROBE_SETS = 4
+"""Sets the GPU measurement computes (cycled into each candidate stack)."""
+PROBE_ITERATIONS = 10
+"""Iterations per probe compute (fewer if the library runs fewer): enough to time, and any rounding
+difference of a batched plan shows from the first transform."""
+CPU_RULE = "rule: B = 1 on the CPU (benchmarks/library.py: no gain from a stack)"
+
+
+def set_target(engine: Any, spots: np.ndarray, weights: np.ndarray) -> SpotTarget:
+    """One set's target on the engine's grid: exactly what ``holostim compute`` makes of these spots."""
+    return SpotTarget.from_pixels(spots, shape=engine.shape, weights=weights)
+
+
+def resolve_batch(setting: Any, engine: Any, method: str, iterations: int, spots: list[np.ndarray],
+                  weights: list[np.ndarray], seeds: list[int]) -> BatchChoice:
+    """The B of a build: the spec's number, or ``auto`` (module docstring) measured on ``engine``."""
+    if setting != "auto":
+        return BatchChoice(int(setting), "spec")
+    if not engine.backend.is_gpu:
+        return BatchChoice(1, CPU_RULE)
+    probes = []
+    for xy, w in zip(spots, weights, strict=True):
+        target = set_target(engine, xy, w)
+        where = choose_spot_algorithm(engine.spot_algorithm, target, method, engine.shape, engine.padding)
+        if where == "fft":
+            probes.append(target)
+            if len(probes) == PROBE_SETS:
+                break
+    return choose_batch(engine, probes, method, min(max(int(iterations), 1), PROBE_ITERATIONS),
+                        AUTO_CANDIDATES, seed=int(seeds[0]) if seeds else 0)
