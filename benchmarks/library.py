@@ -17,7 +17,7 @@ Two tables per SLM size:
     and warmed (every worker builds its engine on a first small library); then a library of ``--sets``
     random ensembles of ``--spots`` cells is built with ``compute.batch: B`` and chunks of
     ``max(--batches)`` sets into a fresh store, timed from the first task submitted to the manifest
-    written.
+    written (``--sets`` is raised to one chunk per worker if it is less).
 
 Then the estimate for a 10 000-set library at each size's best build setting, and the speed-up of
 the best B over B = 1. ``--spots 20`` keeps the sets on the FFT loop (the session's ``auto`` sends up to
@@ -138,6 +138,7 @@ def main() -> None:
     n_sets = args.sets or (8 if args.quick else 16)
     iterations = args.iterations or (10 if args.quick else 30)
     chunk = max(batches)
+    n_sets = max(n_sets, max(args.workers) * chunk)  # at least one chunk per worker, or a worker idles
     kind = "gpu" if args.backend == "cupy" else "cpu"
     out = args.json or ROOT / "benchmarks" / "results" / f"library-{kind}-{datetime.date.today()}.json"
     print(f"load average: {_load()}  cores: {os.cpu_count()}  backend: {args.backend}  "

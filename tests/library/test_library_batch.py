@@ -11,6 +11,7 @@ import pytest
 import zarr
 from lib_rig import make_rig, write_spec
 
+from holostim.cli.main import main
 from holostim.config import load_config
 from holostim.library.batch import CPU_RULE, resolve_batch
 from holostim.library.build import build_library, plan_library
@@ -39,7 +40,7 @@ def _frames(path):
     return np.asarray(zarr.open_array(store=str(path), path="frames", mode="r")[:])
 
 
-def test_a_batched_build_equals_one_set_at_a_time_and_each_set_alone(rig, client, tmp_path):
+def test_a_batched_build_equals_one_set_at_a_time_and_each_set_alone(rig, client, tmp_path, capsys):
     sets = {"random": {"count": 14, "k": 4, "seed": 3}}
     four = _plan(rig, "b4.yaml", 4, sets=sets, chunk_sets=6)  # chunks of 6: stacks of 4 and 2
     one = _plan(rig, "b1.yaml", 1, sets=sets, chunk_sets=6)
@@ -54,6 +55,8 @@ def test_a_batched_build_equals_one_set_at_a_time_and_each_set_alone(rig, client
     assert [r["batch"] for r in m4["results"]] == [4] * 14
     assert [r["sha256"] for r in m4["results"]] == [r["sha256"] for r in m1["results"]]
     assert [r["efficiency"] for r in m4["results"]] == [r["efficiency"] for r in m1["results"]]
+    assert main(["library", "info", str(tmp_path / "b4.zarr")]) == 0
+    assert "batch        4 sets per FFT stack (spec)" in capsys.readouterr().out
     # and each frame is the set computed alone, as `holostim compute` would, then made a frame
     engine, gray = engine_for(four.engine), gray_for(four.slm)
     for i in (0, 5, 13):

@@ -24,7 +24,6 @@ the direct sum (3-D, or few spots under ``spot_algorithm="auto"``) are computed 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -64,7 +63,7 @@ class BatchStack:
 
 def stack_for(engine: HologramEngine, size: int) -> BatchStack:
     """The engine's stack of ``size`` (made on first use; the last :data:`_KEEP_STACKS` are kept)."""
-    stacks: OrderedDict[int, BatchStack] = engine.__dict__.setdefault("_stacks", OrderedDict())
+    stacks = engine._stacks
     if size in stacks:
         stacks.move_to_end(size)
         return stacks[size]
@@ -228,7 +227,7 @@ def choose_batch(engine: HologramEngine, probes: Sequence[Any], method: str, ite
         if not identical:
             break  # a larger plan is no more likely to round like the single one
     if len(table) > 1:
-        engine.__dict__.pop("_stacks", None)  # free the probe stacks; the build makes its own
+        engine._stacks.clear()  # free the probe stacks; the build makes its own
     good = [row for row in table if row[2]]
     if not good:
         return BatchChoice(1, "measured: no batched result was byte-identical", tuple(table))

@@ -31,6 +31,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,6 +239,7 @@ class HologramEngine:
         self._last_idx: np.ndarray | None = None
         self._last_weights = None
         self._iter_ms: dict[str, float] = {}
+        self._stacks: OrderedDict[int, Any] = OrderedDict()  # compute_batch's (B, N, N) stacks, by B
         self._lock = threading.RLock()
         self.cuda_graph = bool(cuda_graph)
         self._graph = _graph_loop(self) if self.cuda_graph else None
