@@ -145,3 +145,23 @@ def test_show_without_a_display_is_one_line(library):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no display" in proc.stderr
+
+
+def test_the_show_command_opens_the_set_and_returns_when_the_window_closes(qtbot, library):
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from holostim.gui.library_view import LibraryView
+
+    seen = []
+
+    def close_it():
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, LibraryView) and w.isVisible()]
+        seen.extend((w.view.set_id, w.windowTitle()) for w in wins)
+        for w in wins:
+            w.close()
+        QApplication.instance().quit()
+
+    QTimer.singleShot(300, close_it)
+    assert main(["library", "show", str(library), "r2"]) == 0
+    assert seen == [("r2", "holostim library view-test: r2")]
