@@ -467,7 +467,7 @@ class HologramEngine:
         Every result equals :meth:`compute` of its target with its seed (``compute(target, method,
         iterations, seed=seed, beta=..., ...)``): the same phase, byte for byte, and the same metrics;
         its timings are its share of its batch. A fixed iteration count from a fresh start only: no
-        tolerance, budget, history or warm start, and the engine's warm-start state is left as it was.
+        tolerance, budget, history or warm start, and the FFT loop's warm-start state is left as it was.
 
         Parameters
         ----------
@@ -477,8 +477,8 @@ class HologramEngine:
         seeds : int, None or sequence
             One seed per target, or one for all.
         batch : int, optional
-            Most targets per FFT stack (default: all the FFT-loop targets in one stack); 1 runs
-            :meth:`compute` for each target.
+            Most targets per FFT stack (default: all the FFT-loop targets in one stack; a stack of B
+            holds B grids, twice that for RAAR); 1 runs :meth:`compute` for each target.
 
         Returns
         -------
