@@ -81,6 +81,8 @@ def test_auto_is_one_on_the_cpu_and_recorded_with_its_reason(rig):
                            plan.seeds[:4])
     assert (choice.size, choice.reason) == (1, CPU_RULE)
     assert resolve_batch(3, engine, "wgs", 5, [], [], []).size == 3
+    capped = resolve_batch(16, engine, "wgs", 5, [], [], [], chunk_sets=8)
+    assert capped.size == 8 and "at most one chunk (chunk_sets 8)" in capped.reason
     assert plan.manifest["compute"]["batch"] == "auto"
 
 

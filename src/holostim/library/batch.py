@@ -45,9 +45,16 @@ def set_target(engine: Any, spots: np.ndarray, weights: np.ndarray) -> SpotTarge
 
 
 def resolve_batch(setting: Any, engine: Any, method: str, iterations: int, spots: list[np.ndarray],
-                  weights: list[np.ndarray], seeds: list[int]) -> BatchChoice:
-    """The B of a build: the spec's number, or ``auto`` (module docstring) measured on ``engine``."""
+                  weights: list[np.ndarray], seeds: list[int], chunk_sets: int | None = None) -> BatchChoice:
+    """The B of a build: the spec's number, or ``auto`` (module docstring) measured on ``engine``.
+
+    A stack never spans two chunks (one chunk is one task), so B is at most ``chunk_sets``.
+    """
+    most = int(chunk_sets) if chunk_sets is not None else max(AUTO_CANDIDATES)
     if setting != "auto":
+        if int(setting) > most:
+            return BatchChoice(most, f"spec asked {int(setting)}; a stack is at most one chunk "
+                                     f"(chunk_sets {most})")
         return BatchChoice(int(setting), "spec")
     if not engine.backend.is_gpu:
         return BatchChoice(1, CPU_RULE)
@@ -59,5 +66,6 @@ def resolve_batch(setting: Any, engine: Any, method: str, iterations: int, spots
             probes.append(target)
             if len(probes) == PROBE_SETS:
                 break
+    candidates = [c for c in AUTO_CANDIDATES if c <= most] or [1]
     return choose_batch(engine, probes, method, min(max(int(iterations), 1), PROBE_ITERATIONS),
-                        AUTO_CANDIDATES, seed=int(seeds[0]) if seeds else 0)
+                        candidates, seed=int(seeds[0]) if seeds else 0)

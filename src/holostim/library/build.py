@@ -182,7 +182,7 @@ def plan_batch(plan: LibraryPlan, engine: Any) -> dict[str, Any]:
     comp = plan.spec.compute
     probe = slice(0, 64)  # the measurement looks for its few FFT-loop sets among the first ones
     choice = resolve_batch(comp.batch, engine, comp.method, comp.iterations, plan.spots_slm[probe],
-                           [s.weights for s in plan.sets[probe]], plan.seeds[probe])
+                           [s.weights for s in plan.sets[probe]], plan.seeds[probe], plan.spec.chunk_sets)
     return _plain(choice.to_dict())
 
 
