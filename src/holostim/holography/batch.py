@@ -12,8 +12,9 @@ step on its lit pixels, phase read-out and metrics); the elementwise SLM project
 stack at once only where it is the same arithmetic per pixel (fast kernels, a flat source: the numba
 kernel then walks the same rows of the same length, the CUDA kernel indexes pixels independently). The
 only batched operation is the FFT. FFTW transforms each slice of a (B, N, N) plan bit for bit like the
-(N, N) plan (checked for complex64/128 at 128²-1024², B 2-8, FFTW_ESTIMATE and FFTW_MEASURE; the
-tests check it again on every run); cuFFT makes no such promise, so on the GPU
+(N, N) plan (checked here for complex64 and complex128 at 64²-1024²: B = 2, 4, 8 with FFTW_ESTIMATE on
+1 and 2 threads, B = 2, 4 with FFTW_MEASURE on 1 thread; the tests check it again on every run); cuFFT
+makes no such promise, so on the GPU
 :func:`choose_batch` checks the bytes on the device before it uses any B > 1.
 
 A batch runs a fixed number of iterations from a fresh start (no tolerance, budget, history or warm
@@ -38,7 +39,7 @@ from holostim.holography.result import HologramResult, Timings
 if TYPE_CHECKING:
     from holostim.holography.engine import HologramEngine
 
-__all__ = ["BatchChoice", "BatchStack", "choose_batch", "run_batch"]
+__all__ = ["BatchChoice", "BatchStack", "check_seeds", "choose_batch", "run_batch", "stack_for"]
 
 _KEEP_STACKS = 2
 """Stacks (plans and buffers) kept per engine: the library's B and the size of its last, short batch."""
