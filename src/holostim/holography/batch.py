@@ -13,7 +13,7 @@ stack at once only where it is the same arithmetic per pixel (fast kernels, a fl
 kernel then walks the same rows of the same length, the CUDA kernel indexes pixels independently). The
 only batched operation is the FFT. FFTW transforms each slice of a (B, N, N) plan bit for bit like the
 (N, N) plan (checked here for complex64 and complex128 at 64²-1024²: B = 2, 4, 8 with FFTW_ESTIMATE on
-1 and 2 threads, B = 2, 4 with FFTW_MEASURE on 1 thread; the tests check it again on every run); cuFFT
+1 and 2 threads, B = 2, 4 at 128²-1024² with FFTW_MEASURE on 1 thread; the tests check it again); cuFFT
 makes no such promise, so on the GPU
 :func:`choose_batch` checks the bytes on the device before it uses any B > 1.
 
