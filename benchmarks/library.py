@@ -163,10 +163,10 @@ def main() -> None:
                                   env=env) as cluster, Client(cluster) as client:
                     warm = _plan(cfg, cal, folder, w, args.spots, 1, 1, 1, seed=99)
                     build_library(warm, folder / f"warm-{w}.zarr", client=client)
-                    for b in batches:
-                        lib = _plan(cfg, cal, folder, n_sets, args.spots, chunk, iterations, b, seed=1 + b)
+                    for j, b in enumerate(batches):  # new sets each time: a store never holds them yet
+                        lib = _plan(cfg, cal, folder, n_sets, args.spots, chunk, iterations, b, seed=1 + j)
                         t = time.perf_counter()
-                        build_library(lib, folder / f"lib-{w}-{b}.zarr", client=client)
+                        build_library(lib, folder / f"lib-{w}-{j}.zarr", client=client)
                         dt = time.perf_counter() - t
                         build_rows.append({"size": n, "workers": w, "batch": b, "sets": n_sets, "seconds": dt,
                                            "masks_per_s": n_sets / dt, "load": _load()})
