@@ -6,10 +6,12 @@ manifest records the B used and why (``manifest["batch"]``).
 
 ``auto`` is a rule on the CPU and a measurement on the GPU:
 
-* CPU (numpy, FFTW): **B = 1**. ``benchmarks/library.py`` measured no gain from stacking sets on one
-  FFTW thread (512² and 1024², B = 1, 2, 4, 8: within the noise of a loaded 2-core machine): the
-  transform is memory- and flop-bound at these sizes and FFTW's batched plan is the same plan run B
-  times, while B stacks cost B times the memory.
+* CPU (numpy, FFTW): **B = 1**. ``benchmarks/library.py`` (2-core VM, load average 1.3-1.8,
+  2026-12-02; 20 spots, WGS x10, one FFTW thread per process) measured no gain from stacking sets:
+  B = 1, 2, 4, 8 gave 3.65/3.59/3.58/3.57 masks/s at 512² and 0.90/0.89/0.88/0.89 at 1024² in one
+  process, and the same within 3 % in builds with 1 and 2 workers (B = 1 the fastest in every row). A
+  transform this size is flop- and memory-bound and FFTW's stacked plan runs the same plan B times,
+  while a stack costs B grids of memory.
 * GPU (CuPy): :func:`~holostim.holography.batch.choose_batch` on the first few sets that run on the FFT
   loop: masks per second at B = 1, 2, 4, 8, 16 (as device memory allows), keeping only sizes whose
   results are byte-identical to the single compute on this device, fastest wins.
