@@ -1,27 +1,41 @@
-"""Mask-library build benchmark: masks per second against Dask workers and sets per task, at 512² and 1024².
+"""Mask-library benchmark: masks per second against batch size and Dask workers, at 512² and 1024².
 
 Usage::
 
-    python benchmarks/library.py [--sizes 512 1024] [--workers 1 2] [--chunks 1 4] [--sets 16]
-                                 [--iterations 30] [--json out.json]
+    python benchmarks/library.py [--quick] [--sizes 512 1024] [--workers 1 2] [--batches 1 2 4 8]
+                                 [--sets 16] [--spots 20] [--iterations 30] [--backend numpy|cupy]
+                                 [--json out.json]
 
-For each SLM size, a LocalCluster of W spawned worker processes (one thread, one FFTW thread each) is
-started once and warmed (every worker builds its engine on a first small library), then libraries of
-``--sets`` random ensembles of 5 cells are built with C sets per task (= per Zarr chunk) into fresh
-stores; the time is from the first task submitted to the manifest written. It prints masks per second
-and the estimated time of a 10 000-set library at the best setting. The engine computes one mask at a
-time (it has no batched (B, N, N) FFT), so "sets per task" only amortises the per-task overhead
-(scheduling, store open, record write): it is the batch size that exists.
+Two tables per SLM size:
+
+``engine``
+    One process, one FFT thread, no Dask: ``HologramEngine.compute_batch`` over ``--sets`` targets with B
+    sets per (B, N, N) FFT stack, after one untimed batch (planning). The ``same`` column checks every
+    set's phase bytes against B = 1: the batch must never change a mask.
+``build``
+    A LocalCluster of W spawned worker processes (one thread, one FFT thread each), started once per W
+    and warmed (every worker builds its engine on a first small library); then a library of ``--sets``
+    random ensembles of ``--spots`` cells is built with ``compute.batch: B`` and chunks of
+    ``max(--batches)`` sets into a fresh store, timed from the first task submitted to the manifest
+    written (``--sets`` is raised to one chunk per worker if it is less).
+
+Then the estimate for a 10 000-set library at each size's best build setting, and the speed-up of
+the best B over B = 1. ``--spots 20`` keeps the sets on the FFT loop (the session's ``auto`` sends up to
+13 spots at 512², 15 at 1024², to the direct sum, which a batch does not touch). ``--quick``: B 1 and 4,
+8 sets of 10 iterations (a few minutes on the 2-core machine). ``--backend cupy`` runs the same on a GPU
+(use ``--workers 1`` there: one process owns the device).
 
 The simulated session (``config/simulation.yaml``) supplies the SLM settings; an identity calibration
-(camera px = SLM px) stands in for a measured one, which changes nothing in the compute. Record the
-machine's load (``cat /proc/loadavg``) with the numbers: it is printed with the table.
+(camera px = SLM px) stands in for a measured one, which changes nothing in the compute. The machine's
+load (``/proc/loadavg``) is printed with the tables and stored in the JSON (default
+``benchmarks/results/library-<cpu|gpu>-<date>.json``).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
 import os
 import tempfile
@@ -35,9 +49,17 @@ os.environ.setdefault("HOLOSTIM_FFTW_EFFORT", "FFTW_ESTIMATE")
 os.environ["HOLOSTIM_THREADS"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
+POOL = 40
 
 
-def _session(n: int, folder: Path):
+def _load() -> str:
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "?"
+
+
+def _session(n: int, folder: Path, backend: str):
     from holostim.calibration import Calibration
     from holostim.config import parse_config
 
@@ -45,14 +67,15 @@ def _session(n: int, folder: Path):
     data["slm"]["shape"] = [n, n]
     data["simulation"]["shape"] = [n, n]
     data["calibration"]["file"] = None
+    data["engine"]["backend"] = backend
     cfg = parse_config(yaml.safe_dump(data), base_dir=folder)
     cal = Calibration(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (n, n), (n, n))
     rng = np.random.default_rng(0)
-    cells = []
-    while len(cells) < 40:
-        x, y = rng.uniform(0.15 * n, 0.85 * n, 2)
-        if np.hypot(x - n // 2, y - n // 2) > 0.1 * n:
-            cells.append((x, y))
+    cells: list[tuple[float, float]] = []
+    while len(cells) < POOL:
+        x, y = rng.integers(int(0.15 * n), int(0.85 * n), 2)
+        if np.hypot(x - n // 2, y - n // 2) > 0.1 * n and (x, y) not in cells:
+            cells.append((float(x), float(y)))
     with (folder / "cells.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["x_camera_px", "y_camera_px", "weight", "group", "id"])
@@ -60,64 +83,115 @@ def _session(n: int, folder: Path):
     return cfg, cal
 
 
-def _plan(cfg, cal, folder: Path, n_sets: int, chunk: int, iterations: int, seed: int):
+def _plan(cfg, cal, folder: Path, n_sets: int, k: int, chunk: int, iterations: int, batch, seed: int):
     from holostim.library.build import plan_library
     from holostim.library.spec import parse_spec
 
     spec = parse_spec(yaml.safe_dump({
         "version": 1, "name": "bench", "targets_file": "cells.csv",
-        "sets": {"random": {"count": n_sets, "k": 5, "seed": seed}},
-        "compute": {"method": "wgs", "iterations": iterations, "seed": 0}, "chunk_sets": chunk,
+        "sets": {"random": {"count": n_sets, "k": k, "seed": seed}},
+        "compute": {"method": "wgs", "iterations": iterations, "seed": 0, "batch": batch},
+        "chunk_sets": chunk,
     }), base_dir=folder)
     return plan_library(spec, cfg, cal)
 
 
+def engine_table(plan, batches: list[int], iterations: int) -> list[dict]:
+    """masks/s of compute_batch at each B in this process (one FFT thread), and the bytes against B = 1."""
+    from holostim.library.batch import set_target
+    from holostim.library.worker import engine_for
+
+    engine = engine_for(plan.engine)
+    targets = [set_target(engine, xy, s.weights) for xy, s in zip(plan.spots_slm, plan.sets, strict=True)]
+    seeds = list(plan.seeds)
+    rows, ref = [], None
+    for b in batches:
+        engine.compute_batch(targets[:b], "wgs", 1, seeds=seeds[:b], batch=b)  # plans the stack
+        t = time.perf_counter()
+        res = engine.compute_batch(targets, "wgs", iterations, seeds=seeds, batch=b)
+        dt = time.perf_counter() - t
+        got = [r.phase.tobytes() for r in res]
+        ref = got if ref is None else ref
+        rows.append({"batch": b, "sets": len(targets), "seconds": dt, "masks_per_s": len(targets) / dt,
+                     "same_as_b1": got == ref, "load": _load()})
+    return rows
+
+
 def main() -> None:
-    """Run the table (see the module docstring)."""
+    """Run the tables (see the module docstring)."""
     from distributed import Client, LocalCluster
 
     from holostim.library.build import build_library
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="B 1 and 4, 8 sets of 10 iterations")
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--chunks", type=int, nargs="+", default=[1, 4])
-    p.add_argument("--sets", type=int, default=16)
-    p.add_argument("--iterations", type=int, default=30)
+    p.add_argument("--batches", type=int, nargs="+")
+    p.add_argument("--sets", type=int)
+    p.add_argument("--spots", type=int, default=20)
+    p.add_argument("--iterations", type=int)
+    p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     p.add_argument("--json", type=Path)
     args = p.parse_args()
-    rows = []
-    print(f"load average: {open('/proc/loadavg').read().split()[:3]}  cores: {os.cpu_count()}")
-    print(f"{'size':>6} {'workers':>7} {'sets/task':>9} {'sets':>5} {'s':>8} {'masks/s':>8}")
+    batches = args.batches or ([1, 4] if args.quick else [1, 2, 4, 8])
+    n_sets = args.sets or (8 if args.quick else 16)
+    iterations = args.iterations or (10 if args.quick else 30)
+    chunk = max(batches)
+    n_sets = max(n_sets, max(args.workers) * chunk)  # at least one chunk per worker, or a worker idles
+    kind = "gpu" if args.backend == "cupy" else "cpu"
+    out = args.json or ROOT / "benchmarks" / "results" / f"library-{kind}-{datetime.date.today()}.json"
+    print(f"load average: {_load()}  cores: {os.cpu_count()}  backend: {args.backend}  "
+          f"FFTW effort: {os.environ['HOLOSTIM_FFTW_EFFORT']}")
+    print(f"{n_sets} sets of {args.spots} spots, WGS x{iterations}, chunks of {chunk} sets\n")
+    engine_rows, build_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             folder = Path(tmp) / f"n{n}"
             folder.mkdir()
-            cfg, cal = _session(n, folder)
+            cfg, cal = _session(n, folder, args.backend)
+            plan = _plan(cfg, cal, folder, n_sets, args.spots, chunk, iterations, 1, seed=1)
+            print(f"engine {n}²: {'B':>3} {'s':>8} {'masks/s':>8}  same bytes as B=1")
+            for r in engine_table(plan, batches, iterations):
+                engine_rows.append({"size": n, **r})
+                print(f"{'':>12} {r['batch']:>3} {r['seconds']:>8.2f} {r['masks_per_s']:>8.2f}  "
+                      f"{r['same_as_b1']}")
+            print(f"build  {n}²: {'W':>3} {'B':>3} {'s':>8} {'masks/s':>8}")
             for w in args.workers:
                 env = {"HOLOSTIM_THREADS": "1", "HOLOSTIM_FFTW_EFFORT": os.environ["HOLOSTIM_FFTW_EFFORT"]}
                 with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None,
                                   env=env) as cluster, Client(cluster) as client:
-                    warm = _plan(cfg, cal, folder, w, 1, 1, seed=99)  # every worker builds its engine
+                    warm = _plan(cfg, cal, folder, w, args.spots, 1, 1, 1, seed=99)
                     build_library(warm, folder / f"warm-{w}.zarr", client=client)
-                    for c in args.chunks:
-                        plan = _plan(cfg, cal, folder, args.sets, c, args.iterations, seed=c)
+                    for j, b in enumerate(batches):  # new sets each time: a store never holds them yet
+                        lib = _plan(cfg, cal, folder, n_sets, args.spots, chunk, iterations, b, seed=1 + j)
                         t = time.perf_counter()
-                        build_library(plan, folder / f"lib-{w}-{c}.zarr", client=client)
+                        build_library(lib, folder / f"lib-{w}-{j}.zarr", client=client)
                         dt = time.perf_counter() - t
-                        rows.append({"size": n, "workers": w, "sets_per_task": c, "sets": args.sets,
-                                     "seconds": dt, "masks_per_s": args.sets / dt})
-                        print(f"{n:>6} {w:>7} {c:>9} {args.sets:>5} {dt:>8.2f} {args.sets / dt:>8.2f}")
-    print(f"\n10 000-set library ({args.iterations} WGS iterations, 5 spots), at the best setting measured:")
+                        build_rows.append({"size": n, "workers": w, "batch": b, "sets": n_sets, "seconds": dt,
+                                           "masks_per_s": n_sets / dt, "load": _load()})
+                        print(f"{'':>12} {w:>3} {b:>3} {dt:>8.2f} {n_sets / dt:>8.2f}")
+            print()
+    print(f"10 000-set library ({iterations} WGS iterations, {args.spots} spots), at the best build setting:")
+    estimates = []
     for n in args.sizes:
-        best = max((r for r in rows if r["size"] == n), key=lambda r: r["masks_per_s"])
+        rows = [r for r in build_rows if r["size"] == n]
+        best = max(rows, key=lambda r: r["masks_per_s"])
+        b1 = max((r for r in rows if r["batch"] == 1), key=lambda r: r["masks_per_s"], default=None)
         hours = 10_000 / best["masks_per_s"] / 3600
-        print(f"  {n}²: {best['masks_per_s']:.2f} masks/s ({best['workers']} workers, "
-              f"{best['sets_per_task']} sets/task) → {hours:.2f} h, "
-              f"{10_000 * n * n / 2**30:.1f} GiB of frames")
-    print(f"load average: {open('/proc/loadavg').read().split()[:3]}")
-    if args.json is not None:
-        args.json.write_text(json.dumps({"rows": rows, "iterations": args.iterations}, indent=2) + "\n")
+        gain = best["masks_per_s"] / b1["masks_per_s"] if b1 else float("nan")
+        estimates.append({"size": n, "workers": best["workers"], "batch": best["batch"],
+                          "masks_per_s": best["masks_per_s"], "hours": hours, "gain_over_b1": gain,
+                          "frames_gib": 10_000 * n * n / 2**30})
+        print(f"  {n}²: {best['masks_per_s']:.2f} masks/s ({best['workers']} workers, B = {best['batch']}; "
+              f"x{gain:.2f} over B = 1) → {hours:.2f} h, {10_000 * n * n / 2**30:.1f} GiB of frames")
+    print(f"load average: {_load()}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"backend": args.backend, "iterations": iterations, "spots": args.spots,
+                               "sets": n_sets, "chunk_sets": chunk, "cores": os.cpu_count(),
+                               "fftw_effort": os.environ["HOLOSTIM_FFTW_EFFORT"], "engine": engine_rows,
+                               "build": build_rows, "estimate_10000": estimates}, indent=1) + "\n")
+    print(f"saved {out}")
 
 
 if __name__ == "__main__":

@@ -112,3 +112,16 @@ def test_a_library_phase_is_byte_identical_to_holostim_compute_with_the_sets_see
                                    "--out", str(out)), env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         assert np.load(out).tobytes() == np.asarray(phases[i]).tobytes(), entry["id"]
+    # `library show` of a phases library: the frame the SLM would make of the phase, and its light
+    from holostim.hardware.slm.base import SLM
+    from holostim.library.view import describe_set, view_set
+
+    manifest = open_manifest(tmp_path / "ph.zarr")
+    entry = manifest["sets"][1]
+    view = view_set(tmp_path / "ph.zarr", entry["id"])
+    slm = SLM(**manifest["slm"])
+    assert view.frame.tobytes() == slm.phase_to_gray(np.asarray(phases[1])).tobytes()
+    lit = [view.intensity[int(round(y)), int(round(x))] for x, y in entry["slm_px"]]
+    assert min(lit) > 100 * np.median(view.intensity) and view.intensity.sum() == pytest.approx(1)
+    text = "\n".join(describe_set(view))
+    assert f"set       {entry['id']}  (2 of 3)" in text and "stored    phases 128x128" in text

@@ -1,8 +1,9 @@
-"""``holostim library build|info``: mask libraries computed on Dask into a Zarr store, and their contents.
+"""``holostim library build|info|show``: mask libraries computed on Dask into a Zarr store, and their sets.
 
 ``build`` checks the spec and every target against the session before any worker starts (one line per
 problem, exit 2), then computes only the chunks the store lacks: run it again after a crash or a kill
-and it finishes the rest. ``info`` lists the sets with their metrics and hashes.
+and it finishes the rest. ``info`` lists the sets with their metrics and hashes; ``show`` opens a small
+window on one set (Qt is imported only then).
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from typing import Any
 from holostim.cli.defaults import default_config
 from holostim.cli.errors import EXIT_OK, CLIError
 
-__all__ = ["add_library_parser", "cmd_library_build", "cmd_library_info"]
+__all__ = ["add_library_parser", "cmd_library_build", "cmd_library_info", "cmd_library_show"]
 
 
 def add_library_parser(sub: Any, parents: list) -> None:
-    """The ``library`` command and its ``build`` and ``info`` verbs."""
+    """The ``library`` command and its ``build``, ``info`` and ``show`` verbs."""
     from pathlib import Path
 
-    lib = sub.add_parser("library", parents=parents, help="mask libraries: build on Dask, list their sets")
+    lib = sub.add_parser("library", parents=parents,
+                         help="mask libraries: build on Dask, list and show their sets")
     verbs = lib.add_subparsers(dest="library_command", metavar="VERB", required=True)
     b = verbs.add_parser("build", parents=parents, help="compute a library's masks into a Zarr store "
                          "(resumable: a rerun computes only what is missing)")
@@ -37,6 +39,11 @@ def add_library_parser(sub: Any, parents: list) -> None:
     i = verbs.add_parser("info", parents=parents, help="list a library's sets and metrics")
     i.add_argument("library", type=Path, help="the library store (LIB.zarr)")
     i.set_defaults(func=cmd_library_info)
+    w = verbs.add_parser("show", parents=parents, help="preview one set in a window: its SLM frame, the "
+                         "predicted light with its targets circled, its metrics")
+    w.add_argument("library", type=Path, help="the library store (LIB.zarr)")
+    w.add_argument("set", help="the set's id (as `holostim library info` lists them)")
+    w.set_defaults(func=cmd_library_show)
 
 
 def cmd_library_build(args: argparse.Namespace) -> int:
@@ -79,6 +86,9 @@ def cmd_library_info(args: argparse.Namespace) -> int:
     print(f"sets         {len(m['sets'])}, {m['output']} {m['shape'][0]}x{m['shape'][1]}, chunks of "
           f"{m['chunk_sets']}")
     print(f"compute      {comp['method']} x{comp['iterations']}, seed {comp['seed']}")
+    batch = m.get("batch")
+    if batch is not None:  # libraries built before batches existed computed one set at a time
+        print(f"batch        {batch['size']} sets per FFT stack ({batch['reason']})")
     print(f"holostim     {m['holostim']}")
     print(f"{'set':<12} {'targets':>7} {'efficiency':>10} {'uniformity':>10}  sha256")
     for i, s in enumerate(m["sets"]):
@@ -89,3 +99,13 @@ def cmd_library_info(args: argparse.Namespace) -> int:
             print(f"{s['id']:<12} {len(s['target_ids']):>7} {r['efficiency']:>10.4f} {r['uniformity']:>10.4f}"
                   f"  {r['sha256'][7:23]}")
     return EXIT_OK
+
+
+def cmd_library_show(args: argparse.Namespace) -> int:
+    """Open the set viewer (the set is read, and a wrong id refused, before Qt starts)."""
+    from holostim.library.view import view_set
+
+    view = view_set(args.library, args.set)  # every input error is one line here, with no window
+    from holostim.gui.library_view import run_library_view
+
+    return run_library_view(view)

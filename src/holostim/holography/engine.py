@@ -31,6 +31,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,6 +239,7 @@ class HologramEngine:
         self._last_idx: np.ndarray | None = None
         self._last_weights = None
         self._iter_ms: dict[str, float] = {}
+        self._stacks: OrderedDict[int, Any] = OrderedDict()  # compute_batch's (B, N, N) stacks, by B
         self._lock = threading.RLock()
         self.cuda_graph = bool(cuda_graph)
         self._graph = _graph_loop(self) if self.cuda_graph else None
@@ -446,6 +448,97 @@ class HologramEngine:
                 k, stopped_by = self._loop(run, stop, budget)
             return self._finish(run, k, stopped_by, timer.elapsed_ms(), t_start)
 
+    def compute_batch(
+        self,
+        targets: list[SpotTarget | ImageTarget],
+        method: str = "wgs",
+        iterations: int = 20,
+        *,
+        seeds: Any = 0,
+        batch: int | None = None,
+        beta: float = DEFAULT_BETA,
+        fix_after: int = DEFAULT_FIX_AFTER,
+        init: str | np.ndarray = "target",
+        eps_r: float = DEFAULT_EPS_R,
+        eps_a: float = DEFAULT_EPS_A,
+    ) -> list[HologramResult]:
+        """Compute many targets, B at a time in one (B, Ny, Nx) FFT plan (:mod:`.batch`).
+
+        Every result equals :meth:`compute` of its target with its seed (``compute(target, method,
+        iterations, seed=seed, beta=..., ...)``): the same phase, byte for byte, and the same metrics;
+        its timings are its share of its batch. A fixed iteration count from a fresh start only: no
+        tolerance, budget, history or warm start, and the FFT loop's warm-start state is left as it was.
+
+        Parameters
+        ----------
+        targets : list of SpotTarget or ImageTarget
+            Spot targets that the engine gives to the direct sum (3-D, or few spots with
+            ``spot_algorithm="auto"``) are computed one by one with :meth:`compute`.
+        seeds : int, None or sequence
+            One seed per target, or one for all.
+        batch : int, optional
+            Most targets per FFT stack (default: all the FFT-loop targets in one stack; a stack of B
+            holds B grids, twice that for RAAR); 1 runs :meth:`compute` for each target.
+
+        Returns
+        -------
+        list of HologramResult, in the order of ``targets``.
+        """
+        from holostim.holography.batch import check_seeds
+
+        _refuse_forked()
+        t_start = self.clock()
+        if iterations is None:
+            raise EngineError("a batch runs a fixed number of iterations: give iterations (an integer >= 0)")
+        self._check_args(method, iterations, None, None, beta, fix_after, eps_r, eps_a, None)
+        targets = list(targets)
+        seeds = check_seeds(seeds, len(targets))
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, (int, np.integer))
+                                  or batch < 1):
+            raise EngineError(f"batch {batch!r} must be an integer >= 1 (targets per FFT stack)")
+        out: list[HologramResult | None] = [None] * len(targets)
+        fft = []
+        for i, target in enumerate(targets):
+            if isinstance(target, SpotTarget) and choose_spot_algorithm(
+                    self.spot_algorithm, target, method, self.shape, self.padding, None) == "direct":
+                out[i] = self.compute(target, method, iterations, seed=seeds[i], beta=beta,
+                                      fix_after=fix_after, init=init, eps_r=eps_r, eps_a=eps_a)
+            else:
+                fft.append(i)
+        size = len(fft) if batch is None else int(batch)
+        with self._lock:
+            kept = self._keep_warm_state()
+            try:
+                self._batches(targets, fft, size, seeds, out, method, iterations, beta, fix_after, init,
+                              eps_r, eps_a, t_start)
+            finally:
+                self._last_field, self._last_idx, self._last_weights = kept
+        return out  # type: ignore[return-value]
+
+    def _keep_warm_state(self):
+        """A copy of what a warm start would use, for :meth:`compute_batch` to put back afterwards."""
+        last = None if self._last_field is None else self._last_field.copy()
+        return last, self._last_idx, self._last_weights
+
+    def _batches(self, targets, fft, size, seeds, out, method, iterations, beta, fix_after, init, eps_r,
+                 eps_a, t_start) -> None:
+        """The FFT-loop targets ``fft`` (indices) in stacks of ``size``, results into ``out``."""
+        from holostim.holography.batch import run_batch
+
+        for j in range(0, len(fft), max(size, 1)):
+            part = fft[j:j + size]
+            if len(part) == 1:
+                i = part[0]
+                out[i] = self.compute(targets[i], method, iterations, seed=seeds[i], beta=beta,
+                                      fix_after=fix_after, init=init, eps_r=eps_r, eps_a=eps_a)
+                continue
+            t0 = t_start if j == 0 else self.clock()
+            results = run_batch(self, [targets[i] for i in part], method, int(iterations),
+                                [seeds[i] for i in part], beta=float(beta), fix_after=int(fix_after),
+                                init=init, eps_r=float(eps_r), eps_a=float(eps_a), t_start=t0)
+            for i, res in zip(part, results, strict=True):
+                out[i] = res
+
     def _direct_sum(self):
         """The direct-sum engine on this engine's SLM, backend, source and clock (made once)."""
         if self._direct is None:
@@ -491,20 +584,36 @@ class HologramEngine:
         warm = warm_start and self._last_field is not None
         if warm:
             self._buf[...] = self._last_field
-            self._kern.project_slm(self._buf, self._amp)
-        else:
-            self._start_field(init, seed, t_s, idx_d)
+        elif self._fill_start(init, seed, t_s, idx_d, self._buf):
+            self._plan.inverse()
+        self._kern.project_slm(self._buf, self._amp)
         weights = self._start_weights(idx, warm) if method in ("wgs", "wgs-kim") else None
-        n = idx.shape[0]
-        step = xp.zeros((2, n), dtype=be.real_dtype)  # WGS step exponents (start 1) and last signs (0)
-        step[0] = 1
-        w_vec = weights if weights is not None else xp.ones(n, dtype=be.real_dtype)
-        run = _Run(method, fourier_step_mode(method), beta, fix_after, eps_r, eps_a, history, warm, idx,
-                   idx_d, w_d, t_s, weights, w_vec, step, xp.ones(n, dtype=be.complex_dtype),
-                   xp.empty(n, dtype=be.complex_dtype), xp.empty(n, dtype=be.real_dtype), transfer_ms)
+        run = self._new_run(method, beta, fix_after, eps_r, eps_a, history, warm, idx, idx_d, w_d, t_s,
+                            weights, transfer_ms)
         if run.raar:
             self._start_raar(run, need_metrics)
         return run
+
+    def _new_run(self, method, beta, fix_after, eps_r, eps_a, history, warm, idx, idx_d, w_d, t_s, weights,
+                 transfer_ms) -> _Run:
+        """The per-spot state vectors of one compute (shared by :meth:`compute` and the batch path)."""
+        be, xp = self.backend, self.backend.xp
+        n = idx.shape[0]
+        step = xp.zeros((2, n), dtype=be.real_dtype)  # WGS step exponents (start 1) and last signs (0)
+        step[0] = 1
+        if weights is None and method in ("wgs", "wgs-kim"):
+            weights = xp.ones(n, dtype=be.real_dtype)
+        w_vec = weights if weights is not None else xp.ones(n, dtype=be.real_dtype)
+        return _Run(method, fourier_step_mode(method), beta, fix_after, eps_r, eps_a, history, warm, idx,
+                    idx_d, w_d, t_s, weights, w_vec, step, xp.ones(n, dtype=be.complex_dtype),
+                    xp.empty(n, dtype=be.complex_dtype), xp.empty(n, dtype=be.real_dtype), transfer_ms)
+
+    def _upload(self, target) -> tuple[np.ndarray, Any, Any, Any]:
+        """A target's lit pixels (host indices, device indices, weights, scaled amplitudes) on the device."""
+        be, xp = self.backend, self.backend.xp
+        idx, w = self._lit(target)
+        t_s = be.asarray(np.sqrt(w / self._plan.size), dtype=be.real_dtype)
+        return idx, be.asarray(idx), be.asarray(w, dtype=xp.float64), t_s
 
     def _start_raar(self, run: _Run, need_metrics: bool) -> None:
         """RAAR's iterate starts at the starting field; its first reflection goes into the buffer."""
@@ -516,15 +625,19 @@ class HologramEngine:
         if need_metrics and self._mplan is None:
             self._mplan = self._new_plan()
 
-    def _start_field(self, init, seed, t_s, idx_d) -> None:
-        """Fill the buffer with the starting SLM field (FFT layout, SLM-constrained)."""
+    def _fill_start(self, init, seed, t_s, idx_d, buf) -> bool:
+        """Fill ``buf`` (one grid, FFT layout) with the start; True if it still needs the inverse FFT.
+
+        The caller then runs the inverse FFT (for ``init="target"``, which fills the far field) and the
+        SLM projection: one grid at a time in :meth:`compute`, the whole stack at once in a batch.
+        """
         be, xp = self.backend, self.backend.xp
         if isinstance(init, str) and init == "target":
             rng = np.random.default_rng(seed)
             ph = be.asarray(rng.uniform(0, 2 * np.pi, t_s.shape[0]), dtype=be.real_dtype)
-            self._buf.fill(0)
-            self._flat[idx_d] = t_s * xp.exp(1j * ph)
-            self._plan.inverse()
+            buf.fill(0)
+            buf.reshape(-1)[idx_d] = t_s * xp.exp(1j * ph)
+            return True
         else:
             if isinstance(init, str):
                 if init != "random":
@@ -539,8 +652,8 @@ class HologramEngine:
                         f"init phase has shape {phase.shape} (need {self.shape}, finite values)"
                     )
             u = np.fft.ifftshift(self._embed(np.exp(1j * phase)))
-            self._buf[...] = be.asarray(u, dtype=be.complex_dtype)
-        self._kern.project_slm(self._buf, self._amp)
+            buf[...] = be.asarray(u, dtype=be.complex_dtype)
+            return False
 
     def _start_weights(self, idx: np.ndarray, warm: bool):
         """WGS weights: the last compute's for spots on the same pixel (warm start), their mean for others."""

@@ -13,7 +13,9 @@ The cluster is a ``LocalCluster`` of spawned worker processes (``threads_per_wor
 runs one FFTW thread, the workers are the parallelism) unless a scheduler address is given. Before any
 worker starts, the client plans the engine's FFT once, so FFTW's wisdom is on disk and every worker
 plans the same transform (a FFTW_MEASURE plan measured separately in each process could round
-differently). dask and distributed are imported here only, when a build runs.
+differently), and settles how many sets each worker stacks into one FFT (``compute.batch``,
+:mod:`holostim.library.batch`; the manifest records it). dask and distributed are imported here only,
+when a build runs.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from holostim.library.sets import TargetSet, resolve_sets
 from holostim.library.spec import LibrarySpec, LibrarySpecError, set_seed
 from holostim.library.worker import ChunkJob, run_chunk
 
-__all__ = ["BuildReport", "LibraryPlan", "build_library", "plan_library", "slm_fingerprint", "text_progress"]
+__all__ = ["BuildReport", "LibraryPlan", "build_library", "plan_batch", "plan_library", "slm_fingerprint",
+           "text_progress"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,9 @@ def plan_library(spec: LibrarySpec, cfg: SessionConfig, calibration: Calibration
     slm = frame_settings(cfg)
     cal = calibration.to_dict()
     compute = spec.compute.model_dump()
-    fingerprint_src = json.dumps(_plain({"sets": entries, "compute": compute, "engine": engine, "slm": slm,
+    # the batch changes no mask (holostim.library.batch): a library rebuilt with another B is the same one
+    made_by = {k: v for k, v in compute.items() if k != "batch"}
+    fingerprint_src = json.dumps(_plain({"sets": entries, "compute": made_by, "engine": engine, "slm": slm,
                                          "calibration": cal, "output": spec.output,
                                          "chunk_sets": spec.chunk_sets}), sort_keys=True)
     manifest = {
@@ -161,13 +166,24 @@ def plan_library(spec: LibrarySpec, cfg: SessionConfig, calibration: Calibration
     return LibraryPlan(spec, sets, spots, seeds, engine, slm, _plain(manifest))
 
 
-def _jobs(plan: LibraryPlan, path: Path) -> list[ChunkJob]:
+def _jobs(plan: LibraryPlan, path: Path, batch: int) -> list[ChunkJob]:
     c, n = plan.spec.chunk_sets, len(plan.sets)
     return [ChunkJob(str(path), k, i, plan.spec.output, plan.engine,
                      plan.slm if plan.spec.output == "frames" else None, plan.spec.compute.method,
                      plan.spec.compute.iterations, tuple(plan.spots_slm[i:i + c]),
-                     tuple(s.weights for s in plan.sets[i:i + c]), tuple(plan.seeds[i:i + c]))
+                     tuple(s.weights for s in plan.sets[i:i + c]), tuple(plan.seeds[i:i + c]), batch)
             for k, i in enumerate(range(0, n, c))]
+
+
+def plan_batch(plan: LibraryPlan, engine: Any) -> dict[str, Any]:
+    """The build's B (:mod:`holostim.library.batch`), as the manifest records it (``size``, ``reason``...)."""
+    from holostim.library.batch import resolve_batch
+
+    comp = plan.spec.compute
+    probe = slice(0, 64)  # the measurement looks for its few FFT-loop sets among the first ones
+    choice = resolve_batch(comp.batch, engine, comp.method, comp.iterations, plan.spots_slm[probe],
+                           [s.weights for s in plan.sets[probe]], plan.seeds[probe], plan.spec.chunk_sets)
+    return _plain(choice.to_dict())
 
 
 def build_library(plan: LibraryPlan, out: str | Path, *, scheduler: str | None = None, workers: int = 2,
@@ -190,10 +206,12 @@ def build_library(plan: LibraryPlan, out: str | Path, *, scheduler: str | None =
     from holostim.library.worker import engine_for
 
     out = Path(out)
-    store.create_store(out, plan.manifest, (len(plan.sets), *plan.manifest["shape"]), plan.spec.chunk_sets,
+    # plans (and saves FFTW wisdom) before any worker plans the same transform; measures B if asked
+    batch = plan_batch(plan, engine_for(plan.engine))
+    manifest = dict(plan.manifest, batch=batch)
+    store.create_store(out, manifest, (len(plan.sets), *plan.manifest["shape"]), plan.spec.chunk_sets,
                        plan.spec.output)
-    engine_for(plan.engine)  # plans (and saves FFTW wisdom) before any worker plans the same transform
-    jobs = _jobs(plan, out)
+    jobs = _jobs(plan, out, int(batch["size"]))
     own = client is None
     cluster = None
     if own:
@@ -223,7 +241,7 @@ def build_library(plan: LibraryPlan, out: str | Path, *, scheduler: str | None =
     results: list[dict] = []
     for rec in sorted(records, key=lambda r: r["chunk"]):
         results.extend({k: v for k, v in s.items()} for s in rec["sets"])
-    manifest = dict(plan.manifest, results=results, complete=True)
+    manifest = dict(manifest, results=results, complete=True)
     store.write_manifest(out, manifest)
     computed = sum(1 for r in records if r["computed"])
     return BuildReport(out, len(plan.sets), len(jobs), computed, len(jobs) - computed)

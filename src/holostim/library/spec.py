@@ -13,7 +13,9 @@ Targets keep the weight of their file's row (the relative power of each spot); `
 (per library, or a table's column of that name per set) is what a protocol playing the set asks of the
 laser. ``compute`` has the engine's words (``method``, ``iterations``) and the ``seed`` from which each
 set's own seed is derived (:func:`set_seed`), so a set's mask does not depend on which worker computed it
-or in what order. Reading the target files themselves is :mod:`holostim.library.sets`.
+or in what order; ``batch`` is how many sets a worker computes in one FFT stack (``auto``: see
+:mod:`holostim.library.batch`), which changes no mask. Reading the target files themselves is
+:mod:`holostim.library.sets`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from holostim.config.types import ResolvedPath, Section
 from holostim.errors import HolostimError
 from holostim.holography.methods import METHODS
 
-__all__ = ["MAX_SETS", "SPEC_VERSION", "ComputeSpec", "LibrarySpec", "LibrarySpecError",
+__all__ = ["MAX_BATCH", "MAX_SETS", "SPEC_VERSION", "ComputeSpec", "LibrarySpec", "LibrarySpecError",
            "LibrarySpecFileError",
            "SetsSpec", "load_spec", "parse_spec", "set_seed"]
 
@@ -38,6 +40,8 @@ SPEC_VERSION = 1
 MAX_SETS = 100_000
 """Sets per library: 100 000 masks of 1024² are 100 GB of frames, more than one rig's disk should hold."""
 MAX_SEED = 2**63 - 1
+MAX_BATCH = 64
+"""Sets per FFT stack: 64 masks of 1024² in complex64 are 512 MiB of buffer, a GPU's share, not a CPU's."""
 
 
 class LibrarySpecError(HolostimError, ValueError):
@@ -100,6 +104,9 @@ class ComputeSpec(Section):
     method: str = "wgs"
     iterations: Annotated[int, Field(ge=0, le=10_000)] = 30
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    batch: Literal["auto"] | Annotated[int, Field(ge=1, le=MAX_BATCH)] = "auto"
+    """Sets per FFT stack on a worker (:mod:`holostim.library.batch`): ``auto`` or a number. It never
+    changes a mask, only how fast they come, so it is not part of the library's fingerprint."""
 
     @field_validator("method")
     @classmethod

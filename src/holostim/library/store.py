@@ -152,6 +152,17 @@ def write_chunk(path: Path, chunk: int, output: str, start: int, data: np.ndarra
     atomic_write_text(chunk_record_path(path, chunk), json.dumps(record) + "\n")
 
 
+def _names_like(name: str, ids: list[str]) -> str:
+    """The ids closest to a mistyped one (or the first few), and how many sets there are."""
+    import difflib
+
+    close = difflib.get_close_matches(name, ids, n=6, cutoff=0.5)
+    count = f"{len(ids)} sets"
+    if close:
+        return f"close: {', '.join(close)}; {count}"
+    return f"sets: {', '.join(ids[:8])}" + (f", … ({count})" if len(ids) > 8 else "")
+
+
 def read_set(path: str | Path, set_id: str) -> tuple[np.ndarray, dict, dict]:
     """One set's mask (only its own rows are read), its manifest entry and the whole manifest.
 
@@ -166,8 +177,8 @@ def read_set(path: str | Path, set_id: str) -> tuple[np.ndarray, dict, dict]:
     try:
         i = ids.index(str(set_id))
     except ValueError:
-        shown = ", ".join(ids[:8]) + (f", … ({len(ids)} sets)" if len(ids) > 8 else "")
-        raise LibraryStoreError(f"library {path.name} has no set {set_id!r} (sets: {shown})") from None
+        raise LibraryStoreError(f"library {path.name} has no set {set_id!r} ({_names_like(str(set_id), ids)})"
+                                ) from None
     results = manifest.get("results")
     if not manifest.get("complete") or not results:
         raise LibraryStoreError(f"library {path.name} is not complete: run `holostim library build` again "

@@ -23,7 +23,7 @@ import numpy as np
 
 from holostim.library import store
 
-__all__ = ["ChunkJob", "run_chunk"]
+__all__ = ["ChunkJob", "compute_set", "compute_sets", "run_chunk"]
 
 _CACHE: dict[str, Any] = {}
 _CACHE_LOCK = threading.Lock()
@@ -44,6 +44,7 @@ class ChunkJob:
     spots: tuple[np.ndarray, ...]  # per set, (n, 2) SLM Fourier px
     weights: tuple[np.ndarray, ...]
     seeds: tuple[int, ...]
+    batch: int = 1  # sets per FFT stack (holostim.library.batch); never changes a mask
 
 
 def _key(kind: str, settings: dict[str, Any]) -> str:
@@ -89,10 +90,19 @@ def gray_for(settings: dict[str, Any]):  # type: ignore[no-untyped-def]
 def compute_set(engine, method: str, iterations: int, spots: np.ndarray, weights: np.ndarray,  # type: ignore[no-untyped-def]
                 seed: int):
     """One set's engine result: exactly what ``holostim compute`` runs for these spots and seed."""
-    from holostim.holography import SpotTarget
+    from holostim.library.batch import set_target
 
-    target = SpotTarget.from_pixels(spots, shape=engine.shape, weights=weights)
-    return engine.compute(target, method=method, iterations=iterations, seed=int(seed))
+    return engine.compute(set_target(engine, spots, weights), method=method, iterations=iterations,
+                          seed=int(seed))
+
+
+def compute_sets(engine, job: ChunkJob) -> list:  # type: ignore[no-untyped-def]
+    """The chunk's engine results, ``job.batch`` sets per FFT stack: each one :func:`compute_set`'s bytes."""
+    from holostim.library.batch import set_target
+
+    targets = [set_target(engine, xy, w) for xy, w in zip(job.spots, job.weights, strict=True)]
+    return engine.compute_batch(targets, job.method, job.iterations, seeds=[int(s) for s in job.seeds],
+                                batch=int(job.batch))
 
 
 def run_chunk(job: ChunkJob) -> dict[str, Any]:
@@ -113,15 +123,14 @@ def run_chunk(job: ChunkJob) -> dict[str, Any]:
     ny, nx = engine.shape
     data = np.empty((len(job.spots), ny, nx), dtype=np.uint8 if gray is not None else np.float32)
     sets = []
-    for i, (xy, w, seed) in enumerate(zip(job.spots, job.weights, job.seeds, strict=True)):
-        res = compute_set(engine, job.method, job.iterations, xy, w, seed)
+    for i, res in enumerate(compute_sets(engine, job)):
         if gray is not None:
             gray.phase_to_gray(res.phase, out=data[i])
         else:
             data[i] = res.phase
         entry = {name: float(getattr(res.metrics, name)) for name in METRIC_NAMES}
         entry.update(sha256=store.data_hash(data[i]), iterations=int(res.iterations),
-                     compute_ms=float(res.timings.total_ms))
+                     compute_ms=float(res.timings.total_ms), batch=int(job.batch))
         sets.append(entry)
     record = {"chunk": job.chunk, "sets": sets}
     store.write_chunk(path, job.chunk, job.output, job.start, data, record)
