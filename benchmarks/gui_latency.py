@@ -19,6 +19,7 @@ Usage::
     python benchmarks/gui_latency.py                     # 1024², numpy (CPU), 20 clicks + 20 drags
     python benchmarks/gui_latency.py --camera-fps 5      # less CPU for the simulated camera
     python benchmarks/gui_latency.py --backend cupy      # on the GPU where present
+    python benchmarks/gui_latency.py --tolerance none --iterations 5   # few spots on the direct sum
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def build_config(args: argparse.Namespace, tmp: Path):
         d["engine"]["iterations"] = args.iterations
     if args.budget_ms is not None:
         d["engine"]["budget_ms"] = args.budget_ms
+    if args.tolerance is not None:
+        d["engine"]["tolerance"] = None if args.tolerance.lower() == "none" else float(args.tolerance)
+    if args.spot_algorithm is not None:
+        d["engine"]["spot_algorithm"] = args.spot_algorithm
     d["log"]["directory"] = str(tmp / "logs")
     d["calibration"]["file"] = str(tmp / "calibration.yaml")
     d["targets"] = []
@@ -65,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=None, help="WGS iterations (default: the session's)")
     p.add_argument("--budget-ms", type=float, default=None,
                    help="engine time budget per pattern (stop iterating when spent)")
+    p.add_argument("--tolerance", default=None,
+                   help="engine tolerance stop, or 'none' (default: the session's; a tolerance keeps 2-D "
+                        "spots on the FFT engine)")
+    p.add_argument("--spot-algorithm", choices=("auto", "fft", "direct"), default=None,
+                   help="engine.spot_algorithm (default: the session's)")
     p.add_argument("--clicks", type=int, default=20, help="clicks, and as many drags")
     p.add_argument("--max-spots", type=int, default=6)
     p.add_argument("--camera-fps", type=float, default=None,

@@ -75,3 +75,26 @@ def test_the_two_agree_for_a_spot_on_the_grid():
     a, _, _ = grid_only.spot_fractions(ph, spot)
     b, _, _ = both.spot_fractions(ph, spot)
     assert a[0] == pytest.approx(1.0, abs=1e-4) and b[0] == pytest.approx(a[0], abs=1e-4)
+
+
+def test_spot_power_fractions_single_precision_field_equals_the_plain_projection():
+    """The gate builds A·e^{iφ} in complex64 from cos/sin; the plain float64 exp gives the same shares."""
+    from holostim.backend import get_backend
+    from holostim.holography.spot_basis import SpotBasis
+    from holostim.holography.targets import SpotTarget
+    from holostim.session.power import spot_power_fractions
+
+    rng = np.random.default_rng(3)
+    shape = (96, 80)
+    phase = rng.uniform(0, 2 * np.pi, shape)
+    amp = rng.uniform(0.2, 1.0, shape)
+    spots = np.array([[30.0, 40.0, 0.0], [52.5, 61.25, 0.0], [20.0, 70.0, 0.0]])
+    eff = np.array([1.0, 0.9, 0.8])
+    for a in (None, amp):
+        got = spot_power_fractions(phase, spots, a, None, eff)
+        aa = np.ones(shape) if a is None else a
+        target = SpotTarget.from_pixels(spots[:, :2], shape=shape)
+        basis = SpotBasis(target, get_backend("numpy", "double"), None)
+        g = np.asarray(basis.values(aa * np.exp(1j * phase)))
+        want = np.abs(g) ** 2 * (shape[0] * shape[1]) / aa.sum() ** 2 * eff
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-9)
