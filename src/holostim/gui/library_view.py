@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QColor, QFont
+from PyQt6.QtCore import QEventLoop, Qt, pyqtSignal
+from PyQt6.QtGui import QCloseEvent, QColor, QFont
 from PyQt6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -38,6 +38,9 @@ WINDOW_SIZE = (1360, 580)
 
 class LibraryView(QWidget):
     """The viewer of one library; :meth:`show_set` switches sets (the chooser calls it)."""
+
+    closed = pyqtSignal()
+    """The window was closed (what :func:`run_library_view` waits for)."""
 
     def __init__(self, view: SetView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,6 +103,10 @@ class LibraryView(QWidget):
         self.info.setPlainText("\n".join(describe_set(view)))
         self.setWindowTitle(f"holostim library {view.manifest['name']}: {view.set_id}")
 
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        super().closeEvent(event)
+        self.closed.emit()
+
     def marker_positions(self) -> list[tuple[float, float]]:
         """The circles' centres (x, y) in far-field pixels, as drawn."""
         x, y = self.markers.getData()
@@ -110,12 +117,17 @@ def run_library_view(view: SetView) -> int:
     """Show the set ``view`` (from :func:`~holostim.library.view.view_set`) until the window is closed.
 
     The set is read, and every input error raised as one line, before Qt starts; a machine without a
-    display is one line too (:func:`holostim.gui.app.check_display`).
+    display is one line too (:func:`holostim.gui.app.check_display`). It waits in a local event loop
+    for this window, not in ``app.exec()``: called inside a running Qt program (napari's console, a
+    test), it must not quit that program's application when it returns.
     """
     from holostim.gui.app import make_app
 
-    app = make_app(sys.argv[:1])
+    make_app(sys.argv[:1])
     win = LibraryView(view)
     win.resize(*WINDOW_SIZE)
+    loop = QEventLoop()
+    win.closed.connect(loop.quit)
     win.show()
-    return int(app.exec())
+    loop.exec()
+    return 0
