@@ -103,7 +103,7 @@ class LibraryView(QWidget):
         self.info.setPlainText("\n".join(describe_set(view)))
         self.setWindowTitle(f"holostim library {view.manifest['name']}: {view.set_id}")
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: D102, N802 - Qt override
         super().closeEvent(event)
         self.closed.emit()
 
