@@ -14,31 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 import scipy.fft
+from timing import interleaved_best_ms
 
 from holostim.backend import get_backend
 from holostim.optics import fourier_lens, gaussian_beam, propagate
 from holostim.optics import propagation as prop
-
-
-def interleaved_best_ms(ops: dict, repeat: int) -> dict:
-    """Best-of-``repeat`` ms per operation, timing the operations in turn within each round.
-
-    Interleaving means a burst of load from other processes hits all operations alike, so the ratios
-    stay meaningful on a shared machine.
-    """
-    for fn in ops.values():
-        fn()  # warm-up: kernel cache, FFT plans, allocations
-    best = {k: float("inf") for k in ops}
-    for _ in range(repeat):
-        for k, fn in ops.items():
-            t = time.perf_counter()
-            fn()
-            best[k] = min(best[k], time.perf_counter() - t)
-    return {k: 1e3 * v for k, v in best.items()}
 
 
 def measure(n: int, precision: str, repeat: int) -> dict:

@@ -14,26 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 import scipy.fft
+from timing import interleaved_best_ms
 
 from holostim.optics import debye_focus, gaussian_beam, vectorial_focus, vectorial_focus_xz
 from holostim.optics import propagation as prop
-
-
-def interleaved_best_ms(ops: dict, repeat: int) -> dict:
-    """Best-of-``repeat`` ms per operation, the operations timed in turn within each round."""
-    for fn in ops.values():
-        fn()  # warm-up: geometry cache, FFT plans, allocations
-    best = {k: float("inf") for k in ops}
-    for _ in range(repeat):
-        for k, fn in ops.items():
-            t = time.perf_counter()
-            fn()
-            best[k] = min(best[k], time.perf_counter() - t)
-    return {k: 1e3 * v for k, v in best.items()}
 
 
 def measure(m: int, precision: str, repeat: int) -> dict:

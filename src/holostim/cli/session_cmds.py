@@ -107,8 +107,13 @@ def _depths(text: str | None) -> list[float] | None:
     return values
 
 
-def _calibrate_depth(args: argparse.Namespace, config, out, opengl: bool, depths: list[float] | None) -> int:
-    """``calibrate --depth``: measure the axial map with the session's calibration, save both."""
+def _measure_on_calibrated_session(config, out, opengl: bool, what: str, measure) -> tuple:
+    """Open the session, require its camera↔SLM calibration, run ``measure(session)``, save the result.
+
+    The depth and power calibrations both need to know where each spot lands on the camera; with an
+    OpenGL SLM the measurement runs beside Qt's events (the window must keep drawing). Returns
+    ``(calibration, saved path, session)``; the session is closed by then (its config stays readable).
+    """
     from holostim.session import Session
 
     if opengl:
@@ -117,16 +122,19 @@ def _calibrate_depth(args: argparse.Namespace, config, out, opengl: bool, depths
         if session.calibration is None:
             where = session.config.calibration.file or "calibration.file not set"
             raise CLIError(f"no camera↔SLM calibration ({where}): run `holostim calibrate --config {config}` "
-                           "first; the depth calibration needs to know where each spot lands on the camera")
-        grid = args.grid or 3
-        progress = Progress(f"measuring depth ({grid}x{grid} spots, focus sweep)")
-
-        def measure():
-            return session.calibrate_depth(depths, grid=grid, progress=progress)
-
-        cal = run_beside_qt_events(measure) if opengl else measure()
+                           f"first; the {what} calibration needs to know where each spot lands on the camera")
+        cal = run_beside_qt_events(lambda: measure(session)) if opengl else measure(session)
         path = session.save_calibration(cal, out)
-        m = session.last_depth_measurement
+    return cal, path, session
+
+
+def _calibrate_depth(args: argparse.Namespace, config, out, opengl: bool, depths: list[float] | None) -> int:
+    """``calibrate --depth``: measure the axial map with the session's calibration, save both."""
+    grid = args.grid or 3
+    progress = Progress(f"measuring depth ({grid}x{grid} spots, focus sweep)")
+    cal, path, session = _measure_on_calibrated_session(
+        config, out, opengl, "depth", lambda s: s.calibrate_depth(depths, grid=grid, progress=progress))
+    m = session.last_depth_measurement
     dm = cal.depth_map
     print(f"depth map: true depth = {dm.scale:.4f} × nominal {dm.offset_um:+.2f} µm, over {dm.n_points} "
           f"focus positions from {dm.range_um[0]:+.1f} to {dm.range_um[1]:+.1f} µm; fit residual "
@@ -137,24 +145,11 @@ def _calibrate_depth(args: argparse.Namespace, config, out, opengl: bool, depths
 
 def _calibrate_power(args: argparse.Namespace, config, out, opengl: bool) -> int:
     """``calibrate --power``: measure the efficiency map with the session's calibration, save both."""
-    from holostim.session import Session
-
-    if opengl:
-        from holostim.hardware.slm.opengl.qt_loop import run_beside_qt_events
-    with Session.open(config, progress=Progress("calibrating the simulated rig")) as session:
-        if session.calibration is None:
-            where = session.config.calibration.file or "calibration.file not set"
-            raise CLIError(f"no camera↔SLM calibration ({where}): run `holostim calibrate --config {config}` "
-                           "first; the power calibration needs to know where each spot lands on the camera")
-        grid = args.grid or 7
-        progress = Progress(f"measuring power ({grid}x{grid} spots)")
-
-        def measure():
-            return session.calibrate_power(grid=grid, progress=progress)
-
-        cal = run_beside_qt_events(measure) if opengl else measure()
-        path = session.save_calibration(cal, out)
-        ff = session.config.slm.fill_factor
+    grid = args.grid or 7
+    progress = Progress(f"measuring power ({grid}x{grid} spots)")
+    cal, path, session = _measure_on_calibrated_session(
+        config, out, opengl, "power", lambda s: s.calibrate_power(grid=grid, progress=progress))
+    ff = session.config.slm.fill_factor
     pm = cal.power_map
     fy, fx = pm.fitted_fill_factor or (float("nan"), float("nan"))
     print(f"power map: degree {pm.degree} over {pm.n_spots} spots, fit residual {100 * pm.residual:.2f} % "

@@ -389,6 +389,28 @@ class ProtocolDock(QWidget):
         self._thread = threading.Thread(target=self._work, args=(run,), name="protocol-run", daemon=True)
         self._thread.start()
 
+    def _prepare(self, prepare: Callable[[], object], what: str) -> bool:
+        """Run ``prepare()`` on the run's thread; a failure is reported to the dock (``False``).
+
+        A refusal (a pattern the gate would not pass) is shown as one; any other error too, with its
+        traceback in the log. A failed preparation lit nothing. An abort passes through to the caller.
+        """
+        try:
+            prepare()
+        except ProtocolRefused as exc:
+            self._failed.emit(str(exc), True)
+            return False
+        except ProtocolAborted:
+            raise
+        except HolostimError as exc:
+            self._failed.emit(str(exc), False)
+            return False
+        except Exception as exc:  # shown in the dock; a failed preparation lit nothing
+            log.exception("preparing %s failed", what)
+            self._failed.emit(f"{type(exc).__name__}: {exc}", False)
+            return False
+        return True
+
     def _work(self, run: ProtocolRun) -> None:
         """The run's thread: prepare (abortable between patterns), then run; always ends with _ended."""
         def progress(done: int, total: int, what: str) -> None:
@@ -397,19 +419,11 @@ class ProtocolDock(QWidget):
             self._preparing.emit(int(done), int(total), str(what))
 
         try:
-            run.prepare(progress=progress)
+            prepared = self._prepare(lambda: run.prepare(progress=progress), "the protocol")
         except ProtocolAborted as exc:
             self._ended.emit("aborted", str(exc))
             return
-        except ProtocolRefused as exc:
-            self._failed.emit(str(exc), True)
-            return
-        except HolostimError as exc:
-            self._failed.emit(str(exc), False)
-            return
-        except Exception as exc:  # shown in the dock; a failed preparation lit nothing
-            log.exception("preparing the protocol failed")
-            self._failed.emit(f"{type(exc).__name__}: {exc}", False)
+        if not prepared:
             return
         if run.abort_reason is not None:
             self._ended.emit("aborted", run.abort_reason)
@@ -467,17 +481,7 @@ class ProtocolDock(QWidget):
 
     def _work_closed_loop(self, run: ClosedLoopRun) -> None:
         """The run's thread: prepare, let the window attach its traces, run; always ends with _ended."""
-        try:
-            run.prepare()
-        except ProtocolRefused as exc:
-            self._failed.emit(str(exc), True)
-            return
-        except HolostimError as exc:
-            self._failed.emit(str(exc), False)
-            return
-        except Exception as exc:  # shown in the dock; a failed preparation lit nothing
-            log.exception("preparing the closed loop failed")
-            self._failed.emit(f"{type(exc).__name__}: {exc}", False)
+        if not self._prepare(run.prepare, "the closed loop"):
             return
         self._closed_ready.emit(run)
         if not self._attached.wait(ATTACH_TIMEOUT_S):
