@@ -14,7 +14,7 @@ from holostim.errors import HolostimError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "config").glob("*.yaml")
-                  if not p.name.startswith(("protocol-", "library-")))  # sessions only
+                  if not p.name.startswith(("protocol-", "library-", "design-")))  # sessions only
 
 
 def test_examples_are_found():
