@@ -134,9 +134,11 @@ def test_a_mid_run_screenshot_then_abort_closes_the_gate(qtbot, make_window, sim
     now = [1000.0]
     dock.clock = lambda: now[0]  # the countdown's clock (the run keeps its own)
     press(qtbot, dock.run_button)
+    # The gate's light and the step's labels come by separate queued signals: wait for both.
     qtbot.waitUntil(lambda: s.daq.gate_open and dock.gate_light.text() == "GATE OPEN"
-                    and len(win.camera_view.highlighted()) == 2 and dock.state == "running", timeout=60_000)
-    assert dock.step_label.text() == "1 / 2" and dock.pattern_label.text() == "group 1"
+                    and len(win.camera_view.highlighted()) == 2 and dock.state == "running"
+                    and dock.step_label.text() == "1 / 2", timeout=60_000)
+    assert dock.pattern_label.text() == "group 1"
     assert dock.trial_label.text() == "1 / 1"
     assert dock.time_left_label.text() == f"{2 * LONG_STEP_MS / 1e3:.1f} s"
     now[0] += 5.0
