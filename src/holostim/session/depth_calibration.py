@@ -26,7 +26,6 @@ from holostim.calibration import Calibration
 from holostim.calibration.depth_procedure import DepthMeasurement, measure_depth_map
 from holostim.eventlog.records import calibration_record
 from holostim.session.errors import SessionError
-from holostim.session.frame_records import other_frame_maker
 
 if TYPE_CHECKING:
     from holostim.session.session import ProgressFn
@@ -82,12 +81,6 @@ class DepthCalibrating:
                                    "focus_um property); depth calibration steps the imaged plane through "
                                    "known depths (the simulated camera has one)")
 
-            def show(phase: np.ndarray, spots: np.ndarray, what: str) -> None:
-                rec, verdict, _ = s._show_frame("calibration", other_frame_maker("calibration", what, spots),
-                                                phase=phase, targets_slm=spots)
-                s._open_gate_interactive(rec, verdict, {"kind": "calibration", "name": what})
-                s._check_calibration_light(rec, verdict, spots, what)
-
             def set_focus(um: float) -> None:
                 camera.focus_um = um
 
@@ -95,7 +88,7 @@ class DepthCalibrating:
                 m = measure_depth_map(
                     s.engine, s.slm, camera, s.calibration, set_focus=set_focus, depths_um=depths_um,
                     grid=grid, zero_order_radius_px=s.config.calibration.zero_order_radius_px,
-                    progress=progress, show=show)
+                    progress=progress, show=s._show_calibration_frame)
             finally:
                 camera.focus_um = start
                 s._restore_frame()

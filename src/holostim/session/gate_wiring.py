@@ -16,6 +16,7 @@ from holostim.eventlog.records import trigger_record
 from holostim.hardware.slm import FrameRecord
 from holostim.safety import Verdict
 from holostim.session.errors import SessionError
+from holostim.session.frame_records import other_frame_maker
 from holostim.session.laser_gate import NO_DAQ, GateError
 
 if TYPE_CHECKING:
@@ -74,6 +75,18 @@ class GateWiring:
         if verdict.light:
             self.laser_gate.open_interactive(rec, verdict.laser_power_mw,
                                              self.config.slm.frame_period_ms / 1e3, context)
+
+    def _show_calibration_frame(self, phase: np.ndarray, spots: np.ndarray, what: str) -> None:
+        """Put one calibration frame (spots ``spots``) on the SLM through the gate and the log, lit.
+
+        The ``show`` every calibration procedure (affine, power, depth) is given: judged and logged as a
+        ``calibration`` frame, the gate opened for it as for a click, and a closed gate said as such.
+        """
+        rec, verdict, _ = self._show_frame("calibration",  # type: ignore[attr-defined]
+                                           other_frame_maker("calibration", what, spots),
+                                           phase=phase, targets_slm=spots)
+        self._open_gate_interactive(rec, verdict, {"kind": "calibration", "name": what})
+        self._check_calibration_light(rec, verdict, spots, what)
 
     def _check_calibration_light(self, rec: FrameRecord, verdict: Verdict, spots: np.ndarray,
                                  what: str) -> None:

@@ -14,13 +14,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from holostim.calibration import Calibration
 from holostim.calibration.power_procedure import PowerMeasurement, measure_power_map
 from holostim.eventlog.records import calibration_record
 from holostim.session.errors import SessionError
-from holostim.session.frame_records import other_frame_maker
 from holostim.session.power import PowerModel
 
 if TYPE_CHECKING:
@@ -62,19 +59,13 @@ class PowerCalibrating:
                 raise SessionError("no camera ↔ SLM calibration: run `holostim calibrate` first (the power "
                                    "calibration needs to know where each spot lands on the camera)")
 
-            def show(phase: np.ndarray, spots: np.ndarray, what: str) -> None:
-                rec, verdict, _ = s._show_frame("calibration", other_frame_maker("calibration", what, spots),
-                                                phase=phase, targets_slm=spots)
-                s._open_gate_interactive(rec, verdict, {"kind": "calibration", "name": what})
-                s._check_calibration_light(rec, verdict, spots, what)
-
             cfg = s.config
             try:
                 m = measure_power_map(
                     s.engine, s.slm, s.camera, s.calibration, fill_factor=cfg.slm.fill_factor,
                     zero_order=s.geometry.zero_order_slm, grid=grid or 7,
                     zero_order_radius_px=cfg.calibration.zero_order_radius_px, degree=degree,
-                    progress=progress, show=show)
+                    progress=progress, show=s._show_calibration_frame)
             finally:
                 s._restore_frame()
             cal = s.calibration

@@ -643,14 +643,9 @@ class Session(GateWiring, PreparedShowing, PowerCalibrating, DepthCalibrating):
             return self._measure_calibration(grid or self.config.calibration.grid, progress)
 
     def _measure_calibration(self, grid: int, progress: ProgressFn | None) -> Calibration:
-        def show(phase: np.ndarray, spots: np.ndarray, what: str) -> None:
-            rec, verdict, _ = self._show_frame("calibration", other_frame_maker("calibration", what, spots),
-                                               phase=phase, targets_slm=spots)
-            self._open_gate_interactive(rec, verdict, {"kind": "calibration", "name": what})
-            self._check_calibration_light(rec, verdict, spots, what)
-
         try:
-            cal = build.calibrate(self.config, self.engine, self.slm, self.camera, grid, progress, show=show)
+            cal = build.calibrate(self.config, self.engine, self.slm, self.camera, grid, progress,
+                                  show=self._show_calibration_frame)
         except BaseException:
             try:
                 self._restore_frame()
